@@ -1,0 +1,140 @@
+"""What every LaporGub actor shares: ping, addressing by name, and timers.
+
+Actors address each other by name through a :class:`Directory` rather than
+holding each other's refs: when the supervisor restarts a dead actor, the name
+points at the new one and senders never talk to a corpse.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from typing import Any
+
+import pykka
+
+logger = logging.getLogger(__name__)
+
+
+class Directory:
+    """Thread-safe map from actor names to their current refs.
+
+    Rule (Mopidy's ``listener.py``): events travel with ``tell`` only. An actor
+    that blocked on ``ask`` to a peer which asks back would deadlock; and a
+    lost ``tell`` costs nothing here, because every hand-off is also in the
+    database and each actor sweeps it on start and on its timer.
+    """
+
+    def __init__(self) -> None:
+        self._refs: dict[str, pykka.ActorRef[Any]] = {}
+        self._lock = threading.Lock()
+
+    def register(self, name: str, ref: pykka.ActorRef[Any]) -> None:
+        with self._lock:
+            self._refs[name] = ref
+
+    def unregister(self, name: str) -> None:
+        with self._lock:
+            self._refs.pop(name, None)
+
+    def get(self, name: str) -> pykka.ActorRef[Any] | None:
+        with self._lock:
+            return self._refs.get(name)
+
+    def names(self, prefix: str = "") -> list[str]:
+        with self._lock:
+            return [n for n in self._refs if n.startswith(prefix)]
+
+    def tell(self, name: str, message: object) -> bool:
+        """Send ``message`` to the actor called ``name``; False if it is not running.
+
+        Never raises: the message is also recoverable from the database.
+        """
+        ref = self.get(name)
+        if ref is None:
+            logger.debug("event=tell_dropped actor=%s message=%s reason=absent", name, type(message).__name__)
+            return False
+        try:
+            ref.tell(message)
+        except pykka.ActorDeadError:
+            logger.debug("event=tell_dropped actor=%s message=%s reason=dead", name, type(message).__name__)
+            return False
+        return True
+
+
+class Scheduler:
+    """One thread that ``tell``s actors their timed messages (pykka has no timers)."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, pykka.ActorRef[Any], object]] = []
+        self._counter = itertools.count()
+        self._cond = threading.Condition()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
+        self._thread.start()
+
+    def call_later(self, delay: float, ref: pykka.ActorRef[Any], message: object) -> None:
+        """Tell ``message`` to ``ref`` after ``delay`` seconds (any thread)."""
+        with self._cond:
+            heapq.heappush(self._heap, (time.monotonic() + max(0.0, delay), next(self._counter), ref, message))
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+        self._thread.join(timeout=2)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopped and (not self._heap or self._heap[0][0] > time.monotonic()):
+                    timeout = self._heap[0][0] - time.monotonic() if self._heap else None
+                    self._cond.wait(timeout)
+                if self._stopped:
+                    return
+                _, _, ref, message = heapq.heappop(self._heap)
+            try:
+                ref.tell(message)
+            except pykka.ActorDeadError:
+                pass  # the actor stopped; its successor schedules its own timers
+
+
+class LaporgubActor(pykka.ThreadingActor):
+    """Base of every LaporGub actor: ``ping`` for the supervisor, timers, failure logging.
+
+    Subclasses get ``self.directory`` and ``self.scheduler`` from the app.
+    """
+
+    #: Name under which the actor is registered in the Directory.
+    actor_name: str = "actor"
+
+    def __init__(self, *, directory: Directory, scheduler: Scheduler) -> None:
+        super().__init__()
+        self.directory = directory
+        self.scheduler = scheduler
+
+    def ping(self) -> bool:
+        """Answer the supervisor's liveness check (runs in the actor's thread)."""
+        return True
+
+    def schedule(self, delay: float, message: object) -> None:
+        """Tell ourselves ``message`` after ``delay`` seconds."""
+        self.scheduler.call_later(delay, self.actor_ref, message)
+
+    def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
+        logger.error(
+            "event=actor_failed actor=%s error=%s",
+            self.actor_name,
+            f"{getattr(exception_type, '__name__', exception_type)}: {exception_value}",
+        )
+        self.release()
+
+    def on_stop(self) -> None:
+        self.release()
+
+    def release(self) -> None:
+        """Free resources; called from ``on_stop`` and ``on_failure`` (pykka runs only one)."""

@@ -1,0 +1,246 @@
+"""GroupDispatcher: one per Telegram destination, sends its outbox rows, paced and coalesced."""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import time
+from datetime import timedelta
+from typing import Any
+
+import telegram.error
+
+from laporgub import db
+from laporgub.actors._base import Directory, LaporgubActor, Scheduler
+from laporgub.messages import NotificationsQueued, Tick
+from laporgub.metrics import Metrics
+from laporgub.outbox import ADMIN, PendingNotification, mark_failed, mark_retry, mark_sent, pending_notifications
+from laporgub.render import Renderer, coalesce
+from laporgub.telegram_gateway import TelegramGateway
+
+logger = logging.getLogger(__name__)
+
+#: Safety net: pending rows are looked for this often even without a nudge.
+SWEEP_INTERVAL = 5.0
+#: A row that Telegram rejects as malformed this many times is given up (our bug, logged).
+MAX_BAD_REQUESTS = 3
+
+
+def _seconds(value: Any) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class GroupDispatcher(LaporgubActor):
+    """Sends the pending notifications of one destination chat through the gateway.
+
+    Runs in its own thread and blocks only for one Bot API request at a time
+    (bounded by the request timeout), so one slow or failing group never holds
+    up another. Pacing: at most one message per ``interval`` seconds into the
+    chat (Telegram's group limit is a sliding window); when several rows wait,
+    they are combined into one message of at most 4096 characters.
+    """
+
+    def __init__(
+        self, *, destination: str, chat_id: int, interval: float, gateway: TelegramGateway, renderer: Renderer,
+        metrics: Metrics, directory: Directory, scheduler: Scheduler,
+    ) -> None:
+        super().__init__(directory=directory, scheduler=scheduler)
+        self.actor_name = f"dispatcher:{destination}"
+        self.destination = destination
+        self.chat_id = chat_id
+        self.interval = interval
+        self.gateway = gateway
+        self.renderer = renderer
+        self.metrics = metrics
+        self._next_send = 0.0  # monotonic: nothing goes to this chat before it
+        self._wake_at: float | None = None
+        self._failures = 0
+        self._alerted = False
+        self._singles = False  # after a BadRequest on a combined message, send rows one by one
+
+    def on_start(self) -> None:
+        db.database.connect(reuse_if_open=True)
+        self.actor_ref.tell(Tick("start"))
+
+    def release(self) -> None:
+        if not db.database.is_closed():
+            db.database.close()
+
+    def set_renderer(self, renderer: Renderer, chat_id: int, interval: float) -> None:
+        """Apply a reloaded config to the next message."""
+        self.renderer, self.chat_id, self.interval = renderer, chat_id, interval
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Tick):
+            if message.reason == "wake":
+                self._wake_at = None
+            self._pump()
+        elif isinstance(message, NotificationsQueued):
+            self._pump()
+        else:
+            logger.warning("event=unknown_message actor=%s message=%r", self.actor_name, type(message).__name__)
+
+    # -- sending ---------------------------------------------------------------
+
+    def _wake(self, at: float) -> None:
+        """Schedule one wake-up at monotonic time ``at`` (keeps the earliest)."""
+        if self._wake_at is not None and self._wake_at <= at:
+            return
+        self._wake_at = at
+        self.schedule(at - time.monotonic(), Tick("wake"))
+
+    def _pump(self) -> None:
+        mono = time.monotonic()
+        if mono < self._next_send:
+            self._wake(self._next_send)
+            return
+        try:
+            rows = pending_notifications(self.destination, self.renderer, time.time())
+        except Exception:
+            logger.exception("event=outbox_read_failed destination=%s", self.destination)
+            self._wake(mono + SWEEP_INTERVAL)
+            return
+        if not rows:
+            self._wake(mono + SWEEP_INTERVAL)
+            return
+        batch, text = self._take(rows)
+        self._send(batch, text)
+        self._wake(max(self._next_send, time.monotonic()))
+
+    def _take(self, rows: list[PendingNotification]) -> tuple[list[PendingNotification], list[str]]:
+        """The rows the next request carries, and its text(s)."""
+        first = rows[0]
+        if len(first.messages) > 1 or self._singles:
+            return [first], list(first.messages)
+        run: list[PendingNotification] = []
+        for r in rows:  # consecutive single-message rows only, to keep the order
+            if len(r.messages) != 1:
+                break
+            run.append(r)
+        count, text = coalesce([r.messages[0] for r in run], self.renderer.config.telegram.parse_mode)[0]
+        return run[:count], [text]
+
+    def _send(self, batch: list[PendingNotification], texts: list[str]) -> None:
+        ids = [r.id for r in batch]
+        tickets = ",".join(r.ticket or "-" for r in batch)
+        sent_at = time.time()
+        try:
+            sent = None
+            for text in texts:
+                self.metrics.telegram_requests.labels(group=self.destination).inc()
+                sent = self.gateway.send_message(self.chat_id, text, self.renderer.parse_mode)
+            acked_at = time.time()
+        except telegram.error.RetryAfter as exc:
+            wait = _seconds(exc.retry_after)
+            self._next_send = time.monotonic() + wait
+            self._error("retry_after", ids, time.time() + wait, f"retry_after {wait:g}s", tickets)
+            return
+        except telegram.error.Forbidden as exc:
+            self._outage(ids, tickets, f"Forbidden: {exc.message}")
+            return
+        except telegram.error.ChatMigrated as exc:
+            logger.error("event=chat_migrated destination=%s old_chat=%s new_chat=%s action=update_config",
+                         self.destination, self.chat_id, exc.new_chat_id)
+            self.chat_id = exc.new_chat_id
+            self._alert(f"Grup {self.destination} pindah ke chat id {exc.new_chat_id}: perbarui config.toml.")
+            return
+        except telegram.error.BadRequest as exc:
+            self._bad_request(batch, tickets, exc)
+            return
+        except telegram.error.TimedOut as exc:
+            self._backoff("timed_out", ids, tickets, f"TimedOut: {exc.message}")
+            return
+        except telegram.error.NetworkError as exc:
+            self._backoff("network", ids, tickets, f"NetworkError: {exc.message}")
+            return
+        except telegram.error.TelegramError as exc:
+            self._backoff("other", ids, tickets, f"{type(exc).__name__}: {exc.message}")
+            return
+        mark_sent(ids, sent_at, acked_at, sent.message_id if sent else 0)
+        self._next_send = time.monotonic() + self.interval * len(texts)
+        self._failures = 0
+        self._singles = False
+        if self._alerted:
+            self._alerted = False
+            logger.info("event=telegram_recovered destination=%s", self.destination)
+        self.metrics.notifications_sent.labels(group=self.destination).inc(len(ids))
+        for r in batch:
+            self.metrics.observe_stage("notify", sent_at - r.queued_at)
+            self.metrics.observe_stage("deliver", acked_at - sent_at)
+        logger.info(
+            "event=notification_sent destination=%s tickets=%s rows=%s message_id=%s deliver_seconds=%.3f",
+            self.destination, tickets, len(ids), sent.message_id if sent else "-", acked_at - sent_at,
+        )
+
+    # -- failures ----------------------------------------------------------------
+
+    def _error(self, kind: str, ids: list[int], next_at: float, error: str, tickets: str) -> None:
+        self.metrics.telegram_errors.labels(group=self.destination, error=kind).inc()
+        logger.warning("event=telegram_error destination=%s error=%s tickets=%s detail=%s",
+                       self.destination, kind, tickets, error)
+        try:
+            mark_retry(ids, next_at, error)
+        except Exception:
+            logger.exception("event=outbox_update_failed destination=%s", self.destination)
+
+    def _backoff(self, kind: str, ids: list[int], tickets: str, error: str) -> None:
+        self._failures += 1
+        delay = min(60.0, 1.0 * 2 ** (self._failures - 1))
+        self._next_send = time.monotonic() + delay
+        self._error(kind, ids, time.time() + delay, error, tickets)
+
+    def _outage(self, ids: list[int], tickets: str, error: str) -> None:
+        """The bot was removed from the chat: keep the rows, tell the admins once, try again slowly."""
+        self._failures += 1
+        self._next_send = time.monotonic() + 60.0
+        self._error("forbidden", ids, time.time() + 60.0, error, tickets)
+        if not self._alerted:
+            self._alerted = True
+            self._alert(
+                f"Bot tidak dapat mengirim ke {self.destination} (chat {self.chat_id}): {error}. "
+                "Notifikasi ditahan sampai bot ditambahkan kembali."
+            )
+
+    def _alert(self, text: str) -> None:
+        if self.destination == ADMIN:
+            logger.error("event=admin_chat_unreachable detail=%s", text)
+            return
+        try:
+            db.Notification.create(
+                destination=ADMIN, chat_id=self.renderer.config.telegram.admin_chat_id, kind="alert",
+                text=html.escape(text, quote=False) if self.renderer.html else text, queued_at=time.time(),
+            )
+        except Exception:
+            logger.exception("event=alert_failed destination=%s", self.destination)
+            return
+        self.directory.tell(f"dispatcher:{ADMIN}", NotificationsQueued(ADMIN))
+
+    def _bad_request(self, batch: list[PendingNotification], tickets: str, exc: telegram.error.BadRequest) -> None:
+        self.metrics.telegram_errors.labels(group=self.destination, error="bad_request").inc()
+        logger.error("event=telegram_bad_request destination=%s tickets=%s detail=%s bug=true",
+                     self.destination, tickets, exc.message)
+        ids = [r.id for r in batch]
+        if len(batch) > 1:
+            self._singles = True  # find the one row Telegram objects to
+            mark_retry(ids, time.time(), f"BadRequest: {exc.message}")
+            return
+        row = batch[0]
+        if "parse entities" in exc.message.lower() and self.renderer.html:
+            # Our markup is broken for this row: deliver it as plain text rather than not at all.
+            try:
+                plain = [html.unescape(re.sub(r"</?[a-zA-Z][^<>]*>", "", m)) for m in row.messages]
+                sent_at = time.time()
+                sent = None
+                for text in plain:
+                    sent = self.gateway.send_message(self.chat_id, text, None)
+                mark_sent(ids, sent_at, time.time(), sent.message_id if sent else 0)
+                return
+            except telegram.error.TelegramError as second:
+                exc = second  # type: ignore[assignment]
+        if row.attempts + 1 >= MAX_BAD_REQUESTS:
+            mark_failed(ids, f"BadRequest: {exc.message}")
+            logger.error("event=notification_failed destination=%s ticket=%s detail=%s",
+                         self.destination, row.ticket or "-", exc.message)
+        else:
+            mark_retry(ids, time.time() + 30.0, f"BadRequest: {exc.message}")

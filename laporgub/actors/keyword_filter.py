@@ -1,0 +1,82 @@
+"""KeywordFilter: routes each registered ticket to its groups."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from laporgub import db
+from laporgub.actors._base import Directory, LaporgubActor, Scheduler
+from laporgub.config import Config
+from laporgub.messages import NotificationsQueued, Tick, TicketRegistered
+from laporgub.metrics import Metrics
+from laporgub.outbox import route_ticket, unrouted_ticket_ids
+from laporgub.routing import Classifier
+
+logger = logging.getLogger(__name__)
+
+#: Safety net: tickets committed but not routed (lost message, crash) are picked up this often.
+SWEEP_INTERVAL = 5.0
+
+
+class KeywordFilter(LaporgubActor):
+    """Commits a ticket's categories and notification rows, then wakes the dispatchers.
+
+    Runs in its own thread. On start it routes every ticket a crash left
+    unrouted; afterwards it sweeps for them every few seconds.
+    """
+
+    actor_name = "filter"
+
+    def __init__(self, *, config: Config, classifier: Classifier, metrics: Metrics, directory: Directory,
+                 scheduler: Scheduler) -> None:
+        super().__init__(directory=directory, scheduler=scheduler)
+        self.config = config
+        self.classifier = classifier
+        self.metrics = metrics
+
+    def on_start(self) -> None:
+        db.database.connect(reuse_if_open=True)
+        self._sweep(min_age=0.0)
+        self.schedule(SWEEP_INTERVAL, Tick("sweep"))
+
+    def release(self) -> None:
+        if not db.database.is_closed():
+            db.database.close()
+
+    def set_rules(self, config: Config, classifier: Classifier) -> None:
+        """Swap keywords and groups (config reload); applies to the next ticket."""
+        self.config, self.classifier = config, classifier
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, TicketRegistered):
+            self._route(message.ticket_id)
+        elif isinstance(message, Tick):
+            self._sweep(min_age=SWEEP_INTERVAL)
+            self.schedule(SWEEP_INTERVAL, Tick("sweep"))
+        else:
+            logger.warning("event=unknown_message actor=filter message=%r", type(message).__name__)
+
+    def _sweep(self, min_age: float) -> None:
+        try:
+            ids = unrouted_ticket_ids(older_than=min_age)
+        except Exception:
+            logger.exception("event=filter_sweep_failed")
+            return
+        for ticket_id in ids:
+            self._route(ticket_id)
+
+    def _route(self, ticket_id: int) -> None:
+        try:
+            routed = route_ticket(self.config, self.classifier, ticket_id)
+        except Exception:
+            # Left unrouted in the database: the next sweep tries again.
+            logger.exception("event=route_failed ticket_id=%s", ticket_id)
+            return
+        if routed is None:
+            return
+        self.metrics.observe_stage("filter", routed.filtered_at - routed.registered_at)
+        for group in routed.groups:
+            self.metrics.tickets_routed.labels(group=group).inc()
+        for dest in routed.destinations:
+            self.directory.tell(f"dispatcher:{dest}", NotificationsQueued(dest))

@@ -1,0 +1,316 @@
+"""ModemReader: one per ``[[modems]]`` entry; reads SMS from a GSM modem and sends outbound SMS."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+import serial
+
+from laporgub import db, pdu
+from laporgub.actors._base import Directory, LaporgubActor, Scheduler
+from laporgub.at import AtChannel, AtError, AtTimeout, PortClosed, Urc, parse_cmgl, parse_cmgr, parse_cmti
+from laporgub.config import ModemConfig
+from laporgub.exceptions import ModemError, PduError
+from laporgub.messages import ModemIndication, OutboundQueued, SmsNotStored, SmsReceived, SmsStored, Tick
+from laporgub.metrics import Metrics
+from laporgub.outbox import claim_outbound, outbound_retry, outbound_sent, release_claims
+from laporgub.tickets import mask_msisdn
+
+logger = logging.getLogger(__name__)
+
+#: An SMS handed to the registry but not confirmed within this time is offered again.
+IN_FLIGHT_TIMEOUT = 30.0
+#: Reconnect backoff bounds, seconds.
+BACKOFF_MIN, BACKOFF_MAX = 1.0, 60.0
+#: Consecutive command timeouts after which the port is reopened.
+MAX_TIMEOUTS = 3
+
+
+class ModemReader(LaporgubActor):
+    """Owns one modem: AT initialisation, reading stored SMS, deleting them once committed, sending outbound SMS.
+
+    Runs in its own thread; the AT channel's reader thread only ``tell``s it
+    indications. Every AT command is bounded by a timeout, so ``stop`` and the
+    supervisor's ``ping`` always get through. A failing modem reconnects with
+    backoff and never touches another modem.
+    """
+
+    def __init__(self, *, config: ModemConfig, metrics: Metrics, directory: Directory, scheduler: Scheduler) -> None:
+        super().__init__(directory=directory, scheduler=scheduler)
+        self.config = config
+        self.actor_name = f"modem:{config.name}"
+        self.metrics = metrics
+        self.channel: AtChannel | None = None
+        self.up = False
+        self._in_flight: dict[int, tuple[str, float]] = {}
+        self._backoff = BACKOFF_MIN
+        self._timeouts = 0
+        self._connect_pending = False
+        self._message_ref = int(time.time()) % 256
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def on_start(self) -> None:
+        db.database.connect(reuse_if_open=True)
+        self._connect()
+        self.schedule(self.config.sweep_interval_seconds, Tick("sweep"))
+
+    def release(self) -> None:
+        self._close("stopping")
+        try:
+            release_claims(self.config.name)
+        except Exception:
+            logger.exception("event=release_claims_failed modem=%s", self.config.name)
+        if not db.database.is_closed():
+            db.database.close()
+
+    def is_up(self) -> bool:
+        """Whether the modem is open and initialised (runs in the actor's thread)."""
+        return self.up
+
+    # -- messages ------------------------------------------------------------
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, ModemIndication):
+            self._indication(message)
+        elif isinstance(message, SmsStored):
+            self._delete(message)
+        elif isinstance(message, SmsNotStored):
+            self._in_flight.pop(message.index, None)
+            logger.warning("event=sms_not_stored modem=%s index=%s reason=%s", self.config.name, message.index,
+                           message.reason)
+        elif isinstance(message, OutboundQueued):
+            self._send_outbound()
+        elif isinstance(message, Tick):
+            if message.reason == "connect":
+                self._connect_pending = False
+                self._connect()
+            elif message.reason == "sweep":
+                if self.up:
+                    self._sweep()
+                    self._send_outbound()
+                self.schedule(self.config.sweep_interval_seconds, Tick("sweep"))
+        else:
+            logger.warning("event=unknown_message actor=%s message=%r", self.actor_name, type(message).__name__)
+
+    # -- connecting ------------------------------------------------------------
+
+    def _connect(self) -> None:
+        if self.up:
+            return
+        name = self.config.name
+        try:
+            port = serial.serial_for_url(
+                self.config.port, baudrate=self.config.baudrate, timeout=0.1, write_timeout=5,
+                do_not_open=True,
+            )
+            if isinstance(port, serial.Serial):
+                port.exclusive = True  # two services must not share one modem
+            port.open()
+        except (serial.SerialException, OSError, ValueError) as exc:
+            self._retry_later(f"cannot open {self.config.port}: {exc}")
+            return
+        self.channel = AtChannel(port, on_urc=self._on_urc, name=name)
+        self.channel.start()
+        try:
+            self._initialise()
+        except ModemError as exc:
+            self._close(str(exc))
+            self._retry_later(f"initialisation failed: {exc}")
+            return
+        self.up = True
+        self._backoff = BACKOFF_MIN
+        self._timeouts = 0
+        self.metrics.modem_up.labels(modem=name).set(1)
+        logger.info("event=modem_up modem=%s port=%s", name, self.config.port)
+        # Indications sent while the port was closed are lost: read everything stored.
+        self._sweep()
+        self._send_outbound()
+
+    def _initialise(self) -> None:
+        """Initialise like a careful client (3GPP TS 27.005/27.007)."""
+        ch = self.channel
+        assert ch is not None
+        t = self.config.command_timeout_seconds
+        # A process killed inside AT+CMGS leaves the modem at its "> " prompt.
+        ch.reset_prompt()
+        ch.command("ATE0", timeout=t)
+        ch.command("AT+CMEE=1", timeout=t)
+        pin_state = ch.command("AT+CPIN?", timeout=t, expect="+CPIN:")
+        state = " ".join(pin_state.lines)
+        if "READY" not in state:
+            if "SIM PIN" in state and self.config.pin_env and os.environ.get(self.config.pin_env):
+                ch.command(f"AT+CPIN={os.environ[self.config.pin_env]}", timeout=t)
+            else:
+                raise ModemError(f"SIM not ready ({state or 'no answer'}); set pin_env if it needs a PIN")
+        ch.command("AT+CMGF=0", timeout=t)
+        s = self.config.storage
+        ch.command(f'AT+CPMS="{s}","{s}","{s}"', timeout=t, expect="+CPMS:")
+        try:
+            ch.command("AT+CNMI=2,1,0,0,0", timeout=t)
+        except AtError:
+            ch.command("AT+CNMI=1,1,0,0,0", timeout=t)  # modems without URC buffering mode 2
+
+    def _on_urc(self, urc: Urc) -> None:
+        # Runs in the AT reader thread: only hand over, never block.
+        try:
+            self.actor_ref.tell(ModemIndication(urc.line, urc.pdu, time.time()))
+        except Exception:  # the actor is stopping
+            pass
+
+    def _retry_later(self, reason: str) -> None:
+        self.metrics.modem_up.labels(modem=self.config.name).set(0)
+        logger.warning("event=modem_down modem=%s reason=%s retry_seconds=%.0f", self.config.name, reason,
+                       self._backoff)
+        if not self._connect_pending:
+            self._connect_pending = True
+            self.schedule(self._backoff, Tick("connect"))
+        self._backoff = min(BACKOFF_MAX, self._backoff * 2)
+
+    def _close(self, reason: str) -> None:
+        if self.channel is not None:
+            try:
+                self.channel.close()
+            except Exception:
+                pass
+            self.channel = None
+        if self.up:
+            logger.info("event=modem_closed modem=%s reason=%s", self.config.name, reason)
+        self.up = False
+        self._in_flight.clear()
+        self.metrics.modem_up.labels(modem=self.config.name).set(0)
+
+    def _command(self, cmd: str, expect: str | None = None, timeout: float | None = None) -> Any:
+        """Run one command; port loss and repeated timeouts close the modem for a reconnect."""
+        if self.channel is None:
+            raise PortClosed("not connected")
+        try:
+            response = self.channel.command(cmd, timeout=timeout or self.config.command_timeout_seconds, expect=expect)
+        except AtTimeout:
+            self._timeouts += 1
+            self.metrics.modem_errors.labels(modem=self.config.name, error="timeout").inc()
+            if self._timeouts >= MAX_TIMEOUTS:
+                self._lost(f"{self._timeouts} commands timed out")
+            raise
+        except AtError:
+            self.metrics.modem_errors.labels(modem=self.config.name, error="at_error").inc()
+            raise
+        except PortClosed as exc:
+            self._lost(f"port lost: {exc}")
+            raise
+        self._timeouts = 0
+        return response
+
+    def _lost(self, reason: str) -> None:
+        self.metrics.modem_errors.labels(modem=self.config.name, error="port_lost").inc()
+        self._close(reason)
+        self._retry_later(reason)
+
+    # -- reading ---------------------------------------------------------------
+
+    def _indication(self, message: ModemIndication) -> None:
+        if message.line.startswith("+CMTI"):
+            parsed = parse_cmti(message.line)
+            if parsed is not None and self.up:
+                self._read(parsed[1], message.at)
+        else:
+            logger.debug("event=modem_urc modem=%s line=%s", self.config.name, message.line)
+
+    def _read(self, index: int, reported_at: float) -> None:
+        if index in self._in_flight:
+            return
+        try:
+            stored = parse_cmgr(self._command(f"AT+CMGR={index}", expect="+CMGR:"), index)
+        except ModemError as exc:
+            logger.warning("event=modem_read_failed modem=%s index=%s error=%s", self.config.name, index, exc)
+            return  # the next sweep finds it
+        if stored is not None:
+            self._offer(index, stored.pdu, reported_at)
+
+    def _sweep(self) -> None:
+        """Offer everything in storage that is not already on its way (AT+CMGL=4)."""
+        try:
+            stored = parse_cmgl(self._command("AT+CMGL=4", expect="+CMGL:", timeout=max(30.0, self.config.command_timeout_seconds)))
+        except ModemError as exc:
+            logger.warning("event=modem_sweep_failed modem=%s error=%s", self.config.name, exc)
+            return
+        now = time.time()
+        for item in stored:
+            flight = self._in_flight.get(item.index)
+            if flight is not None and flight[0] == item.pdu and now - flight[1] < IN_FLIGHT_TIMEOUT:
+                continue
+            self._offer(item.index, item.pdu, now)
+
+    def _offer(self, index: int, pdu_hex: str, reported_at: float) -> None:
+        self._in_flight[index] = (pdu_hex, time.time())
+        if not self.directory.tell("registry", SmsReceived(self.config.name, index, pdu_hex, reported_at)):
+            self._in_flight.pop(index, None)  # registry restarting: the next sweep offers it again
+
+    def _delete(self, message: SmsStored) -> None:
+        flight = self._in_flight.pop(message.index, None)
+        if flight is not None and flight[0] != message.pdu:
+            logger.warning("event=modem_slot_changed modem=%s index=%s", self.config.name, message.index)
+            return
+        if not self.up:
+            return  # still stored on the modem: the next sweep offers it, the registry knows it, then it goes
+        try:
+            self._command(f"AT+CMGD={message.index}")
+        except ModemError as exc:
+            logger.warning("event=modem_delete_failed modem=%s index=%s error=%s", self.config.name,
+                           message.index, exc)
+            return
+        logger.debug("event=sms_deleted modem=%s index=%s inbound=%s", self.config.name, message.index,
+                     message.inbound_id)
+
+    # -- sending -----------------------------------------------------------------
+
+    def _send_outbound(self) -> None:
+        if not self.up:
+            return
+        try:
+            claimed = claim_outbound(self.config.name, time.time(), limit=3)
+        except Exception:
+            logger.exception("event=outbox_claim_failed modem=%s", self.config.name)
+            return
+        for sms in claimed:
+            self._send_one(sms)
+            if not self.up:
+                break
+        if len(claimed) == 3 and self.up:
+            self.actor_ref.tell(OutboundQueued())  # more may wait; let other messages in between
+
+    def _send_one(self, sms: Any) -> None:
+        name = self.config.name
+        try:
+            parts = pdu.encode_submit(sms.destination, sms.text, message_reference=self._message_ref,
+                                      concat_reference=self._message_ref)
+            # encode_submit numbers each part's TP-MR from this one.
+            self._message_ref = (self._message_ref + len(parts)) % 256
+        except PduError as exc:
+            outbound_retry(sms.id, f"cannot encode: {exc}", time.time(), sms.attempts, max_attempts=1)
+            logger.error("event=sms_encode_failed modem=%s ticket=%s error=%s bug=true", name, sms.ticket or "-", exc)
+            return
+        refs = []
+        try:
+            for part in parts:
+                if self.channel is None:
+                    raise PortClosed("not connected")
+                refs.append(self.channel.send_pdu(part.tpdu_length, part.hex, timeout=60.0))
+        except ModemError as exc:
+            if isinstance(exc, PortClosed):
+                self._lost(f"port lost while sending: {exc}")
+            elif isinstance(exc, AtTimeout):
+                self.metrics.modem_errors.labels(modem=name, error="timeout").inc()
+            else:
+                self.metrics.modem_errors.labels(modem=name, error="at_error").inc()
+            outbound_retry(sms.id, str(exc), time.time(), sms.attempts)
+            logger.warning("event=sms_send_failed modem=%s ticket=%s to=%s purpose=%s error=%s", name,
+                           sms.ticket or "-", mask_msisdn(sms.destination), sms.purpose, exc)
+            return
+        outbound_sent(sms.id, name, refs, time.time())
+        self.metrics.outbound_sms_sent.labels(modem=name).inc()
+        logger.info("event=sms_sent modem=%s ticket=%s to=%s purpose=%s parts=%s", name, sms.ticket or "-",
+                    mask_msisdn(sms.destination), sms.purpose, len(parts))

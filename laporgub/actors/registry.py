@@ -1,0 +1,93 @@
+"""TicketRegistry: commits every inbound SMS and registers tickets."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from laporgub import db
+from laporgub.actors._base import Directory, LaporgubActor, Scheduler
+from laporgub.intake import Intake
+from laporgub.messages import NotificationsQueued, OutboundQueued, SmsNotStored, SmsReceived, SmsStored, Tick, TicketRegistered
+from laporgub.metrics import Metrics
+from laporgub.outbox import ADMIN
+
+logger = logging.getLogger(__name__)
+
+#: How often incomplete multipart SMS are checked against their wait.
+FLUSH_INTERVAL = 15.0
+
+
+class TicketRegistry(LaporgubActor):
+    """Stores each SMS and its ticket in one transaction, then confirms to the modem.
+
+    Runs in its own thread; its database connection belongs to that thread.
+    After the commit it ``tell``s the modem reader (delete the SMS), the keyword
+    filter (route the ticket), the modems (outbound SMS queued) and the admin
+    dispatcher (operator messages).
+    """
+
+    actor_name = "registry"
+
+    def __init__(self, *, intake: Intake, metrics: Metrics, directory: Directory, scheduler: Scheduler) -> None:
+        super().__init__(directory=directory, scheduler=scheduler)
+        self.intake = intake
+        self.metrics = metrics
+
+    def on_start(self) -> None:
+        db.database.connect(reuse_if_open=True)
+        self.schedule(FLUSH_INTERVAL, Tick("flush"))
+
+    def release(self) -> None:
+        if not db.database.is_closed():
+            db.database.close()
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, SmsReceived):
+            self._store(message)
+        elif isinstance(message, Tick):
+            self._flush()
+            self.schedule(FLUSH_INTERVAL, Tick("flush"))
+        else:
+            logger.warning("event=unknown_message actor=registry message=%r", type(message).__name__)
+
+    def set_intake(self, intake: Intake) -> None:
+        """Swap the compiled rules and templates (config reload)."""
+        self.intake = intake
+
+    def _store(self, message: SmsReceived) -> None:
+        reply_to = f"modem:{message.modem}"
+        try:
+            result = self.intake.store_sms(message.modem, message.pdu, message.reported_at)
+        except Exception as exc:  # the SMS stays on the modem; the next sweep offers it again
+            logger.exception("event=sms_store_failed modem=%s index=%s", message.modem, message.index)
+            self.directory.tell(reply_to, SmsNotStored(message.index, message.pdu, f"{type(exc).__name__}: {exc}"))
+            return
+        self.directory.tell(reply_to, SmsStored(message.index, message.pdu, result.inbound_id))
+        if result.duplicate:
+            logger.info("event=sms_duplicate modem=%s index=%s inbound=%s", message.modem, message.index,
+                        result.inbound_id)
+            return
+        self._after_commit(message.modem, result)
+
+    def _after_commit(self, modem: str, result: Any) -> None:
+        if result.kind is not None:
+            self.metrics.sms_received.labels(modem=modem, kind=result.kind).inc()
+        if result.ticket_id is not None:
+            self.metrics.observe_stage("register", result.registered_at - result.received_at)
+            self.directory.tell("filter", TicketRegistered(result.ticket_id, result.ticket_number))
+        if result.outbound_queued:
+            for name in self.directory.names("modem:"):
+                self.directory.tell(name, OutboundQueued())
+        if result.admin_queued:
+            self.directory.tell(f"dispatcher:{ADMIN}", NotificationsQueued(ADMIN))
+
+    def _flush(self) -> None:
+        try:
+            results = self.intake.flush_incomplete(time.time())
+        except Exception:
+            logger.exception("event=flush_incomplete_failed")
+            return
+        for result in results:
+            self._after_commit("-", result)

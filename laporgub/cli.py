@@ -1,0 +1,144 @@
+"""The ``laporgub`` command (also ``python -m laporgub``).
+
+Exit codes: 0 success or a clean stop, 1 a startup failure or the supervisor
+giving up, 2 a bad configuration (one line per problem, never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from laporgub import __version__
+from laporgub.config import Config, load_config, read_token
+from laporgub.exceptions import ConfigError, LaporgubError
+
+logger = logging.getLogger("laporgub.cli")
+
+EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from laporgub.config import default_config_path
+
+    parser = argparse.ArgumentParser(prog="laporgub", description="SMS Center LAPOR GUB! of Central Java.")
+    parser.add_argument("--version", action="version", version=f"laporgub {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--config", default=default_config_path(),
+                       help="config file (default: $LAPORGUB_CONFIG, then ./config.toml)")
+        return p
+
+    with_config(sub.add_parser("run", help="run the service in the foreground until SIGTERM/SIGINT"))
+    with_config(sub.add_parser("check-config", help="validate the config file; exit 2 with one line per problem"))
+    demo = sub.add_parser("demo", help="the whole service on an emulated modem and a local Bot API stand-in")
+    demo.add_argument("--forever", action="store_true", help="keep running after the demo SMS (Ctrl-C stops)")
+    demo.add_argument("--metrics-port", type=int, default=9464, help="metrics port while the demo runs (0: any free)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "check-config":
+        return check_config(args.config)
+    if args.command == "run":
+        return run(args.config)
+    if args.command == "demo":
+        from laporgub.demo import run_demo
+
+        return run_demo(forever=args.forever, metrics_port=args.metrics_port)
+    return EXIT_FAILURE  # pragma: no cover - argparse rejects unknown commands
+
+
+def _load(path: str) -> Config | None:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(line, file=sys.stderr)
+        return None
+
+
+def check_config(path: str) -> int:
+    config = _load(path)
+    if config is None:
+        return EXIT_CONFIG
+    print(
+        f"{path}: OK ({len(config.modems)} modem(s), {len(config.groups)} groups, "
+        f"{sum(len(g.keywords) for g in config.groups.values())} keywords, {len(config.pics)} PIC(s), "
+        f"{len(config.leaders)} leader chat(s))"
+    )
+    return EXIT_OK
+
+
+def run(path: str) -> int:
+    """``laporgub run``: the service in the foreground."""
+    from laporgub.logsetup import setup_logging
+
+    config = _load(path)
+    if config is None:
+        return EXIT_CONFIG
+    try:
+        token = read_token(config.telegram)
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(line, file=sys.stderr)
+        return EXIT_CONFIG
+    setup_logging(config.service.log_level)
+    should_exit = threading.Event()
+    install_signal_handlers(should_exit)
+    return serve(config, token, should_exit)
+
+
+def serve(config: Config, token: str, should_exit: threading.Event) -> int:
+    """Start the service, supervise until ``should_exit``, stop in order."""
+    from laporgub.app import Service
+    from laporgub.config import Secret
+    from laporgub.supervisor import SupervisorGaveUp
+
+    service = Service(config, Secret(token))
+    code = EXIT_OK
+    try:
+        service.start()
+        service.run(should_exit)
+    except SupervisorGaveUp as exc:
+        logger.critical("event=service_failed reason=%s", exc)
+        code = EXIT_FAILURE
+    except LaporgubError as exc:
+        logger.error("event=startup_failed reason=%s", exc)
+        code = EXIT_FAILURE
+    except Exception:
+        logger.exception("event=service_crashed")
+        code = EXIT_FAILURE
+    finally:
+        service.stop()
+    return code
+
+
+def install_signal_handlers(should_exit: threading.Event) -> None:
+    """SIGTERM/SIGINT only set a flag; a second SIGINT forces the exit; SIGUSR1 dumps thread stacks."""
+
+    def on_exit(signum: int, frame: FrameType | None) -> None:
+        if should_exit.is_set() and signum == signal.SIGINT:
+            raise SystemExit(EXIT_FAILURE)
+        logger.info("event=signal_received signal=%s", signal.Signals(signum).name)
+        should_exit.set()
+
+    signal.signal(signal.SIGTERM, on_exit)
+    signal.signal(signal.SIGINT, on_exit)
+    try:
+        import pykka.debug
+
+        signal.signal(signal.SIGUSR1, pykka.debug.log_thread_tracebacks)
+    except (ImportError, AttributeError, ValueError):
+        pass
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,761 @@
+"""The configuration schema, declared once, and its loader.
+
+config.toml is parsed with the standard library's :mod:`tomllib` and validated
+into frozen dataclasses at load. Every problem is collected and reported as
+one line naming the key (``groups.kesehatan.chat_id: must be an integer``),
+as Mopidy's ``ConfigSchema.deserialize`` does; nothing is read piecemeal at the
+point of use. Keys the operator is expected to set have no default; the few
+optional keys have their default next to their declaration below.
+
+Secrets never live in config.toml: the bot token is read from the environment
+variable or the file the config names (or the systemd credential
+``telegram_token``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import os
+import re
+import string
+import tomllib
+import zoneinfo
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from laporgub.exceptions import ConfigError
+from laporgub.types import GROUP_KEYS
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "GroupConfig",
+    "LeaderConfig",
+    "ModemConfig",
+    "PicConfig",
+    "Secret",
+    "default_config_path",
+    "load_config",
+    "parse_config",
+    "read_token",
+]
+
+# Group keys that carry topic keywords; channel receives everything and
+# kabkota is routed by regency, so their keyword lists may be empty.
+_KEYWORDLESS_GROUPS = {"channel", "kabkota"}
+
+_BAUDRATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600)
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class Secret(str):
+    """A string that never shows itself in logs, reprs or ``config --show``."""
+
+    def __repr__(self) -> str:
+        return "'********'"
+
+    def masked(self) -> str:
+        """Return the placeholder shown instead of the value."""
+        return "********"
+
+
+@dataclass(frozen=True, slots=True)
+class Listen:
+    """A ``host:port`` to listen on."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    """``[service]``: where state lives and which clock tickets use."""
+
+    database: str
+    timezone: str
+    log_level: str = "INFO"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    """``[metrics]``: the Prometheus endpoint."""
+
+    listen: Listen | None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiConfig:
+    """``[api]``: the website HTTP API (served from a later release)."""
+
+    listen: Listen | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramConfig:
+    """``[telegram]``: Bot API endpoint, where the token is, admin chat, pacing."""
+
+    base_url: str
+    admin_chat_id: int
+    token_env: str | None = None
+    token_file: str | None = None
+    parse_mode: str = "HTML"  # "HTML" or "none"
+    base_file_url: str | None = None
+    #: Telegram allows about 20 messages a minute into one group, as a sliding
+    #: window: pacing evenly (one every 3 s) avoids retry_after penalties.
+    group_interval_seconds: float = 3.0
+    private_interval_seconds: float = 1.0
+    request_timeout_seconds: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class SlaConfig:
+    """``[sla]``: the SOP's time limits per stage, in seconds."""
+
+    register_seconds: float = 9.0
+    filter_seconds: float = 27.0
+    notify_seconds: float = 9.0
+    deliver_seconds: float = 3.0
+
+    def as_dict(self) -> dict[str, float]:
+        """Return ``{stage: seconds}`` for the four stages."""
+        return {
+            "register": self.register_seconds,
+            "filter": self.filter_seconds,
+            "notify": self.notify_seconds,
+            "deliver": self.deliver_seconds,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ModemConfig:
+    """One ``[[modems]]`` entry."""
+
+    name: str
+    port: str
+    baudrate: int = 115200
+    pin_env: str | None = None  # name of an environment variable holding the SIM PIN
+    storage: str = "SM"
+    #: Safety net for +CMTI indications lost while the port was closed or busy.
+    sweep_interval_seconds: float = 30.0
+    command_timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class GroupConfig:
+    """One ``[groups.<key>]`` table."""
+
+    key: str
+    name: str
+    chat_id: int
+    keywords: tuple[str, ...] = ()
+    negative_keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PicConfig:
+    """One ``[[pics]]`` entry: a person in charge who answers in Telegram."""
+
+    telegram_id: int
+    name: str
+    agency: str
+    surat_tugas: str
+    groups: tuple[str, ...]
+    admin: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderConfig:
+    """One ``[[leaders]]`` entry: a chat that receives complaints of its groups and regencies."""
+
+    name: str
+    chat_id: int
+    groups: tuple[str, ...] = ()  # "*" means every group
+    regencies: tuple[str, ...] = ()
+
+    def wants(self, groups: tuple[str, ...], regency: str | None) -> bool:
+        """Whether a complaint routed to ``groups`` and naming ``regency`` goes to this leader."""
+        if "*" in self.groups or any(g in self.groups for g in groups):
+            return True
+        return regency is not None and regency in self.regencies
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeConfig:
+    """``[intake]``: how inbound SMS become tickets."""
+
+    #: An incomplete multipart SMS is registered anyway after this wait.
+    concat_wait_minutes: float = 10.0
+    #: Flood control: more than flood_count SMS from one number within
+    #: flood_window_minutes become follow-ups of its latest open ticket.
+    flood_count: int = 5
+    flood_window_minutes: float = 10.0
+    #: Fewer meaningful words than this make an SMS "too short".
+    min_words: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class SpamConfig:
+    """``[spam]``: phrases that mark promotions and fraud."""
+
+    keywords: tuple[str, ...] = ()
+
+
+#: Template variables each text may use (``$name``), checked at load.
+TEXT_VARIABLES: dict[str, frozenset[str]] = {
+    "ack_sms": frozenset({"ticket", "centre_number"}),
+    "help_sms": frozenset({"centre_number"}),
+    "status_sms": frozenset({"ticket", "status", "response", "agency", "received"}),
+    "status_unknown_sms": frozenset({"ticket", "centre_number"}),
+    "telegram_notification": frozenset(
+        {"marker", "ticket", "hashtag", "groups", "regency", "sender", "received", "text", "kind"}
+    ),
+    "telegram_operator": frozenset({"sender", "modem", "received", "text"}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TextsConfig:
+    """``[texts]``: what the service says, as ``string.Template`` texts (``$ticket``)."""
+
+    centre_number: str
+    ack_sms: str
+    help_sms: str
+    status_sms: str
+    status_unknown_sms: str
+    telegram_notification: str
+    telegram_operator: str
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole validated configuration."""
+
+    service: ServiceConfig
+    metrics: MetricsConfig
+    api: ApiConfig
+    telegram: TelegramConfig
+    sla: SlaConfig
+    intake: IntakeConfig
+    modems: tuple[ModemConfig, ...]
+    groups: Mapping[str, GroupConfig]
+    pics: tuple[PicConfig, ...]
+    leaders: tuple[LeaderConfig, ...]
+    spam: SpamConfig
+    texts: TextsConfig
+    path: str | None = field(default=None, compare=False)
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        """The service's time zone (ticket dates, times shown to people)."""
+        return zoneinfo.ZoneInfo(self.service.timezone)
+
+    def group_name(self, key: str) -> str:
+        """Human name of a group key (falls back to the key)."""
+        group = self.groups.get(key)
+        return group.name if group else key
+
+
+# --------------------------------------------------------------------------
+# The validating reader: every problem is collected, with the key's path.
+
+_MISSING: Any = object()
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.lines.append(f"{path}: {message}")
+
+
+class _Table:
+    """A TOML table being read; reports problems under its dotted path."""
+
+    def __init__(self, data: Mapping[str, Any], path: str, problems: _Problems) -> None:
+        self.data = data
+        self.path = path
+        self.problems = problems
+        self.seen: set[str] = set()
+
+    def _key(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def _get(self, key: str, default: Any) -> Any:
+        self.seen.add(key)
+        if key in self.data:
+            return self.data[key]
+        if default is _MISSING:
+            self.problems.add(self._key(key), "missing (required)")
+        return default
+
+    def str(
+        self,
+        key: str,
+        default: Any = _MISSING,
+        *,
+        choices: tuple[str, ...] | None = None,
+        nonempty: bool = True,
+        check: Callable[[str], str | None] | None = None,
+    ) -> Any:
+        value = self._get(key, default)
+        if value is default:
+            return value
+        if not isinstance(value, str):
+            self.problems.add(self._key(key), f"must be a string, not {_tname(value)}")
+            return default if default is not _MISSING else ""
+        if nonempty and not value.strip():
+            self.problems.add(self._key(key), "must not be empty")
+        if choices is not None and value not in choices:
+            self.problems.add(
+                self._key(key), f"must be one of {', '.join(repr(c) for c in choices)}, not {value!r}"
+            )
+        if check is not None:
+            message = check(value)
+            if message:
+                self.problems.add(self._key(key), message)
+        return value
+
+    def int(self, key: str, default: Any = _MISSING, *, min: int | None = None, max: int | None = None,
+            choices: tuple[int, ...] | None = None, nonzero: bool = False) -> Any:
+        value = self._get(key, default)
+        if value is default:
+            return value
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.problems.add(self._key(key), f"must be an integer, not {_tname(value)}")
+            return 0 if default is _MISSING else default
+        if choices is not None and value not in choices:
+            self.problems.add(
+                self._key(key), f"must be one of {', '.join(str(c) for c in choices)}, not {value}"
+            )
+        if min is not None and value < min:
+            self.problems.add(self._key(key), f"must be at least {min}, not {value}")
+        if max is not None and value > max:
+            self.problems.add(self._key(key), f"must be at most {max}, not {value}")
+        if nonzero and value == 0:
+            self.problems.add(self._key(key), "must not be 0")
+        return value
+
+    def float(self, key: str, default: Any = _MISSING, *, min: float | None = None,
+              max: float | None = None, positive: bool = False) -> Any:
+        value = self._get(key, default)
+        if value is default:
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.problems.add(self._key(key), f"must be a number, not {_tname(value)}")
+            return 0.0 if default is _MISSING else default
+        value = float(value)
+        if positive and value <= 0:
+            self.problems.add(self._key(key), f"must be greater than 0, not {value:g}")
+        if min is not None and value < min:
+            self.problems.add(self._key(key), f"must be at least {min:g}, not {value:g}")
+        if max is not None and value > max:
+            self.problems.add(self._key(key), f"must be at most {max:g}, not {value:g}")
+        return value
+
+    def bool(self, key: str, default: Any = _MISSING) -> Any:
+        value = self._get(key, default)
+        if value is default:
+            return value
+        if not isinstance(value, bool):
+            self.problems.add(self._key(key), f"must be true or false, not {_tname(value)}")
+            return False
+        return value
+
+    def str_list(self, key: str, default: Any = _MISSING, *, lower: bool = False) -> Any:
+        value = self._get(key, default)
+        if value is default:
+            return value
+        if not isinstance(value, list):
+            self.problems.add(self._key(key), f"must be a list of strings, not {_tname(value)}")
+            return ()
+        items: list[str] = []
+        for i, item in enumerate(value):
+            if not isinstance(item, str):
+                self.problems.add(f"{self._key(key)}[{i}]", f"must be a string, not {_tname(item)}")
+            elif not item.strip():
+                self.problems.add(f"{self._key(key)}[{i}]", "must not be empty")
+            else:
+                items.append(item.strip().lower() if lower else item.strip())
+        return tuple(items)
+
+    def table(self, key: str, *, required: bool = True) -> _Table:
+        value = self._get(key, _MISSING if required else {})
+        if value is _MISSING:
+            return _Table({}, self._key(key), _Problems())  # already reported
+        if not isinstance(value, dict):
+            self.problems.add(self._key(key), f"must be a table, not {_tname(value)}")
+            value = {}
+        return _Table(value, self._key(key), self.problems)
+
+    def array_of_tables(self, key: str, *, required: bool = True) -> Iterator[_Table]:
+        value = self._get(key, _MISSING if required else [])
+        if value is _MISSING:
+            return
+        if not isinstance(value, list):
+            self.problems.add(self._key(key), f"must be an array of tables ([[{key}]]), not {_tname(value)}")
+            return
+        if required and not value:
+            self.problems.add(self._key(key), "needs at least one entry")
+        for i, item in enumerate(value):
+            if not isinstance(item, dict):
+                self.problems.add(f"{self._key(key)}[{i}]", f"must be a table, not {_tname(item)}")
+                continue
+            yield _Table(item, f"{self._key(key)}[{i}]", self.problems)
+
+    def finish(self, *, secrets: Mapping[str, str] | None = None) -> None:
+        """Report keys nobody asked for: typos get a "Did you mean" hint."""
+        for key in self.data:
+            if key in self.seen:
+                continue
+            if secrets and key in secrets:
+                self.problems.add(self._key(key), secrets[key])
+                continue
+            hint = difflib.get_close_matches(key, sorted(self.seen), n=1, cutoff=0.6)
+            suffix = f" Did you mean '{hint[0]}'?" if hint else ""
+            self.problems.add(self._key(key), f"unknown config key.{suffix}")
+
+
+def _tname(value: Any) -> str:
+    return {
+        str: "a string", int: "an integer", float: "a number", bool: "a boolean",
+        list: "a list", dict: "a table",
+    }.get(type(value), type(value).__name__)
+
+
+# --------------------------------------------------------------------------
+# Checks for single values.
+
+
+def _check_listen(text: str) -> str | None:
+    try:
+        _parse_listen(text)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _parse_listen(text: str) -> Listen:
+    match = re.fullmatch(r"\[?([^\[\]]*?)\]?:(\d{1,5})", text.strip())
+    if not match:
+        raise ValueError(f"must be host:port, not {text!r}")
+    host, port = match.group(1), int(match.group(2))
+    if not 0 <= port < 65536:  # 0: any free port (tests)
+        raise ValueError(f"port must be 0-65535, not {port}")
+    if host not in ("localhost", "") and not re.fullmatch(r"[A-Za-z0-9.-]+", host):
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(f"host {host!r} is not a host name or an IP address") from None
+    return Listen(host or "0.0.0.0", port)
+
+
+def _check_timezone(name: str) -> str | None:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f"unknown time zone {name!r} (e.g. 'Asia/Jakarta')"
+    return None
+
+
+def _check_database(url: str) -> str | None:
+    if url.startswith("sqlite:///") or url == "sqlite:///:memory:":
+        return None
+    if re.match(r"(postgres(ql)?|postgresext|psycopg3|postgres\+pool|psycopg3\+pool)://", url):
+        return None
+    return "must be a sqlite:///PATH or postgresql://... URL"
+
+
+def _check_url(url: str) -> str | None:
+    if not re.match(r"https?://[^\s/]+", url):
+        return f"must be an http(s) URL, not {url!r}"
+    return None
+
+
+def _check_env_name(name: str) -> str | None:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        return f"{name!r} is not an environment variable name"
+    return None
+
+
+def _check_template(key: str, allowed: frozenset[str]) -> Callable[[str], str | None]:
+    def check(text: str) -> str | None:
+        template = string.Template(text)
+        if not template.is_valid():
+            return "invalid template: a '$' must start $name or ${name} (write $$ for a dollar sign)"
+        unknown = sorted(set(template.get_identifiers()) - allowed)
+        if unknown:
+            return (
+                f"unknown template variable(s) {', '.join('$' + u for u in unknown)}; "
+                f"allowed: {', '.join('$' + a for a in sorted(allowed))}"
+            )
+        return None
+
+    return check
+
+
+# --------------------------------------------------------------------------
+# The schema.
+
+
+def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
+    """Validate parsed TOML into a :class:`Config`.
+
+    Raises:
+        ConfigError: with one line per problem, each naming its key.
+    """
+    problems = _Problems()
+    root = _Table(data, "", problems)
+
+    t = root.table("service")
+    service = ServiceConfig(
+        database=t.str("database", check=_check_database),
+        timezone=t.str("timezone", check=_check_timezone),
+        log_level=t.str("log_level", "INFO", choices=_LOG_LEVELS),
+    )
+    t.finish()
+
+    t = root.table("metrics")
+    listen = t.str("listen", check=_check_listen)
+    metrics = MetricsConfig(listen=_safe_listen(listen))
+    t.finish()
+
+    t = root.table("api", required=False)
+    api_listen = t.str("listen", None, check=_check_listen)
+    api = ApiConfig(listen=_safe_listen(api_listen))
+    t.finish()
+
+    t = root.table("telegram")
+    telegram = TelegramConfig(
+        base_url=t.str("base_url", check=_check_url),
+        base_file_url=t.str("base_file_url", None, check=_check_url),
+        token_env=t.str("token_env", None, check=_check_env_name),
+        token_file=t.str("token_file", None),
+        admin_chat_id=t.int("admin_chat_id", nonzero=True),
+        parse_mode=t.str("parse_mode", "HTML", choices=("HTML", "none")),
+        group_interval_seconds=t.float("group_interval_seconds", 3.0, min=0.0, max=60.0),
+        private_interval_seconds=t.float("private_interval_seconds", 1.0, min=0.0, max=60.0),
+        request_timeout_seconds=t.float("request_timeout_seconds", 5.0, positive=True, max=120.0),
+    )
+    if telegram.token_env is None and telegram.token_file is None:
+        problems.add("telegram", "set token_env (an environment variable name) or token_file (a path)")
+    t.finish(secrets={"token": "secrets do not belong in config.toml; name them with token_env or token_file"})
+
+    t = root.table("sla", required=False)
+    sla = SlaConfig(
+        register_seconds=t.float("register_seconds", 9.0, positive=True),
+        filter_seconds=t.float("filter_seconds", 27.0, positive=True),
+        notify_seconds=t.float("notify_seconds", 9.0, positive=True),
+        deliver_seconds=t.float("deliver_seconds", 3.0, positive=True),
+    )
+    t.finish()
+
+    t = root.table("intake", required=False)
+    intake = IntakeConfig(
+        concat_wait_minutes=t.float("concat_wait_minutes", 10.0, positive=True),
+        flood_count=t.int("flood_count", 5, min=1),
+        flood_window_minutes=t.float("flood_window_minutes", 10.0, positive=True),
+        min_words=t.int("min_words", 2, min=1, max=10),
+    )
+    t.finish()
+
+    modems: list[ModemConfig] = []
+    names: set[str] = set()
+    for m in root.array_of_tables("modems"):
+        modem = ModemConfig(
+            name=m.str("name", check=lambda v: None if re.fullmatch(r"[A-Za-z0-9_.-]+", v)
+                       else "use letters, digits, '.', '_' and '-' only"),
+            port=m.str("port"),
+            baudrate=m.int("baudrate", 115200, choices=_BAUDRATES),
+            pin_env=m.str("pin_env", None, check=_check_env_name),
+            storage=m.str("storage", "SM", choices=("SM", "ME", "MT", "SR", "BM")),
+            sweep_interval_seconds=m.float("sweep_interval_seconds", 30.0, min=0.2, max=600.0),
+            command_timeout_seconds=m.float("command_timeout_seconds", 10.0, positive=True, max=120.0),
+        )
+        if modem.name in names:
+            problems.add(f"{m.path}.name", f"duplicate modem name {modem.name!r}")
+        names.add(modem.name)
+        m.finish(secrets={"pin": "secrets do not belong in config.toml; name an environment variable with pin_env"})
+        modems.append(modem)
+
+    groups: dict[str, GroupConfig] = {}
+    t = root.table("groups")
+    for key in GROUP_KEYS:
+        if key not in t.data:
+            t.seen.add(key)
+            problems.add(f"groups.{key}", "missing (every group of DESIGN.md needs a table)")
+            continue
+        g = t.table(key)
+        keywords = g.str_list("keywords", () if key in _KEYWORDLESS_GROUPS else _MISSING, lower=True)
+        groups[key] = GroupConfig(
+            key=key,
+            name=g.str("name"),
+            chat_id=g.int("chat_id", nonzero=True),
+            keywords=keywords if isinstance(keywords, tuple) else (),
+            negative_keywords=g.str_list("negative_keywords", (), lower=True),
+        )
+        g.finish()
+    for key in t.data:
+        if key not in GROUP_KEYS:
+            t.seen.add(key)
+            hint = difflib.get_close_matches(key, GROUP_KEYS, n=1, cutoff=0.6)
+            suffix = f" Did you mean '{hint[0]}'?" if hint else ""
+            problems.add(f"groups.{key}", f"unknown group (the keys are fixed by DESIGN.md).{suffix}")
+    t.finish()
+
+    pics: list[PicConfig] = []
+    pic_ids: set[int] = set()
+    for p in root.array_of_tables("pics", required=False):
+        pic = PicConfig(
+            telegram_id=p.int("telegram_id", min=1),
+            name=p.str("name"),
+            agency=p.str("agency"),
+            surat_tugas=p.str("surat_tugas"),
+            groups=p.str_list("groups"),
+            admin=p.bool("admin", False),
+        )
+        _check_group_refs(p, "groups", pic.groups, problems, allow_star=False)
+        if pic.telegram_id in pic_ids:
+            problems.add(f"{p.path}.telegram_id", f"duplicate PIC telegram_id {pic.telegram_id}")
+        pic_ids.add(pic.telegram_id)
+        p.finish()
+        pics.append(pic)
+
+    leaders: list[LeaderConfig] = []
+    for ld in root.array_of_tables("leaders", required=False):
+        leader = LeaderConfig(
+            name=ld.str("name"),
+            chat_id=ld.int("chat_id", nonzero=True),
+            groups=ld.str_list("groups", ()),
+            regencies=ld.str_list("regencies", ()),
+        )
+        _check_group_refs(ld, "groups", leader.groups, problems, allow_star=True)
+        _check_regencies(ld, leader.regencies, problems)
+        ld.finish()
+        leaders.append(leader)
+
+    t = root.table("spam", required=False)
+    spam = SpamConfig(keywords=t.str_list("keywords", (), lower=True))
+    t.finish()
+
+    t = root.table("texts")
+    texts = TextsConfig(
+        centre_number=t.str("centre_number"),
+        **{key: t.str(key, check=_check_template(key, allowed)) for key, allowed in TEXT_VARIABLES.items()},
+    )
+    t.finish()
+
+    root.finish()
+    if problems.lines:
+        raise ConfigError(problems.lines)
+    return Config(
+        service=service, metrics=metrics, api=api, telegram=telegram, sla=sla, intake=intake,
+        modems=tuple(modems), groups=groups, pics=tuple(pics), leaders=tuple(leaders),
+        spam=spam, texts=texts, path=path,
+    )
+
+
+def _safe_listen(text: Any) -> Listen | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return _parse_listen(text)
+    except ValueError:
+        return None
+
+
+def _check_group_refs(t: _Table, key: str, values: Any, problems: _Problems, *, allow_star: bool) -> None:
+    if not isinstance(values, tuple):
+        return
+    for i, value in enumerate(values):
+        if value == "*" and allow_star:
+            continue
+        if value not in GROUP_KEYS:
+            hint = difflib.get_close_matches(value, GROUP_KEYS, n=1, cutoff=0.6)
+            suffix = f" Did you mean '{hint[0]}'?" if hint else ""
+            problems.add(f"{t.path}.{key}[{i}]", f"unknown group {value!r}.{suffix}")
+
+
+def _check_regencies(t: _Table, values: Any, problems: _Problems) -> None:
+    if not isinstance(values, tuple):
+        return
+    try:
+        from laporgub.gazetteer import REGENCIES
+    except ImportError:  # pragma: no cover - the gazetteer ships with the package
+        return
+    for i, value in enumerate(values):
+        if value not in REGENCIES:
+            hint = difflib.get_close_matches(value, REGENCIES, n=1, cutoff=0.5)
+            suffix = f" Did you mean '{hint[0]}'?" if hint else ""
+            problems.add(f"{t.path}.regencies[{i}]", f"unknown regency/city {value!r}.{suffix}")
+
+
+# --------------------------------------------------------------------------
+# Loading.
+
+
+def default_config_path() -> str:
+    """``$LAPORGUB_CONFIG``, else ``./config.toml`` (DESIGN.md)."""
+    return os.environ.get("LAPORGUB_CONFIG") or "config.toml"
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and validate a config file.
+
+    Raises:
+        ConfigError: the file cannot be read, is not TOML, or is invalid.
+    """
+    name = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ConfigError([f"{name}: file not found"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{name}: cannot read: {exc.strerror or exc}"]) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{name}: not UTF-8 text (byte {exc.start})"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{name}: TOML syntax error: {exc}"]) from None
+    return parse_config(data, path=name)
+
+
+def read_token(telegram: TelegramConfig, environ: Mapping[str, str] | None = None) -> Secret:
+    """Fetch the bot token from where the config says it is.
+
+    Order: the systemd credential ``telegram_token`` (``$CREDENTIALS_DIRECTORY``),
+    then ``token_env``, then ``token_file``.
+
+    Raises:
+        ConfigError: naming the key whose token source is empty or missing.
+    """
+    env = os.environ if environ is None else environ
+    cred_dir = env.get("CREDENTIALS_DIRECTORY")
+    if cred_dir and (Path(cred_dir) / "telegram_token").is_file():
+        token = (Path(cred_dir) / "telegram_token").read_text(encoding="utf-8").strip()
+        if token:
+            return Secret(token)
+    problems = []
+    if telegram.token_env:
+        token = env.get(telegram.token_env, "").strip()
+        if token:
+            return Secret(token)
+        problems.append(f"telegram.token_env: environment variable {telegram.token_env} is not set or empty")
+    if telegram.token_file:
+        try:
+            token = Path(telegram.token_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            problems.append(f"telegram.token_file: cannot read {telegram.token_file}: {exc.strerror or exc}")
+        else:
+            if token:
+                return Secret(token)
+            problems.append(f"telegram.token_file: {telegram.token_file} is empty")
+    raise ConfigError(problems or ["telegram: no token source configured"])

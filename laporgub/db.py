@@ -1,0 +1,250 @@
+"""Storage: peewee models, the database from its URL, and schema migrations.
+
+Every hand-off that must survive a crash goes through these tables (DESIGN.md):
+the inbound SMS row (raw PDU kept), the ticket, the notification outbox and
+the outbound SMS outbox. Times are stored as UNIX epoch seconds (floats), so
+stage durations are plain subtraction in SQL and in Python on every backend.
+
+peewee keeps one connection per thread; each actor connects in its own
+``on_start`` and closes in ``on_stop``/``on_failure``. SQLite runs in WAL mode
+with ``synchronous=FULL`` (a committed SMS survives power loss before it is
+deleted from the modem) and ``BEGIN IMMEDIATE`` write transactions, so that
+concurrent writers wait on the busy timeout instead of failing on a lock
+upgrade.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import peewee
+from playhouse import db_url
+
+logger = logging.getLogger(__name__)
+
+#: Models are bound to this proxy; :func:`open_database` points it at the real database.
+database = peewee.DatabaseProxy()
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class SchemaVersion(BaseModel):
+    """One row per applied migration."""
+
+    version = peewee.IntegerField(primary_key=True)
+    applied_at = peewee.FloatField()
+
+
+class Ticket(BaseModel):
+    """A registered complaint (or suspected spam kept for a human to re-route)."""
+
+    number = peewee.CharField(max_length=24, unique=True)
+    day = peewee.CharField(max_length=6)
+    four = peewee.CharField(max_length=4)
+    seq = peewee.IntegerField()
+    sender = peewee.CharField(max_length=32, null=True, index=True)
+    channel = peewee.CharField(max_length=8, default="sms")  # sms | web
+    modem = peewee.CharField(max_length=64, null=True)
+    kind = peewee.CharField(max_length=16, default="complaint")  # complaint | spam
+    text = peewee.TextField()
+    missing_parts = peewee.CharField(max_length=64, null=True)  # "2,3" when registered incomplete
+    regency = peewee.CharField(max_length=64, null=True)
+    status = peewee.CharField(max_length=16, default="open", index=True)  # open | responded | closed
+    received_at = peewee.FloatField()  # stage register starts
+    registered_at = peewee.FloatField()  # ticket committed
+    filtered_at = peewee.FloatField(null=True, index=True)  # categories committed
+    updated_at = peewee.FloatField()
+
+    class Meta:
+        indexes = ((("day", "four", "seq"), True),)
+
+
+class InboundSms(BaseModel):
+    """Every SMS a modem gave us, stored before anything else happens."""
+
+    modem = peewee.CharField(max_length=64)
+    dedupe_key = peewee.CharField(max_length=64, unique=True)  # sha256 of the raw PDU
+    pdu = peewee.TextField()  # raw, as the modem printed it: kept even when undecodable
+    sender_raw = peewee.CharField(max_length=64, null=True)
+    sender = peewee.CharField(max_length=32, null=True, index=True)  # E.164 for subscribers
+    text = peewee.TextField(null=True)
+    encoding = peewee.CharField(max_length=8, null=True)
+    sent_at = peewee.FloatField(null=True)  # service-centre timestamp
+    concat_ref = peewee.IntegerField(null=True)
+    concat_total = peewee.IntegerField(null=True)
+    concat_seq = peewee.IntegerField(null=True)
+    reported_at = peewee.FloatField()  # +CMTI or found in storage: the register stage starts here
+    stored_at = peewee.FloatField()
+    # part: waiting for the other parts; done: handled; undecodable: kept raw and reported
+    state = peewee.CharField(max_length=16, default="done", index=True)
+    kind = peewee.CharField(max_length=16, null=True)
+    error = peewee.TextField(null=True)
+    ticket = peewee.ForeignKeyField(Ticket, null=True, backref="inbound", on_delete="SET NULL")
+
+
+class TicketCategory(BaseModel):
+    """A group a ticket was routed to, with the keywords that matched (explainability)."""
+
+    ticket = peewee.ForeignKeyField(Ticket, backref="categories", on_delete="CASCADE")
+    group = peewee.CharField(max_length=32)
+    keywords = peewee.TextField(default="")  # comma-separated
+    created_at = peewee.FloatField()
+
+    class Meta:
+        indexes = ((("ticket", "group"), True),)
+
+
+class Notification(BaseModel):
+    """The Telegram outbox: one row per (ticket or event, destination chat)."""
+
+    ticket = peewee.ForeignKeyField(Ticket, null=True, backref="notifications", on_delete="CASCADE")
+    inbound = peewee.ForeignKeyField(InboundSms, null=True, on_delete="SET NULL")
+    destination = peewee.CharField(max_length=64, index=True)  # group key, leader-<n>, admin
+    chat_id = peewee.BigIntegerField()
+    kind = peewee.CharField(max_length=16)  # ticket | spam | operator | undecodable | alert
+    text = peewee.TextField(null=True)  # ready-made text (alerts to the admin chat)
+    status = peewee.CharField(max_length=16, default="pending", index=True)  # pending | sent | failed
+    queued_at = peewee.FloatField()  # notify starts
+    sent_at = peewee.FloatField(null=True)  # request sent: deliver starts
+    acked_at = peewee.FloatField(null=True)  # Bot API answered ok
+    attempts = peewee.IntegerField(default=0)
+    next_attempt_at = peewee.FloatField(default=0.0)
+    last_error = peewee.TextField(null=True)
+    message_id = peewee.BigIntegerField(null=True)
+
+
+class Pic(BaseModel):
+    """A person in charge, mirrored from config.toml at start-up."""
+
+    telegram_id = peewee.BigIntegerField(unique=True)
+    name = peewee.CharField(max_length=128)
+    agency = peewee.CharField(max_length=128)
+    surat_tugas = peewee.CharField(max_length=64)
+    groups = peewee.TextField(default="")  # comma-separated group keys
+    admin = peewee.BooleanField(default=False)
+    active = peewee.BooleanField(default=True)
+    updated_at = peewee.FloatField()
+
+
+class PicResponse(BaseModel):
+    """A PIC's answer to a ticket, recorded with who and when."""
+
+    ticket = peewee.ForeignKeyField(Ticket, backref="responses", on_delete="CASCADE")
+    pic_telegram_id = peewee.BigIntegerField()
+    pic_name = peewee.CharField(max_length=128)
+    agency = peewee.CharField(max_length=128, null=True)
+    text = peewee.TextField()
+    action = peewee.CharField(max_length=16, default="response")  # response | close | reroute
+    chat_id = peewee.BigIntegerField(null=True)
+    message_id = peewee.BigIntegerField(null=True)
+    created_at = peewee.FloatField()
+
+
+class OutboundSms(BaseModel):
+    """The outbound SMS outbox: acknowledgements, help texts, status answers, PIC responses."""
+
+    destination = peewee.CharField(max_length=32)  # E.164
+    text = peewee.TextField()
+    purpose = peewee.CharField(max_length=16)  # ack | help | status | response
+    ticket = peewee.ForeignKeyField(Ticket, null=True, backref="outbound", on_delete="SET NULL")
+    inbound = peewee.ForeignKeyField(InboundSms, null=True, on_delete="SET NULL")
+    status = peewee.CharField(max_length=16, default="pending", index=True)  # pending | sending | sent | failed
+    created_at = peewee.FloatField()
+    claimed_by = peewee.CharField(max_length=64, null=True)
+    claimed_at = peewee.FloatField(null=True)
+    attempts = peewee.IntegerField(default=0)
+    next_attempt_at = peewee.FloatField(default=0.0)
+    sent_at = peewee.FloatField(null=True)
+    modem = peewee.CharField(max_length=64, null=True)
+    message_refs = peewee.CharField(max_length=64, null=True)  # +CMGS references, comma-separated
+    last_error = peewee.TextField(null=True)
+
+
+MODELS: tuple[type[BaseModel], ...] = (
+    SchemaVersion,
+    Ticket,
+    InboundSms,
+    TicketCategory,
+    Notification,
+    Pic,
+    PicResponse,
+    OutboundSms,
+)
+
+
+# --------------------------------------------------------------------------
+# Opening and migrating.
+
+
+def make_database(url: str) -> peewee.Database:
+    """Build (not connect) the database for a ``[service] database`` URL."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return peewee.SqliteDatabase(
+            path or ":memory:",
+            pragmas={
+                "journal_mode": "wal",
+                "synchronous": "full",
+                "busy_timeout": 10000,
+                "foreign_keys": 1,
+                "cache_size": -16000,
+            },
+            timeout=10,
+            lock_type="IMMEDIATE",
+        )
+    return db_url.connect(url)
+
+
+def open_database(url: str) -> peewee.Database:
+    """Point the models at ``url``, create or migrate the schema, and return the database."""
+    db = make_database(url)
+    database.initialize(db)
+    with db.connection_context():
+        migrate(db)
+    return db
+
+
+#: Ordered migrations: version -> function. Version 1 creates the first schema.
+#: Later releases append ``(2, fn)``, ... ; each runs once, inside a transaction.
+def _v1(db: peewee.Database) -> None:
+    db.create_tables([m for m in MODELS if m is not SchemaVersion])
+
+
+MIGRATIONS: tuple[tuple[int, Callable[[peewee.Database], None]], ...] = ((1, _v1),)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def migrate(db: peewee.Database) -> int:
+    """Apply the migrations this database lacks; return the schema version."""
+    db.create_tables([SchemaVersion], safe=True)
+    current = SchemaVersion.select(peewee.fn.MAX(SchemaVersion.version)).scalar() or 0
+    if current > SCHEMA_VERSION:
+        from laporgub.exceptions import RegistryError
+
+        raise RegistryError(
+            f"database schema version {current} is newer than this release ({SCHEMA_VERSION}); upgrade LaporGub"
+        )
+    for version, step in MIGRATIONS:
+        if version <= current:
+            continue
+        with db.atomic():
+            step(db)
+            SchemaVersion.create(version=version, applied_at=time.time())
+        logger.info("event=schema_migrated version=%s", version)
+        current = version
+    return current
+
+
+def is_sqlite(db: peewee.Database | None = None) -> bool:
+    """Whether the bound database is SQLite (write claims differ per backend)."""
+    target = db if db is not None else database.obj
+    return isinstance(target, peewee.SqliteDatabase)

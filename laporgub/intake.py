@@ -1,0 +1,323 @@
+"""From a stored PDU to a committed ticket: the TicketRegistry's domain logic.
+
+Plain functions and one class over the database, no threads, so tests run it
+directly. The registry actor calls :meth:`Intake.store_sms` for every SMS a
+modem read; the modem deletes the SMS only after this returned (committed).
+
+Every inbound SMS is stored first, raw PDU included; then its kind (DESIGN.md)
+decides what follows:
+
+========== ======== ======================= ====================
+kind       ticket   SMS back                Telegram
+========== ======== ======================= ====================
+complaint  yes      acknowledgement         channel + groups
+spam       yes      none                    channel, marked
+operator   no       none                    admin chat
+status     no       status of the ticket    none
+too_short  no       help text               none
+========== ======== ======================= ====================
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import peewee
+
+from laporgub import db, pdu
+from laporgub.config import Config
+from laporgub.exceptions import PduError
+from laporgub.render import Renderer
+from laporgub.routing import Classification, Classifier, RoutingRules
+from laporgub.tickets import Sender, classify_sender, format_ticket, last_four, mask_msisdn, ticket_day
+from laporgub.types import InboundId, TicketId
+
+logger = logging.getLogger(__name__)
+
+ADMIN = "admin"
+
+
+def build_classifier(config: Config) -> Classifier:
+    """Compile the keyword rules of config.toml once per config load."""
+    return Classifier(
+        RoutingRules(
+            keywords={k: g.keywords for k, g in config.groups.items() if k not in ("channel", "kabkota")},
+            negative_keywords={k: g.negative_keywords for k, g in config.groups.items() if g.negative_keywords},
+            spam_keywords=config.spam.keywords,
+            min_words=config.intake.min_words,
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    """What storing one SMS did (all of it committed when returned)."""
+
+    inbound_id: InboundId
+    duplicate: bool = False
+    kind: str | None = None  # None while a multipart SMS waits for parts
+    ticket_id: TicketId | None = None
+    ticket_number: str | None = None
+    received_at: float | None = None
+    registered_at: float | None = None
+    outbound_queued: bool = False
+    admin_queued: bool = False
+
+
+def dedupe_key(pdu_hex: str) -> str:
+    """Identity of a stored SMS: the same PDU read twice (after a crash) is one SMS."""
+    return hashlib.sha256("".join(pdu_hex.split()).upper().encode("ascii", "replace")).hexdigest()
+
+
+class Intake:
+    """Stores inbound SMS and registers tickets. Call from one thread at a time per instance."""
+
+    def __init__(self, config: Config, classifier: Classifier, renderer: Renderer) -> None:
+        self.config = config
+        self.classifier = classifier
+        self.renderer = renderer
+
+    # -- entry points --------------------------------------------------------
+
+    def store_sms(self, modem: str, pdu_hex: str, reported_at: float) -> StoreResult:
+        """Store one SMS read from a modem and act on it, in one transaction."""
+        key = dedupe_key(pdu_hex)
+        existing = db.InboundSms.get_or_none(db.InboundSms.dedupe_key == key)
+        if existing is not None:
+            return StoreResult(inbound_id=InboundId(existing.id), duplicate=True, kind=existing.kind)
+        try:
+            decoded: pdu.SmsDeliver | None = pdu.decode_deliver(pdu_hex)
+            error = None
+        except PduError as exc:
+            decoded, error = None, str(exc)
+        now = time.time()
+        try:
+            with db.database.atomic():
+                if decoded is None:
+                    return self._store_undecodable(modem, pdu_hex, key, reported_at, now, error or "undecodable")
+                return self._store_decoded(modem, pdu_hex, key, decoded, reported_at, now)
+        except peewee.IntegrityError:
+            # Another thread or instance stored the same PDU first.
+            row = db.InboundSms.get_or_none(db.InboundSms.dedupe_key == key)
+            if row is None:
+                raise
+            return StoreResult(inbound_id=InboundId(row.id), duplicate=True, kind=row.kind)
+
+    def flush_incomplete(self, now: float | None = None) -> list[StoreResult]:
+        """Register multipart SMS whose missing parts did not come within the configured wait."""
+        now = time.time() if now is None else now
+        deadline = now - self.config.intake.concat_wait_minutes * 60
+        stale = (
+            db.InboundSms.select(db.InboundSms.sender_raw, db.InboundSms.concat_ref, db.InboundSms.concat_total)
+            .where((db.InboundSms.state == "part") & (db.InboundSms.stored_at <= deadline))
+            .distinct()
+        )
+        results = []
+        for row in list(stale):
+            with db.database.atomic():
+                parts = self._parts(row.sender_raw, row.concat_ref, row.concat_total)
+                if parts:
+                    results.append(self._complete(parts, now, incomplete=True))
+        return results
+
+    # -- storing -------------------------------------------------------------
+
+    def _store_undecodable(
+        self, modem: str, pdu_hex: str, key: str, reported_at: float, now: float, error: str
+    ) -> StoreResult:
+        row = db.InboundSms.create(
+            modem=modem, dedupe_key=key, pdu=pdu_hex, reported_at=reported_at, stored_at=now,
+            state="undecodable", kind="undecodable", error=error[:500],
+        )
+        db.Notification.create(
+            inbound=row, destination=ADMIN, chat_id=self.config.telegram.admin_chat_id, kind="undecodable",
+            queued_at=now,
+        )
+        logger.warning("event=sms_undecodable modem=%s inbound=%s error=%s", modem, row.id, error)
+        return StoreResult(inbound_id=InboundId(row.id), kind="undecodable", admin_queued=True)
+
+    def _store_decoded(
+        self, modem: str, pdu_hex: str, key: str, sms: pdu.SmsDeliver, reported_at: float, now: float
+    ) -> StoreResult:
+        sender = classify_sender(sms.sender)
+        row = db.InboundSms.create(
+            modem=modem, dedupe_key=key, pdu=pdu_hex, sender_raw=sms.sender, sender=sender.msisdn,
+            text=sms.text, encoding=sms.encoding, sent_at=sms.timestamp.timestamp(),
+            concat_ref=sms.concat.reference if sms.concat else None,
+            concat_total=sms.concat.total if sms.concat else None,
+            concat_seq=sms.concat.sequence if sms.concat else None,
+            reported_at=reported_at, stored_at=now, state="part" if sms.concat and sms.concat.total > 1 else "done",
+        )
+        if row.state == "part":
+            parts = self._parts(sms.sender, sms.concat.reference, sms.concat.total)  # type: ignore[union-attr]
+            sequences = {p.concat_seq for p in parts}
+            if len(sequences) < sms.concat.total:  # type: ignore[union-attr]
+                logger.info(
+                    "event=sms_part_stored modem=%s inbound=%s part=%s/%s",
+                    modem, row.id, sms.concat.sequence, sms.concat.total,  # type: ignore[union-attr]
+                )
+                return StoreResult(inbound_id=InboundId(row.id))
+            result = self._complete(parts, now, incomplete=False)
+            return StoreResult(**{**_asdict(result), "inbound_id": InboundId(row.id)})
+        return self._handle(sender, sms.text, [row], reported_at, now, missing=())
+
+    def _parts(self, sender_raw: str, ref: int, total: int) -> list[db.InboundSms]:
+        rows = list(
+            db.InboundSms.select()
+            .where(
+                (db.InboundSms.state == "part")
+                & (db.InboundSms.sender_raw == sender_raw)
+                & (db.InboundSms.concat_ref == ref)
+                & (db.InboundSms.concat_total == total)
+            )
+            .order_by(db.InboundSms.concat_seq, db.InboundSms.id)
+        )
+        # The same part twice (a resend by the network) counts once.
+        unique: dict[int, db.InboundSms] = {}
+        for r in rows:
+            unique.setdefault(r.concat_seq, r)
+        return list(unique.values())
+
+    def _complete(self, parts: Sequence[db.InboundSms], now: float, *, incomplete: bool) -> StoreResult:
+        total = parts[0].concat_total
+        present = {p.concat_seq for p in parts}
+        missing = tuple(i for i in range(1, total + 1) if i not in present)
+        text = join_with_gaps([(p.concat_seq, pdu.decode_deliver(p.pdu)) for p in parts], total)
+        # The register stage starts when the last part arrived.
+        reported_at = max(p.reported_at for p in parts)
+        sender = classify_sender(parts[0].sender_raw)
+        if incomplete:
+            logger.warning("event=sms_incomplete parts=%s/%s missing=%s", len(present), total,
+                           ",".join(map(str, missing)))
+        return self._handle(sender, text, list(parts), reported_at, now, missing=missing)
+
+    # -- acting on the kind --------------------------------------------------
+
+    def _handle(
+        self, sender: Sender, text: str, rows: list[db.InboundSms], reported_at: float, now: float,
+        missing: tuple[int, ...],
+    ) -> StoreResult:
+        first = rows[0]
+        result = self.classifier.classify(text, sender.raw)
+        kind = result.kind if sender.is_subscriber else "operator"
+        ids = [r.id for r in rows]
+        db.InboundSms.update(state="done", kind=kind).where(db.InboundSms.id.in_(ids)).execute()
+        base = {"inbound_id": InboundId(first.id), "kind": kind}
+
+        if kind == "operator":
+            db.Notification.create(
+                inbound=first, destination=ADMIN, chat_id=self.config.telegram.admin_chat_id,
+                kind="operator", queued_at=now,
+            )
+            logger.info("event=sms_operator modem=%s inbound=%s sender=%s", first.modem, first.id, sender.raw)
+            return StoreResult(**base, admin_queued=True)
+
+        assert sender.msisdn is not None
+        if kind == "too_short":
+            self._queue_sms(sender.msisdn, self.renderer.help_sms(), "help", inbound=first, now=now)
+            logger.info("event=sms_too_short modem=%s inbound=%s sender=%s", first.modem, first.id,
+                        mask_msisdn(sender.msisdn))
+            return StoreResult(**base, outbound_queued=True)
+
+        if kind == "status_query":
+            self._answer_status(sender.msisdn, result, first, now)
+            return StoreResult(**base, outbound_queued=True)
+
+        ticket = self._create_ticket(sender, text, kind, first.modem, reported_at, now, missing)
+        db.InboundSms.update(ticket=ticket).where(db.InboundSms.id.in_(ids)).execute()
+        queued = False
+        if kind == "complaint":
+            self._queue_sms(sender.msisdn, self.renderer.ack_sms(ticket.number), "ack", inbound=first, now=now,
+                            ticket=ticket)
+            queued = True
+        logger.info(
+            "event=ticket_registered ticket=%s kind=%s modem=%s sender=%s register_seconds=%.3f",
+            ticket.number, kind, first.modem, mask_msisdn(sender.msisdn), now - reported_at,
+        )
+        return StoreResult(
+            **base, ticket_id=TicketId(ticket.id), ticket_number=ticket.number, received_at=reported_at,
+            registered_at=now, outbound_queued=queued,
+        )
+
+    def _create_ticket(
+        self, sender: Sender, text: str, kind: str, modem: str, reported_at: float, now: float,
+        missing: tuple[int, ...],
+    ) -> db.Ticket:
+        day = ticket_day(datetime.fromtimestamp(reported_at, timezone.utc), self.config.tz)
+        four = last_four(sender.msisdn)
+        for _attempt in range(20):
+            seq = (
+                db.Ticket.select(peewee.fn.MAX(db.Ticket.seq))
+                .where((db.Ticket.day == day) & (db.Ticket.four == four))
+                .scalar()
+                or 0
+            ) + 1
+            try:
+                with db.database.atomic():  # a savepoint: a clash retries, the outer transaction lives
+                    return db.Ticket.create(
+                        number=format_ticket(day, four, seq), day=day, four=four, seq=seq, sender=sender.msisdn,
+                        channel="sms", modem=modem, kind=kind, text=text,
+                        missing_parts=",".join(map(str, missing)) or None,
+                        received_at=reported_at, registered_at=now, updated_at=now,
+                    )
+            except peewee.IntegrityError:
+                continue  # another instance took this number; take the next
+        raise peewee.IntegrityError(f"could not allocate a ticket number for {day}-{four}")
+
+    def _queue_sms(
+        self, destination: str, text: str, purpose: str, *, inbound: db.InboundSms | None, now: float,
+        ticket: db.Ticket | None = None,
+    ) -> None:
+        db.OutboundSms.create(
+            destination=destination, text=text, purpose=purpose, ticket=ticket, inbound=inbound, created_at=now,
+        )
+
+    def _answer_status(self, msisdn: str, result: Classification, inbound: db.InboundSms, now: float) -> None:
+        query = db.Ticket.select().where(db.Ticket.sender == msisdn)
+        if result.ticket_ref:
+            # Only the number that filed a ticket may learn its status.
+            query = query.where(db.Ticket.number == result.ticket_ref)
+        ticket = query.order_by(db.Ticket.registered_at.desc()).first()
+        if ticket is None:
+            text = self.renderer.status_unknown_sms(result.ticket_ref)
+        else:
+            last = (
+                db.PicResponse.select()
+                .where(db.PicResponse.ticket == ticket)
+                .order_by(db.PicResponse.created_at.desc())
+                .first()
+            )
+            text = self.renderer.status_sms(
+                ticket.number, ticket.status, last.text if last else None, last.agency if last else None,
+                ticket.received_at,
+            )
+        self._queue_sms(msisdn, text, "status", inbound=inbound, now=now, ticket=ticket)
+        logger.info("event=status_query ticket=%s sender=%s found=%s",
+                    ticket.number if ticket else result.ticket_ref or "-", mask_msisdn(msisdn), ticket is not None)
+
+
+def join_with_gaps(parts: Sequence[tuple[int, pdu.SmsDeliver]], total: int) -> str:
+    """Join the parts we have in order; a missing part becomes a visible marker."""
+    by_seq = dict(parts)
+    pieces: list[str] = []
+    run: list[pdu.SmsDeliver] = []
+    for seq in range(1, total + 1):
+        if seq in by_seq:
+            run.append(by_seq[seq])
+            continue
+        if run:
+            pieces.append(pdu.join_parts(run))
+            run = []
+        pieces.append(f" [bagian {seq}/{total} tidak diterima] ")
+    if run:
+        pieces.append(pdu.join_parts(run))
+    return "".join(pieces).strip()
+
+
+def _asdict(result: StoreResult) -> dict[str, object]:
+    return {f: getattr(result, f) for f in StoreResult.__dataclass_fields__}

@@ -1,0 +1,38 @@
+"""Structured logging: one line per event, ``key=value``, to stderr (journald).
+
+Messages are written as ``event=name key=value ...`` by the code; this adds
+time, level and component, and folds tracebacks into the same line so that
+one event is always one line. Phone numbers never reach a log call in clear
+(callers mask them with :func:`laporgub.tickets.mask_msisdn`).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+
+class OneLineFormatter(logging.Formatter):
+    """``2026-11-28T14:05:01+0700 level=INFO component=laporgub.intake event=...`` on one line."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s level=%(levelname)s component=%(name)s %(message)s", "%Y-%m-%dT%H:%M:%S%z")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return text.replace("\r", "\\r").replace("\n", " | ")
+
+
+def setup_logging(level: str = "INFO", stream: object = None) -> None:
+    """Configure the root logger once; quiet chatty libraries."""
+    handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
+    handler.setFormatter(OneLineFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # httpx logs every request URL at INFO, and the Bot API URL contains the token.
+    for name in ("httpx", "httpcore", "telegram", "telegram.ext"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("pykka").setLevel(logging.WARNING if level != "DEBUG" else logging.DEBUG)

@@ -1,0 +1,285 @@
+"""The durable outboxes: routing a ticket into notification rows, and claiming rows to send.
+
+Plain functions over the database. A row stays ``pending`` until the Bot API
+(or the modem) accepted it; a crash between sending and marking can repeat a
+message at most once, never lose it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import peewee
+
+from laporgub import db
+from laporgub.config import Config
+from laporgub.render import Renderer, TicketView
+from laporgub.routing import Classifier
+from laporgub.tickets import mask_msisdn
+
+logger = logging.getLogger(__name__)
+
+ADMIN = "admin"
+#: A claimed outbound SMS whose sender died is taken over after this many seconds.
+SMS_LEASE_SECONDS = 120.0
+
+
+def destinations(config: Config) -> dict[str, int]:
+    """Every Telegram destination: group keys, ``leader-<n>``, ``admin`` -> chat id."""
+    result = {key: g.chat_id for key, g in config.groups.items()}
+    for i, leader in enumerate(config.leaders, 1):
+        result[f"leader-{i}"] = leader.chat_id
+    result[ADMIN] = config.telegram.admin_chat_id
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """What routing one ticket committed."""
+
+    ticket_id: int
+    number: str
+    groups: tuple[str, ...]
+    destinations: tuple[str, ...]
+    registered_at: float
+    filtered_at: float
+
+
+def route_ticket(config: Config, classifier: Classifier, ticket_id: int) -> Routed | None:
+    """Route a registered ticket: categories and notification rows, in one transaction.
+
+    Returns None if the ticket is gone or was routed already (a repeated message).
+    """
+    with db.database.atomic():
+        ticket = db.Ticket.get_or_none(db.Ticket.id == ticket_id)
+        if ticket is None or ticket.filtered_at is not None:
+            return None
+        now = time.time()
+        if ticket.kind == "spam":
+            groups: tuple[str, ...] = ()
+            regency = None
+            matched: dict[str, tuple[str, ...]] = {}
+        else:
+            # The registry decided the kind; here only the groups are chosen.
+            result = classifier.route(ticket.text)
+            groups, regency, matched = result.groups, result.regency, dict(result.matched)
+        targets = ["channel", *[g for g in groups if g != "channel"]]
+        for group in targets:
+            db.TicketCategory.create(
+                ticket=ticket, group=group, keywords=",".join(matched.get(group, ())), created_at=now
+            )
+        dests = list(targets)
+        if ticket.kind != "spam":
+            for i, leader in enumerate(config.leaders, 1):
+                if leader.wants(tuple(targets), regency):
+                    dests.append(f"leader-{i}")
+        chat_ids = destinations(config)
+        db.Notification.insert_many(
+            [
+                {
+                    "ticket": ticket.id, "destination": d, "chat_id": chat_ids[d],
+                    "kind": "spam" if ticket.kind == "spam" else "ticket", "queued_at": now,
+                }
+                for d in dests
+            ]
+        ).execute()
+        ticket.regency = regency
+        ticket.filtered_at = now
+        ticket.updated_at = now
+        ticket.save()
+    logger.info(
+        "event=ticket_routed ticket=%s groups=%s regency=%s filter_seconds=%.3f",
+        ticket.number, ",".join(targets), (regency or "-").replace(" ", "_"), now - ticket.registered_at,
+    )
+    return Routed(ticket.id, ticket.number, tuple(targets), tuple(dests), ticket.registered_at, now)
+
+
+def unrouted_ticket_ids(older_than: float = 0.0) -> list[int]:
+    """Tickets committed but not yet routed (after a crash, or a lost message)."""
+    cutoff = time.time() - older_than
+    return [
+        t.id
+        for t in db.Ticket.select(db.Ticket.id)
+        .where(db.Ticket.filtered_at.is_null() & (db.Ticket.registered_at <= cutoff))
+        .order_by(db.Ticket.id)
+    ]
+
+
+# -- notifications ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PendingNotification:
+    """A notification row, rendered, ready to send (a snapshot)."""
+
+    id: int
+    ticket: str | None
+    kind: str
+    queued_at: float
+    attempts: int
+    messages: tuple[str, ...]  # one, or several when a long SMS was split
+
+
+def pending_notifications(destination: str, renderer: Renderer, now: float, limit: int = 50) -> list[PendingNotification]:
+    """Due rows of one destination, oldest first, rendered."""
+    rows = (
+        db.Notification.select(db.Notification, db.Ticket, db.InboundSms)
+        .join(db.Ticket, peewee.JOIN.LEFT_OUTER, on=(db.Notification.ticket == db.Ticket.id))
+        .switch(db.Notification)
+        .join(db.InboundSms, peewee.JOIN.LEFT_OUTER, on=(db.Notification.inbound == db.InboundSms.id))
+        .where(
+            (db.Notification.destination == destination)
+            & (db.Notification.status == "pending")
+            & (db.Notification.next_attempt_at <= now)
+        )
+        .order_by(db.Notification.id)
+        .limit(limit)
+    )
+    result = []
+    for row in rows:
+        result.append(
+            PendingNotification(
+                id=row.id,
+                ticket=row.ticket.number if row.ticket_id else None,
+                kind=row.kind,
+                queued_at=row.queued_at,
+                attempts=row.attempts,
+                messages=tuple(_render(row, renderer)),
+            )
+        )
+    return result
+
+
+def _render(row: db.Notification, renderer: Renderer) -> list[str]:
+    if row.text:
+        return [row.text]
+    if row.ticket_id:
+        t = row.ticket
+        groups = tuple(
+            c.group for c in db.TicketCategory.select(db.TicketCategory.group)
+            .where(db.TicketCategory.ticket == t.id).order_by(db.TicketCategory.id)
+            if c.group != "channel"
+        )
+        view = TicketView(
+            number=t.number, kind=t.kind, sender=t.sender, text=t.text, received_at=t.received_at,
+            groups=groups, regency=t.regency,
+        )
+        return renderer.ticket_messages(view)
+    inbound = row.inbound
+    if row.kind == "undecodable":
+        text = f"SMS tidak dapat dibaca (modem {inbound.modem}), disimpan mentah #{inbound.id}: {inbound.pdu[:600]}"
+        return [renderer.operator_message("?", inbound.modem, inbound.reported_at, text)]
+    return [renderer.operator_message(inbound.sender_raw or "?", inbound.modem, inbound.reported_at, inbound.text or "")]
+
+
+def mark_sent(ids: Iterable[int], sent_at: float, acked_at: float, message_id: int) -> None:
+    ids = list(ids)
+    db.Notification.update(
+        status="sent", sent_at=sent_at, acked_at=acked_at, message_id=message_id,
+        attempts=db.Notification.attempts + 1, last_error=None,
+    ).where(db.Notification.id.in_(ids) & (db.Notification.status == "pending")).execute()
+
+
+def mark_retry(ids: Iterable[int], next_attempt_at: float, error: str) -> None:
+    db.Notification.update(
+        attempts=db.Notification.attempts + 1, next_attempt_at=next_attempt_at, last_error=error[:500],
+    ).where(db.Notification.id.in_(list(ids))).execute()
+
+
+def mark_failed(ids: Iterable[int], error: str) -> None:
+    db.Notification.update(
+        status="failed", attempts=db.Notification.attempts + 1, last_error=error[:500],
+    ).where(db.Notification.id.in_(list(ids))).execute()
+
+
+def pending_count() -> int:
+    return db.Notification.select().where(db.Notification.status == "pending").count()
+
+
+# -- outbound SMS ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedSms:
+    """An outbound SMS claimed by one modem (a snapshot)."""
+
+    id: int
+    destination: str
+    text: str
+    purpose: str
+    ticket: str | None
+    attempts: int
+
+
+def claim_outbound(modem: str, now: float, limit: int = 5) -> list[ClaimedSms]:
+    """Claim due outbound SMS for ``modem``; a claim by a dead sender expires after the lease."""
+    expired = now - SMS_LEASE_SECONDS
+    candidates = (
+        db.OutboundSms.select(db.OutboundSms.id)
+        .where(
+            ((db.OutboundSms.status == "pending") & (db.OutboundSms.next_attempt_at <= now))
+            | ((db.OutboundSms.status == "sending") & (db.OutboundSms.claimed_at < expired))
+        )
+        .order_by(db.OutboundSms.id)
+        .limit(limit)
+    )
+    claimed = []
+    for cand in list(candidates):
+        with db.database.atomic():
+            n = (
+                db.OutboundSms.update(status="sending", claimed_by=modem, claimed_at=now)
+                .where(
+                    (db.OutboundSms.id == cand.id)
+                    & (
+                        (db.OutboundSms.status == "pending")
+                        | ((db.OutboundSms.status == "sending") & (db.OutboundSms.claimed_at < expired))
+                    )
+                )
+                .execute()
+            )
+        if n:
+            row = db.OutboundSms.select(db.OutboundSms, db.Ticket).join(
+                db.Ticket, peewee.JOIN.LEFT_OUTER, on=(db.OutboundSms.ticket == db.Ticket.id)
+            ).where(db.OutboundSms.id == cand.id).get()
+            claimed.append(
+                ClaimedSms(
+                    id=row.id, destination=row.destination, text=row.text, purpose=row.purpose,
+                    ticket=row.ticket.number if row.ticket_id else None, attempts=row.attempts,
+                )
+            )
+    return claimed
+
+
+def outbound_sent(sms_id: int, modem: str, refs: Iterable[int], now: float) -> None:
+    db.OutboundSms.update(
+        status="sent", sent_at=now, modem=modem, message_refs=",".join(map(str, refs)),
+        attempts=db.OutboundSms.attempts + 1, last_error=None,
+    ).where(db.OutboundSms.id == sms_id).execute()
+
+
+def outbound_retry(sms_id: int, error: str, now: float, attempts: int, max_attempts: int = 10) -> None:
+    """Put a failed send back with exponential backoff; give up after ``max_attempts``."""
+    status = "failed" if attempts + 1 >= max_attempts else "pending"
+    delay = min(600.0, 5.0 * 2 ** attempts)
+    db.OutboundSms.update(
+        status=status, claimed_by=None, claimed_at=None, attempts=db.OutboundSms.attempts + 1,
+        next_attempt_at=now + delay, last_error=error[:500],
+    ).where(db.OutboundSms.id == sms_id).execute()
+
+
+def release_claims(modem: str) -> None:
+    """Give back what a modem claimed but did not send (a clean stop)."""
+    db.OutboundSms.update(status="pending", claimed_by=None, claimed_at=None).where(
+        (db.OutboundSms.status == "sending") & (db.OutboundSms.claimed_by == modem)
+    ).execute()
+
+
+def outbound_pending_count() -> int:
+    return db.OutboundSms.select().where(db.OutboundSms.status.in_(["pending", "sending"])).count()
+
+
+def describe_destination(number: str) -> str:
+    return mask_msisdn(number)

@@ -1,0 +1,200 @@
+"""What people read: SMS texts and Telegram messages, rendered from config templates.
+
+Plain functions, no I/O. Citizen text is untrusted: in HTML parse mode it is
+escaped with :func:`html.escape`; only the template's own tags stay raw.
+Numbers are masked (DESIGN.md). Telegram counts the 4096-character limit in
+UTF-16 code units after entity parsing, so lengths are counted that way.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import string
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+
+from laporgub.config import Config
+from laporgub.tickets import hashtag, mask_msisdn
+
+#: Telegram's limit for one message, in UTF-16 code units after entity parsing.
+TELEGRAM_MAX = 4096
+#: Between coalesced tickets in one message.
+SEPARATOR = "\n\n――――――――――\n\n"
+
+STATUS_WORDS = {"open": "diterima, menunggu tanggapan", "responded": "sudah ditanggapi", "closed": "selesai"}
+
+_TAG_RE = re.compile(r"</?[a-zA-Z][^<>]*>")
+
+
+def utf16_len(text: str) -> int:
+    """Length in UTF-16 code units (what Telegram counts)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def visible_len(message: str, parse_mode: str) -> int:
+    """Length Telegram counts: tags removed and entities unescaped in HTML mode."""
+    if parse_mode == "HTML":
+        message = html.unescape(_TAG_RE.sub("", message))
+    return utf16_len(message)
+
+
+def strip_tags(template: str) -> str:
+    """A template's text without its HTML tags (for ``parse_mode = "none"``)."""
+    return _TAG_RE.sub("", template)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketView:
+    """What a notification shows of a ticket (a snapshot, never a database row)."""
+
+    number: str
+    kind: str  # complaint | spam
+    sender: str | None
+    text: str
+    received_at: float
+    groups: tuple[str, ...]  # category groups, without channel
+    regency: str | None
+
+
+class Renderer:
+    """Renders the configured texts. Built once per config load."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.tz: tzinfo = config.tz
+        self.html = config.telegram.parse_mode == "HTML"
+        texts = config.texts
+        notification = texts.telegram_notification if self.html else strip_tags(texts.telegram_notification)
+        operator = texts.telegram_operator if self.html else strip_tags(texts.telegram_operator)
+        self._notification = string.Template(notification)
+        self._operator = string.Template(operator)
+
+    @property
+    def parse_mode(self) -> str | None:
+        """The Bot API parse_mode argument (None for plain text)."""
+        return "HTML" if self.html else None
+
+    def escape(self, text: str) -> str:
+        return html.escape(text, quote=False) if self.html else text
+
+    def local_time(self, epoch: float) -> str:
+        """``28-11-2026 14:05`` in the service's time zone."""
+        return datetime.fromtimestamp(epoch, self.tz).strftime("%d-%m-%Y %H:%M")
+
+    # -- SMS ----------------------------------------------------------------
+
+    def ack_sms(self, ticket: str) -> str:
+        return string.Template(self.config.texts.ack_sms).safe_substitute(
+            ticket=ticket, centre_number=self.config.texts.centre_number
+        )
+
+    def help_sms(self) -> str:
+        return string.Template(self.config.texts.help_sms).safe_substitute(
+            centre_number=self.config.texts.centre_number
+        )
+
+    def status_sms(self, ticket: str, status: str, response: str | None, agency: str | None, received: float) -> str:
+        return string.Template(self.config.texts.status_sms).safe_substitute(
+            ticket=ticket,
+            status=STATUS_WORDS.get(status, status),
+            response=response or "belum ada tanggapan",
+            agency=agency or "-",
+            received=self.local_time(received),
+        )
+
+    def status_unknown_sms(self, ticket: str | None) -> str:
+        return string.Template(self.config.texts.status_unknown_sms).safe_substitute(
+            ticket=ticket or "-", centre_number=self.config.texts.centre_number
+        )
+
+    # -- Telegram -------------------------------------------------------------
+
+    def ticket_notification(self, view: TicketView, body: str | None = None, part: str = "") -> str:
+        """One ticket's notification; ``body`` replaces the text when it was split."""
+        if view.kind == "spam":
+            marker = "⚠️ DIDUGA SPAM"
+        elif "darurat" in view.groups:
+            marker = "🚨 DARURAT"
+        else:
+            marker = "Laporan baru"
+        group_names = ", ".join(self.config.group_name(g) for g in view.groups) or "-"
+        text = view.text if body is None else body
+        return self._notification.safe_substitute(
+            marker=self.escape(marker + part),
+            ticket=view.number,
+            hashtag=hashtag(view.number),
+            groups=self.escape(group_names),
+            regency=self.escape(view.regency or "-"),
+            sender=mask_msisdn(view.sender),
+            received=self.local_time(view.received_at),
+            text=self.escape(text),
+            kind=view.kind,
+        )
+
+    def ticket_messages(self, view: TicketView) -> list[str]:
+        """The notification, split when the SMS text alone exceeds Telegram's limit."""
+        whole = self.ticket_notification(view)
+        if visible_len(whole, self.config.telegram.parse_mode) <= TELEGRAM_MAX:
+            return [whole]
+        overhead = visible_len(self.ticket_notification(view, body="", part=" (99/99)"), self.config.telegram.parse_mode)
+        room = max(200, TELEGRAM_MAX - overhead - 16)
+        chunks = split_text(view.text, room)
+        return [
+            self.ticket_notification(view, body=chunk, part=f" ({i}/{len(chunks)})")
+            for i, chunk in enumerate(chunks, 1)
+        ]
+
+    def operator_message(self, sender: str, modem: str, received: float, text: str) -> str:
+        # Operator senders are short codes or names (TELKOMSEL), not citizens: shown as they are.
+        return self._operator.safe_substitute(
+            sender=self.escape(sender), modem=self.escape(modem),
+            received=self.local_time(received), text=self.escape(text),
+        )
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Split ``text`` into pieces of at most ``limit`` UTF-16 units, at whitespace when possible."""
+    pieces: list[str] = []
+    rest = text
+    while utf16_len(rest) > limit:
+        cut = 0
+        units = 0
+        for i, ch in enumerate(rest):
+            units += 2 if ord(ch) > 0xFFFF else 1
+            if units > limit:
+                cut = i
+                break
+        space = rest.rfind(" ", 0, cut)
+        if space > cut // 2:
+            cut = space
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    pieces.append(rest)
+    return pieces
+
+
+def coalesce(messages: Sequence[str], parse_mode: str, limit: int = TELEGRAM_MAX) -> list[tuple[int, str]]:
+    """Pack consecutive messages into as few Telegram messages as fit.
+
+    Returns ``(count, text)`` pairs: each text holds the next ``count`` inputs.
+    """
+    packed: list[tuple[int, str]] = []
+    current: list[str] = []
+    size = 0
+    sep = visible_len(SEPARATOR, parse_mode)
+    for message in messages:
+        length = visible_len(message, parse_mode)
+        if current and size + sep + length > limit:
+            packed.append((len(current), SEPARATOR.join(current)))
+            current, size = [], 0
+        size = size + (sep if current else 0) + length
+        current.append(message)
+    if current:
+        packed.append((len(current), SEPARATOR.join(current)))
+    return packed
+
+
+def group_list(groups: Iterable[str]) -> str:
+    return ", ".join(groups)

@@ -1,0 +1,169 @@
+"""The supervisor: pykka does not supervise, so we do (uvicorn's ``keep_subprocess_alive`` for actors).
+
+It runs in the main thread. Each child has a spec (name + factory). Every
+second it checks that each child is alive and answers ``ping`` within a
+timeout; a dead or hung child is stopped, restarted with exponential backoff,
+logged and counted in ``laporgub_actor_restarts_total``. Too many restarts of
+one child in a window mean something is badly wrong: the supervisor gives up
+and the process exits non-zero, so systemd's ``Restart=on-failure`` takes over.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pykka
+
+from laporgub.actors._base import Directory
+from laporgub.metrics import Metrics
+
+logger = logging.getLogger(__name__)
+
+
+class SupervisorGaveUp(Exception):
+    """Raised when a child keeps dying faster than the restart limit allows."""
+
+
+@dataclass
+class ChildSpec:
+    """How to start one supervised actor.
+
+    Attributes:
+        name: directory name (``registry``, ``modem:modem-1``, ``dispatcher:kesehatan``).
+        start: starts the actor and returns its ref (``__init__`` runs in the caller's thread).
+        stop_timeout: how long a clean stop may take.
+    """
+
+    name: str
+    start: Callable[[], pykka.ActorRef[Any]]
+    stop_timeout: float = 5.0
+    ref: pykka.ActorRef[Any] | None = None
+    restarts: deque[float] = field(default_factory=deque)
+    next_start: float = 0.0
+    backoff: float = 0.5
+
+
+class Supervisor:
+    """Starts children in order, keeps them alive, stops them in reverse order.
+
+    Args:
+        directory: where children are registered by name.
+        metrics: for restart counts.
+        ping_timeout: a child that does not answer ``ping`` within this is hung.
+        max_restarts / window: more restarts of one child than this within
+            ``window`` seconds -> give up.
+    """
+
+    def __init__(self, directory: Directory, metrics: Metrics, *, ping_timeout: float = 15.0,
+                 max_restarts: int = 10, window: float = 120.0) -> None:
+        self.directory = directory
+        self.metrics = metrics
+        self.ping_timeout = ping_timeout
+        self.max_restarts = max_restarts
+        self.window = window
+        self.children: list[ChildSpec] = []
+        self._lock = threading.Lock()
+
+    def start_child(self, spec: ChildSpec) -> None:
+        """Start a child now and wait until its ``on_start`` has run (ping)."""
+        self.metrics.declare_actor(spec.name)
+        self._start(spec)
+        with self._lock:
+            self.children.append(spec)
+
+    def _start(self, spec: ChildSpec) -> None:
+        ref = spec.start()
+        self.directory.register(spec.name, ref)
+        spec.ref = ref
+        ref.proxy().ping().get(timeout=self.ping_timeout)
+
+    def check(self) -> bool:
+        """One round of liveness checks; restarts what is dead or hung. Returns True if all are alive."""
+        healthy = True
+        now = time.monotonic()
+        with self._lock:
+            children = list(self.children)
+        # Ask everyone first, then wait: one hung child does not delay the others' checks.
+        futures = {}
+        for spec in children:
+            if spec.ref is not None and spec.ref.is_alive():
+                try:
+                    futures[spec.name] = spec.ref.proxy().ping()
+                except pykka.ActorDeadError:
+                    pass
+        deadline = time.monotonic() + self.ping_timeout
+        for spec in children:
+            problem = None
+            if spec.ref is None or not spec.ref.is_alive():
+                problem = "dead"
+            else:
+                future = futures.get(spec.name)
+                try:
+                    if future is None:
+                        problem = "dead"
+                    else:
+                        future.get(timeout=max(0.05, deadline - time.monotonic()))
+                except pykka.Timeout:
+                    problem = "hung"
+                except pykka.ActorDeadError:
+                    problem = "dead"
+                except Exception as exc:  # ping itself failed: treat as dead
+                    problem = f"ping failed: {exc}"
+            if problem is None:
+                continue
+            healthy = False
+            if now < spec.next_start:
+                continue
+            self._restart(spec, problem, now)
+        return healthy
+
+    def _restart(self, spec: ChildSpec, problem: str, now: float) -> None:
+        while spec.restarts and now - spec.restarts[0] > self.window:
+            spec.restarts.popleft()
+        if len(spec.restarts) >= self.max_restarts:
+            logger.critical("event=supervisor_gave_up actor=%s restarts=%s window_seconds=%.0f",
+                            spec.name, len(spec.restarts), self.window)
+            raise SupervisorGaveUp(f"{spec.name} restarted {len(spec.restarts)} times in {self.window:.0f} s")
+        logger.error("event=actor_restart actor=%s reason=%s backoff_seconds=%.1f", spec.name, problem, spec.backoff)
+        if spec.ref is not None and spec.ref.is_alive():
+            try:
+                spec.ref.stop(block=True, timeout=spec.stop_timeout)
+            except pykka.Timeout:
+                logger.error("event=actor_stop_timeout actor=%s (left running, replaced)", spec.name)
+        spec.restarts.append(now)
+        self.metrics.actor_restarts.labels(actor=spec.name).inc()
+        try:
+            self._start(spec)
+            spec.backoff = 0.5
+        except Exception as exc:
+            logger.error("event=actor_start_failed actor=%s error=%s", spec.name, exc)
+            spec.next_start = now + spec.backoff
+            spec.backoff = min(30.0, spec.backoff * 2)
+
+    def all_alive(self) -> bool:
+        with self._lock:
+            return all(s.ref is not None and s.ref.is_alive() for s in self.children)
+
+    def stop_all(self, deadline: float) -> None:
+        """Stop children in reverse start order, each bounded by the time left."""
+        with self._lock:
+            children = list(reversed(self.children))
+        for spec in children:
+            self.stop_child(spec, deadline)
+
+    def stop_child(self, spec: ChildSpec, deadline: float) -> None:
+        ref = spec.ref
+        if ref is None:
+            return
+        self.directory.unregister(spec.name)
+        if ref.is_alive():
+            try:
+                ref.stop(block=True, timeout=max(0.1, min(spec.stop_timeout, deadline - time.monotonic())))
+            except pykka.Timeout:
+                logger.error("event=actor_stop_timeout actor=%s", spec.name)

@@ -1,0 +1,128 @@
+"""Ticket numbers and citizens' phone numbers: plain functions, no I/O.
+
+Ticket number (DESIGN.md): ``YYMMDD-NNNN-S``, the date of receipt in the
+service's time zone, the last four digits of the sender's number, and a
+sequence number for that date and those four digits.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+
+import phonenumbers
+
+from laporgub.types import Msisdn, TicketNumber
+
+_TICKET_RE = re.compile(r"^(\d{6})-(\d{4})-([1-9]\d{0,3})$")
+
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who sent an SMS, as far as we can tell.
+
+    Attributes:
+        raw: the originating address exactly as the PDU gave it.
+        msisdn: E.164 form for a subscriber number, else None.
+        is_subscriber: a number that can file a complaint (not alphanumeric,
+            not a short code of at most 6 digits).
+    """
+
+    raw: str
+    msisdn: Msisdn | None
+    is_subscriber: bool
+
+
+def classify_sender(raw: str, region: str = "ID") -> Sender:
+    """Normalise an originating address to E.164 when it is a subscriber number."""
+    text = raw.strip()
+    digits = re.sub(r"[\s\-()]", "", text)
+    if not digits or re.search(r"[^\d+]", digits) or digits.count("+") > 1 or "+" in digits[1:]:
+        return Sender(raw=raw, msisdn=None, is_subscriber=False)  # alphanumeric (TELKOMSEL, INFO)
+    bare = digits.lstrip("+")
+    if len(bare) <= 6:
+        return Sender(raw=raw, msisdn=None, is_subscriber=False)  # short code (3, 123, 888)
+    msisdn = normalize_msisdn(digits, region)
+    if msisdn is None:
+        # Some number we cannot parse: still a person, keep a stable key.
+        return Sender(raw=raw, msisdn=Msisdn("+" + bare if digits.startswith("+") else bare), is_subscriber=True)
+    return Sender(raw=raw, msisdn=msisdn, is_subscriber=True)
+
+
+def normalize_msisdn(number: str, region: str = "ID") -> Msisdn | None:
+    """``0812-3456-7890``, ``6281234567890``, ``+62 812...`` -> ``+6281234567890``; None if unparsable."""
+    text = re.sub(r"[\s\-()]", "", number)
+    if not text:
+        return None
+    # A bare 62... without '+' is an international number written without the prefix.
+    if text.startswith("62") and len(text) >= 10:
+        text = "+" + text
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    return Msisdn(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
+def national_digits(msisdn: str) -> str:
+    """``+628112920200`` -> ``08112920200``; other countries keep their digits."""
+    if msisdn.startswith("+62"):
+        return "0" + msisdn[3:]
+    return msisdn.lstrip("+")
+
+
+def mask_msisdn(number: str | None) -> str:
+    """Mask a citizen's number for groups and logs: ``+628112920200`` -> ``0811****0200``."""
+    if not number:
+        return "-"
+    digits = national_digits(number) if number.startswith("+") else re.sub(r"\D", "", number)
+    if len(digits) < 8:
+        return "****" + digits[-2:] if len(digits) > 2 else "****"
+    return f"{digits[:4]}****{digits[-4:]}"
+
+
+def last_four(msisdn: str | None) -> str:
+    """The four digits a ticket number takes from the sender (``0000`` when there is none)."""
+    digits = re.sub(r"\D", "", msisdn or "")
+    return digits[-4:].rjust(4, "0") if digits else "0000"
+
+
+def ticket_day(received: datetime, tz: tzinfo) -> str:
+    """``YYMMDD`` of the receipt time in the service's time zone."""
+    if received.tzinfo is None:
+        raise ValueError("received must be timezone-aware")
+    return received.astimezone(tz).strftime("%y%m%d")
+
+
+def format_ticket(day: str, four: str, seq: int) -> TicketNumber:
+    """Build ``YYMMDD-NNNN-S``."""
+    if not (len(day) == 6 and day.isdigit() and len(four) == 4 and four.isdigit() and seq >= 1):
+        raise ValueError(f"bad ticket parts {day!r} {four!r} {seq!r}")
+    return TicketNumber(f"{day}-{four}-{seq}")
+
+
+def is_ticket_number(text: str) -> bool:
+    """Whether ``text`` is a canonical ticket number."""
+    return bool(_TICKET_RE.match(text))
+
+
+def parse_ticket(text: str) -> TicketNumber | None:
+    """Read a ticket number written with or without dashes, any case, or as ``#T261128_0200_1``.
+
+    Returns the canonical ``YYMMDD-NNNN-S`` or None.
+    """
+    candidate = text.strip()
+    m = _TICKET_RE.match(candidate)
+    if m:
+        return TicketNumber(candidate)
+    m = re.fullmatch(r"#?[tT]?(\d{6})[-_ ]?(\d{4})[-_ ]?([1-9]\d{0,3})", candidate)
+    if m:
+        return TicketNumber(f"{m.group(1)}-{m.group(2)}-{int(m.group(3))}")
+    return None
+
+
+def hashtag(number: str) -> str:
+    """Searchable hashtag form of a ticket number: ``261128-0200-1`` -> ``#T261128_0200_1``."""
+    return "#T" + number.replace("-", "_")

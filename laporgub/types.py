@@ -1,0 +1,41 @@
+"""Small named types used across LaporGub (Mopidy's ``types.py`` habit)."""
+
+from __future__ import annotations
+
+from typing import NewType
+
+#: A subscriber number in E.164 form, e.g. ``+628112920200``.
+Msisdn = NewType("Msisdn", str)
+#: A ticket number ``YYMMDD-NNNN-S`` (DESIGN.md), e.g. ``261128-0200-1``.
+TicketNumber = NewType("TicketNumber", str)
+#: Database id of a ticket row.
+TicketId = NewType("TicketId", int)
+#: Database id of an inbound SMS row.
+InboundId = NewType("InboundId", int)
+#: A group key of DESIGN.md, e.g. ``kesehatan``.
+GroupKey = NewType("GroupKey", str)
+#: A Telegram chat id (negative for groups and channels).
+ChatId = NewType("ChatId", int)
+#: A destination of notifications: a group key, ``leader-<n>`` or ``admin``.
+DestinationKey = NewType("DestinationKey", str)
+
+#: The group keys of DESIGN.md, in its order. Fixed: other tools depend on them.
+GROUP_KEYS: tuple[str, ...] = (
+    "channel",
+    "sosial_hukum",
+    "kesehatan",
+    "ekonomi_industri",
+    "darurat",
+    "esdm_lh",
+    "pertanian",
+    "infrastruktur",
+    "energi",
+    "kabkota",
+    "pelayanan_publik",
+)
+
+#: The five kinds of inbound SMS of DESIGN.md's table, plus ``undecodable`` for PDUs we could not read.
+SMS_KINDS: tuple[str, ...] = ("complaint", "spam", "operator", "status_query", "too_short", "undecodable")
+
+#: The SLA stages of DESIGN.md.
+STAGES: tuple[str, ...] = ("register", "filter", "notify", "deliver")

@@ -1,0 +1,168 @@
+"""Config validation: every problem on one line naming its key; exit 2; never a traceback."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from laporgub.cli import main
+from laporgub.config import ConfigError, Secret, load_config, parse_config, read_token
+from laporgub.types import GROUP_KEYS
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "config.toml"
+
+
+@pytest.fixture()
+def data() -> dict:
+    return tomllib.loads(CONFIG.read_text(encoding="utf-8"))
+
+
+def problems(data: dict) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(data)
+    return info.value.problems
+
+
+def test_default_config_is_valid_and_complete() -> None:
+    config = load_config(CONFIG)
+    assert set(config.groups) == set(GROUP_KEYS)
+    assert config.service.timezone == "Asia/Jakarta"
+    assert config.sla.as_dict() == {"register": 9, "filter": 27, "notify": 9, "deliver": 3}
+    # Hundreds of Indonesian keywords across the category groups, not a dozen.
+    assert sum(len(g.keywords) for g in config.groups.values()) >= 200
+    for key, group in config.groups.items():
+        if key not in ("channel", "kabkota"):
+            assert len(group.keywords) >= 10, key
+    assert config.modems and config.pics and config.leaders
+
+
+def test_packaged_copy_matches_repository_config() -> None:
+    packaged = ROOT / "laporgub" / "data" / "config.toml"
+    assert packaged.read_text(encoding="utf-8") == CONFIG.read_text(encoding="utf-8")
+
+
+def test_chat_id_must_be_integer(data: dict) -> None:
+    data["groups"]["kesehatan"]["chat_id"] = "-100100"
+    assert problems(data) == ["groups.kesehatan.chat_id: must be an integer, not a string"]
+
+
+def test_all_problems_reported_at_once(data: dict) -> None:
+    data["groups"]["kesehatan"]["chat_id"] = "x"
+    del data["groups"]["darurat"]
+    data["service"]["timezone"] = "Mars/Olympus"
+    data["modems"][0]["baudrate"] = 11520
+    data["telegram"]["grups"] = 1
+    data["sla"]["notify_seconds"] = -1
+    found = problems(data)
+    assert "groups.kesehatan.chat_id: must be an integer, not a string" in found
+    assert "groups.darurat: missing (every group of DESIGN.md needs a table)" in found
+    assert any(p.startswith("service.timezone: unknown time zone 'Mars/Olympus'") for p in found)
+    assert any(p.startswith("modems[0].baudrate: must be one of") and p.endswith("not 11520") for p in found)
+    assert "telegram.grups: unknown config key. Did you mean 'groups'?" not in found  # no such key in [telegram]
+    assert any(p.startswith("telegram.grups: unknown config key") for p in found)
+    assert "sla.notify_seconds: must be greater than 0, not -1" in found
+    assert len(found) == 6
+
+
+def test_typo_gets_did_you_mean(data: dict) -> None:
+    data["telegram"]["admin_chatid"] = data["telegram"].pop("admin_chat_id")
+    found = problems(data)
+    assert "telegram.admin_chatid: unknown config key. Did you mean 'admin_chat_id'?" in found
+    assert "telegram.admin_chat_id: missing (required)" in found
+
+
+def test_token_in_config_is_refused(data: dict) -> None:
+    data["telegram"]["token"] = "123:abc"
+    found = problems(data)
+    assert found == ["telegram.token: secrets do not belong in config.toml; name them with token_env or token_file"]
+    assert all("123:abc" not in line for line in found)
+
+
+def test_unknown_group_and_pic_group(data: dict) -> None:
+    data["groups"]["kesehatann"] = {"name": "x", "chat_id": -1}
+    data["pics"][0]["groups"] = ["kesehatn"]
+    found = problems(data)
+    assert "groups.kesehatann: unknown group (the keys are fixed by DESIGN.md). Did you mean 'kesehatan'?" in found
+    assert "pics[0].groups[0]: unknown group 'kesehatn'. Did you mean 'kesehatan'?" in found
+
+
+def test_template_variables_checked(data: dict) -> None:
+    data["texts"]["ack_sms"] = "Tiket $tiket diterima"
+    found = problems(data)
+    assert len(found) == 1 and found[0].startswith("texts.ack_sms: unknown template variable(s) $tiket")
+
+
+def test_leader_regency_checked(data: dict) -> None:
+    data["leaders"][0]["regencies"] = ["Kab Semarang"]
+    found = problems(data)
+    assert len(found) == 1 and found[0].startswith("leaders[0].regencies[0]: unknown regency/city 'Kab Semarang'")
+
+
+def test_duplicate_modem_names(data: dict) -> None:
+    data["modems"].append(copy.deepcopy(data["modems"][0]))
+    assert problems(data) == ["modems[1].name: duplicate modem name 'modem-1'"]
+
+
+def test_bad_listen_and_database(data: dict) -> None:
+    data["metrics"]["listen"] = "localhost"
+    data["service"]["database"] = "mysql://x"
+    found = problems(data)
+    assert "metrics.listen: must be host:port, not 'localhost'" in found
+    assert "service.database: must be a sqlite:///PATH or postgresql://... URL" in found
+
+
+def test_check_config_cli_broken_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = CONFIG.read_text(encoding="utf-8").replace("chat_id = -1001000000003", 'chat_id = "abc"', 1)
+    assert 'chat_id = "abc"' in text
+    path = tmp_path / "bad.toml"
+    path.write_text(text, encoding="utf-8")
+    assert main(["check-config", "--config", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["groups.kesehatan.chat_id: must be an integer, not a string"]
+
+
+def test_check_config_cli_syntax_error_and_missing_file(tmp_path: Path) -> None:
+    bad = tmp_path / "half.toml"
+    bad.write_text("[service]\ndatabase = \"sqlite:////x\n", encoding="utf-8")
+    for path in (bad, tmp_path / "absent.toml"):
+        proc = subprocess.run([sys.executable, "-m", "laporgub", "check-config", "--config", str(path)],
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 2
+        assert "Traceback" not in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+        assert str(path) in proc.stderr
+
+
+def test_check_config_ok(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", "--config", str(CONFIG)]) == 0
+    assert "OK" in capsys.readouterr().out
+
+
+def test_token_sources(tmp_path: Path) -> None:
+    config = load_config(CONFIG)
+    assert read_token(config.telegram, {"LAPORGUB_TELEGRAM_TOKEN": "42:abc"}) == "42:abc"
+    assert repr(read_token(config.telegram, {"LAPORGUB_TELEGRAM_TOKEN": "42:abc"})) == "'********'"
+    with pytest.raises(ConfigError) as info:
+        read_token(config.telegram, {})
+    assert info.value.problems == [
+        "telegram.token_env: environment variable LAPORGUB_TELEGRAM_TOKEN is not set or empty"
+    ]
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "telegram_token").write_text("99:xyz\n", encoding="utf-8")
+    assert read_token(config.telegram, {"CREDENTIALS_DIRECTORY": str(creds)}) == "99:xyz"
+    assert isinstance(read_token(config.telegram, {"CREDENTIALS_DIRECTORY": str(creds)}), Secret)
+
+
+def test_run_without_token_exits_2(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "laporgub", "run", "--config", str(CONFIG)],
+                          capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "telegram.token_env: environment variable LAPORGUB_TELEGRAM_TOKEN is not set or empty"

@@ -1,0 +1,214 @@
+"""The flow end to end, with real parts: pty modem emulator, PTB over HTTP to the stand-in, SQLite file.
+
+Nothing of ours is mocked: the ModemReader speaks AT to the emulator, the
+registry, filter and dispatchers are the real actors under the supervisor.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from laporgub import db
+from laporgub.pdu import decode_submit
+from tests.conftest import db_count, wait_until
+
+CHANNEL = -1001000000001
+
+
+def tickets() -> list[db.Ticket]:
+    with db.database.connection_context():
+        return list(db.Ticket.select().order_by(db.Ticket.id))
+
+
+def chat_texts(botapi: Any, chat_id: int) -> list[str]:
+    return [m.plain_text for m in botapi.messages_for(chat_id)]
+
+
+def all_sent(service: Any) -> bool:
+    with db.database.connection_context():
+        return (
+            db.Notification.select().where(db.Notification.status != "sent").count() == 0
+            and db.OutboundSms.select().where(db.OutboundSms.status != "sent").count() == 0
+            and db.Ticket.select().where(db.Ticket.filtered_at.is_null()).count() == 0
+        )
+
+
+def test_complaints_reach_groups_and_citizen(modem: Any, botapi: Any, make_service: Any) -> None:
+    service = make_service([modem], botapi)
+    config = service.config
+    modem.receive_sms("+6281234560200", "Jalan rusak parah di Ungaran, lubang besar <bahaya> & belum diperbaiki")
+    modem.receive_sms("+6285712345678", "BANJIR setinggi 1 meter di Kampung Tambaklorok, warga butuh perahu")
+    long_text = ("Pupuk subsidi urea langka di Desa Ngembak, petani kesulitan. " * 5).strip() + " 🌾"
+    modem.receive_sms("+6287812340000", long_text)
+
+    assert wait_until(lambda: len(tickets()) == 3 and all_sent(service), timeout=30)
+    assert modem.wait_for(lambda m: not m.stored and len(m.sent_messages) == 3, timeout=15)
+
+    by_sender = {t.sender: t for t in tickets()}
+    road = by_sender["+6281234560200"]
+    flood = by_sender["+6285712345678"]
+    farm = by_sender["+6287812340000"]
+    assert re.fullmatch(r"\d{6}-0200-1", road.number)
+    assert farm.text == long_text  # multipart joined exactly, emoji included
+    assert road.regency == "Kabupaten Semarang"
+
+    channel = chat_texts(botapi, CHANNEL)
+    joined = "\n".join(channel)
+    for t in (road, flood, farm):
+        assert t.number in joined
+    assert "lubang besar <bahaya> & belum" in joined  # escaped on the wire, intact for the reader
+    raw = "\n".join(m.text for m in botapi.messages_for(CHANNEL))
+    assert "&lt;bahaya&gt; &amp; belum" in raw
+    # Numbers masked everywhere in Telegram.
+    for m in botapi.messages:
+        assert "81234560200" not in m.text and "5712345678" not in m.text
+    assert "0812****0200" in joined
+
+    infra = config.groups["infrastruktur"].chat_id
+    darurat = config.groups["darurat"].chat_id
+    kabkota = config.groups["kabkota"].chat_id
+    pertanian = config.groups["pertanian"].chat_id
+    assert any(road.number in t for t in chat_texts(botapi, infra))
+    assert any(road.number in t for t in chat_texts(botapi, kabkota))
+    assert any(flood.number in t and "DARURAT" in t for t in chat_texts(botapi, darurat))
+    assert any(farm.number in t for t in chat_texts(botapi, pertanian))
+    assert not any(road.number in t for t in chat_texts(botapi, darurat))
+
+    # Acknowledgements: one per complaint, international format, ticket number inside.
+    acks = {dest: text for dest, text in modem.sent_messages}
+    assert set(acks) == {"+6281234560200", "+6285712345678", "+6287812340000"}
+    assert road.number in acks["+6281234560200"]
+    for sent in modem.sent:
+        assert sent.destination_toa == 0x91
+        assert decode_submit(sent.pdu).destination.startswith("+62")
+
+    # Stage metrics counted every ticket and every group send.
+    m = service.metrics
+    assert m.value("laporgub_stage_duration_seconds_count", stage="register") == 3
+    assert m.value("laporgub_stage_duration_seconds_count", stage="filter") == 3
+    sent_rows = db_count(lambda: db.Notification.select().where(db.Notification.status == "sent").count())
+    assert m.value("laporgub_stage_duration_seconds_count", stage="notify") == sent_rows
+    assert m.value("laporgub_stage_duration_seconds_bucket", stage="register", le="9.0") == 3
+    assert m.value("laporgub_sla_seconds", stage="filter") == 27
+    assert m.value("laporgub_ready") == 1
+    # SMS deleted only after commit: every AT+CMGD came after the message was stored.
+    assert sum(1 for c in modem.commands if c.startswith("AT+CMGD")) >= 4  # 3 SMS, one of them in several parts
+
+
+def test_each_kind_gets_what_the_table_says(modem: Any, botapi: Any, make_service: Any) -> None:
+    service = make_service([modem], botapi)
+    admin = service.config.telegram.admin_chat_id
+    modem.receive_sms("+6281111110001", "Lampu penerangan jalan di depan SD Negeri 2 mati sudah seminggu")
+    assert wait_until(lambda: len(tickets()) == 1 and all_sent(service), timeout=20)
+    first = tickets()[0]
+
+    modem.receive_sms("+6289912345678", "Selamat! Nomor Anda mendapatkan hadiah cek tunai Rp 175jt dari PT Undian. "
+                                        "Info klik bit.ly/hadiah")
+    modem.receive_sms("TELKOMSEL", "Sisa kuota internet Anda 100MB. Beli paket di *363#")
+    modem.receive_sms("+6285600001111", "tes")
+    modem.receive_sms("+6281111110001", f"CEK {first.number}")
+    modem.receive_sms("+6282222220002", f"cek {first.number.replace('-', '')}")
+    assert wait_until(lambda: db_count(lambda: db.InboundSms.select().where(db.InboundSms.kind.is_null(False)).count()) == 6
+                      and all_sent(service), timeout=30)
+    assert modem.wait_for(lambda m: not m.stored, timeout=10)
+
+    with db.database.connection_context():
+        kinds = {i.sender_raw: i.kind for i in db.InboundSms.select()}
+    assert kinds["TELKOMSEL"] == "operator"
+    assert kinds["+6285600001111"] == "too_short"
+    assert kinds["+6282222220002"] == "status_query"
+
+    all_tickets = tickets()
+    assert len(all_tickets) == 2  # the complaint and the suspected spam; nothing else gets a ticket
+    spam = [t for t in all_tickets if t.kind == "spam"][0]
+    assert any(spam.number in t and "SPAM" in t for t in chat_texts(botapi, CHANNEL))
+    for chat in {g.chat_id for k, g in service.config.groups.items() if k != "channel"}:
+        assert not any(spam.number in t for t in chat_texts(botapi, chat))
+    assert any("kuota internet" in t for t in chat_texts(botapi, admin))
+
+    replies = {}
+    for dest, text in modem.sent_messages:
+        replies.setdefault(dest, []).append(text)
+    assert "+6289912345678" not in replies  # no SMS back to spam
+    assert not any(d.isalpha() for d in replies)  # nothing to the operator
+    assert any("CEK" in t or "Tulis" in t for t in replies["+6285600001111"])  # help text
+    status = replies["+6281111110001"][-1]
+    assert first.number in status and "menunggu" in status
+    assert "tidak ditemukan" in replies["+6282222220002"][0]  # not the filer: no status disclosed
+
+
+def test_sms_stored_before_start_is_read_and_storage_emptied(modem: Any, botapi: Any, make_service: Any) -> None:
+    # No host has the port open: the +CMTI indications are lost, as on real hardware.
+    for i in range(5):
+        modem.receive_sms(f"+62812000000{i:02d}", f"Sampah menumpuk di pasar desa nomor {i} sudah dua minggu")
+    assert len(modem.stored) == 5
+    service = make_service([modem], botapi)
+    assert wait_until(lambda: len(tickets()) == 5 and all_sent(service), timeout=30)
+    assert modem.wait_for(lambda m: not m.stored, timeout=10)
+    numbers = [t.number for t in tickets()]
+    assert len(set(numbers)) == 5
+
+
+def test_store_failure_keeps_sms_on_modem(modem: Any, botapi: Any, make_service: Any,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from laporgub.intake import Intake
+
+    original = Intake.store_sms
+    calls = {"n": 0}
+
+    def flaky(self: Intake, *args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("disk full (injected)")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Intake, "store_sms", flaky)
+    service = make_service([modem], botapi, sweep=1.0)
+    modem.receive_sms("+6281234567001", "Air PDAM mati tiga hari di perumahan kami, mohon bantuan")
+    # The failed store must not delete the SMS; the sweep offers it again and it is stored.
+    assert wait_until(lambda: len(tickets()) == 1 and all_sent(service), timeout=20)
+    assert calls["n"] >= 2
+    assert modem.wait_for(lambda m: not m.stored, timeout=10)
+    assert len(tickets()) == 1
+
+
+def test_dispatcher_crash_is_restarted_and_isolated(modem: Any, botapi: Any, make_service: Any,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from laporgub.actors.dispatcher import GroupDispatcher
+
+    service = make_service([modem], botapi)
+    original = GroupDispatcher._pump
+    crashed = {"n": 0}
+
+    def poisoned(self: GroupDispatcher) -> None:
+        if self.destination == "kesehatan" and crashed["n"] == 0:
+            crashed["n"] += 1
+            raise RuntimeError("poisoned (injected)")
+        original(self)
+
+    monkeypatch.setattr(GroupDispatcher, "_pump", poisoned)
+    modem.receive_sms("+6281234567002", "Puskesmas menolak pasien BPJS, obat juga kosong di apotek puskesmas")
+    modem.receive_sms("+6281234567003", "Jembatan gantung di desa kami putus, anak sekolah tidak bisa lewat")
+    # Intake and other groups go on; the kesehatan dispatcher comes back and sends.
+    assert wait_until(lambda: len(tickets()) == 2 and all_sent(service), timeout=30)
+    assert crashed["n"] == 1
+    assert service.metrics.value("laporgub_actor_restarts_total", actor="dispatcher:kesehatan") == 1
+    kesehatan = service.config.groups["kesehatan"].chat_id
+    assert len(botapi.messages_for(kesehatan)) >= 1
+
+
+def test_telegram_errors_keep_rows_pending_until_accepted(modem: Any, botapi: Any, make_service: Any) -> None:
+    service = make_service([modem], botapi)
+    botapi.fail_next("sendMessage", status=429, retry_after=1, times=1)
+    botapi.fail_next("sendMessage", status=500, times=2)
+    modem.receive_sms("+6281234567004", "Harga cabai di pasar naik dua kali lipat, pedagang kecil menjerit")
+    assert wait_until(lambda: len(tickets()) == 1 and all_sent(service), timeout=40)
+    assert botapi.early_retries == 0
+    number = tickets()[0].number
+    assert any(number in t for t in chat_texts(botapi, CHANNEL))
+    errors = sum(service.metrics.value("laporgub_telegram_errors_total", group=g, error=e) or 0
+                 for g in ("channel", "ekonomi_industri") for e in ("retry_after", "network", "other"))
+    assert errors >= 3
