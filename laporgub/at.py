@@ -330,8 +330,8 @@ PROMPT: Final = _Prompt()
 
 _CR, _LF, _GT, _SPACE = 0x0D, 0x0A, 0x3E, 0x20
 # Stripped from both ends of a line: controls (NUL from modem boot noise,
-# Ctrl-Z/ESC from an echoed PDU), spaces, and U+FFFD from undecodable bytes.
-_STRIP = "".join(chr(c) for c in range(0x21)) + "\x7f\ufffd"
+# Ctrl-Z/ESC from an echoed PDU), whitespace, and U+FFFD from undecodable bytes.
+_EDGE_JUNK = re.compile(r"^[\s\x00-\x20\x7f\ufffd]+|[\s\x00-\x20\x7f\ufffd]+$")
 
 
 class LineSplitter:
@@ -392,7 +392,7 @@ class LineSplitter:
 
     @staticmethod
     def _emit(raw: bytes, out: list[str | _Prompt]) -> None:
-        line = raw.decode("utf-8", errors="replace").strip(_STRIP)
+        line = _EDGE_JUNK.sub("", raw.decode("utf-8", errors="replace"))
         if line:
             out.append(line)
 

@@ -19,7 +19,6 @@ import tempfile
 import threading
 import time
 import tomllib
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -61,13 +60,6 @@ DEMO_SMS: tuple[tuple[str, str, str], ...] = (
      "public service"),
     ("+6281234560200", "status laporan sy kmrn gmn pak?", "status query"),
 )
-
-
-@dataclass
-class _Seen:
-    tickets: set[int]
-    sent: set[int]
-    inbound: set[int]
 
 
 def default_config_text() -> str:
@@ -192,6 +184,9 @@ class _Watcher:
         self.registered: set[int] = set()
         self.sent: set[int] = set()
         self.other: set[int] = set()
+        self.names = {key: g.name for key, g in config.groups.items()}
+        self.names.update({f"leader-{i}": ld.name for i, ld in enumerate(config.leaders, 1)})
+        self.names["admin"] = "admin chat"
 
     def poll(self) -> None:
         sla = self.config.sla
@@ -213,7 +208,7 @@ class _Watcher:
         for n in rows:
             self.sent.add(n.id)
             what = n.ticket.number if n.ticket_id else n.kind
-            self.say(f"     {what} -> Telegram {n.destination}: notify {n.sent_at - n.queued_at:.2f} s "
+            self.say(f"     {what} -> Telegram {self.names.get(n.destination, n.destination)}: notify {n.sent_at - n.queued_at:.2f} s "
                      f"(SLA {sla.notify_seconds:g} s), deliver {n.acked_at - n.sent_at:.3f} s "
                      f"(SLA {sla.deliver_seconds:g} s)")
         for i in db.InboundSms.select().where(db.InboundSms.kind.in_(["status_query", "too_short"])

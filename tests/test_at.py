@@ -489,7 +489,13 @@ def test_reset_prompt_swallows_errors_and_silence(channel: AtChannel, modem: Fak
 
 def test_port_vanishing_fails_the_pending_command(modem: FakeModem) -> None:
     lost: list[PortClosed] = []
-    chan = AtChannel(modem.port, name="usb", on_port_lost=lost.append)
+    lost_event = threading.Event()
+
+    def port_lost(error: PortClosed) -> None:
+        lost.append(error)
+        lost_event.set()
+
+    chan = AtChannel(modem.port, name="usb", on_port_lost=port_lost)
     chan.start()
     modem.on("AT+CMGL=4", None)
     errors: list[BaseException] = []
@@ -507,6 +513,7 @@ def test_port_vanishing_fails_the_pending_command(modem: FakeModem) -> None:
     caller.join(5)
     assert len(errors) == 1 and isinstance(errors[0], PortClosed)
     assert not chan.is_open
+    assert lost_event.wait(5)
     assert len(lost) == 1
     with pytest.raises(PortClosed):
         chan.command("AT")

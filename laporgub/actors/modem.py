@@ -55,6 +55,9 @@ class ModemReader(LaporgubActor):
 
     def on_start(self) -> None:
         db.database.connect(reuse_if_open=True)
+        # Claims under our name are from a previous life of this reader (a crash, a
+        # kill -9): send them again rather than wait for the lease to expire.
+        release_claims(self.config.name)
         self._connect()
         self.schedule(self.config.sweep_interval_seconds, Tick("sweep"))
 
