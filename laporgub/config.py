@@ -196,6 +196,8 @@ class IntakeConfig:
     #: flood_window_minutes become follow-ups of its latest open ticket.
     flood_count: int = 5
     flood_window_minutes: float = 10.0
+    #: Follow-ups of one ticket are posted together, at most this often.
+    followup_interval_minutes: float = 3.0
     #: Fewer meaningful words than this make an SMS "too short".
     min_words: int = 2
 
@@ -217,6 +219,7 @@ TEXT_VARIABLES: dict[str, frozenset[str]] = {
         {"marker", "ticket", "hashtag", "groups", "regency", "sender", "received", "text", "kind"}
     ),
     "telegram_operator": frozenset({"sender", "modem", "received", "text"}),
+    "telegram_followup": frozenset({"ticket", "hashtag", "sender", "received", "text"}),
 }
 
 
@@ -231,6 +234,7 @@ class TextsConfig:
     status_unknown_sms: str
     telegram_notification: str
     telegram_operator: str
+    telegram_followup: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -562,6 +566,7 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
         concat_wait_minutes=t.float("concat_wait_minutes", 10.0, positive=True),
         flood_count=t.int("flood_count", 5, min=1),
         flood_window_minutes=t.float("flood_window_minutes", 10.0, positive=True),
+        followup_interval_minutes=t.float("followup_interval_minutes", 3.0, min=0.0, max=120.0),
         min_words=t.int("min_words", 2, min=1, max=10),
     )
     t.finish()

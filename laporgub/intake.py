@@ -32,6 +32,7 @@ import peewee
 from laporgub import db, pdu
 from laporgub.config import Config
 from laporgub.exceptions import PduError
+from laporgub.outbox import ADMIN
 from laporgub.render import Renderer
 from laporgub.routing import Classification, Classifier, RoutingRules
 from laporgub.tickets import Sender, classify_sender, format_ticket, last_four, mask_msisdn, ticket_day
@@ -39,7 +40,6 @@ from laporgub.types import InboundId, TicketId
 
 logger = logging.getLogger(__name__)
 
-ADMIN = "admin"
 
 
 def build_classifier(config: Config) -> Classifier:
@@ -67,6 +67,9 @@ class StoreResult:
     registered_at: float | None = None
     outbound_queued: bool = False
     admin_queued: bool = False
+    modem: str = ""
+    #: Follow-ups (flood control) wait in these destinations' outboxes.
+    followup_destinations: tuple[str, ...] = ()
 
 
 def dedupe_key(pdu_hex: str) -> str:
@@ -207,7 +210,7 @@ class Intake:
         kind = result.kind if sender.is_subscriber else "operator"
         ids = [r.id for r in rows]
         db.InboundSms.update(state="done", kind=kind).where(db.InboundSms.id.in_(ids)).execute()
-        base = {"inbound_id": InboundId(first.id), "kind": kind}
+        base = {"inbound_id": InboundId(first.id), "kind": kind, "modem": first.modem}
 
         if kind == "operator":
             db.Notification.create(
@@ -228,6 +231,12 @@ class Intake:
             self._answer_status(sender.msisdn, result, first, now)
             return StoreResult(**base, outbound_queued=True)
 
+        latest = self._flooding(sender.msisdn, ids, now)
+        if latest is not None:
+            self._attach_followup(latest, sender.msisdn, text, rows, reported_at, now)
+            return StoreResult(**{**base, "kind": "followup"}, ticket_number=latest.number, admin_queued=False,
+                               followup_destinations=self._followup_destinations(latest))
+
         ticket = self._create_ticket(sender, text, kind, first.modem, reported_at, now, missing)
         db.InboundSms.update(ticket=ticket).where(db.InboundSms.id.in_(ids)).execute()
         queued = False
@@ -242,6 +251,78 @@ class Intake:
         return StoreResult(
             **base, ticket_id=TicketId(ticket.id), ticket_number=ticket.number, received_at=reported_at,
             registered_at=now, outbound_queued=queued,
+        )
+
+    # -- flood control (DESIGN.md) --------------------------------------------
+
+    def _flooding(self, msisdn: str, current: list[int], now: float) -> db.Ticket | None:
+        """The latest open ticket of a number that sent more than ``flood_count`` SMS in the window."""
+        intake = self.config.intake
+        since = now - intake.flood_window_minutes * 60
+        recent = (
+            db.InboundSms.select()
+            .where(
+                (db.InboundSms.sender == msisdn)
+                & (db.InboundSms.stored_at >= since)
+                & db.InboundSms.kind.in_(["complaint", "spam", "followup"])
+                & (db.InboundSms.concat_seq.is_null() | (db.InboundSms.concat_seq == 1))
+                & db.InboundSms.id.not_in(current)
+            )
+            .count()
+        )
+        if recent < intake.flood_count:
+            return None
+        return (
+            db.Ticket.select()
+            .where((db.Ticket.sender == msisdn) & (db.Ticket.status != "closed"))
+            .order_by(db.Ticket.registered_at.desc())
+            .first()
+        )
+
+    def _followup_destinations(self, ticket: db.Ticket) -> tuple[str, ...]:
+        rows = (
+            db.Notification.select(db.Notification.destination)
+            .where((db.Notification.ticket == ticket) & db.Notification.kind.in_(["ticket", "spam"]))
+            .distinct()
+        )
+        return tuple(sorted(r.destination for r in rows)) or ("channel",)
+
+    def _attach_followup(
+        self, ticket: db.Ticket, msisdn: str, text: str, rows: list[db.InboundSms], reported_at: float, now: float,
+    ) -> None:
+        """Store the SMS as a follow-up of ``ticket``; posted to its groups at most every few minutes."""
+        db.InboundSms.update(kind="followup", ticket=ticket).where(
+            db.InboundSms.id.in_([r.id for r in rows])
+        ).execute()
+        message = self.renderer.followup(ticket.number, msisdn, text, reported_at)
+        interval = self.config.intake.followup_interval_minutes * 60
+        chat_ids = {**{k: g.chat_id for k, g in self.config.groups.items()},
+                    **{f"leader-{i}": ld.chat_id for i, ld in enumerate(self.config.leaders, 1)}}
+        for dest in self._followup_destinations(ticket):
+            if dest not in chat_ids:
+                continue
+            waiting = (
+                db.Notification.select(db.Notification.next_attempt_at)
+                .where((db.Notification.ticket == ticket) & (db.Notification.destination == dest)
+                       & (db.Notification.kind == "followup") & (db.Notification.status == "pending"))
+                .first()
+            )
+            if waiting is not None:
+                due = waiting.next_attempt_at  # joins the batch already waiting
+            else:
+                last = (
+                    db.Notification.select(peewee.fn.MAX(db.Notification.sent_at))
+                    .where((db.Notification.ticket == ticket) & (db.Notification.destination == dest)
+                           & (db.Notification.kind == "followup"))
+                    .scalar()
+                )
+                due = max(now + interval, (last or 0) + interval)
+            db.Notification.create(
+                ticket=ticket, inbound=rows[0], destination=dest, chat_id=chat_ids[dest], kind="followup",
+                text=message, queued_at=now, next_attempt_at=due,
+            )
+        logger.warning(
+            "event=sms_flood ticket=%s sender=%s action=followup", ticket.number, mask_msisdn(msisdn)
         )
 
     def _create_ticket(

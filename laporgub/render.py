@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import re
 import string
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
@@ -70,6 +70,8 @@ class Renderer:
         operator = texts.telegram_operator if self.html else strip_tags(texts.telegram_operator)
         self._notification = string.Template(notification)
         self._operator = string.Template(operator)
+        followup = texts.telegram_followup if self.html else strip_tags(texts.telegram_followup)
+        self._followup = string.Template(followup)
 
     @property
     def parse_mode(self) -> str | None:
@@ -146,6 +148,13 @@ class Renderer:
             for i, chunk in enumerate(chunks, 1)
         ]
 
+    def followup(self, ticket: str, sender: str | None, text: str, received: float) -> str:
+        """A citizen's further SMS on a ticket (flood control), for its groups."""
+        return self._followup.safe_substitute(
+            ticket=ticket, hashtag=hashtag(ticket), sender=mask_msisdn(sender), received=self.local_time(received),
+            text=self.escape(text),
+        )
+
     def operator_message(self, sender: str, modem: str, received: float, text: str) -> str:
         # Operator senders are short codes or names (TELKOMSEL), not citizens: shown as they are.
         return self._operator.safe_substitute(
@@ -194,7 +203,3 @@ def coalesce(messages: Sequence[str], parse_mode: str, limit: int = TELEGRAM_MAX
     if current:
         packed.append((len(current), SEPARATOR.join(current)))
     return packed
-
-
-def group_list(groups: Iterable[str]) -> str:
-    return ", ".join(groups)

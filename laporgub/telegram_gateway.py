@@ -21,7 +21,6 @@ import telegram
 from telegram.request import HTTPXRequest
 
 from laporgub.config import Secret, TelegramConfig
-from laporgub.exceptions import DispatchError
 
 logger = logging.getLogger(__name__)
 
@@ -59,29 +58,49 @@ class TelegramGateway:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run_loop, name="telegram-loop", daemon=True)
         self.username: str | None = None
+        self._retry: concurrent.futures.Future[None] | None = None
 
     def _run_loop(self) -> None:
         asyncio.set_event_loop(self._loop)
         self._loop.run_forever()
 
-    def start(self, timeout: float = 30.0) -> None:
-        """Start the loop thread and initialise the bot (``getMe``).
+    def start(self, timeout: float = 10.0) -> None:
+        """Start the loop thread and introduce the bot (``getMe``).
 
-        Raises:
-            DispatchError: the Bot API could not be reached or refused the token.
+        An unreachable Bot API does not stop the service: intake goes on, the
+        notifications wait in the outbox, and ``getMe`` is retried in the
+        background until it answers.
         """
         self._thread.start()
         try:
             self.call(self.bot.initialize(), timeout=timeout)
         except Exception as exc:
-            raise DispatchError(f"Telegram Bot API not reachable at {self.config.base_url}: {exc}") from exc
+            logger.warning("event=telegram_unreachable base_url=%s error=%s", _safe_url(self.config.base_url), exc)
+            self._retry = asyncio.run_coroutine_threadsafe(self._initialize_later(), self._loop)
+            return
         self.username = self.bot.username
         logger.info("event=telegram_ready bot=%s", self.username)
+
+    async def _initialize_later(self) -> None:
+        delay = 2.0
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self.bot.initialize()
+            except Exception as exc:
+                logger.warning("event=telegram_unreachable error=%s retry_seconds=%.0f", exc, delay)
+                delay = min(60.0, delay * 2)
+                continue
+            self.username = self.bot.username
+            logger.info("event=telegram_ready bot=%s", self.username)
+            return
 
     def stop(self) -> None:
         """Shut the bot down, then the loop; safe to call twice."""
         if not self._thread.is_alive():
             return
+        if self._retry is not None:
+            self._retry.cancel()
         try:
             self.call(self.bot.shutdown(), timeout=5)
         except Exception as exc:  # shutting down anyway
@@ -110,3 +129,8 @@ class TelegramGateway:
             timeout=self.config.request_timeout_seconds + 2,
         )
         return Sent(message_id=message.message_id, chat_id=message.chat_id)
+
+
+def _safe_url(url: str) -> str:
+    """The Bot API base URL without anything that could be a token."""
+    return url.split("/bot", 1)[0] + "/bot..." if "/bot" in url else url

@@ -114,8 +114,11 @@ def make_service(tmp_path: Path, token_env: str) -> Iterator[Callable[..., Any]]
     stop = threading.Event()
     threads: list[threading.Thread] = []
 
-    def start(modems: list[ModemEmulator], server: BotApiServer, **kwargs: Any) -> Any:
+    def start(modems: list[ModemEmulator], server: BotApiServer, *, tweak: Callable[[dict[str, Any]], None] | None = None,
+              **kwargs: Any) -> Any:
         data = make_config_data(tmp_path, [m.port for m in modems], server.base_url, **kwargs)
+        if tweak is not None:
+            tweak(data)
         config: Config = parse_config(data)
         service = Service(config, Secret(token_env), metrics_server=False)
         services.append(service)

@@ -212,3 +212,84 @@ def test_telegram_errors_keep_rows_pending_until_accepted(modem: Any, botapi: An
     errors = sum(service.metrics.value("laporgub_telegram_errors_total", group=g, error=e) or 0
                  for g in ("channel", "ekonomi_industri") for e in ("retry_after", "network", "other"))
     assert errors >= 3
+
+
+def test_malformed_pdu_kept_raw_reported_and_queue_goes_on(modem: Any, botapi: Any, make_service: Any) -> None:
+    service = make_service([modem], botapi)
+    admin = service.config.telegram.admin_chat_id
+    bad = "07912618485400F9040B916281000000F00000621182"  # cut in the middle of the timestamp
+    modem.receive_pdu(bad)
+    modem.receive_sms("+6281234567005", "Saluran irigasi sawah jebol, air tidak sampai ke sawah kami")
+    assert wait_until(lambda: len(tickets()) == 1 and all_sent(service), timeout=20)
+    assert modem.wait_for(lambda m: not m.stored, timeout=10)
+    with db.database.connection_context():
+        kept = db.InboundSms.get(db.InboundSms.state == "undecodable")
+    assert kept.pdu == bad and kept.error
+    assert any(bad[:30] in t for t in chat_texts(botapi, admin))
+    assert service.metrics.value("laporgub_sms_received_total", modem="modem-1", kind="undecodable") == 1
+
+
+def test_incomplete_multipart_registered_after_wait(modem: Any, botapi: Any, make_service: Any) -> None:
+    from laporgub.pdu import encode_deliver
+
+    def tweak(data: dict[str, Any]) -> None:
+        data["intake"]["concat_wait_minutes"] = 0.02  # 1.2 s
+
+    service = make_service([modem], botapi, tweak=tweak)
+    text = " ".join(f"kata{i}" for i in range(60))
+    parts = encode_deliver("+6281234567006", text, concat_reference=77)
+    assert len(parts) == 3
+    modem.receive_pdu(parts[2])
+    modem.receive_pdu(parts[0])
+    modem.receive_pdu(parts[0])  # the same part twice counts once
+    assert wait_until(lambda: len(tickets()) == 1 and all_sent(service), timeout=20)
+    ticket = tickets()[0]
+    assert ticket.missing_parts == "2"
+    assert "[bagian 2/3 tidak diterima]" in ticket.text
+    assert ticket.text.startswith("kata0 ") and ticket.text.endswith("kata59")
+    assert modem.wait_for(lambda m: not m.stored, timeout=10)
+
+
+def test_flood_from_one_number_becomes_followups(modem: Any, botapi: Any, make_service: Any) -> None:
+    def tweak(data: dict[str, Any]) -> None:
+        data["intake"]["followup_interval_minutes"] = 0
+
+    service = make_service([modem], botapi, tweak=tweak)
+    for i in range(8):
+        modem.receive_sms("+6281234567007", f"Jalan desa rusak parah nomor {i}, mohon diperbaiki segera")
+    assert wait_until(lambda: db_count(lambda: db.InboundSms.select().where(db.InboundSms.kind.is_null(False)).count())
+                      == 8 and all_sent(service), timeout=30)
+    assert len(tickets()) == 5  # flood_count = 5: the rest are follow-ups of the latest ticket
+    latest = tickets()[-1]
+    with db.database.connection_context():
+        followups = list(db.InboundSms.select().where(db.InboundSms.kind == "followup"))
+    assert len(followups) == 3 and all(f.ticket_id == latest.id for f in followups)
+    assert len([d for d, _ in modem.sent_messages if d == "+6281234567007"]) == 5  # no ack for follow-ups
+    channel = "\n".join(chat_texts(botapi, CHANNEL))
+    assert "Tambahan" in channel and "nomor 7" in channel
+
+
+def test_modem_port_lost_and_back(modem: Any, botapi: Any, make_service: Any) -> None:
+    service = make_service([modem], botapi, sweep=0.5)
+    modem.receive_sms("+6281234567008", "Pipa PDAM bocor di depan pasar, air terbuang percuma")
+    assert wait_until(lambda: len(tickets()) == 1, timeout=20)
+    modem.drop_port()
+    assert wait_until(lambda: service.metrics.value("laporgub_modem_up", modem="modem-1") == 0, timeout=15)
+    modem.receive_sms("+6281234567009", "Jembatan kayu di dusun kami rapuh dan hampir roboh")  # stored, +CMTI lost
+    modem.restore_port()
+    assert wait_until(lambda: len(tickets()) == 2 and all_sent(service), timeout=40)
+    assert modem.wait_for(lambda m: not m.stored, timeout=10)
+    assert service.metrics.value("laporgub_modem_up", modem="modem-1") == 1
+
+
+def test_telegram_down_at_start_intake_goes_on(modem: Any, botapi: Any, make_service: Any) -> None:
+    botapi.set_down(True)
+    service = make_service([modem], botapi)
+    modem.receive_sms("+6281234567010", "Sekolah kami atapnya bocor, murid belajar di lantai saat hujan")
+    assert wait_until(lambda: len(tickets()) == 1, timeout=20)
+    assert modem.wait_for(lambda m: len(m.sent_messages) == 1 and not m.stored, timeout=15)  # ack went out
+    number = tickets()[0].number
+    assert not any(number in t for t in chat_texts(botapi, CHANNEL))
+    botapi.set_down(False)
+    assert wait_until(lambda: all_sent(service), timeout=40)
+    assert any(number in t for t in chat_texts(botapi, CHANNEL))

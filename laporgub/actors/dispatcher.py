@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 
 #: Safety net: pending rows are looked for this often even without a nudge.
 SWEEP_INTERVAL = 5.0
+#: Notifications the SOP's notify/deliver limits apply to (follow-ups are held back on
+#: purpose, alerts and operator messages are not complaints).
+SLA_KINDS = frozenset({"ticket", "spam"})
 #: A row that Telegram rejects as malformed this many times is given up (our bug, logged).
 MAX_BAD_REQUESTS = 3
 
@@ -166,8 +169,9 @@ class GroupDispatcher(LaporgubActor):
             logger.info("event=telegram_recovered destination=%s", self.destination)
         self.metrics.notifications_sent.labels(group=self.destination).inc(len(ids))
         for r in batch:
-            self.metrics.observe_stage("notify", sent_at - r.queued_at)
-            self.metrics.observe_stage("deliver", acked_at - sent_at)
+            if r.kind in SLA_KINDS:
+                self.metrics.observe_stage("notify", sent_at - r.queued_at)
+                self.metrics.observe_stage("deliver", acked_at - sent_at)
         logger.info(
             "event=notification_sent destination=%s tickets=%s rows=%s message_id=%s deliver_seconds=%.3f",
             self.destination, tickets, len(ids), sent.message_id if sent else "-", acked_at - sent_at,

@@ -134,28 +134,53 @@ class ModemReader(LaporgubActor):
         self._send_outbound()
 
     def _initialise(self) -> None:
-        """Initialise like a careful client (3GPP TS 27.005/27.007)."""
+        """Initialise like a careful client (3GPP TS 27.005/27.007).
+
+        Only PDU mode is essential; modems that lack a command for numeric
+        errors, PIN status, storage choice or indications are used anyway
+        (the storage sweep then finds what indications would have announced).
+        """
         ch = self.channel
         assert ch is not None
         t = self.config.command_timeout_seconds
+        name = self.config.name
         # A process killed inside AT+CMGS leaves the modem at its "> " prompt.
         ch.reset_prompt()
         ch.command("ATE0", timeout=t)
-        ch.command("AT+CMEE=1", timeout=t)
-        pin_state = ch.command("AT+CPIN?", timeout=t, expect="+CPIN:")
-        state = " ".join(pin_state.lines)
+        self._optional("AT+CMEE=1")
+        try:
+            state = " ".join(ch.command("AT+CPIN?", timeout=t, expect="+CPIN:").lines) or "READY"
+        except AtError as exc:
+            if exc.code is not None:  # +CME ERROR: 10 SIM not inserted, 13 SIM failure, ...
+                raise ModemError(f"SIM not usable: {exc.final}") from exc
+            state = "READY"  # the modem does not know AT+CPIN?
         if "READY" not in state:
-            if "SIM PIN" in state and self.config.pin_env and os.environ.get(self.config.pin_env):
-                ch.command(f"AT+CPIN={os.environ[self.config.pin_env]}", timeout=t)
+            pin = os.environ.get(self.config.pin_env or "", "")
+            if "SIM PIN" in state and pin:
+                ch.command(f"AT+CPIN={pin}", timeout=t)
             else:
-                raise ModemError(f"SIM not ready ({state or 'no answer'}); set pin_env if it needs a PIN")
+                raise ModemError(f"SIM not ready ({state}); set pin_env if it needs a PIN")
         ch.command("AT+CMGF=0", timeout=t)
         s = self.config.storage
-        ch.command(f'AT+CPMS="{s}","{s}","{s}"', timeout=t, expect="+CPMS:")
+        if not self._optional(f'AT+CPMS="{s}","{s}","{s}"', expect="+CPMS:"):
+            logger.warning("event=modem_storage_default modem=%s storage=%s", name, s)
+        for cnmi in ("AT+CNMI=2,1,0,0,0", "AT+CNMI=1,1,0,0,0", "AT+CNMI=2,1"):
+            if self._optional(cnmi):
+                break
+        else:
+            logger.warning("event=modem_no_indications modem=%s fallback=sweep_every_%ss", name,
+                           self.config.sweep_interval_seconds)
+
+    def _optional(self, cmd: str, expect: str | None = None) -> bool:
+        """A command some modems lack: False on ERROR instead of failing the initialisation."""
+        assert self.channel is not None
         try:
-            ch.command("AT+CNMI=2,1,0,0,0", timeout=t)
-        except AtError:
-            ch.command("AT+CNMI=1,1,0,0,0", timeout=t)  # modems without URC buffering mode 2
+            self.channel.command(cmd, timeout=self.config.command_timeout_seconds, expect=expect)
+        except AtError as exc:
+            logger.info("event=modem_command_unsupported modem=%s command=%s answer=%s", self.config.name, cmd,
+                        exc.final)
+            return False
+        return True
 
     def _on_urc(self, urc: Urc) -> None:
         # Runs in the AT reader thread: only hand over, never block.

@@ -15,7 +15,7 @@ from laporgub.outbox import ADMIN
 
 logger = logging.getLogger(__name__)
 
-#: How often incomplete multipart SMS are checked against their wait.
+#: How often, at most, incomplete multipart SMS are checked against their wait.
 FLUSH_INTERVAL = 15.0
 
 
@@ -34,10 +34,11 @@ class TicketRegistry(LaporgubActor):
         super().__init__(directory=directory, scheduler=scheduler)
         self.intake = intake
         self.metrics = metrics
+        self.flush_interval = min(FLUSH_INTERVAL, max(0.2, intake.config.intake.concat_wait_minutes * 60 / 4))
 
     def on_start(self) -> None:
         db.database.connect(reuse_if_open=True)
-        self.schedule(FLUSH_INTERVAL, Tick("flush"))
+        self.schedule(self.flush_interval, Tick("flush"))
 
     def release(self) -> None:
         if not db.database.is_closed():
@@ -48,7 +49,7 @@ class TicketRegistry(LaporgubActor):
             self._store(message)
         elif isinstance(message, Tick):
             self._flush()
-            self.schedule(FLUSH_INTERVAL, Tick("flush"))
+            self.schedule(self.flush_interval, Tick("flush"))
         else:
             logger.warning("event=unknown_message actor=registry message=%r", type(message).__name__)
 
@@ -73,13 +74,17 @@ class TicketRegistry(LaporgubActor):
 
     def _after_commit(self, modem: str, result: Any) -> None:
         if result.kind is not None:
-            self.metrics.sms_received.labels(modem=modem, kind=result.kind).inc()
+            # A follow-up (flood control) is a complaint that joined an open ticket.
+            kind = "complaint" if result.kind == "followup" else result.kind
+            self.metrics.sms_received.labels(modem=result.modem or modem, kind=kind).inc()
         if result.ticket_id is not None:
             self.metrics.observe_stage("register", result.registered_at - result.received_at)
             self.directory.tell("filter", TicketRegistered(result.ticket_id, result.ticket_number))
         if result.outbound_queued:
             for name in self.directory.names("modem:"):
                 self.directory.tell(name, OutboundQueued())
+        for dest in result.followup_destinations:
+            self.directory.tell(f"dispatcher:{dest}", NotificationsQueued(dest))
         if result.admin_queued:
             self.directory.tell(f"dispatcher:{ADMIN}", NotificationsQueued(ADMIN))
 
