@@ -81,7 +81,8 @@ class Service:
         gateway = self.gateway
 
         for dest, chat_id in destinations(config).items():
-            interval = config.telegram.group_interval_seconds if chat_id < 0 else config.telegram.private_interval_seconds
+            tg = config.telegram
+            interval = tg.group_interval_seconds if chat_id < 0 else tg.private_interval_seconds
             self.supervisor.start_child(ChildSpec(
                 f"dispatcher:{dest}",
                 _starter(GroupDispatcher, destination=dest, chat_id=chat_id, interval=interval, gateway=gateway,

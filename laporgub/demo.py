@@ -208,7 +208,8 @@ class _Watcher:
         for n in rows:
             self.sent.add(n.id)
             what = n.ticket.number if n.ticket_id else n.kind
-            self.say(f"     {what} -> Telegram {self.names.get(n.destination, n.destination)}: notify {n.sent_at - n.queued_at:.2f} s "
+            where = self.names.get(n.destination, n.destination)
+            self.say(f"     {what} -> Telegram {where}: notify {n.sent_at - n.queued_at:.2f} s "
                      f"(SLA {sla.notify_seconds:g} s), deliver {n.acked_at - n.sent_at:.3f} s "
                      f"(SLA {sla.deliver_seconds:g} s)")
         for i in db.InboundSms.select().where(db.InboundSms.kind.in_(["status_query", "too_short"])
@@ -299,7 +300,7 @@ def _interactive(say: Any, modem: Any, watcher: _Watcher, should_exit: threading
     say("")
     say("Running until Ctrl-C. Type an SMS as '+6281234567890 text of the complaint' and press Enter.")
     while not should_exit.is_set():
-        ready, _, _ = select.select([sys.stdin], [], [], 0.3) if sys.stdin.isatty() or not sys.stdin.closed else ([], [], [])
+        ready, _, _ = select.select([sys.stdin], [], [], 0.3)
         if ready:
             line = sys.stdin.readline()
             if not line:

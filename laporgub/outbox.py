@@ -123,7 +123,9 @@ class PendingNotification:
     messages: tuple[str, ...]  # one, or several when a long SMS was split
 
 
-def pending_notifications(destination: str, renderer: Renderer, now: float, limit: int = 50) -> list[PendingNotification]:
+def pending_notifications(
+    destination: str, renderer: Renderer, now: float, limit: int = 50
+) -> list[PendingNotification]:
     """Due rows of one destination, oldest first, rendered."""
     rows = (
         db.Notification.select(db.Notification, db.Ticket, db.InboundSms)
@@ -172,7 +174,8 @@ def _render(row: db.Notification, renderer: Renderer) -> list[str]:
     if row.kind == "undecodable":
         text = f"SMS tidak dapat dibaca (modem {inbound.modem}), disimpan mentah #{inbound.id}: {inbound.pdu[:600]}"
         return [renderer.operator_message("?", inbound.modem, inbound.reported_at, text)]
-    return [renderer.operator_message(inbound.sender_raw or "?", inbound.modem, inbound.reported_at, inbound.text or "")]
+    sender = inbound.sender_raw or "?"
+    return [renderer.operator_message(sender, inbound.modem, inbound.reported_at, inbound.text or "")]
 
 
 def mark_sent(ids: Iterable[int], sent_at: float, acked_at: float, message_id: int) -> None:

@@ -140,7 +140,8 @@ class Renderer:
         whole = self.ticket_notification(view)
         if visible_len(whole, self.config.telegram.parse_mode) <= TELEGRAM_MAX:
             return [whole]
-        overhead = visible_len(self.ticket_notification(view, body="", part=" (99/99)"), self.config.telegram.parse_mode)
+        mode = self.config.telegram.parse_mode
+        overhead = visible_len(self.ticket_notification(view, body="", part=" (99/99)"), mode)
         room = max(200, TELEGRAM_MAX - overhead - 16)
         chunks = split_text(view.text, room)
         return [

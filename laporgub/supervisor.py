@@ -55,12 +55,13 @@ class Supervisor:
     Args:
         directory: where children are registered by name.
         metrics: for restart counts.
-        ping_timeout: a child that does not answer ``ping`` within this is hung.
+        ping_timeout: a child that does not answer ``ping`` within this is hung (longer than the
+            longest bounded operation: a modem may take 60 s to answer AT+CMGS).
         max_restarts / window: more restarts of one child than this within
             ``window`` seconds -> give up.
     """
 
-    def __init__(self, directory: Directory, metrics: Metrics, *, ping_timeout: float = 15.0,
+    def __init__(self, directory: Directory, metrics: Metrics, *, ping_timeout: float = 90.0,
                  max_restarts: int = 10, window: float = 120.0) -> None:
         self.directory = directory
         self.metrics = metrics

@@ -317,7 +317,7 @@ def test_raw_http_details(server):
     status, body = raw_call(server, "SENDMESSAGE", json.dumps({"chat_id": GROUP, "text": "json"}).encode(),
                             "application/json")
     assert status == 200 and body["result"]["text"] == "json"
-    status, body = raw_call(server, "sendMessage?chat_id=%d&text=query" % GROUP)
+    status, body = raw_call(server, f"sendMessage?chat_id={GROUP}&text=query")
     assert status == 200 and body["result"]["message_id"] == 2
     assert raw_call(server, "noSuchMethod") == (404, {"ok": False, "error_code": 404, "description": "Not Found"})
     assert raw_call(server, "getMe", token="not-a-token")[0] == 404
@@ -334,7 +334,7 @@ def test_raw_http_details(server):
 
 
 def test_send_document_and_download(server):
-    payload = "tiket;teks\n261128-0200-1;jalan rusak\n".encode() * 50
+    payload = b"tiket;teks\n261128-0200-1;jalan rusak\n" * 50
 
     async def main():
         async with make_bot(server) as bot:

@@ -16,13 +16,13 @@ from hypothesis import strategies as st
 from laporgub import gazetteer
 from laporgub.gazetteer import ALIASES, REGENCIES, find_regency, find_regency_match, match_regency
 from laporgub.routing import (
+    _ABBREVIATIONS,
     CATEGORY_GROUPS,
     KINDS,
     ROUTING_ORDER,
     Classification,
     Classifier,
     RoutingRules,
-    _ABBREVIATIONS,
     is_operator_sender,
     load_default_rules,
     normalize,

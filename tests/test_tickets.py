@@ -8,7 +8,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from laporgub.tickets import (
-    classify_sender, format_ticket, hashtag, last_four, mask_msisdn, normalize_msisdn, parse_ticket, ticket_day,
+    classify_sender,
+    format_ticket,
+    hashtag,
+    last_four,
+    mask_msisdn,
+    normalize_msisdn,
+    parse_ticket,
+    ticket_day,
 )
 
 WIB = ZoneInfo("Asia/Jakarta")

@@ -111,6 +111,9 @@ class LaporgubActor(pykka.ThreadingActor):
 
     #: Name under which the actor is registered in the Directory.
     actor_name: str = "actor"
+    #: A thread stuck in I/O must not keep the process alive past the stop budget;
+    #: everything that matters is already in the database.
+    use_daemon_thread = True
 
     def __init__(self, *, directory: Directory, scheduler: Scheduler) -> None:
         super().__init__()

@@ -14,7 +14,7 @@ from laporgub.actors._base import Directory, LaporgubActor, Scheduler
 from laporgub.at import AtChannel, AtError, AtTimeout, PortClosed, Urc, parse_cmgl, parse_cmgr, parse_cmti
 from laporgub.config import ModemConfig
 from laporgub.exceptions import ModemError, PduError
-from laporgub.messages import ModemIndication, OutboundQueued, SmsNotStored, SmsReceived, SmsStored, Tick
+from laporgub.messages import ModemIndication, OutboundQueued, PortLost, SmsNotStored, SmsReceived, SmsStored, Tick
 from laporgub.metrics import Metrics
 from laporgub.outbox import claim_outbound, outbound_retry, outbound_sent, release_claims
 from laporgub.tickets import mask_msisdn
@@ -87,6 +87,10 @@ class ModemReader(LaporgubActor):
                            message.reason)
         elif isinstance(message, OutboundQueued):
             self._send_outbound()
+        elif isinstance(message, PortLost):
+            # Ignore a late report about a channel already replaced by a reconnect.
+            if self.up and (self.channel is None or not self.channel.is_open):
+                self._lost(f"port lost: {message.reason}")
         elif isinstance(message, Tick):
             if message.reason == "connect":
                 self._connect_pending = False
@@ -116,7 +120,7 @@ class ModemReader(LaporgubActor):
         except (serial.SerialException, OSError, ValueError) as exc:
             self._retry_later(f"cannot open {self.config.port}: {exc}")
             return
-        self.channel = AtChannel(port, on_urc=self._on_urc, name=name)
+        self.channel = AtChannel(port, on_urc=self._on_urc, on_port_lost=self._on_port_lost, name=name)
         self.channel.start()
         try:
             self._initialise()
@@ -186,6 +190,13 @@ class ModemReader(LaporgubActor):
         # Runs in the AT reader thread: only hand over, never block.
         try:
             self.actor_ref.tell(ModemIndication(urc.line, urc.pdu, time.time()))
+        except Exception:  # the actor is stopping
+            pass
+
+    def _on_port_lost(self, error: PortClosed) -> None:
+        # Runs in the AT reader thread: only hand over.
+        try:
+            self.actor_ref.tell(PortLost(str(error)))
         except Exception:  # the actor is stopping
             pass
 
@@ -261,7 +272,8 @@ class ModemReader(LaporgubActor):
     def _sweep(self) -> None:
         """Offer everything in storage that is not already on its way (AT+CMGL=4)."""
         try:
-            stored = parse_cmgl(self._command("AT+CMGL=4", expect="+CMGL:", timeout=max(30.0, self.config.command_timeout_seconds)))
+            timeout = max(30.0, self.config.command_timeout_seconds)  # a full SIM takes a while to list
+            stored = parse_cmgl(self._command("AT+CMGL=4", expect="+CMGL:", timeout=timeout))
         except ModemError as exc:
             logger.warning("event=modem_sweep_failed modem=%s error=%s", self.config.name, exc)
             return

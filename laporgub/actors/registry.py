@@ -9,7 +9,15 @@ from typing import Any
 from laporgub import db
 from laporgub.actors._base import Directory, LaporgubActor, Scheduler
 from laporgub.intake import Intake
-from laporgub.messages import NotificationsQueued, OutboundQueued, SmsNotStored, SmsReceived, SmsStored, Tick, TicketRegistered
+from laporgub.messages import (
+    NotificationsQueued,
+    OutboundQueued,
+    SmsNotStored,
+    SmsReceived,
+    SmsStored,
+    Tick,
+    TicketRegistered,
+)
 from laporgub.metrics import Metrics
 from laporgub.outbox import ADMIN
 

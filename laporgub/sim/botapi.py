@@ -954,7 +954,8 @@ class BotApiServer:
             raise _ApiError(400, "Bad Request: group chat was upgraded to a supergroup chat",
                             {"migrate_to_chat_id": self._migrated[chat]})
         known = self._known
-        if known is not None and chat not in known and key not in {k.lower() if isinstance(k, str) else k for k in known}:
+        known_keys = {k.lower() if isinstance(k, str) else k for k in known} if known is not None else set()
+        if known is not None and chat not in known and key not in known_keys:
             raise _ApiError(400, "Bad Request: chat not found")
         if chat in self._forbidden or key in self._forbidden:
             ctype = self._chat_type(self._resolve_chat(chat))
@@ -1599,7 +1600,7 @@ def main(argv: list[str] | None = None) -> int:
     seen = 0
     try:
         while True:
-            server.wait_for(lambda msgs: len(msgs) > seen, timeout=1.0)
+            server.wait_for(lambda msgs, seen=seen: len(msgs) > seen, timeout=1.0)
             msgs = server.messages
             for msg in msgs[seen:]:
                 shown = msg.plain_text if msg.plain_text is not None else (msg.text or "")

@@ -36,10 +36,10 @@ import tempfile
 import threading
 import tty
 import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Sequence
 
 from laporgub import pdu as _pdu
 from laporgub.pdu import ConcatInfo
@@ -126,7 +126,7 @@ class SentSms:
     pdu: str
     tpdu_length: int
     message_reference: int
-    concat: "ConcatInfo | None"
+    concat: ConcatInfo | None
 
 
 class _CommandError(Exception):
@@ -327,7 +327,7 @@ class ModemEmulator:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> "ModemEmulator":
+    def start(self) -> ModemEmulator:
         """Opens the pty, creates the port symlink and starts the serving thread; returns self."""
         with self._lock:
             if self._stopped:
@@ -375,7 +375,7 @@ class ModemEmulator:
                 self._own_tmpdir = None
             self._cond.notify_all()
 
-    def __enter__(self) -> "ModemEmulator":
+    def __enter__(self) -> ModemEmulator:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -465,7 +465,7 @@ class ModemEmulator:
         with self._lock:
             return self._pin_state
 
-    def wait_for(self, predicate: Callable[["ModemEmulator"], bool], timeout: float = 10.0) -> bool:
+    def wait_for(self, predicate: Callable[[ModemEmulator], bool], timeout: float = 10.0) -> bool:
         """Waits until ``predicate(self)`` is true (re-checked on every state change); False on timeout."""
         with self._cond:
             return self._cond.wait_for(lambda: predicate(self), timeout)
@@ -1482,7 +1482,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def report_sent() -> None:
         seen = 0
         while not done.is_set():
-            emulator.wait_for(lambda m: len(m.sent) > seen or done.is_set(), timeout=0.5)
+            emulator.wait_for(lambda m, seen=seen: len(m.sent) > seen or done.is_set(), timeout=0.5)
             for sms in emulator.sent[seen:]:
                 part = f" [{sms.concat.sequence}/{sms.concat.total}]" if sms.concat else ""
                 print(f"SMS to {sms.destination}{part}: {sms.text}", flush=True)
