@@ -19,6 +19,10 @@ class ModemError(LaporgubError):
     """Raised when a GSM modem cannot be opened, initialised or talked to."""
 
 
+class ActorStartError(LaporgubError):
+    """Raised when an actor dies in its start-up (the cause is logged by the actor)."""
+
+
 class PduError(LaporgubError, ValueError):
     """Raised when an SMS PDU cannot be decoded or encoded."""
 

@@ -21,6 +21,7 @@ from typing import Any
 import pykka
 
 from laporgub.actors._base import Directory
+from laporgub.exceptions import ActorStartError
 from laporgub.metrics import Metrics
 
 logger = logging.getLogger(__name__)
@@ -82,7 +83,12 @@ class Supervisor:
         ref = spec.start()
         self.directory.register(spec.name, ref)
         spec.ref = ref
-        ref.proxy().ping().get(timeout=self.ping_timeout)
+        try:
+            ref.proxy().ping().get(timeout=self.ping_timeout)
+        except pykka.ActorDeadError:
+            raise ActorStartError(f"{spec.name} failed to start (its error is logged above)") from None
+        except pykka.Timeout:
+            raise ActorStartError(f"{spec.name} did not finish starting within {self.ping_timeout:.0f} s") from None
 
     def check(self) -> bool:
         """One round of liveness checks; restarts what is dead or hung. Returns True if all are alive."""

@@ -7,6 +7,7 @@ registry, filter and dispatchers are the real actors under the supervisor.
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import pytest
@@ -293,3 +294,24 @@ def test_telegram_down_at_start_intake_goes_on(modem: Any, botapi: Any, make_ser
     botapi.set_down(False)
     assert wait_until(lambda: all_sent(service), timeout=40)
     assert any(number in t for t in chat_texts(botapi, CHANNEL))
+
+
+def test_modem_left_at_cmgs_prompt_by_a_killed_process(modem: Any, botapi: Any, make_service: Any) -> None:
+    import serial
+
+    # A previous process died between AT+CMGS and the PDU: the modem waits at "> ".
+    port = serial.Serial(modem.port, 115200, timeout=0.2)
+    port.write(b"ATE0\r")
+    time.sleep(0.2)
+    port.write(b"AT+CMGS=25\r")
+    seen = b""
+    deadline = time.monotonic() + 5
+    while b"> " not in seen and time.monotonic() < deadline:
+        seen += port.read(64)
+    assert b"> " in seen
+    port.close()
+    modem.receive_sms("+6281234567011", "Truk tambang galian C merusak jalan desa dan bikin debu")
+    service = make_service([modem], botapi)
+    assert wait_until(lambda: len(tickets()) == 1 and all_sent(service), timeout=20)
+    assert modem.wait_for(lambda m: not m.stored and len(m.sent_messages) == 1, timeout=10)
+    assert not any(s.text.startswith("AT") for s in modem.sent)  # nothing half-typed went out as an SMS

@@ -700,9 +700,11 @@ class ModemEmulator:
                 return
             self._connected = connected
             if not connected:
-                # A real modem cannot tell the host went away; what it writes meanwhile is lost.
-                # The host that comes back finds a fresh command line.
-                self._reset_parser()
+                # A real modem cannot tell the host went away: what it writes meanwhile is
+                # lost, but it stays in whatever state it was, a half-typed command line or
+                # the "> " prompt of an AT+CMGS included; the host that comes back finds it so.
+                self._lost_urcs += len(self._urcs)
+                self._urcs.clear()
             self._cond.notify_all()
         logger.debug("%s: host %s", self.name, "connected" if connected else "disconnected")
 

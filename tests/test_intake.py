@@ -1,0 +1,136 @@
+"""Intake without actors: ticket numbers under concurrency, duplicates, the supervisor's limits."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pykka
+import pytest
+
+from laporgub import db
+from laporgub.actors._base import Directory, LaporgubActor, Scheduler
+from laporgub.config import parse_config
+from laporgub.exceptions import ActorStartError
+from laporgub.intake import Intake, build_classifier
+from laporgub.metrics import Metrics
+from laporgub.outbox import destinations
+from laporgub.pdu import encode_deliver
+from laporgub.render import Renderer
+from laporgub.supervisor import ChildSpec, Supervisor, SupervisorGaveUp
+from tests.conftest import make_config_data
+
+
+@pytest.fixture()
+def intake(tmp_path: Path) -> Any:
+    data = make_config_data(tmp_path, ["/dev/null"], "http://127.0.0.1:1/bot")
+    config = parse_config(data)
+    db.open_database(config.service.database)
+    yield Intake(config, build_classifier(config), Renderer(config))
+    db.database.close()
+
+
+def test_ticket_numbers_unique_under_concurrency(intake: Intake) -> None:
+    # Eight threads, each with its own connection, register SMS from numbers sharing
+    # their last four digits: every ticket gets its own sequence number.
+    senders = [f"+6281{i:03d}550200" for i in range(8)]
+    errors: list[BaseException] = []
+
+    def work(sender: str) -> None:
+        try:
+            with db.database.connection_context():
+                for j in range(5):
+                    pdu = encode_deliver(sender, f"Jalan rusak di desa nomor {j}, mohon diperbaiki")[0]
+                    intake.store_sms("m", pdu, time.time())
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in senders]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    with db.database.connection_context():
+        numbers = [t.number for t in db.Ticket.select()]
+        seqs = sorted(t.seq for t in db.Ticket.select())
+    # Flood control turns the sixth SMS of a number into a follow-up; five each here.
+    assert len(numbers) == 40 and len(set(numbers)) == 40
+    assert seqs == list(range(1, 41))
+    assert all(n.split("-")[1] == "0200" for n in numbers)
+
+
+def test_same_pdu_twice_is_one_sms(intake: Intake) -> None:
+    pdu = encode_deliver("+6281234567890", "Banjir di perumahan kami setinggi lutut")[0]
+    with db.database.connection_context():
+        first = intake.store_sms("m", pdu, time.time())
+        again = intake.store_sms("m", pdu.lower(), time.time())
+        assert not first.duplicate and again.duplicate and again.inbound_id == first.inbound_id
+        assert db.Ticket.select().count() == 1
+        assert db.OutboundSms.select().count() == 1  # one acknowledgement
+
+
+def test_status_query_only_for_the_filer(intake: Intake) -> None:
+    with db.database.connection_context():
+        result = intake.store_sms("m", encode_deliver("+6281234560001", "Lampu jalan mati di RT 3")[0], time.time())
+        number = result.ticket_number
+        assert number
+        intake.store_sms("m", encode_deliver("+6289999990001", f"CEK {number}")[0], time.time())
+        intake.store_sms("m", encode_deliver("+6281234560001", f"status {number}")[0], time.time())
+        answers = {o.destination: o.text for o in db.OutboundSms.select().where(db.OutboundSms.purpose == "status")}
+    assert "tidak ditemukan" in answers["+6289999990001"] and "Lampu" not in answers["+6289999990001"]
+    assert number in answers["+6281234560001"] and "menunggu tanggapan" in answers["+6281234560001"]
+
+
+class Fragile(LaporgubActor):
+    actor_name = "fragile"
+
+    def on_start(self) -> None:
+        raise RuntimeError("cannot start (injected)")
+
+
+def test_supervisor_restarts_with_backoff_then_gives_up() -> None:
+    metrics = Metrics({"register": 9, "filter": 27, "notify": 9, "deliver": 3}, [], [])
+    directory = Directory()
+    scheduler = Scheduler()
+    supervisor = Supervisor(directory, metrics, ping_timeout=2, max_restarts=3, window=60)
+    started = {"n": 0}
+
+    class Dies(LaporgubActor):
+        actor_name = "dies"
+
+        def on_receive(self, message: Any) -> Any:
+            raise RuntimeError("poison (injected)")
+
+    def start() -> pykka.ActorRef[Any]:
+        started["n"] += 1
+        return Dies.start(directory=directory, scheduler=scheduler)
+
+    supervisor.start_child(ChildSpec("dies", start))
+    try:
+        with pytest.raises(SupervisorGaveUp):
+            for _ in range(50):
+                ref = directory.get("dies")
+                if ref is not None and ref.is_alive():
+                    ref.tell("poison")
+                    while ref.is_alive():
+                        time.sleep(0.01)
+                supervisor.check()
+                time.sleep(0.05)
+        assert started["n"] == 4  # the first start and three restarts
+        assert metrics.value("laporgub_actor_restarts_total", actor="dies") == 3
+    finally:
+        supervisor.stop_all(time.monotonic() + 2)
+        scheduler.stop()
+
+
+def test_startup_failure_of_an_actor_is_a_clear_error() -> None:
+    metrics = Metrics({"register": 9, "filter": 27, "notify": 9, "deliver": 3}, [], [])
+    directory = Directory()
+    scheduler = Scheduler()
+    supervisor = Supervisor(directory, metrics, ping_timeout=2, max_restarts=5, window=60)
+    with pytest.raises(ActorStartError, match="fragile failed to start"):
+        supervisor.start_child(ChildSpec("fragile", lambda: Fragile.start(directory=directory, scheduler=scheduler)))
+    scheduler.stop()
