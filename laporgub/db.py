@@ -90,12 +90,19 @@ class InboundSms(BaseModel):
 
 
 class TicketCategory(BaseModel):
-    """A group a ticket was routed to, with the keywords that matched (explainability)."""
+    """A group a ticket was routed to, with the keywords that matched (explainability).
+
+    A re-routed ticket keeps the row of the group it left (``active`` false,
+    ``removed_at`` set), so reports can count every group it passed through.
+    """
 
     ticket = peewee.ForeignKeyField(Ticket, backref="categories", on_delete="CASCADE")
-    group = peewee.CharField(max_length=32)
+    group = peewee.CharField(max_length=32, index=True)
     keywords = peewee.TextField(default="")  # comma-separated
+    source = peewee.CharField(max_length=16, default="filter")  # filter | reroute
+    active = peewee.BooleanField(default=True)
     created_at = peewee.FloatField()
+    removed_at = peewee.FloatField(null=True)
 
     class Meta:
         indexes = ((("ticket", "group"), True),)
