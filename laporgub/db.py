@@ -174,6 +174,22 @@ class OutboundSms(BaseModel):
     last_error = peewee.TextField(null=True)
 
 
+class ReportRun(BaseModel):
+    """One monthly report delivery to one chat; the unique key makes it happen once."""
+
+    month = peewee.CharField(max_length=7)  # YYYY-MM, the month reported on
+    chat_id = peewee.BigIntegerField()
+    status = peewee.CharField(max_length=16, default="claimed")  # claimed | sent | failed
+    claimed_by = peewee.CharField(max_length=64, null=True)
+    claimed_at = peewee.FloatField()
+    sent_at = peewee.FloatField(null=True)
+    files = peewee.TextField(null=True)  # comma-separated file names sent
+    last_error = peewee.TextField(null=True)
+
+    class Meta:
+        indexes = ((("month", "chat_id"), True),)
+
+
 MODELS: tuple[type[BaseModel], ...] = (
     SchemaVersion,
     Ticket,
@@ -183,6 +199,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     Pic,
     PicResponse,
     OutboundSms,
+    ReportRun,
 )
 
 
