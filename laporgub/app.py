@@ -25,8 +25,9 @@ from laporgub.actors.modem import ModemReader
 from laporgub.actors.registry import TicketRegistry
 from laporgub.config import Config, Secret
 from laporgub.intake import Intake, build_classifier
+from laporgub.messages import NotificationsQueued
 from laporgub.metrics import Metrics, start_metrics_server
-from laporgub.outbox import destinations, outbound_pending_count, pending_count
+from laporgub.outbox import ADMIN, Alerts, destinations, outbound_pending_count, pending_count
 from laporgub.render import Renderer
 from laporgub.supervisor import ChildSpec, Supervisor
 from laporgub.telegram_gateway import TelegramGateway
@@ -78,6 +79,8 @@ class Service:
         classifier = build_classifier(config)
         intake = Intake(config, classifier, renderer)
         common = {"metrics": self.metrics, "directory": self.directory, "scheduler": self.scheduler}
+        alerts = Alerts(config.telegram.admin_chat_id, renderer.html,
+                        lambda: self.directory.tell(f"dispatcher:{ADMIN}", NotificationsQueued(ADMIN)))
         gateway = self.gateway
 
         for dest, chat_id in destinations(config).items():
@@ -86,7 +89,7 @@ class Service:
             self.supervisor.start_child(ChildSpec(
                 f"dispatcher:{dest}",
                 _starter(GroupDispatcher, destination=dest, chat_id=chat_id, interval=interval, gateway=gateway,
-                         renderer=renderer, **common),
+                         renderer=renderer, alerts=alerts, **common),
             ))
         self.supervisor.start_child(ChildSpec(
             "filter", _starter(KeywordFilter, config=config, classifier=classifier, **common)))
@@ -94,7 +97,7 @@ class Service:
             "registry", _starter(TicketRegistry, intake=intake, **common), stop_timeout=STOP_BUDGET / 2))
         for modem in config.modems:
             self.supervisor.start_child(ChildSpec(
-                f"modem:{modem.name}", _starter(ModemReader, config=modem, **common), stop_timeout=3.0))
+                f"modem:{modem.name}", _starter(ModemReader, config=modem, alerts=alerts, **common), stop_timeout=3.0))
         logger.info("event=service_started actors=%s modems=%s", len(self.supervisor.children), len(config.modems))
         self._update_ready()
 

@@ -145,6 +145,8 @@ class ModemConfig:
     #: Safety net for +CMTI indications lost while the port was closed or busy.
     sweep_interval_seconds: float = 30.0
     command_timeout_seconds: float = 10.0
+    #: After this many failed connections in a row, the admin chat is told (once until it recovers).
+    failures_before_alert: int = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -583,6 +585,7 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
             storage=m.str("storage", "SM", choices=("SM", "ME", "MT", "SR", "BM")),
             sweep_interval_seconds=m.float("sweep_interval_seconds", 30.0, min=0.2, max=600.0),
             command_timeout_seconds=m.float("command_timeout_seconds", 10.0, positive=True, max=120.0),
+            failures_before_alert=m.int("failures_before_alert", 5, min=1, max=1000),
         )
         if modem.name in names:
             problems.add(f"{m.path}.name", f"duplicate modem name {modem.name!r}")

@@ -31,6 +31,7 @@ prometheus_client.disable_created_metrics()
 #: Default bucket bounds in seconds; the configured SLA thresholds are added.
 BASE_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 9, 15, 27, 60, 120, 300, 900)
 
+MODEM_ERRORS: tuple[str, ...] = ("timeout", "at_error", "port_lost", "open_failed", "init_failed", "storage_full")
 TELEGRAM_ERRORS: tuple[str, ...] = ("retry_after", "timed_out", "network", "forbidden", "bad_request", "other")
 
 
@@ -98,6 +99,28 @@ class Metrics:
         self.modem_up = Gauge(
             "laporgub_modem_up", "1 while the modem is open and initialised.", ["modem"], registry=r
         )
+        self.modem_signal = Gauge(
+            "laporgub_modem_signal_dbm", "Received signal strength from AT+CSQ, dBm (NaN when unknown).", ["modem"],
+            registry=r,
+        )
+        self.modem_registered = Gauge(
+            "laporgub_modem_registered",
+            "1 when registered on the network (AT+CREG stat 1 home or 5 roaming), else 0.", ["modem"], registry=r,
+        )
+        self.modem_registration_status = Gauge(
+            "laporgub_modem_registration_status",
+            "AT+CREG <stat>: 0 not registered, 1 home, 2 searching, 3 denied, 4 unknown, 5 roaming.", ["modem"],
+            registry=r,
+        )
+        self.modem_storage_used = Gauge(
+            "laporgub_modem_storage_used", "SMS in the modem's storage (AT+CPMS).", ["modem"], registry=r
+        )
+        self.modem_storage_total = Gauge(
+            "laporgub_modem_storage_total", "Capacity of the modem's SMS storage (AT+CPMS).", ["modem"], registry=r
+        )
+        self.modem_reconnects = Counter(
+            "laporgub_modem_reconnects", "Times a modem was reopened and initialised again.", ["modem"], registry=r
+        )
         self.modem_errors = Counter(
             "laporgub_modem_errors", "Modem faults: timeouts, AT errors, lost ports.", ["modem", "error"], registry=r
         )
@@ -112,8 +135,14 @@ class Metrics:
             self.outbound_sms_sent.labels(modem=modem)
             for kind in SMS_KINDS:
                 self.sms_received.labels(modem=modem, kind=kind)
-            for error in ("timeout", "at_error", "port_lost"):
+            for error in MODEM_ERRORS:
                 self.modem_errors.labels(modem=modem, error=error)
+            self.modem_reconnects.labels(modem=modem)
+            self.modem_signal.labels(modem=modem).set(float("nan"))
+            self.modem_registered.labels(modem=modem).set(0)
+            self.modem_registration_status.labels(modem=modem).set(4)
+            self.modem_storage_used.labels(modem=modem).set(0)
+            self.modem_storage_total.labels(modem=modem).set(0)
         for dest in destinations:
             self.tickets_routed.labels(group=dest)
             self.notifications_sent.labels(group=dest)

@@ -7,9 +7,10 @@ message at most once, never lose it.
 
 from __future__ import annotations
 
+import html
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import peewee
@@ -25,6 +26,34 @@ logger = logging.getLogger(__name__)
 ADMIN = "admin"
 #: A claimed outbound SMS whose sender died is taken over after this many seconds.
 SMS_LEASE_SECONDS = 120.0
+
+
+class Alerts:
+    """Puts an alert for the admins into the notification outbox and wakes its dispatcher.
+
+    Args:
+        admin_chat_id: ``[telegram] admin_chat_id``.
+        html: whether texts go out in HTML parse mode (then they are escaped here).
+        wake: called after the row is committed (tells ``dispatcher:admin``).
+    """
+
+    def __init__(self, admin_chat_id: int, html: bool, wake: Callable[[], object]) -> None:
+        self.admin_chat_id = admin_chat_id
+        self.html = html
+        self.wake = wake
+
+    def send(self, text: str) -> None:
+        """Queue ``text`` (plain) for the admin chat; never raises (alerts must not crash their sender)."""
+        try:
+            db.Notification.create(
+                destination=ADMIN, chat_id=self.admin_chat_id, kind="alert",
+                text=html.escape(text, quote=False) if self.html else text, queued_at=time.time(),
+            )
+        except Exception:
+            logger.exception("event=alert_failed text=%s", text[:200])
+            return
+        logger.warning("event=admin_alert text=%s", text[:300].replace("\n", " "))
+        self.wake()
 
 
 def destinations(config: Config) -> dict[str, int]:

@@ -15,7 +15,15 @@ from laporgub import db
 from laporgub.actors._base import Directory, LaporgubActor, Scheduler
 from laporgub.messages import NotificationsQueued, Tick
 from laporgub.metrics import Metrics
-from laporgub.outbox import ADMIN, PendingNotification, mark_failed, mark_retry, mark_sent, pending_notifications
+from laporgub.outbox import (
+    ADMIN,
+    Alerts,
+    PendingNotification,
+    mark_failed,
+    mark_retry,
+    mark_sent,
+    pending_notifications,
+)
 from laporgub.render import Renderer, coalesce
 from laporgub.telegram_gateway import TelegramGateway
 
@@ -46,7 +54,7 @@ class GroupDispatcher(LaporgubActor):
 
     def __init__(
         self, *, destination: str, chat_id: int, interval: float, gateway: TelegramGateway, renderer: Renderer,
-        metrics: Metrics, directory: Directory, scheduler: Scheduler,
+        alerts: Alerts, metrics: Metrics, directory: Directory, scheduler: Scheduler,
     ) -> None:
         super().__init__(directory=directory, scheduler=scheduler)
         self.actor_name = f"dispatcher:{destination}"
@@ -55,6 +63,7 @@ class GroupDispatcher(LaporgubActor):
         self.interval = interval
         self.gateway = gateway
         self.renderer = renderer
+        self.alerts = alerts
         self.metrics = metrics
         self._next_send = 0.0  # monotonic: nothing goes to this chat before it
         self._wake_at: float | None = None
@@ -210,15 +219,7 @@ class GroupDispatcher(LaporgubActor):
         if self.destination == ADMIN:
             logger.error("event=admin_chat_unreachable detail=%s", text)
             return
-        try:
-            db.Notification.create(
-                destination=ADMIN, chat_id=self.renderer.config.telegram.admin_chat_id, kind="alert",
-                text=html.escape(text, quote=False) if self.renderer.html else text, queued_at=time.time(),
-            )
-        except Exception:
-            logger.exception("event=alert_failed destination=%s", self.destination)
-            return
-        self.directory.tell(f"dispatcher:{ADMIN}", NotificationsQueued(ADMIN))
+        self.alerts.send(text)
 
     def _bad_request(self, batch: list[PendingNotification], tickets: str, exc: telegram.error.BadRequest) -> None:
         self.metrics.telegram_errors.labels(group=self.destination, error="bad_request").inc()

@@ -11,12 +11,25 @@ import serial
 
 from laporgub import db, pdu
 from laporgub.actors._base import Directory, LaporgubActor, Scheduler
-from laporgub.at import AtChannel, AtError, AtTimeout, PortClosed, Urc, parse_cmgl, parse_cmgr, parse_cmti
+from laporgub.at import (
+    AtChannel,
+    AtError,
+    AtTimeout,
+    PortClosed,
+    Urc,
+    csq_to_dbm,
+    parse_cmgl,
+    parse_cmgr,
+    parse_cmti,
+    parse_cpms,
+    parse_creg,
+    parse_csq,
+)
 from laporgub.config import ModemConfig
 from laporgub.exceptions import ModemError, PduError
 from laporgub.messages import ModemIndication, OutboundQueued, PortLost, SmsNotStored, SmsReceived, SmsStored, Tick
 from laporgub.metrics import Metrics
-from laporgub.outbox import claim_outbound, outbound_retry, outbound_sent, release_claims
+from laporgub.outbox import Alerts, claim_outbound, outbound_retry, outbound_sent, release_claims
 from laporgub.tickets import mask_msisdn
 
 logger = logging.getLogger(__name__)
@@ -26,7 +39,9 @@ IN_FLIGHT_TIMEOUT = 30.0
 #: Reconnect backoff bounds, seconds.
 BACKOFF_MIN, BACKOFF_MAX = 1.0, 60.0
 #: Consecutive command timeouts after which the port is reopened.
-MAX_TIMEOUTS = 3
+MAX_TIMEOUTS = 2
+#: Unsolicited lines vendors use to say the SMS storage is full (Huawei ^SMMEMFULL, +CIEV "SMSFULL", ...).
+STORAGE_FULL_MARKS = ("SMMEMFULL", "SMSFULL", "MEMFULL", "+CMS ERROR: 322")
 
 
 class ModemReader(LaporgubActor):
@@ -38,10 +53,12 @@ class ModemReader(LaporgubActor):
     backoff and never touches another modem.
     """
 
-    def __init__(self, *, config: ModemConfig, metrics: Metrics, directory: Directory, scheduler: Scheduler) -> None:
+    def __init__(self, *, config: ModemConfig, alerts: Alerts, metrics: Metrics, directory: Directory,
+                 scheduler: Scheduler) -> None:
         super().__init__(directory=directory, scheduler=scheduler)
         self.config = config
         self.actor_name = f"modem:{config.name}"
+        self.alerts = alerts
         self.metrics = metrics
         self.channel: AtChannel | None = None
         self.up = False
@@ -50,6 +67,9 @@ class ModemReader(LaporgubActor):
         self._timeouts = 0
         self._connect_pending = False
         self._message_ref = int(time.time()) % 256
+        self._failures = 0  # failed connections in a row
+        self._alerted = False
+        self._ever_up = False
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -98,6 +118,7 @@ class ModemReader(LaporgubActor):
             elif message.reason == "sweep":
                 if self.up:
                     self._sweep()
+                    self._poll_status()
                     self._send_outbound()
                 self.schedule(self.config.sweep_interval_seconds, Tick("sweep"))
         else:
@@ -118,23 +139,40 @@ class ModemReader(LaporgubActor):
                 port.exclusive = True  # two services must not share one modem
             port.open()
         except (serial.SerialException, OSError, ValueError) as exc:
-            self._retry_later(f"cannot open {self.config.port}: {exc}")
+            self.metrics.modem_errors.labels(modem=name, error="open_failed").inc()
+            self._failed(f"cannot open {self.config.port}: {exc}")
             return
         self.channel = AtChannel(port, on_urc=self._on_urc, on_port_lost=self._on_port_lost, name=name)
         self.channel.start()
         try:
             self._initialise()
         except ModemError as exc:
+            self.metrics.modem_errors.labels(modem=name, error="init_failed").inc()
+            if self._failures + 1 >= 2 and self.channel is not None and self.channel.is_open:
+                # Failing again and again: reset the modem to its stored profile before reopening.
+                try:
+                    self.channel.command("ATZ", timeout=self.config.command_timeout_seconds)
+                    logger.warning("event=modem_reset modem=%s command=ATZ", name)
+                except ModemError as reset_error:
+                    logger.warning("event=modem_reset_failed modem=%s error=%s", name, reset_error)
             self._close(str(exc))
-            self._retry_later(f"initialisation failed: {exc}")
+            self._failed(f"initialisation failed: {exc}")
             return
         self.up = True
         self._backoff = BACKOFF_MIN
         self._timeouts = 0
+        if self._ever_up:
+            self.metrics.modem_reconnects.labels(modem=name).inc()
+        self._ever_up = True
         self.metrics.modem_up.labels(modem=name).set(1)
-        logger.info("event=modem_up modem=%s port=%s", name, self.config.port)
+        logger.info("event=modem_up modem=%s port=%s after_failures=%s", name, self.config.port, self._failures)
+        if self._alerted:
+            self.alerts.send(f"Modem {name} kembali normal setelah {self._failures} kali gagal tersambung.")
+            self._alerted = False
+        self._failures = 0
         # Indications sent while the port was closed are lost: read everything stored.
         self._sweep()
+        self._poll_status()
         self._send_outbound()
 
     def _initialise(self) -> None:
@@ -200,6 +238,17 @@ class ModemReader(LaporgubActor):
         except Exception:  # the actor is stopping
             pass
 
+    def _failed(self, reason: str) -> None:
+        """A connection attempt failed: count it, tell the admins past the limit, retry later."""
+        self._failures += 1
+        if self._failures >= self.config.failures_before_alert and not self._alerted:
+            self._alerted = True
+            self.alerts.send(
+                f"Modem {self.config.name} ({self.config.port}) gagal tersambung {self._failures} kali berturut-turut: "
+                f"{reason}. SMS yang masuk tetap tersimpan di modem sampai tersambung kembali."
+            )
+        self._retry_later(reason)
+
     def _retry_later(self, reason: str) -> None:
         self.metrics.modem_up.labels(modem=self.config.name).set(0)
         logger.warning("event=modem_down modem=%s reason=%s retry_seconds=%.0f", self.config.name, reason,
@@ -234,8 +283,10 @@ class ModemReader(LaporgubActor):
             if self._timeouts >= MAX_TIMEOUTS:
                 self._lost(f"{self._timeouts} commands timed out")
             raise
-        except AtError:
+        except AtError as exc:
             self.metrics.modem_errors.labels(modem=self.config.name, error="at_error").inc()
+            if exc.code == 322:  # memory full
+                self.metrics.modem_errors.labels(modem=self.config.name, error="storage_full").inc()
             raise
         except PortClosed as exc:
             self._lost(f"port lost: {exc}")
@@ -246,7 +297,37 @@ class ModemReader(LaporgubActor):
     def _lost(self, reason: str) -> None:
         self.metrics.modem_errors.labels(modem=self.config.name, error="port_lost").inc()
         self._close(reason)
-        self._retry_later(reason)
+        self._failed(reason)
+
+    # -- status ----------------------------------------------------------------
+
+    def _poll_status(self) -> None:
+        """Signal, registration and storage fill, as gauges; a full storage is drained at once."""
+        name = self.config.name
+        try:
+            rssi, _ber = parse_csq(self._command("AT+CSQ", expect="+CSQ:"))
+            dbm = csq_to_dbm(rssi)
+            self.metrics.modem_signal.labels(modem=name).set(float("nan") if dbm is None else dbm)
+            _n, stat = parse_creg(self._command("AT+CREG?", expect="+CREG:"))
+            self.metrics.modem_registration_status.labels(modem=name).set(stat)
+            self.metrics.modem_registered.labels(modem=name).set(1 if stat in (1, 5) else 0)
+        except ModemError as exc:
+            logger.debug("event=modem_status_failed modem=%s error=%s", name, exc)
+        try:
+            used, total = parse_cpms(self._command("AT+CPMS?", expect="+CPMS:"))
+        except ModemError as exc:
+            logger.debug("event=modem_storage_unknown modem=%s error=%s", name, exc)
+            return
+        self.metrics.modem_storage_used.labels(modem=name).set(used)
+        self.metrics.modem_storage_total.labels(modem=name).set(total)
+        if total and used >= total:
+            self._storage_full(f"{used}/{total}")
+
+    def _storage_full(self, detail: str) -> None:
+        """A full SIM refuses new SMS silently: drain it now (what is committed gets deleted)."""
+        self.metrics.modem_errors.labels(modem=self.config.name, error="storage_full").inc()
+        logger.warning("event=modem_storage_full modem=%s detail=%s action=drain", self.config.name, detail)
+        self._sweep()
 
     # -- reading ---------------------------------------------------------------
 
@@ -255,6 +336,8 @@ class ModemReader(LaporgubActor):
             parsed = parse_cmti(message.line)
             if parsed is not None and self.up:
                 self._read(parsed[1], message.at)
+        elif self.up and any(mark in message.line.upper() for mark in STORAGE_FULL_MARKS):
+            self._storage_full(message.line)
         else:
             logger.debug("event=modem_urc modem=%s line=%s", self.config.name, message.line)
 
@@ -272,7 +355,7 @@ class ModemReader(LaporgubActor):
     def _sweep(self) -> None:
         """Offer everything in storage that is not already on its way (AT+CMGL=4)."""
         try:
-            timeout = max(30.0, self.config.command_timeout_seconds)  # a full SIM takes a while to list
+            timeout = max(10.0, 2 * self.config.command_timeout_seconds)  # a full SIM takes a while to list
             stored = parse_cmgl(self._command("AT+CMGL=4", expect="+CMGL:", timeout=timeout))
         except ModemError as exc:
             logger.warning("event=modem_sweep_failed modem=%s error=%s", self.config.name, exc)

@@ -1,0 +1,56 @@
+"""Indonesian labels and number formats shared by the PDF, XLSX and CSV renderers."""
+
+from __future__ import annotations
+
+__all__ = [
+    "STAGE_LABELS",
+    "fmt_duration",
+    "fmt_int",
+    "fmt_pct",
+    "fmt_seconds",
+]
+
+#: What each SOP stage is called in the report.
+STAGE_LABELS: dict[str, str] = {
+    "register": "Registrasi (SMS diterima -> tiket tercatat)",
+    "filter": "Penyaringan (tiket -> kategori/grup)",
+    "notify": "Notifikasi (kategori -> permintaan ke Telegram)",
+    "deliver": "Pengiriman (permintaan -> diterima Telegram)",
+}
+
+
+def fmt_int(value: int | None) -> str:
+    """``12345`` -> ``12.345`` (Indonesian thousands separator)."""
+    if value is None:
+        return "-"
+    return f"{value:,}".replace(",", ".")
+
+
+def _decimal(value: float, places: int) -> str:
+    text = f"{value:,.{places}f}"
+    return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+
+
+def fmt_pct(share: float | None, places: int = 1) -> str:
+    """``0.875`` -> ``87,5%``; ``-`` when there is nothing to divide."""
+    if share is None:
+        return "-"
+    return _decimal(share * 100.0, places) + "%"
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """A response time for people: minutes under an hour, hours under two days, else days."""
+    if seconds is None:
+        return "-"
+    if seconds < 3600:
+        return f"{_decimal(seconds / 60.0, 0)} mnt"
+    if seconds < 48 * 3600:
+        return f"{_decimal(seconds / 3600.0, 1)} jam"
+    return f"{_decimal(seconds / 86400.0, 1)} hari"
+
+
+def fmt_seconds(seconds: float | None) -> str:
+    """A stage duration: ``1,23 dtk``."""
+    if seconds is None:
+        return "-"
+    return f"{_decimal(seconds, 2)} dtk"
