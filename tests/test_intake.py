@@ -16,7 +16,6 @@ from laporgub.config import parse_config
 from laporgub.exceptions import ActorStartError
 from laporgub.intake import Intake, build_classifier
 from laporgub.metrics import Metrics
-from laporgub.outbox import destinations
 from laporgub.pdu import encode_deliver
 from laporgub.render import Renderer
 from laporgub.supervisor import ChildSpec, Supervisor, SupervisorGaveUp
