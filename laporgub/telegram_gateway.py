@@ -14,15 +14,35 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
+import warnings
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import telegram
 from telegram.request import HTTPXRequest
 
 from laporgub.config import Secret, TelegramConfig
+from laporgub.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
+
+
+class Throttled(Exception):
+    """Raised when the shared rate limiter does not allow a message to that chat yet."""
+
+    def __init__(self, chat_id: int | str, retry_in: float) -> None:
+        super().__init__(f"chat {chat_id}: flood limit, next slot in {retry_in:.1f} s")
+        self.chat_id = chat_id
+        self.retry_in = retry_in
+
+
+def retry_after_seconds(exc: telegram.error.RetryAfter) -> float:
+    """``RetryAfter.retry_after`` as seconds (an int in PTB 22, a timedelta later)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +61,10 @@ class TelegramGateway:
         token: the bot token (never logged).
     """
 
-    def __init__(self, config: TelegramConfig, token: Secret) -> None:
+    def __init__(self, config: TelegramConfig, token: Secret, limiter: RateLimiter | None = None) -> None:
         self.config = config
+        #: Telegram's flood limits, shared by everything that sends through this gateway.
+        self.limiter = limiter or RateLimiter()
         timeout = config.request_timeout_seconds
         request = HTTPXRequest(
             connection_pool_size=64,
@@ -117,18 +139,46 @@ class TelegramGateway:
             future.cancel()
             raise telegram.error.TimedOut(f"no answer within {timeout:.1f} s") from None
 
-    def send_message(self, chat_id: int, text: str, parse_mode: str | None) -> Sent:
-        """Send one message; PTB's errors (RetryAfter, TimedOut, ...) propagate to the caller."""
-        message = self.call(
-            self.bot.send_message(
-                chat_id=chat_id,
-                text=text,
-                parse_mode=parse_mode,
-                link_preview_options=telegram.LinkPreviewOptions(is_disabled=True),
-            ),
-            timeout=self.config.request_timeout_seconds + 2,
-        )
+    def send_message(
+        self, chat_id: int, text: str, parse_mode: str | None, *, reply_to_message_id: int | None = None,
+        wait: float = 0.0,
+    ) -> Sent:
+        """Send one message within the flood limits (waiting at most ``wait`` s for a slot).
+
+        Raises:
+            Throttled: no slot within ``wait``; nothing was sent.
+            telegram.error.TelegramError: as PTB raises them (a ``RetryAfter`` also blocks the chat here).
+        """
+        self._slot(chat_id, wait)
+        reply = telegram.ReplyParameters(message_id=reply_to_message_id, allow_sending_without_reply=True) \
+            if reply_to_message_id else None
+        message = self._request(chat_id, self.bot.send_message(
+            chat_id=chat_id, text=text, parse_mode=parse_mode, reply_parameters=reply,
+            link_preview_options=telegram.LinkPreviewOptions(is_disabled=True),
+        ))
         return Sent(message_id=message.message_id, chat_id=message.chat_id)
+
+    def send_document(
+        self, chat_id: int, data: bytes, filename: str, *, caption: str | None = None, wait: float = 30.0
+    ) -> Sent:
+        """Send a file (``sendDocument``) within the flood limits."""
+        self._slot(chat_id, wait)
+        message = self._request(chat_id, self.bot.send_document(
+            chat_id=chat_id, document=telegram.InputFile(data, filename=filename), caption=caption,
+            read_timeout=60, write_timeout=60,
+        ), timeout=90)
+        return Sent(message_id=message.message_id, chat_id=message.chat_id)
+
+    def _slot(self, chat_id: int, wait: float) -> None:
+        if not self.limiter.acquire(chat_id, timeout=wait):
+            raise Throttled(chat_id, self.limiter.delay(chat_id))
+
+    def _request(self, chat_id: int, coro: Any, timeout: float | None = None) -> Any:
+        try:
+            return self.call(coro, timeout=timeout or self.config.request_timeout_seconds + 2)
+        except telegram.error.RetryAfter as exc:
+            self.limiter.block(chat_id, retry_after_seconds(exc))
+            raise
 
 
 def _safe_url(url: str) -> str:

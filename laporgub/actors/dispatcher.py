@@ -6,7 +6,6 @@ import html
 import logging
 import re
 import time
-from datetime import timedelta
 from typing import Any
 
 import telegram.error
@@ -25,7 +24,7 @@ from laporgub.outbox import (
     pending_notifications,
 )
 from laporgub.render import Renderer, coalesce
-from laporgub.telegram_gateway import TelegramGateway
+from laporgub.telegram_gateway import TelegramGateway, Throttled, retry_after_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +35,6 @@ SWEEP_INTERVAL = 5.0
 SLA_KINDS = frozenset({"ticket", "spam"})
 #: A row that Telegram rejects as malformed this many times is given up (our bug, logged).
 MAX_BAD_REQUESTS = 3
-
-
-def _seconds(value: Any) -> float:
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 class GroupDispatcher(LaporgubActor):
@@ -139,12 +134,18 @@ class GroupDispatcher(LaporgubActor):
         sent_at = time.time()
         try:
             sent = None
-            for text in texts:
+            for i, text in enumerate(texts):
                 self.metrics.telegram_requests.labels(group=self.destination).inc()
-                sent = self.gateway.send_message(self.chat_id, text, self.renderer.parse_mode)
+                # The parts of one split SMS go together: wait for their slots rather than resend part 1.
+                sent = self.gateway.send_message(self.chat_id, text, self.renderer.parse_mode,
+                                                 wait=0.0 if i == 0 else self.interval + 65.0)
             acked_at = time.time()
+        except Throttled as exc:
+            # Another sender used this chat's slots (answers, alerts): no error, just later.
+            self._next_send = time.monotonic() + exc.retry_in
+            return
         except telegram.error.RetryAfter as exc:
-            wait = _seconds(exc.retry_after)
+            wait = retry_after_seconds(exc)
             self._next_send = time.monotonic() + wait
             self._error("retry_after", ids, time.time() + wait, f"retry_after {wait:g}s", tickets)
             return
@@ -158,7 +159,10 @@ class GroupDispatcher(LaporgubActor):
             self._alert(f"Grup {self.destination} pindah ke chat id {exc.new_chat_id}: perbarui config.toml.")
             return
         except telegram.error.BadRequest as exc:
-            self._bad_request(batch, tickets, exc)
+            if "chat not found" in exc.message.lower():
+                self._outage(ids, tickets, f"BadRequest: {exc.message}")
+            else:
+                self._bad_request(batch, tickets, exc)
             return
         except telegram.error.TimedOut as exc:
             self._backoff("timed_out", ids, tickets, f"TimedOut: {exc.message}")
@@ -238,8 +242,11 @@ class GroupDispatcher(LaporgubActor):
                 sent_at = time.time()
                 sent = None
                 for text in plain:
-                    sent = self.gateway.send_message(self.chat_id, text, None)
+                    sent = self.gateway.send_message(self.chat_id, text, None, wait=self.interval + 65.0)
                 mark_sent(ids, sent_at, time.time(), sent.message_id if sent else 0)
+                return
+            except Throttled:
+                mark_retry(ids, time.time() + self.interval, "throttled")
                 return
             except telegram.error.TelegramError as second:
                 exc = second  # type: ignore[assignment]

@@ -1,0 +1,49 @@
+"""The per-ticket CSV: one row per ticket of the month (complaints and spam), streamed.
+
+UTF-8 without a byte-order mark, comma-separated, a header row, decimal points,
+times as ``YYYY-MM-DD HH:MM:SS`` in WIB. Senders are masked; SMS texts are not
+included (the report travels through chat groups).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from datetime import datetime, tzinfo
+from pathlib import Path
+
+from laporgub.report.aggregate import TicketRecord
+
+__all__ = ["CSV_COLUMNS", "render_csv"]
+
+CSV_COLUMNS: tuple[str, ...] = (
+    "nomor_tiket", "jenis", "kanal", "diterima_wib", "kabupaten_kota", "grup", "grup_dilalui", "dialihkan",
+    "status", "tanggapan_pertama_wib", "waktu_tanggapan_jam", "dalam_target", "ditutup_wib",
+    "instansi_tanggapan_pertama", "pic_tanggapan_pertama", "pengirim", "registrasi_detik", "penyaringan_detik",
+)
+
+
+def _time(epoch: float | None, tz: tzinfo) -> str:
+    return "" if epoch is None else datetime.fromtimestamp(epoch, tz).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _num(value: float | None, places: int) -> str:
+    return "" if value is None else f"{value:.{places}f}"
+
+
+def render_csv(records: Iterable[TicketRecord], tz: tzinfo, path: Path) -> int:
+    """Write the records to ``path``; return how many were written."""
+    count = 0
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(CSV_COLUMNS)
+        for r in records:
+            writer.writerow((
+                r.number, r.kind, r.channel, _time(r.received_at, tz), r.regency or "", ";".join(r.groups),
+                ";".join(r.passed_groups), int(r.rerouted), r.status, _time(r.first_response_at, tz),
+                _num(None if r.response_seconds is None else r.response_seconds / 3600.0, 4), int(r.on_target),
+                _time(r.closed_at, tz), r.first_agency or "", r.first_pic or "", r.sender,
+                _num(r.register_seconds, 3), _num(r.filter_seconds, 3),
+            ))
+            count += 1
+    return count

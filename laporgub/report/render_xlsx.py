@@ -1,0 +1,211 @@
+"""The XLSX for staff (XlsxWriter): one sheet per table, real numbers and dates.
+
+Counts are integers, shares are fractions shown with a ``%`` format (0.875 ->
+87.5%), durations are hours (or seconds for the SLA stages) as decimal
+numbers, and dates are Excel dates in WIB (Excel has no time zones; the
+"Keterangan" sheet says which zone). The workbook is written in
+XlsxWriter's ``constant_memory`` mode, row by row, so the list of complaints
+without a response can be long without holding it in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+
+from laporgub.report.aggregate import MonthlyReport, OpenTicket, ResponseStats, StatsRow, Totals
+from laporgub.report.texts import STAGE_LABELS
+
+__all__ = ["SHEETS", "STATS_COLUMNS", "render_xlsx"]
+
+#: Sheet names, in order.
+SHEETS: tuple[str, ...] = (
+    "Ringkasan", "SLA Tahap", "Per Grup", "Per Instansi", "Per PIC", "Per Kab-Kota", "Per Hari", "Kata Kunci",
+    "Belum Ditanggapi", "Keterangan",
+)
+
+#: The response-figure columns shared by the per-group/agency/PIC/regency sheets.
+STATS_COLUMNS: tuple[str, ...] = (
+    "Diterima", "Ditanggapi", "% Ditanggapi", "Ditanggapi dalam target", "% Dalam target",
+    "Median waktu tanggapan (jam)", "P90 waktu tanggapan (jam)", "Ditutup", "Masih terbuka", "Dialihkan",
+)
+
+
+def _hours(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds / 3600.0
+
+
+def _local(epoch: float, tz: tzinfo) -> datetime:
+    return datetime.fromtimestamp(epoch, tz).replace(tzinfo=None)
+
+
+class _Book:
+    def __init__(self, path: Path) -> None:
+        self.wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
+                                                   "strings_to_formulas": False, "strings_to_urls": False})
+        self.head = self.wb.add_format({"bold": True, "bg_color": "#1F4E79", "font_color": "#FFFFFF",
+                                        "text_wrap": True, "valign": "top"})
+        self.int = self.wb.add_format({"num_format": "#,##0"})
+        self.pct = self.wb.add_format({"num_format": "0.0%"})
+        self.dec = self.wb.add_format({"num_format": "0.00"})
+        self.sec = self.wb.add_format({"num_format": "0.000"})
+        self.date = self.wb.add_format({"num_format": "dd-mm-yyyy"})
+        self.stamp = self.wb.add_format({"num_format": "dd-mm-yyyy hh:mm:ss"})
+        self.text = self.wb.add_format({})
+        self.wrap = self.wb.add_format({"text_wrap": True, "valign": "top"})
+
+    def sheet(self, name: str, header: Sequence[str], widths: Sequence[float]) -> Any:
+        ws = self.wb.add_worksheet(name)
+        for col, width in enumerate(widths):
+            ws.set_column(col, col, width)
+        ws.set_row(0, 30)
+        for col, title in enumerate(header):
+            ws.write_string(0, col, title, self.head)
+        ws.freeze_panes(1, 0)
+        return ws
+
+    def put(self, ws: Any, row: int, values: Iterable[tuple[Any, Any]]) -> None:
+        """Write ``(value, format)`` pairs; None stays an empty cell."""
+        for col, (value, fmt) in enumerate(values):
+            if value is None:
+                continue
+            if isinstance(value, datetime):
+                ws.write_datetime(row, col, value, fmt)
+            elif isinstance(value, bool):
+                ws.write_boolean(row, col, value, fmt)
+            elif isinstance(value, (int, float)):
+                ws.write_number(row, col, value, fmt)
+            else:
+                ws.write_string(row, col, str(value), fmt)
+
+
+def _stats_values(book: _Book, s: ResponseStats) -> list[tuple[Any, Any]]:
+    return [
+        (s.received, book.int), (s.responded, book.int), (s.share_responded, book.pct), (s.on_target, book.int),
+        (s.share_on_target, book.pct), (_hours(s.median_seconds), book.dec), (_hours(s.p90_seconds), book.dec),
+        (s.closed, book.int), (s.still_open, book.int), (s.rerouted, book.int),
+    ]
+
+
+def _summary_rows(t: Totals, target: str) -> list[tuple[str, str, Any, str]]:
+    """(key, label, value, kind) for the summary sheet."""
+    s = t.stats
+    return [
+        ("received", "Pengaduan diterima", s.received, "int"),
+        ("received_sms", "   melalui SMS", t.sms, "int"),
+        ("received_web", "   melalui situs web", t.web, "int"),
+        ("responded", "Sudah ditanggapi", s.responded, "int"),
+        ("share_responded", "Persentase ditanggapi", s.share_responded, "pct"),
+        ("on_target", f"Ditanggapi dalam {target}", s.on_target, "int"),
+        ("share_on_target", f"Persentase ditanggapi dalam {target}", s.share_on_target, "pct"),
+        ("median_response_hours", "Median waktu tanggapan pertama (jam)", _hours(s.median_seconds), "dec"),
+        ("p90_response_hours", "Persentil ke-90 waktu tanggapan (jam)", _hours(s.p90_seconds), "dec"),
+        ("closed", "Ditutup (selesai)", s.closed, "int"),
+        ("still_open", "Masih terbuka (belum ada tanggapan)", s.still_open, "int"),
+        ("rerouted", "Dialihkan ke grup lain", s.rerouted, "int"),
+        ("spam", "SMS spam (bukan pengaduan)", t.spam, "int"),
+    ]
+
+
+def render_xlsx(report: MonthlyReport, tz: tzinfo, path: Path, *, generated_at: float,
+                open_rows: Iterable[OpenTicket]) -> None:
+    """Write the staff workbook for ``report`` to ``path``.
+
+    Args:
+        open_rows: every complaint without a response, oldest first (streamed; the PDF shows only the oldest).
+    """
+    book = _Book(path)
+    target = f"{report.target_seconds / 86400:g} hari"
+    group_names = {g.key: g.label for g in report.groups}
+
+    # Ringkasan
+    ws = book.sheet("Ringkasan", ["Indikator", report.month.label, report.month.previous().label, "Kunci"],
+                    [42, 16, 16, 24])
+    kinds = {"int": book.int, "pct": book.pct, "dec": book.dec}
+    for row, (this, before) in enumerate(zip(_summary_rows(report.totals, target),
+                                             _summary_rows(report.previous, target)), 1):
+        key, label, value, kind = this
+        book.put(ws, row, [(label, book.text), (value, kinds[kind]), (before[2], kinds[kind]), (key, book.text)])
+
+    # SLA Tahap
+    ws = book.sheet("SLA Tahap", ["Tahap", "Keterangan", "Batas (detik)", "Jumlah", "Selesai", "Dalam batas",
+                                  "% Dalam batas", "Belum selesai", "Median (detik)", "P90 (detik)",
+                                  "Maksimum (detik)"], [10, 44, 10, 10, 10, 11, 11, 11, 11, 11, 12])
+    for row, s in enumerate(report.stages, 1):
+        book.put(ws, row, [
+            (s.stage, book.text), (STAGE_LABELS[s.stage], book.text), (s.limit_seconds, book.dec),
+            (s.total, book.int), (s.completed, book.int), (s.within, book.int), (s.share_within, book.pct),
+            (s.total - s.completed, book.int), (s.median_seconds, book.sec), (s.p90_seconds, book.sec),
+            (s.max_seconds, book.sec),
+        ])
+
+    stats_widths = [10, 10, 11, 12, 11, 13, 13, 9, 10, 10]
+
+    def stats_sheet(name: str, lead: Sequence[str], lead_widths: Sequence[float],
+                    rows: Sequence[StatsRow], lead_values: Any) -> None:
+        ws = book.sheet(name, [*lead, *STATS_COLUMNS], [*lead_widths, *stats_widths])
+        for i, r in enumerate(rows, 1):
+            book.put(ws, i, [*lead_values(r), *_stats_values(book, r.stats)])
+        ws.autofilter(0, 0, max(1, len(rows)), len(lead) + len(STATS_COLUMNS) - 1)
+
+    stats_sheet("Per Grup", ["Kunci grup", "Grup"], [18, 30], report.groups,
+                lambda r: [(r.key, book.text), (r.label, book.text)])
+    stats_sheet("Per Instansi", ["Instansi"], [36], report.agencies, lambda r: [(r.label, book.text)])
+    stats_sheet("Per PIC", ["Telegram ID", "Nama PIC", "Instansi"], [13, 26, 30], report.pics,
+                lambda r: [(int(r.key), book.text), (r.label, book.text), (r.agency, book.text)])
+    stats_sheet("Per Kab-Kota", ["Kabupaten/Kota"], [28], report.regencies, lambda r: [(r.label, book.text)])
+
+    # Per Hari
+    ws = book.sheet("Per Hari", ["Tanggal", "Pengaduan", "Ditanggapi", "Spam"], [12, 11, 11, 9])
+    for row, d in enumerate(report.days, 1):
+        book.put(ws, row, [(datetime(d.date.year, d.date.month, d.date.day), book.date), (d.complaints, book.int),
+                           (d.responded, book.int), (d.spam, book.int)])
+
+    # Kata Kunci
+    ws = book.sheet("Kata Kunci", ["Peringkat", "Kata kunci", "Kunci grup", "Grup", "Pengaduan"], [9, 26, 18, 30, 11])
+    for row, k in enumerate(report.keywords, 1):
+        book.put(ws, row, [(row, book.int), (k.keyword, book.text), (k.group, book.text),
+                           (group_names.get(k.group, k.group), book.text), (k.complaints, book.int)])
+
+    # Belum Ditanggapi
+    ws = book.sheet("Belum Ditanggapi", ["No", "Nomor tiket", "Grup", "Diterima (WIB)", "Umur (hari)", "Pengirim",
+                                         "Kabupaten/Kota"], [6, 16, 40, 18, 10, 14, 24])
+    row = 0
+    for row, t in enumerate(open_rows, 1):
+        book.put(ws, row, [
+            (row, book.int), (t.number, book.text), (", ".join(group_names.get(g, g) for g in t.groups), book.text),
+            (_local(t.received_at, tz), book.stamp), (t.age_seconds / 86400.0, book.dec), (t.sender, book.text),
+            (t.regency, book.text),
+        ])
+    ws.autofilter(0, 0, max(1, row), 6)
+
+    # Keterangan
+    ws = book.sheet("Keterangan", ["Keterangan", "Nilai"], [34, 90])
+    meta: list[tuple[str, Any, Any]] = [
+        ("Bulan", str(report.month), book.text),
+        ("Periode", report.month.label, book.text),
+        ("Zona waktu", f"{report.timezone} (semua tanggal dan jam dalam WIB)", book.text),
+        ("Awal periode", _local(report.start, tz), book.stamp),
+        ("Akhir periode (tidak termasuk)", _local(report.end, tz), book.stamp),
+        ("Data per", _local(report.as_of, tz), book.stamp),
+        ("Dibuat", _local(generated_at, tz), book.stamp),
+        ("Target tanggapan (hari)", report.target_seconds / 86400.0, book.dec),
+        *[(f"Batas SLA {s.stage} (detik)", s.limit_seconds, book.dec) for s in report.stages],
+        ("Definisi", "Pengaduan dihitung pada bulan diterimanya; tanggapan (balasan atau penutupan) sampai 'Data "
+                     "per'. Spam tidak dihitung sebagai pengaduan kecuali dialihkan PIC ke suatu grup.", book.wrap),
+        ("Per grup", "Tiket yang dialihkan dihitung sekali di setiap grup yang dilaluinya; tanggapan dihitung untuk "
+                     "grup tempat tiket berada saat ditanggapi; waktu grup penerima pengalihan dihitung sejak "
+                     "pengalihan.", book.wrap),
+        ("Per instansi/PIC", "Pengaduan yang masuk ke grup tugasnya atau yang ditindaklanjutinya; ditanggapi, "
+                             "ditutup dan dialihkan oleh instansi/PIC tersebut.", book.wrap),
+        ("Masih terbuka", "Belum ada tanggapan sama sekali (status open).", book.wrap),
+        ("Durasi", "Waktu tanggapan dalam jam, tahap SLA dalam detik; persentil dengan interpolasi linear.",
+         book.wrap),
+    ]
+    for row, (label, value, fmt) in enumerate(meta, 1):
+        book.put(ws, row, [(label, book.text), (value, fmt)])
+    book.wb.close()
