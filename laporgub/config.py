@@ -32,6 +32,7 @@ from laporgub.types import GROUP_KEYS
 __all__ = [
     "Config",
     "ConfigError",
+    "FollowupConfig",
     "GroupConfig",
     "LeaderConfig",
     "ModemConfig",
@@ -211,6 +212,39 @@ class SpamConfig:
     keywords: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class FollowupConfig:
+    """``[followup]``: monitoring of follow-up and completion (the SOP asks PICs and admins to watch it)."""
+
+    #: A complaint without a PIC response this long gets a reminder in its groups (0: no reminders).
+    reminder_hours: float = 24.0
+    #: ... and this long, it is escalated to its leaders' chats and the admin chat (0: no escalation).
+    escalate_hours: float = 72.0
+    #: Daily digest of each group's unfinished tickets at this service-time ``HH:MM`` ("off": none).
+    digest_time: str = "07:00"
+    #: At most this many tickets listed per digest (the rest are counted).
+    digest_max_tickets: int = 50
+    #: How often the monitor looks for due steps.
+    check_interval_seconds: float = 60.0
+
+    @property
+    def digest_at(self) -> tuple[int, int] | None:
+        """``(hour, minute)`` of the digest, or None when it is off."""
+        if self.digest_time.strip().lower() == "off":
+            return None
+        hour, minute = self.digest_time.strip().split(":")
+        return int(hour), int(minute)
+
+
+def _check_clock_time(text: str) -> str | None:
+    if text.strip().lower() == "off":
+        return None
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        return f'must be a time HH:MM (e.g. "07:00") or "off", not {text!r}'
+    return None
+
+
 #: Template variables each text may use (``$name``), checked at load.
 TEXT_VARIABLES: dict[str, frozenset[str]] = {
     "ack_sms": frozenset({"ticket", "centre_number"}),
@@ -222,6 +256,20 @@ TEXT_VARIABLES: dict[str, frozenset[str]] = {
     ),
     "telegram_operator": frozenset({"sender", "modem", "received", "text"}),
     "telegram_followup": frozenset({"ticket", "hashtag", "sender", "received", "text"}),
+    "telegram_batch_item": frozenset(
+        {"marker", "ticket", "hashtag", "groups", "regency", "sender", "received", "text", "kind"}
+    ),
+    "response_sms": frozenset({"ticket", "agency", "response", "centre_number"}),
+    "closed_sms": frozenset({"ticket", "agency", "response", "centre_number"}),
+    "telegram_rerouted": frozenset({"ticket", "hashtag", "from_groups", "to_group", "pic", "agency"}),
+    "telegram_reminder": frozenset(
+        {"ticket", "hashtag", "groups", "regency", "sender", "received", "hours", "text"}
+    ),
+    "telegram_escalation": frozenset(
+        {"ticket", "hashtag", "groups", "regency", "sender", "received", "hours", "text"}
+    ),
+    "telegram_digest": frozenset({"group", "date", "count", "items", "more"}),
+    "telegram_digest_item": frozenset({"ticket", "hashtag", "status", "received", "days", "text"}),
 }
 
 
@@ -237,6 +285,14 @@ class TextsConfig:
     telegram_notification: str
     telegram_operator: str
     telegram_followup: str
+    telegram_batch_item: str
+    response_sms: str
+    closed_sms: str
+    telegram_rerouted: str
+    telegram_reminder: str
+    telegram_escalation: str
+    telegram_digest: str
+    telegram_digest_item: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +311,7 @@ class Config:
     leaders: tuple[LeaderConfig, ...]
     spam: SpamConfig
     texts: TextsConfig
+    followup: FollowupConfig = field(default_factory=FollowupConfig)
     path: str | None = field(default=None, compare=False)
 
     @property
@@ -653,6 +710,20 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
     spam = SpamConfig(keywords=t.str_list("keywords", (), lower=True))
     t.finish()
 
+    t = root.table("followup", required=False)
+    followup = FollowupConfig(
+        reminder_hours=t.float("reminder_hours", 24.0, min=0.0, max=24.0 * 60),
+        escalate_hours=t.float("escalate_hours", 72.0, min=0.0, max=24.0 * 60),
+        digest_time=t.str("digest_time", "07:00", check=_check_clock_time),
+        digest_max_tickets=t.int("digest_max_tickets", 50, min=1, max=500),
+        check_interval_seconds=t.float("check_interval_seconds", 60.0, min=1.0, max=3600.0),
+    )
+    if 0 < followup.escalate_hours <= followup.reminder_hours:
+        problems.add("followup.escalate_hours",
+                     f"must be greater than reminder_hours ({followup.reminder_hours:g}), "
+                     f"not {followup.escalate_hours:g}")
+    t.finish()
+
     t = root.table("texts")
     texts = TextsConfig(
         centre_number=t.str("centre_number"),
@@ -666,7 +737,7 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
     return Config(
         service=service, metrics=metrics, api=api, telegram=telegram, sla=sla, intake=intake,
         modems=tuple(modems), groups=groups, pics=tuple(pics), leaders=tuple(leaders),
-        spam=spam, texts=texts, path=path,
+        spam=spam, texts=texts, followup=followup, path=path,
     )
 
 

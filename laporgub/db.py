@@ -115,7 +115,8 @@ class Notification(BaseModel):
     inbound = peewee.ForeignKeyField(InboundSms, null=True, on_delete="SET NULL")
     destination = peewee.CharField(max_length=64, index=True)  # group key, leader-<n>, admin
     chat_id = peewee.BigIntegerField()
-    kind = peewee.CharField(max_length=16)  # ticket | spam | operator | undecodable | alert
+    # ticket | spam | followup | operator | undecodable | alert | note | reminder | escalation | digest
+    kind = peewee.CharField(max_length=16)
     text = peewee.TextField(null=True)  # ready-made text (alerts to the admin chat)
     status = peewee.CharField(max_length=16, default="pending", index=True)  # pending | sent | failed
     queued_at = peewee.FloatField()  # notify starts
@@ -124,7 +125,7 @@ class Notification(BaseModel):
     attempts = peewee.IntegerField(default=0)
     next_attempt_at = peewee.FloatField(default=0.0)
     last_error = peewee.TextField(null=True)
-    message_id = peewee.BigIntegerField(null=True)
+    message_id = peewee.BigIntegerField(null=True, index=True)  # a PIC's reply names it: maps back to tickets
 
 
 class Pic(BaseModel):
@@ -190,6 +191,57 @@ class ReportRun(BaseModel):
         indexes = ((("month", "chat_id"), True),)
 
 
+class TelegramState(BaseModel):
+    """Small durable facts about the Bot API session, e.g. the getUpdates offset."""
+
+    key = peewee.CharField(max_length=64, primary_key=True)
+    value = peewee.TextField()
+    updated_at = peewee.FloatField()
+
+
+class ChatReply(BaseModel):
+    """The bot's answers in Telegram chats (acknowledgements, refusals, status), sent by the Responder.
+
+    Queued in the same transaction as the action they confirm, so an answer is
+    neither lost nor sent for an action that was rolled back.
+    """
+
+    chat_id = peewee.BigIntegerField()
+    reply_to_message_id = peewee.BigIntegerField(null=True)
+    ticket = peewee.ForeignKeyField(Ticket, null=True, backref="chat_replies", on_delete="SET NULL")
+    text = peewee.TextField()
+    status = peewee.CharField(max_length=16, default="pending", index=True)  # pending | sent | failed
+    created_at = peewee.FloatField()
+    attempts = peewee.IntegerField(default=0)
+    next_attempt_at = peewee.FloatField(default=0.0)
+    sent_at = peewee.FloatField(null=True)
+    message_id = peewee.BigIntegerField(null=True, index=True)  # replies to it map back to the ticket too
+    last_error = peewee.TextField(null=True)
+
+
+class FollowupEvent(BaseModel):
+    """A follow-up step done for a ticket (``reminder``, ``escalation``); the unique key makes it happen once."""
+
+    ticket = peewee.ForeignKeyField(Ticket, backref="followups", on_delete="CASCADE")
+    step = peewee.CharField(max_length=16)
+    created_at = peewee.FloatField()
+
+    class Meta:
+        indexes = ((("ticket", "step"), True),)
+
+
+class DigestRun(BaseModel):
+    """One daily digest of one group; the unique key makes it happen once a day."""
+
+    group = peewee.CharField(max_length=32)
+    day = peewee.CharField(max_length=10)  # YYYY-MM-DD in the service's time zone
+    tickets = peewee.IntegerField(default=0)
+    created_at = peewee.FloatField()
+
+    class Meta:
+        indexes = ((("group", "day"), True),)
+
+
 MODELS: tuple[type[BaseModel], ...] = (
     SchemaVersion,
     Ticket,
@@ -200,6 +252,10 @@ MODELS: tuple[type[BaseModel], ...] = (
     PicResponse,
     OutboundSms,
     ReportRun,
+    TelegramState,
+    ChatReply,
+    FollowupEvent,
+    DigestRun,
 )
 
 

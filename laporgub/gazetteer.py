@@ -5,30 +5,35 @@ names, so a complaint can also go to the ``kabkota`` group and to the leaders of
 regency (DESIGN.md).
 
 Matching is on whole words of a lightly normalised text (casefolded, NFKC, punctuation
-to spaces). Four names are shared by a kota and a kabupaten: Semarang, Magelang,
+to spaces); one typing error in a name of seven letters or more is forgiven
+("Purbalinga"). Four names are shared by a kota and a kabupaten: Semarang, Magelang,
 Pekalongan and Tegal. For those:
 
-* ``kota X``, ``kodya X``, ``pemkot X``, ``walikota X`` pick the Kota;
-* ``kab X``, ``kabupaten X``, ``pemkab X``, ``bupati X`` pick the Kabupaten;
+* ``kota X``, ``kodya X``, ``pemkot X``, ``walikota X``, ``X kota`` pick the Kota;
+* ``kab X``, ``kabupaten X``, ``pemkab X``, ``bupati X``, ``X kab`` pick the Kabupaten;
 * a capital or well-known town of the kabupaten (Ungaran, Ambarawa, Slawi, Kajen,
   Mungkid, Muntilan, ...) picks the Kabupaten, also when the bare name stands elsewhere
   in the same text ("Ungaran, Semarang");
 * the bare name picks the **Kota**: the city is what most people mean by the bare name,
   and the Kota's own leaders then see it; a PIC can re-route with ``/alihkan``.
 
-When several places are named, the first one that is not a bare shared name wins; a
-bare shared name is used only when nothing else is named.
+When several places are named, the first one that is neither a bare shared name nor one
+end of a route ("tol Semarang-Solo dekat Bawen": Bawen) wins; then the first end of a
+route; a bare shared name is used only when nothing else is named.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from types import MappingProxyType
 
-__all__ = ["ALIASES", "REGENCIES", "RegencyMatch", "find_regency", "find_regency_match", "match_regency"]
+__all__ = [
+    "ALIASES", "REGENCIES", "RegencyMatch", "find_regency", "find_regency_match", "match_regency", "place_words",
+]
 
 _KABUPATEN = (
     "Banjarnegara", "Banyumas", "Batang", "Blora", "Boyolali", "Brebes", "Cilacap", "Demak",
@@ -50,16 +55,17 @@ _SHARED_ALIASES = {"smg": "semarang"}
 # Wonosari, Parakan, Banjarsari...) or is a common word (Secang, Guci, Genuk) are left out.
 _TOWNS: dict[str, tuple[str, ...]] = {
     "Kabupaten Banjarnegara": ("banjarnegara",),
-    "Kabupaten Banyumas": ("banyumas", "purwokerto", "pwt", "baturraden", "baturaden", "sokaraja", "ajibarang"),
+    "Kabupaten Banyumas": ("banyumas", "purwokerto", "pwt", "baturraden", "baturaden", "sokaraja", "ajibarang",
+                           "wangon", "sumpiuh"),
     "Kabupaten Batang": ("batang",),
-    "Kabupaten Blora": ("blora", "cepu"),
+    "Kabupaten Blora": ("blora", "cepu", "randublatung"),
     "Kabupaten Boyolali": ("boyolali",),
     "Kabupaten Brebes": ("brebes", "bumiayu", "ketanggungan"),
     "Kabupaten Cilacap": ("cilacap", "majenang", "kroya"),
-    "Kabupaten Demak": ("demak", "sayung"),
-    "Kabupaten Grobogan": ("grobogan", "purwodadi"),
-    "Kabupaten Jepara": ("jepara",),
-    "Kabupaten Karanganyar": ("karanganyar", "tawangmangu", "colomadu"),
+    "Kabupaten Demak": ("demak", "sayung", "mranggen"),
+    "Kabupaten Grobogan": ("grobogan", "purwodadi", "gubug"),
+    "Kabupaten Jepara": ("jepara", "karimunjawa", "karimun jawa", "pecangaan", "bangsri"),
+    "Kabupaten Karanganyar": ("karanganyar", "tawangmangu", "colomadu", "palur"),
     "Kabupaten Kebumen": ("kebumen", "gombong"),
     "Kabupaten Kendal": ("kendal", "weleri", "boja"),
     "Kabupaten Klaten": ("klaten", "delanggu"),
@@ -80,7 +86,8 @@ _TOWNS: dict[str, tuple[str, ...]] = {
     "Kabupaten Wonosobo": ("wonosobo",),
     "Kota Salatiga": ("salatiga",),
     "Kota Semarang": ("tembalang", "banyumanik", "pedurungan", "ngaliyan", "gunungpati", "tlogosari", "kaligawe",
-                      "mangkang"),
+                      "mangkang", "srondol", "jatingaleh", "simpang lima", "lawang sewu", "candisari", "gajahmungkur",
+                      "gayamsari"),
     "Kota Surakarta": ("surakarta", "solo", "laweyan", "jebres", "serengan", "manahan"),
 }
 
@@ -108,13 +115,20 @@ _WORD_CONTEXT: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         frozenset({"tepung", "sari", "bela", "hakikat"}),
         frozenset({"singkong", "ketela", "ubi", "aren", "jagung", "sagu", "kanji"}),
     ),
+    # The river Bengawan Solo flows through eight regencies; "solo karier" is no city.
+    "solo": (frozenset({"bengawan"}), frozenset({"karier", "karir", "traveling", "player"})),
 }
 
-_NON_WORD = re.compile(r"[\W_]+")
+_NON_WORD = re.compile(r"[^\w~]+|_")
+# A hyphen between two words ("Semarang-Solo", "Purwodadi–Blora") names a route, kept as " ~ ".
+_ROUTE_DASH = re.compile(r"(?<=\w)\s*[-\u2013\u2014]+\s*(?=\w)")
+_ROUTE = "~"
 
 
 def _normalise(text: str) -> str:
-    return " ".join(_NON_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).split())
+    s = unicodedata.normalize("NFKC", text).casefold().replace(_ROUTE, " ")
+    s = _ROUTE_DASH.sub(f" {_ROUTE} ", s)
+    return " ".join(_NON_WORD.sub(" ", s).split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,12 +141,16 @@ class RegencyMatch:
         start: character offset of ``alias`` in the normalised text.
         bare: True when a shared name (Semarang, Magelang, Pekalongan, Tegal) stood
             without qualifier and was resolved by default to the Kota.
+        route: True when the name is one end of a route ("Semarang-Solo", "jalan
+            Purwodadi-Blora"), which says less about where the complaint is than a
+            place named on its own.
     """
 
     regency: str
     alias: str
     start: int
     bare: bool = False
+    route: bool = False
 
 
 def _alternation(words: Iterable[str]) -> str:
@@ -143,7 +161,9 @@ def _alternation(words: Iterable[str]) -> str:
 def _build_pattern() -> re.Pattern[str]:
     names = set(ALIASES) | _SHARED | set(_SHARED_ALIASES)
     quals = _KOTA_QUALIFIERS | _KAB_QUALIFIERS
-    return re.compile(rf"(?<!\w)(?:(?P<q>{_alternation(quals)}) )?(?P<name>{_alternation(names)})(?!\w)")
+    # A qualifier may also follow a shared name ("pekalongan kota"), but not start "kota mungkid".
+    return re.compile(rf"(?<!\w)(?:(?P<q>{_alternation(quals)}) )?(?P<name>{_alternation(names)})"
+                      rf"(?: (?P<q2>kota|kab|kabupaten)(?! mungkid))?(?!\w)")
 
 
 _PATTERN = _build_pattern()
@@ -160,58 +180,121 @@ def _plain_word_use(norm: str, m: re.Match[str], name: str) -> bool:
     return prev in refuse_prev or counted or nxt in refuse_next
 
 
-def match_regency(text: str) -> tuple[RegencyMatch, ...]:
+def _is_route(norm: str, start: int, end: int) -> bool:
+    return norm[max(0, start - 2): start] == f"{_ROUTE} " or norm[end: end + 2] == f" {_ROUTE}"
+
+
+# Names long enough that one typing error cannot make another word of them ("purbalinga").
+_TYPO_NAMES: dict[str, str] = {
+    a: a for a in (*ALIASES, *_SHARED) if " " not in a and len(a) >= 7
+}
+_TYPO_WORD = re.compile(r"(?<!\w)[^\W\d_]{7,}(?!\w)")
+
+
+@lru_cache(maxsize=4096)
+def _misspelt_name(word: str) -> str | None:
+    """The place name ``word`` is one typing error away from, if exactly one and same first two letters."""
+    if word in _TYPO_NAMES:
+        return None
+    found = [n for n in _TYPO_NAMES if n[:2] == word[:2] and abs(len(n) - len(word)) <= 1 and _one_edit(word, n)]
+    return found[0] if len(found) == 1 else None
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` differ by one insertion, deletion, substitution or swap of neighbours."""
+    if a == b:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                                  and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    i = 0
+    while i < len(short) and short[i] == long[i]:
+        i += 1
+    return short[i:] == long[i + 1:]
+
+
+def _spelt_right(norm: str, known: Callable[[str], bool]) -> str:
+    def fix(m: re.Match[str]) -> str:
+        word = m.group(0)
+        return word if known(word) else _misspelt_name(word) or word
+
+    return _TYPO_WORD.sub(fix, norm)
+
+
+def match_regency(text: str, known: Callable[[str], bool] | None = None) -> tuple[RegencyMatch, ...]:
     """Every place of Central Java named in ``text``, in text order.
 
     Args:
         text: free text, any case, punctuation and emoji allowed.
+        known: when given, says which words are spelt right; any other word one typing
+            error away from a name of seven letters or more is read as that name
+            ("Purbalinga", "Temangung"), but never a known word ("serangan" is no
+            misspelt "Serengan").
 
     Returns:
         One match per place named; shared bare names are resolved to the Kota here
         (``bare=True``) and may be overridden by ``find_regency``'s rules.
     """
     norm = _normalise(text)
+    if known is not None:
+        norm = _spelt_right(norm, known)
     found: list[RegencyMatch] = []
     for m in _PATTERN.finditer(norm):
-        name, qual = m.group("name"), m.group("q")
+        name, qual = m.group("name"), m.group("q") or m.group("q2")
         name = _SHARED_ALIASES.get(name, name)
+        route = _is_route(norm, m.start(), m.end())
         if name in _SHARED:
             if qual in _KAB_QUALIFIERS:
-                found.append(RegencyMatch(f"Kabupaten {name.title()}", m.group(0), m.start()))
+                found.append(RegencyMatch(f"Kabupaten {name.title()}", m.group(0), m.start(), route=route))
             elif qual in _KOTA_QUALIFIERS:
-                found.append(RegencyMatch(f"Kota {name.title()}", m.group(0), m.start()))
+                found.append(RegencyMatch(f"Kota {name.title()}", m.group(0), m.start(), route=route))
             else:
-                found.append(RegencyMatch(f"Kota {name.title()}", m.group("name"), m.start("name"), bare=True))
+                found.append(RegencyMatch(f"Kota {name.title()}", m.group("name"), m.start("name"), bare=True,
+                                          route=route))
             continue
-        if qual is None and name in _WORD_CONTEXT and _plain_word_use(norm, m, name):
+        if m.group("q") is None and name in _WORD_CONTEXT and _plain_word_use(norm, m, name):
             continue
         # A qualifier on an unshared name ("kota kudus", "kota mungkid") changes nothing.
-        found.append(RegencyMatch(ALIASES[name], m.group(0), m.start()))
+        alias = m.group(0) if m.group("q2") is None else m.group(0).rsplit(" ", 1)[0]
+        found.append(RegencyMatch(ALIASES[name], alias, m.start(), route=route))
     return tuple(found)
 
 
-def find_regency_match(text: str) -> RegencyMatch | None:
+def find_regency_match(text: str, known: Callable[[str], bool] | None = None) -> RegencyMatch | None:
     """Like ``find_regency``, but also says which words named the place."""
-    matches = match_regency(text)
-    for m in matches:
-        if not m.bare:
-            return m
-    # Only bare shared names: the first one, i.e. a Kota.
-    return matches[0] if matches else None
+    matches = match_regency(text, known)
+    for wanted in ((False, False), (False, True), (True, False), (True, True)):
+        for m in matches:
+            if (m.bare, m.route) == wanted:
+                return m
+    return None
 
 
-def find_regency(text: str) -> str | None:
+def find_regency(text: str, known: Callable[[str], bool] | None = None) -> str | None:
     """The official name of the regency or city ``text`` names, else None.
 
-    The first place that is not a bare shared name wins, so "Ungaran, Semarang" is
-    Kabupaten Semarang; a bare shared name ("Semarang") counts only when nothing else
-    is named, and then means the Kota.
+    The first place that is neither a bare shared name nor one end of a route wins, so
+    "Ungaran, Semarang" is Kabupaten Semarang and "tol Semarang-Solo dekat Bawen" too;
+    then the first end of a route ("jalan Purwodadi-Blora": Grobogan); a bare shared
+    name ("Semarang") counts only when nothing else is named, and then means the Kota.
 
     Args:
         text: free text, e.g. an SMS.
+        known: which words are spelt right, to forgive typing errors in others (see
+            ``match_regency``); None matches names as written only.
 
     Returns:
         One of ``REGENCIES``, or None when no place of Central Java is named.
     """
-    m = find_regency_match(text)
+    m = find_regency_match(text, known)
     return m.regency if m else None
+
+
+def place_words() -> frozenset[str]:
+    """Every word of every place name and qualifier, for the routing lexicon (never "corrected")."""
+    words = {w for name in (*ALIASES, *_SHARED, *_SHARED_ALIASES, *_KOTA_QUALIFIERS, *_KAB_QUALIFIERS)
+             for w in name.split()}
+    words |= {w.lower() for r in REGENCIES for w in r.split()}
+    return frozenset(words)

@@ -150,6 +150,7 @@ class PendingNotification:
     queued_at: float
     attempts: int
     messages: tuple[str, ...]  # one, or several when a long SMS was split
+    compact: str | None = None  # the entry used when several tickets share one message
 
 
 def pending_notifications(
@@ -171,6 +172,7 @@ def pending_notifications(
     )
     result = []
     for row in rows:
+        messages, compact = _render(row, renderer)
         result.append(
             PendingNotification(
                 id=row.id,
@@ -178,33 +180,35 @@ def pending_notifications(
                 kind=row.kind,
                 queued_at=row.queued_at,
                 attempts=row.attempts,
-                messages=tuple(_render(row, renderer)),
+                messages=tuple(messages),
+                compact=compact,
             )
         )
     return result
 
 
-def _render(row: db.Notification, renderer: Renderer) -> list[str]:
+def _render(row: db.Notification, renderer: Renderer) -> tuple[list[str], str | None]:
+    """The row's message(s), and its compact entry for combined messages (tickets only)."""
     if row.text:
-        return [row.text]
+        return [row.text], None
     if row.ticket_id:
         t = row.ticket
         groups = tuple(
             c.group for c in db.TicketCategory.select(db.TicketCategory.group)
-            .where(db.TicketCategory.ticket == t.id).order_by(db.TicketCategory.id)
+            .where((db.TicketCategory.ticket == t.id) & db.TicketCategory.active).order_by(db.TicketCategory.id)
             if c.group != "channel"
         )
         view = TicketView(
             number=t.number, kind=t.kind, sender=t.sender, text=t.text, received_at=t.received_at,
             groups=groups, regency=t.regency,
         )
-        return renderer.ticket_messages(view)
+        return renderer.ticket_messages(view), renderer.batch_item(view)
     inbound = row.inbound
     if row.kind == "undecodable":
         text = f"SMS tidak dapat dibaca (modem {inbound.modem}), disimpan mentah #{inbound.id}: {inbound.pdu[:600]}"
-        return [renderer.operator_message("?", inbound.modem, inbound.reported_at, text)]
+        return [renderer.operator_message("?", inbound.modem, inbound.reported_at, text)], None
     sender = inbound.sender_raw or "?"
-    return [renderer.operator_message(sender, inbound.modem, inbound.reported_at, inbound.text or "")]
+    return [renderer.operator_message(sender, inbound.modem, inbound.reported_at, inbound.text or "")], None
 
 
 def mark_sent(ids: Iterable[int], sent_at: float, acked_at: float, message_id: int) -> None:

@@ -70,6 +70,8 @@ class Renderer:
         operator = texts.telegram_operator if self.html else strip_tags(texts.telegram_operator)
         self._notification = string.Template(notification)
         self._operator = string.Template(operator)
+        batch_item = texts.telegram_batch_item if self.html else strip_tags(texts.telegram_batch_item)
+        self._batch_item = string.Template(batch_item)
         followup = texts.telegram_followup if self.html else strip_tags(texts.telegram_followup)
         self._followup = string.Template(followup)
 
@@ -113,18 +115,20 @@ class Renderer:
 
     # -- Telegram -------------------------------------------------------------
 
+    @staticmethod
+    def marker(view: TicketView) -> str:
+        if view.kind == "spam":
+            return "⚠️ DIDUGA SPAM"
+        if "darurat" in view.groups:
+            return "🚨 DARURAT"
+        return "Laporan baru"
+
     def ticket_notification(self, view: TicketView, body: str | None = None, part: str = "") -> str:
         """One ticket's notification; ``body`` replaces the text when it was split."""
-        if view.kind == "spam":
-            marker = "⚠️ DIDUGA SPAM"
-        elif "darurat" in view.groups:
-            marker = "🚨 DARURAT"
-        else:
-            marker = "Laporan baru"
         group_names = ", ".join(self.config.group_name(g) for g in view.groups) or "-"
         text = view.text if body is None else body
         return self._notification.safe_substitute(
-            marker=self.escape(marker + part),
+            marker=self.escape(self.marker(view) + part),
             ticket=view.number,
             hashtag=hashtag(view.number),
             groups=self.escape(group_names),
@@ -134,6 +138,24 @@ class Renderer:
             text=self.escape(text),
             kind=view.kind,
         )
+
+    def batch_item(self, view: TicketView) -> str:
+        """A ticket as one entry of a combined message (several tickets waiting for one chat)."""
+        return self._batch_item.safe_substitute(
+            marker=self.escape(self.marker(view)),
+            ticket=view.number,
+            hashtag=hashtag(view.number),
+            groups=self.escape(", ".join(self.config.group_name(g) for g in view.groups) or "-"),
+            regency=self.escape(view.regency or "-"),
+            sender=mask_msisdn(view.sender),
+            received=self.local_time(view.received_at),
+            text=self.escape(view.text),
+            kind=view.kind,
+        )
+
+    def batch_header(self, count: int | str) -> str:
+        text = f"{count} laporan masuk bersamaan"
+        return f"<b>{text}</b>" if self.html else text
 
     def ticket_messages(self, view: TicketView) -> list[str]:
         """The notification, split when the SMS text alone exceeds Telegram's limit."""
@@ -185,22 +207,34 @@ def split_text(text: str, limit: int) -> list[str]:
     return pieces
 
 
-def coalesce(messages: Sequence[str], parse_mode: str, limit: int = TELEGRAM_MAX) -> list[tuple[int, str]]:
+def coalesce(
+    messages: Sequence[str], parse_mode: str, limit: int = TELEGRAM_MAX, separator: str = SEPARATOR,
+    header: str = "",
+) -> list[tuple[int, str]]:
     """Pack consecutive messages into as few Telegram messages as fit.
 
-    Returns ``(count, text)`` pairs: each text holds the next ``count`` inputs.
+    Returns ``(count, text)`` pairs: each text holds the next ``count`` inputs
+    (after ``header`` when several are combined).
     """
     packed: list[tuple[int, str]] = []
     current: list[str] = []
-    size = 0
-    sep = visible_len(SEPARATOR, parse_mode)
+    sep = visible_len(separator, parse_mode)
+    head = visible_len(header + separator, parse_mode) if header else 0
+    size = head
+
+    def flush() -> None:
+        text = separator.join(current)
+        if header and len(current) > 1:
+            text = header.replace("{n}", str(len(current))) + separator + text
+        packed.append((len(current), text))
+
     for message in messages:
         length = visible_len(message, parse_mode)
         if current and size + sep + length > limit:
-            packed.append((len(current), SEPARATOR.join(current)))
-            current, size = [], 0
+            flush()
+            current, size = [], head
         size = size + (sep if current else 0) + length
         current.append(message)
     if current:
-        packed.append((len(current), SEPARATOR.join(current)))
+        flush()
     return packed

@@ -1,47 +1,71 @@
 """Sorting inbound SMS into the five kinds of DESIGN.md and complaints into groups.
 
 Everything here is a pure function of the text, the sender and the ``RoutingRules``
-(built from config.toml by the caller); the only I/O is ``load_default_rules``, which
-reads the package's ``data/keywords.toml``.
+(built from config.toml by the caller), compiled once by ``Classifier``; the only I/O is
+reading the package's data files (``data/keywords.toml``, ``data/abbreviations.tsv``,
+``data/lexicon.txt`` and PySastrawi's root dictionary), once per process.
 
-Matching works on ``normalize``'d text, and keywords are normalised the same way, so a
-keyword ``"jln berlubang"`` and an SMS ``"JLN nya BERLOBANG!!!"`` meet as
-``jalan ... berlubang``. A single keyword word matches a text word that is the same word,
-or the same word with simple Indonesian (and a few Javanese) affixes: ``banjir`` matches
-``kebanjiran``, ``banjirnya``, ``dibanjiri``; ``tipu`` matches ``penipuan`` (the nasal
-prefixes drop the first consonant, and the matcher puts it back). Words of three letters
-or fewer (``api``, ``kk``, ``ktp``) only take possessive suffixes (``ktpnya``), because
-prefix-stripping turns too many ordinary words into them.
+How a text is read, like a careful human would:
 
-The words of a phrase keyword must come in order, each within two words of the
-previous (``jalan rusak`` matches ``jalan ke sawah rusak``); negative keywords must
-stand contiguous. A negative keyword cancels the group's matches it overlaps
-(``kereta api`` cancels ``api``, not a ``banjir`` elsewhere); a negative keyword that
-overlaps none of them (``simulasi``) cancels the whole group.
+1. ``normalize``: NFKC and case folding (the "bold" letters of spam become plain), ``kata2``
+   -> ``kata kata``, digits written for letters where that makes a known word (``b4njir``),
+   punctuation and emoji to spaces, stretched letters collapsed (``parahhh``), and SMS
+   abbreviations and Javanese words expanded (``data/abbreviations.tsv``: ``jln`` ->
+   ``jalan``, ``gak`` -> ``tidak``, ``banyu`` -> ``air``).
+2. Each word is then known by its forms: itself; its roots under Indonesian and Javanese
+   affixes (``kebanjiran``, ``banjirnya``, ``dibanjiri`` -> ``banjir``; ``penipuan`` -> ``tipu``;
+   ``rusake`` -> ``rusak``), by rule and by the Sastrawi stemmer; and, for a word that is in
+   no dictionary, the one keyword word it is a slip of: vowels dropped (``jmbtn`` ->
+   ``jembatan``, ``lstrk`` -> ``listrik``) or one typing error (two from nine letters on:
+   ``puskesmaz``, ``lisrik``), never for words shorter than five letters.
+3. A keyword of one word matches a text word having it among its forms, except that keyword
+   words of three letters or fewer (``api``, ``kk``, ``ktp``) only take possessive suffixes
+   (``ktpnya``), because prefix-stripping turns too many ordinary words into them. A keyword
+   written in a derived form (``pemadaman``) matches only that form: write the root
+   (``padam``) to match all of them. The words of a phrase keyword must come in order, each
+   within two words of the previous (``jalan rusak`` matches ``jalan ke sawah rusak``).
 
-Spam needs evidence: spam phrases weighing at least 2 (a phrase weighs 2, a single word
-1) and more than the topic keywords found, and no sign of a citizen reporting them
-(``COMPLAINT_MARKERS``: "saya ditipu", "lapor ada", "desa kami"...). Such a report is a
-complaint and also goes to ``sosial_hukum``: when in doubt, a complaint (DESIGN.md).
+Negative keywords (contiguous phrases) cancel the matches of their group they overlap
+(``kereta api`` cancels ``api``, not a ``banjir`` elsewhere); a single-word negative keyword
+that overlaps none (``simulasi``) cancels the whole group; a ``*`` stands for any keyword of
+the group (``tidak ada *`` cancels ``tidak ada banjir`` and ``tidak ada kebakaran``).
+
+Keywords weigh 1, or ``weak_weight`` (0.5) when written with a leading ``~``: words that
+often stand in passing in complaints about something else (``~ambulans`` in an accident, a
+``~proyek`` in a wage complaint). A group receives the complaint when its matches, times its
+``group_weights`` entry (default 1), reach ``min_score`` (1); when no topic group does,
+every topic group with some evidence receives it; when none has any, ``pelayanan_publik``.
+``kabkota`` is added when a regency or city is named (``laporgub.gazetteer``).
+
+Spam needs evidence: spam phrases (a phrase weighs 2, a word 1) plus signs of mass
+messages (a link, a phone number to contact, decorated letters, a reader addressed as
+"anda"), at least 2 in all with at least one spam phrase, more than the topic keywords
+found, and no sign of a citizen reporting them (``COMPLAINT_MARKERS``: "saya ditipu", "lapor
+ada", "desa kami"...). Such a report is a complaint and also goes to ``sosial_hukum``: when in
+doubt, a complaint (DESIGN.md).
 
 ``Classifier.route`` gives the groups of a text already known to be a complaint, for
-re-routing a registered ticket.
+re-routing a registered ticket; ``Classifier.explain`` says why, for ``laporgub classify``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import logging
 import re
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from types import MappingProxyType
+from typing import Any
 
-from laporgub.gazetteer import find_regency_match
+from laporgub.gazetteer import RegencyMatch, find_regency_match, place_words
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "CATEGORY_GROUPS",
@@ -50,8 +74,10 @@ __all__ = [
     "ROUTING_ORDER",
     "Classification",
     "Classifier",
+    "Explanation",
     "RoutingRules",
     "is_operator_sender",
+    "load_abbreviations",
     "load_default_rules",
     "normalize",
     "parse_ticket_number",
@@ -72,102 +98,154 @@ ROUTING_ORDER: tuple[str, ...] = (*CATEGORY_GROUPS, "kabkota", "pelayanan_publik
 
 _FALLBACK_GROUP = "pelayanan_publik"
 _REGENCY_GROUP = "kabkota"
+_EMERGENCY_GROUP = "darurat"
 _SPAM = "spam"
 _FRAUD_GROUP = "sosial_hukum"
+_WEAK_MARK = "~"
+_WILDCARD = "*"
 
 # Gap allowed between consecutive words of a phrase keyword (positive and spam lists).
 _PHRASE_GAP = 2
 
 # --------------------------------------------------------------------------
+# Package data: abbreviations and the lexicon of known words.
+
+
+def _data_text(name: str) -> str:
+    return resources.files("laporgub").joinpath(f"data/{name}").read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def load_abbreviations() -> Mapping[str, str]:
+    """The shipped abbreviation dictionary (``data/abbreviations.tsv``): token -> expansion.
+
+    Returns:
+        A read-only mapping of lowercase tokens to lowercase words.
+    """
+    table: dict[str, str] = {}
+    for number, line in enumerate(_data_text("abbreviations.tsv").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        token, sep, expansion = line.partition("\t")
+        if not sep or not token.strip() or not expansion.strip():
+            raise ValueError(f"data/abbreviations.tsv:{number}: expected 'token<TAB>expansion'")
+        table[token.strip().lower()] = " ".join(expansion.lower().split())
+    return MappingProxyType(table)
+
+
+_ABBREVIATIONS: Mapping[str, str] = load_abbreviations()
+
+
+class _Sastrawi:
+    """PySastrawi's stemmer and root dictionary, loaded once; absent if the package is missing."""
+
+    def __init__(self) -> None:
+        try:
+            from Sastrawi.Dictionary.ArrayDictionary import ArrayDictionary
+            from Sastrawi.Stemmer.Stemmer import Stemmer
+            from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
+        except ImportError:
+            logger.warning("event=sastrawi_missing detail=%s", "stemming by affix rules only, no typo tolerance")
+            self.words: frozenset[str] = frozenset()
+            self._stemmer: Any = None
+            return
+        words = [w.strip() for w in StemmerFactory().get_words() if w.strip()]
+        self.words = frozenset(words)
+        # The uncached Stemmer: its CachedStemmer keeps every word it ever saw; ours is bounded.
+        self._stemmer = Stemmer(ArrayDictionary(words))
+
+    def __bool__(self) -> bool:
+        return self._stemmer is not None
+
+    def stem(self, word: str) -> str | None:
+        """The dictionary root of ``word``, or None when Sastrawi finds none."""
+        if self._stemmer is None:
+            return None
+        root = self._stemmer.stem_word(word)
+        return root if root != word and root in self.words else None
+
+
+@lru_cache(maxsize=1)
+def _sastrawi() -> _Sastrawi:
+    return _Sastrawi()
+
+
+@lru_cache(maxsize=1)
+def _base_lexicon() -> frozenset[str]:
+    """Words known to be spelt right: Sastrawi's roots, ``data/lexicon.txt``, abbreviations."""
+    extra = {w.strip() for w in _data_text("lexicon.txt").splitlines() if w.strip() and not w.startswith("#")}
+    abbreviations = set(_ABBREVIATIONS) | {w for v in _ABBREVIATIONS.values() for w in v.split()}
+    return frozenset(_sastrawi().words | extra | abbreviations | place_words())
+
+
+# --------------------------------------------------------------------------
 # Normalisation.
 
-# SMS abbreviations, frequent misspellings and Javanese words -> Indonesian. Only
-# unambiguous tokens: "smp" (school or "sampai"), "sd", "kali" ("times" or river),
-# "lemah" (weak or soil), "loro" (sick or two), "larang" (forbid or expensive) stay.
-_ABBREVIATIONS: dict[str, str] = {
-    # function words and pronouns
-    "yg": "yang", "ingkang": "yang",
-    "tdk": "tidak", "tdak": "tidak", "gk": "tidak", "ga": "tidak", "gak": "tidak", "gag": "tidak",
-    "nggak": "tidak", "ngga": "tidak", "ngak": "tidak", "engga": "tidak", "enggak": "tidak", "ndak": "tidak",
-    "nda": "tidak", "ora": "tidak", "mboten": "tidak", "boten": "tidak",
-    "sdh": "sudah", "udh": "sudah", "udah": "sudah", "sdah": "sudah", "sudh": "sudah", "wis": "sudah",
-    "uwis": "sudah", "wes": "sudah", "uwes": "sudah", "sampun": "sudah",
-    "blm": "belum", "blom": "belum", "belom": "belum", "durung": "belum", "dereng": "belum", "drg": "belum",
-    "mhn": "mohon", "nyuwun": "mohon",
-    "tlg": "tolong", "tlng": "tolong", "tulung": "tolong",
-    "dr": "dari", "dri": "dari",
-    "dgn": "dengan", "dg": "dengan", "dng": "dengan",
-    "krn": "karena", "karna": "karena", "krna": "karena", "krena": "karena",
-    "kmrn": "kemarin", "kmarin": "kemarin", "kemaren": "kemarin", "kmren": "kemarin", "wingi": "kemarin",
-    "skrg": "sekarang", "skrng": "sekarang", "skr": "sekarang", "skarang": "sekarang", "saiki": "sekarang",
-    "utk": "untuk", "untk": "untuk", "tuk": "untuk",
-    "tp": "tapi",
-    "jg": "juga", "lg": "lagi", "lgi": "lagi", "sm": "sama", "bs": "bisa", "bsa": "bisa",
-    "dlm": "dalam", "pd": "pada", "kpd": "kepada", "ttg": "tentang", "spt": "seperti", "sprti": "seperti",
-    "sbg": "sebagai", "bbrp": "beberapa", "byk": "banyak", "bnyk": "banyak", "banyk": "banyak",
-    "msh": "masih", "masi": "masih", "bkn": "bukan", "klo": "kalau", "kalo": "kalau", "kl": "kalau",
-    "jd": "jadi", "jdi": "jadi", "aja": "saja", "aj": "saja", "emg": "memang", "mmg": "memang",
-    "trs": "terus", "trus": "terus", "hrs": "harus", "dpt": "dapat", "sblm": "sebelum", "stlh": "setelah",
-    "bgt": "banget", "bngt": "banget", "wonten": "ada", "enek": "ada",
-    "gmn": "bagaimana", "gmna": "bagaimana", "gimana": "bagaimana", "gmana": "bagaimana", "piye": "bagaimana",
-    "pripun": "bagaimana", "kpripun": "bagaimana",
-    "knp": "kenapa", "napa": "kenapa", "kpn": "kapan", "brp": "berapa", "brapa": "berapa",
-    "sy": "saya", "sya": "saya", "gw": "saya", "gue": "saya", "ane": "saya", "kulo": "saya", "kula": "saya",
-    "kmi": "kami", "org": "orang", "ortu": "orang tua",
-    "bpk": "bapak", "pak": "bapak", "bp": "bapak", "bu": "ibu",
-    "gub": "gubernur", "gubenur": "gubernur", "gubernr": "gubernur", "pakgub": "bapak gubernur",
-    "mksh": "terima kasih", "makasih": "terima kasih", "trmksh": "terima kasih", "trims": "terima kasih",
-    "tks": "terima kasih", "thx": "terima kasih", "suwun": "terima kasih",
-    "maf": "maaf", "mf": "maaf", "ngapunten": "maaf",
-    "ok": "oke", "okey": "oke", "okay": "oke",
-    # time and place
-    "hr": "hari", "bln": "bulan", "thn": "tahun", "th": "tahun", "mgg": "minggu", "jm": "jam",
-    "tgl": "tanggal", "smpe": "sampai", "sampe": "sampai", "ampe": "sampai",
-    "dpn": "depan", "blkg": "belakang", "blakang": "belakang", "dkt": "dekat", "deket": "dekat",
-    "sktr": "sekitar", "skitar": "sekitar", "tmpt": "tempat", "tmpat": "tempat", "kene": "sini", "mriki": "sini",
-    "rmh": "rumah", "rumh": "rumah", "omah": "rumah", "umah": "rumah",
-    "ds": "desa", "dsa": "desa", "dsn": "dusun", "kel": "kelurahan", "kec": "kecamatan", "kab": "kabupaten",
-    "prov": "provinsi", "rb": "ribu", "jt": "juta",
-    # topic words people abbreviate or misspell
-    "jln": "jalan", "jl": "jalan", "jaln": "jalan", "jlan": "jalan", "dalan": "jalan", "dalane": "jalannya",
-    "rs": "rumah sakit", "pkm": "puskesmas",
-    "lstrk": "listrik", "listrk": "listrik", "lisrik": "listrik", "listri": "listrik",
-    "bnjir": "banjir", "bnjr": "banjir", "banjr": "banjir", "lngsor": "longsor", "longsr": "longsor",
-    "lonsor": "longsor", "kbakaran": "kebakaran", "kebakarn": "kebakaran",
-    "rsk": "rusak", "rusk": "rusak", "rsak": "rusak", "lobang": "lubang", "berlobang": "berlubang",
-    "brlubang": "berlubang", "brlobang": "berlubang", "bolong": "berlubang",
-    "smph": "sampah", "sampa": "sampah",
-    "ektp": "e ktp", "ktpel": "ktp el", "ijin": "izin", "ijasah": "ijazah", "akte": "akta",
-    "banyu": "air", "wit": "pohon", "uwit": "pohon", "geni": "api", "udan": "hujan", "pari": "padi",
-    "rabuk": "pupuk", "rego": "harga", "regane": "harganya", "regone": "harganya",
-    "duit": "uang", "duwit": "uang", "peteng": "gelap",
-    # status queries
-    "ticket": "tiket", "tkt": "tiket", "lpr": "lapor", "lprn": "laporan", "lpran": "laporan",
-    "laporn": "laporan", "bls": "balas", "dibls": "dibalas", "dibales": "dibalas", "bales": "balas",
-    "balesan": "balasan", "tanggepan": "tanggapan", "ditanggepi": "ditanggapi", "progress": "progres",
-}
-
-_NFKC_TRANSLATE = str.maketrans({"’": "'", "‘": "'"})
+_NFKC_TRANSLATE = str.maketrans({"’": "'", "‘": "'", "`": "'"})
 _REDUPLICATION = re.compile(r"(?<![^\W\d_])([^\W\d_]{3,})2(?!\w)")
 _NON_WORD = re.compile(r"[\W_]+")
 _DIGIT_LETTER = re.compile(r"(?<=\d)(?=[^\W\d_])|(?<=[^\W\d_])(?=\d)")
 _LETTER_RUN = re.compile(r"([^\W\d_])\1{2,}")
 _VOWELS = frozenset("aeiou")
 _FINAL_DOUBLE = re.compile(r"^([^\W\d_]{3,})([^\W\d_])\2$")
+# Digits written for letters inside a word ("b4njir", "s4mpah", "sl0t"); only when that spells a known word.
+_LEET = re.compile(r"^[a-z]+(?:[013457][a-z]+)+$")
+_LEET_MAP = str.maketrans("013457", "oieast")
+
+
+class _Normalizer:
+    """``normalize`` with a given abbreviation table and lexicon (for digits written as letters)."""
+
+    def __init__(self, abbreviations: Mapping[str, str], lexicon: frozenset[str] | Callable[[], frozenset[str]]):
+        self.abbreviations = abbreviations
+        self._lexicon = lexicon
+
+    @property
+    def lexicon(self) -> frozenset[str]:
+        if callable(self._lexicon):
+            self._lexicon = self._lexicon()
+        return self._lexicon
+
+    def __call__(self, text: str) -> str:
+        s = unicodedata.normalize("NFKC", text.translate(_NFKC_TRANSLATE)).casefold()
+        s = _REDUPLICATION.sub(r"\1 \1", s)
+        s = _NON_WORD.sub(" ", s)
+        if any(ch.isdigit() for ch in s):
+            s = " ".join(self._unleet(t) for t in s.split())
+            s = _DIGIT_LETTER.sub(" ", s)
+        words: list[str] = []
+        for token in s.split():
+            # Acronyms without vowels keep their letters ("pppk", the contract civil servants).
+            if _VOWELS.intersection(token):
+                token = _LETTER_RUN.sub(r"\1", token)
+                if len(token) >= 5:
+                    token = _FINAL_DOUBLE.sub(r"\1\2", token)
+            words.append(self.abbreviations.get(token, token))
+        return " ".join(words)
+
+    def _unleet(self, token: str) -> str:
+        if not _LEET.match(token):
+            return token
+        plain = token.translate(_LEET_MAP)
+        return plain if plain in self.lexicon or plain in self.abbreviations else token
+
+
+_DEFAULT_NORMALIZER = _Normalizer(_ABBREVIATIONS, _base_lexicon)
 
 
 def normalize(text: str) -> str:
-    """The form of a text that keywords are matched against.
+    """The form of a text that keywords are matched against (with the shipped abbreviations).
 
-    Steps: NFKC (folds the "bold" Unicode letters of spam) and casefold;
-    ``kata2`` -> ``kata kata``; every character that is not a letter or digit (punctuation,
-    emoji, underscores) becomes a space; digits and letters are split (``3kg`` -> ``3 kg``);
-    in words with a vowel, runs of three or more of one letter collapse to one
-    (``parahhh`` -> ``parah``; two letters stay, so ``maaf`` and ``saat`` are safe; ``pppk``
-    has no vowel and stays), and a doubled last letter of a word of five letters or more is
-    undoubled (``banjirr`` -> ``banjir``); finally SMS abbreviations and Javanese words are
-    expanded (``yg`` -> ``yang``, ``gak`` -> ``tidak``, ``jln`` -> ``jalan``, ``rs`` ->
-    ``rumah sakit``, ``dalan`` -> ``jalan``, ``banyu`` -> ``air``).
+    Steps: NFKC (folds the "bold" Unicode letters of spam) and casefold; ``kata2`` ->
+    ``kata kata``; every character that is not a letter or digit (punctuation, emoji,
+    underscores) becomes a space; digits inside a word that stand for letters are read as
+    letters when that spells a known word (``b4njir`` -> ``banjir``), other digits and letters
+    are split (``3kg`` -> ``3 kg``); in words with a vowel, runs of three or more of one letter
+    collapse to one (``parahhh`` -> ``parah``; two letters stay, so ``maaf`` and ``saat`` are safe;
+    ``pppk`` has no vowel and stays), and a doubled last letter of a word of five letters or
+    more is undoubled (``banjirr`` -> ``banjir``); finally SMS abbreviations and Javanese words
+    are expanded (``yg`` -> ``yang``, ``gak`` -> ``tidak``, ``jln`` -> ``jalan``, ``rs`` -> ``rumah
+    sakit``, ``dalan`` -> ``jalan``, ``banyu`` -> ``air``).
 
     Args:
         text: any text.
@@ -175,19 +253,7 @@ def normalize(text: str) -> str:
     Returns:
         Lowercase words separated by single spaces (empty for an empty text).
     """
-    s = unicodedata.normalize("NFKC", text.translate(_NFKC_TRANSLATE)).casefold()
-    s = _REDUPLICATION.sub(r"\1 \1", s)
-    s = _NON_WORD.sub(" ", s)
-    s = _DIGIT_LETTER.sub(" ", s)
-    words: list[str] = []
-    for token in s.split():
-        # Acronyms without vowels keep their letters ("pppk", the contract civil servants).
-        if _VOWELS.intersection(token):
-            token = _LETTER_RUN.sub(r"\1", token)
-            if len(token) >= 5:
-                token = _FINAL_DOUBLE.sub(r"\1\2", token)
-        words.append(_ABBREVIATIONS.get(token, token))
-    return " ".join(words)
+    return _DEFAULT_NORMALIZER(text)
 
 
 # --------------------------------------------------------------------------
@@ -252,19 +318,23 @@ def is_operator_sender(sender: str) -> bool:
 
 
 # --------------------------------------------------------------------------
-# Affix-aware word matching.
+# Affixes.
 
 _PREFIXES = ("memper", "diper", "meng", "meny", "peng", "peny", "mem", "men", "pem", "pen", "ber", "ter", "per",
-             "me", "pe", "di", "ke", "se")
-# The nasal prefixes drop the first consonant of the root before a vowel (tipu -> menipu).
-_NASAL = {"men": "t", "pen": "t", "mem": "p", "pem": "p", "meny": "s", "peny": "s", "meng": "k", "peng": "k"}
-_SUFFIXES = ("kannya", "annya", "inya", "nipun", "ipun", "nya", "kan", "lah", "an", "ku", "mu", "ne", "i", "e")
+             "me", "pe", "di", "ke", "se", "be", "ka", "nge", "ng", "ny")
+# The nasal prefixes drop the first consonant of the root before a vowel (tipu -> menipu);
+# Javanese ng- and ny- do the same (kirim -> ngirim, colong -> nyolong).
+_NASAL = {"men": "t", "pen": "t", "mem": "p", "pem": "p", "meny": "s", "peny": "s", "meng": "k", "peng": "k",
+          "ng": "k", "ny": "sc"}
+_SUFFIXES = ("kannya", "annya", "inya", "nipun", "ipun", "nya", "kan", "lah", "ake", "ane", "an", "in", "ku", "mu",
+             "ne", "i", "e")
 _SHORT_SUFFIXES = ("nipun", "nya", "ne", "ku", "mu")
 _SHORT_WORD = 3
+# Javanese nasal prefixes of one letter ("mbayar", "ndandani"): only before a consonant.
+_JAVANESE_NASAL = ("m", "n")
 
 
-@lru_cache(maxsize=65536)
-def _roots(token: str) -> tuple[frozenset[str], frozenset[str]]:
+def _affix_roots(token: str) -> tuple[frozenset[str], frozenset[str]]:
     """(roots of ``token`` for keyword words longer than 3 letters, roots for shorter ones)."""
     long_roots = {token}
     for p in ("", *_PREFIXES):
@@ -275,11 +345,14 @@ def _roots(token: str) -> tuple[frozenset[str], frozenset[str]]:
             if not rest.endswith(s):
                 continue
             root = rest[: len(rest) - len(s)] if s else rest
-            if len(root) < 3:
+            if len(root) < 3 or (p in ("be", "ka", "nge", "ng", "ny") and len(root) < 4):
                 continue
             long_roots.add(root)
             if p in _NASAL and root[0] in _VOWELS:
-                long_roots.add(_NASAL[p] + root)
+                long_roots.update(c + root for c in _NASAL[p])
+    for p in _JAVANESE_NASAL:
+        if token.startswith(p) and len(token) >= 5 and token[1] not in _VOWELS and token[1] != "g":
+            long_roots.add(token[1:])
     short_roots = {token}
     for s in _SHORT_SUFFIXES:
         if token.endswith(s) and len(token) - len(s) >= 2:
@@ -287,67 +360,219 @@ def _roots(token: str) -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(long_roots), frozenset(short_roots)
 
 
-def _word_matches(word: str, token: str) -> bool:
-    if word == token:
-        return True
-    if word.isdigit() or token.isdigit():
-        return False
-    long_roots, short_roots = _roots(token)
-    return word in (short_roots if len(word) <= _SHORT_WORD else long_roots)
+def _skeleton(word: str) -> str:
+    return word[:1] + "".join(ch for ch in word[1:] if ch not in _VOWELS)
+
+
+def _only_vowels_dropped(short: str, long: str) -> bool:
+    """Whether ``long`` is ``short`` with some vowels put back (``jmbtn`` in ``jembatan``)."""
+    i = 0
+    for ch in long:
+        if i < len(short) and ch == short[i]:
+            i += 1
+        elif ch not in _VOWELS:
+            return False
+    return i == len(short)
+
+
+@dataclass(frozen=True, slots=True)
+class _Forms:
+    """How one text word may be read: forms for long keyword words, for short ones, a correction."""
+
+    long: frozenset[str]
+    short: frozenset[str]
+    correction: str | None = None
+    every: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "every", self.long | self.short)
+
+    def matches(self, word: str) -> bool:
+        return word in (self.short if len(word) <= _SHORT_WORD else self.long)
+
+
+_DIGIT_FORMS: dict[str, _Forms] = {}
+
+
+class _Reader:
+    """Reads text words into their forms (roots, stems, typo corrections), with a bounded cache.
+
+    Owned by one ``Classifier``: the vocabulary a misspelt word may be corrected to is
+    the compiled rules' own keyword words.
+    """
+
+    _CACHE_LIMIT = 200_000
+
+    def __init__(self, vocabulary: Iterable[str], lexicon: frozenset[str], *, typo_min_length: int,
+                 typo_two_edit_length: int) -> None:
+        self._sastrawi = _sastrawi()
+        vocab = {w for w in vocabulary if w.isalpha()}
+        self._lexicon = lexicon | vocab
+        self._typo_min_length = typo_min_length
+        self._typo_two_edit_length = typo_two_edit_length
+        self._by_first: dict[str, list[str]] = {}
+        self._by_skeleton: dict[str, set[str]] = {}
+        for w in sorted(vocab):
+            if len(w) >= max(typo_min_length, 1):
+                self._by_first.setdefault(w[0], []).append(w)
+            if len(w) >= 4 and len(_skeleton(w)) >= 3:
+                self._by_skeleton.setdefault(_skeleton(w), set()).add(w)
+        self._fuzzy = _load_rapidfuzz() if typo_min_length > 0 else None
+        self._typos = typo_min_length > 0 and bool(self._sastrawi)
+        self._cache: dict[str, _Forms] = {}
+
+    def forms(self, token: str) -> _Forms:
+        found = self._cache.get(token)
+        if found is None:
+            if len(self._cache) >= self._CACHE_LIMIT:
+                self._cache.clear()
+            found = self._cache[token] = self._read(token)
+        return found
+
+    def _read(self, token: str) -> _Forms:
+        if not token.isalpha():
+            return _Forms(frozenset((token,)), frozenset((token,)))
+        long, short = _affix_roots(token)
+        stem = self._sastrawi.stem(token) if len(token) > 4 else None
+        if stem is not None:
+            long = long | {stem}
+        correction = self._correct(token, long) if self._typos else None
+        if correction is not None:
+            fixed_long, fixed_short = _affix_roots(correction)
+            long, short = long | fixed_long, short | fixed_short
+        return _Forms(long, short, correction)
+
+    def _known(self, token: str, roots: frozenset[str]) -> bool:
+        return token in self._lexicon or any(r in self._lexicon for r in roots if len(r) >= 3)
+
+    def known(self, word: str) -> bool:
+        """Whether ``word`` (lowercase) is spelt right: in the lexicon, or affixed to a word in it."""
+        return not self._typos or self._known(word, _affix_roots(word)[0])
+
+    def _correct(self, token: str, roots: frozenset[str]) -> str | None:
+        if len(token) < 3 or self._known(token, roots):
+            return None
+        # Vowels dropped ("jmbtn", "lstrk", "psien"): the one keyword word it spells.
+        skeleton = _skeleton(token)
+        if len(skeleton) >= 3:
+            spelt = [w for w in self._by_skeleton.get(skeleton, ()) if len(w) > len(token)
+                     and _only_vowels_dropped(token, w)]
+            if len(spelt) == 1:
+                return spelt[0]
+        # One slip of the thumb, two in long words; never in short words, where it turns one word into another.
+        if self._fuzzy is None or len(token) < self._typo_min_length:
+            return None
+        choices = self._by_first.get(token[0])
+        if not choices:
+            return None
+        edits = 2 if len(token) >= self._typo_two_edit_length else 1
+        extract, distance = self._fuzzy
+        found = extract(token, choices, scorer=distance, score_cutoff=edits, limit=3)
+        if not found:
+            return None
+        best = min(d for _, d, _ in found)
+        winners = [w for w, d, _ in found if d == best]
+        return winners[0] if len(winners) == 1 else None
+
+
+@lru_cache(maxsize=1)
+def _load_rapidfuzz() -> tuple[Callable[..., Any], Callable[..., Any]] | None:
+    try:
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA
+    except ImportError:
+        logger.warning("event=rapidfuzz_missing detail=%s", "typo tolerance limited to dropped vowels")
+        return None
+    # Optimal string alignment: a swap of two neighbouring letters ("sakti"/"sakit") is one edit.
+    return process.extract, OSA.distance
+
+
+# --------------------------------------------------------------------------
+# Keyword matching.
 
 
 @dataclass(frozen=True, slots=True)
 class _Hit:
     label: str  # group key, "spam", or an internal label
-    keyword: str  # as written in the rules
+    keyword: str  # as written in the rules, without the weak mark
     start: int  # token index of the first word
     end: int  # token index of the last word
+    weak: bool = False
 
     def overlaps(self, other: _Hit) -> bool:
         return self.start <= other.end and other.start <= self.end
+
+    @property
+    def words(self) -> int:
+        return self.end - self.start + 1
 
 
 class _Matcher:
     """Finds labelled keywords (single words or phrases) in a list of normalised tokens."""
 
-    def __init__(self, entries: Iterable[tuple[str, str]], gap: int) -> None:
+    def __init__(self, entries: Iterable[tuple[str, str]], gap: int, normalizer: Callable[[str], str]) -> None:
         self._gap = gap
-        # first word -> [(label, keyword as written, words)]
-        self._by_first: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {}
+        # first word -> [(label, keyword as written, words, weak)]
+        self._by_first: dict[str, list[tuple[str, str, tuple[str, ...], bool]]] = {}
         seen: set[tuple[str, tuple[str, ...]]] = set()
         for label, keyword in entries:
-            words = tuple(normalize(keyword).split())
+            weak = keyword.startswith(_WEAK_MARK)
+            shown = keyword.removeprefix(_WEAK_MARK).strip()
+            words = tuple(normalizer(shown).split())
             if not words or (label, words) in seen:
                 continue
             seen.add((label, words))
-            self._by_first.setdefault(words[0], []).append((label, keyword, words))
+            self._by_first.setdefault(words[0], []).append((label, shown, words, weak))
 
     def __bool__(self) -> bool:
         return bool(self._by_first)
 
-    def find(self, tokens: Sequence[str]) -> list[_Hit]:
+    def words(self) -> set[str]:
+        return {w for entries in self._by_first.values() for _, _, words, _ in entries for w in words}
+
+    def find(self, forms: Sequence[_Forms]) -> list[_Hit]:
         hits: list[_Hit] = []
-        for i, token in enumerate(tokens):
-            long_roots, short_roots = ({token}, {token}) if token.isdigit() else _roots(token)
-            for first in long_roots | short_roots:
-                for label, keyword, words in self._by_first.get(first, ()):
-                    if not _word_matches(words[0], token):
+        by_first = self._by_first
+        for i, f in enumerate(forms):
+            for first in f.every:
+                entries = by_first.get(first)
+                if entries is None:
+                    continue
+                for label, keyword, words, weak in entries:
+                    if not f.matches(words[0]):
                         continue
-                    end = self._rest(tokens, i, words)
+                    end = self._rest(forms, i, words)
                     if end is not None:
-                        hits.append(_Hit(label, keyword, i, end))
+                        hits.append(_Hit(label, keyword, i, end, weak))
         return hits
 
-    def _rest(self, tokens: Sequence[str], i: int, words: tuple[str, ...]) -> int | None:
+    def _rest(self, forms: Sequence[_Forms], i: int, words: tuple[str, ...]) -> int | None:
         pos = i
         for word in words[1:]:
-            for j in range(pos + 1, min(pos + 2 + self._gap, len(tokens))):
-                if _word_matches(word, tokens[j]):
+            for j in range(pos + 1, min(pos + 2 + self._gap, len(forms))):
+                if forms[j].matches(word):
                     pos = j
                     break
             else:
                 return None
         return pos
+
+
+@dataclass(frozen=True, slots=True)
+class _Wildcard:
+    """A negative keyword with ``*``: the words before and after a keyword match of the group."""
+
+    group: str
+    keyword: str
+    before: tuple[str, ...]
+    after: tuple[str, ...]
+
+    def wraps(self, hit: _Hit, forms: Sequence[_Forms]) -> bool:
+        start, end = hit.start - len(self.before), hit.end + len(self.after)
+        if start < 0 or end >= len(forms):
+            return False
+        return (all(forms[start + k].matches(w) for k, w in enumerate(self.before))
+                and all(forms[hit.end + 1 + k].matches(w) for k, w in enumerate(self.after)))
 
 
 # --------------------------------------------------------------------------
@@ -357,11 +582,13 @@ class _Matcher:
 _FILLER = frozenset({
     "halo", "hallo", "helo", "hello", "hai", "hay", "hi", "hei", "hey", "ping", "tes", "test", "testing", "tst",
     "cek", "coba", "assalamualaikum", "asalamualaikum", "assalamu", "alaikum", "assalamualaikom", "aslm",
-    "askum", "ass", "wr", "wb", "wrwb", "warahmatullahi", "wabarakatuh", "salam", "selamat", "pagi", "siang",
-    "sore", "malam", "permisi", "punten", "nuwun", "sewu", "sugeng", "enjing", "dalu", "matur", "min", "mimin",
-    "admin", "bapak", "ibu", "mas", "mbak", "mba", "kak", "om", "gubernur", "terima", "kasih", "oke", "ya",
-    "iya", "yes", "no", "nggih", "injih", "inggih", "sip", "siap", "maaf", "dan", "yang", "di", "ke", "dari",
-    "saya", "kami", "ini", "itu", "apa", "ada", "info", "laporgub", "sms", "tidak", "nomor", "mau",
+    "assalammualaikum", "aslmkm", "askum", "ass", "wr", "wb", "wrwb", "warahmatullahi",
+    "wabarakatuh", "salam", "selamat", "met", "pagi", "siang", "sore", "malam", "permisi", "punten", "nuwun",
+    "sewu", "sugeng", "enjing", "dalu", "siyang", "matur", "min", "mimin", "admin", "bapak", "ibu", "mas", "mbak",
+    "kak", "om", "gubernur", "terima", "kasih", "oke", "ya", "iya", "yes", "no", "nggih", "injih", "inggih", "sip",
+    "siap", "maaf", "dan", "yang", "di", "ke", "dari", "saya", "kami", "ini", "itu", "apa", "ada", "info",
+    "laporgub", "lapor", "gub", "sms", "tidak", "nomor", "mau", "tolong", "mohon", "pak", "bu", "nih", "dong",
+    "sih", "deh", "kok", "lho", "loh", "hehe", "wkwk", "terhormat", "yth", "kepada", "untuk",
 })
 
 # Phrases showing that a citizen reports fraud or gambling rather than sends it:
@@ -373,42 +600,49 @@ COMPLAINT_MARKERS: tuple[str, ...] = (
     "marak", "desa kami", "kampung kami", "warga kami", "lingkungan kami", "daerah kami", "dusun kami",
     "anak saya", "suami saya", "istri saya", "orang tua saya", "saya dapat sms", "dapat sms", "ada sms",
     "terima sms", "sms dari", "sms penipuan", "pesan penipuan", "nomor penipu", "mohon diblokir",
-    "tolong diblokir", "sering dapat",
+    "tolong diblokir", "sering dapat", "kecanduan", "ketagihan", "terjerat", "terlilit", "sudah transfer",
+    "saya transfer", "uang saya", "hilang uang", "dibawa kabur", "hoaks", "hoax", "palsu", "apakah benar",
+    "benarkah", "resmi atau",
 )
 
 # Status queries (DESIGN.md): a status phrase alone decides; otherwise a mention of an
 # earlier report ("laporan saya", "sudah lapor") near a question about its fate does.
 _STATUS_PHRASES = (
     "cek laporan", "cek tiket", "cek status", "cek aduan", "cek pengaduan", "status laporan", "status tiket",
-    "status aduan", "status pengaduan", "nomor tiket", "no tiket", "tiket saya", "tiket kami",
+    "status aduan", "status pengaduan", "nomor tiket", "no tiket", "tiket saya", "tiket kami", "tiketnya apa",
     "kelanjutan laporan", "tindak lanjut laporan", "perkembangan laporan", "progres laporan", "nasib laporan",
-    "info laporan",
+    "info laporan", "kelanjutan aduan", "perkembangan aduan", "kabar laporan", "laporan saya bagaimana",
+    "sampai mana laporan",
 )
 _STATUS_ANCHORS_MINE = (
     "laporan saya", "laporan kami", "laporan kemarin", "laporan sebelumnya", "laporan yang lalu",
     "laporan minggu lalu", "laporan bulan lalu", "laporan tadi", "laporan dulu", "aduan saya", "aduan kami",
-    "keluhan saya", "sms saya", "pesan saya", "sudah lapor", "pernah lapor", "kemarin lapor", "sudah sms",
-    "sudah kirim sms", "sudah mengadu",
+    "aduanku", "laporanku", "keluhan saya", "pengaduan saya", "sms saya", "pesan saya", "sudah lapor",
+    "pernah lapor", "kemarin lapor", "sudah sms", "sudah kirim sms", "sudah mengadu", "sudah melapor",
+    "saya lapor", "sejak lapor", "sejak saya lapor",
 )
-_STATUS_ANCHORS_TIGHT = ("laporan", "aduan", "tiket", "keluhan")
+_STATUS_ANCHORS_TIGHT = ("laporan", "aduan", "tiket", "keluhan", "pengaduan")
 # Questions about a report's fate, and how many words from the mention they may stand:
-# about the report itself, far; about a reply, far but only after a negation or question
-# word ("kok belum dibalas", not "mohon ditanggapi", which asks for a reply to this SMS);
-# general ones ("bagaimana", "kapan"), near.
+# about the report itself, far; about a reply, far but only next to a negation or question
+# word ("kok belum dibalas", "diproses tidak", not "mohon ditanggapi", which asks for a reply
+# to this SMS); general ones ("bagaimana", "kapan"), near.
 _STATUS_ASKS_FAR = (
     "kelanjutan", "kelanjutannya", "lanjutannya", "tindak lanjut", "perkembangan", "progres", "sampai mana",
-    "status", "nasib",
+    "status", "nasib", "sudah sampai",
 )
 _STATUS_ASKS_REPLY = (
     "diproses", "dibalas", "balasan", "ditanggapi", "tanggapan", "direspon", "direspons", "respon", "dijawab",
-    "jawaban", "dibaca", "tindaklanjut", "kabar",
+    "jawaban", "dibaca", "tindaklanjut", "ditindaklanjuti", "kabar", "diteruskan", "ditangani", "diterima",
+    "ditindak", "digubris", "diurus", "respons",
 )
 _STATUS_ASKS_NEAR = ("bagaimana", "kapan", "cek", "berapa", "nomor")
 _QUESTION_WORDS = frozenset({"belum", "tidak", "kok", "apakah", "apa", "sudah", "tanpa", "kapan", "kenapa",
-                             "mengapa", "pernah"})
+                             "mengapa", "pernah", "kah", "gimana", "bagaimana", "blas", "sama"})
 _FAR = 10
 _NEAR = 3
 _TIGHT = 2  # from a bare "laporan"/"tiket" mention
+_REPLY_BEFORE = 3
+_REPLY_AFTER = 4
 # "sudah lapor ke kelurahan": an earlier report elsewhere, not to this service.
 _ELSEWHERE_PREPS = frozenset({"ke", "kepada", "di"})
 _HERE = frozenset({"sini", "lapor", "laporgub", "gubernur", "bapak", "ibu", "sms", "nomor", "layanan", "pusat",
@@ -418,7 +652,38 @@ _OTHER_OFFICES = frozenset({
     "polres", "bupati", "walikota", "pln", "pdam", "puskesmas", "kantor", "pemdes", "pemkab", "pemkot", "dprd",
     "perangkat", "babinsa", "bhabinkamtibmas", "dusun", "kadus",
 })
-_STATUS_ALONE = frozenset({"status", "statusnya"})
+_STATUS_ALONE = frozenset({"status", "statusnya", "cek status", "cek laporan", "cek tiket"})
+
+# Signs of a mass message, each weighing 1 as spam evidence (decorated letters 2).
+_URL = re.compile(
+    r"(?:https?://|www\.|\b(?:bit\.ly|s\.id|wa\.me|t\.me|tinyurl\.com|linktr\.ee)\b|"
+    r"\b[a-z0-9-]{2,}\s?\.\s?(?:com|net|org|xyz|site|online|info|link|top|vip|club|live|cc|biz|shop|store|app|"
+    r"icu|pro|fun|win|id|co\.id|my\.id|web\.id|ly)\b)",
+    re.IGNORECASE,
+)
+_CONTACT_NUMBER = re.compile(r"(?<![\d-])(?:\+?62|0)\s?8\d{1,3}[\s.-]?(?:\d{3,4}[\s.-]?\d{2,5}|x{3,}|\*{3,})",
+                             re.IGNORECASE)
+_SECOND_PERSON = frozenset({"anda", "kamu", "kalian"})
+_FIRST_PERSON = frozenset({"saya", "kami", "warga"})
+
+
+def _decorated(text: str) -> bool:
+    # Mathematical bold/italic letters, full-width letters, circled letters: spam's typography.
+    return any(0x1D400 <= ord(ch) <= 0x1D7FF or 0xFF21 <= ord(ch) <= 0xFF5A or 0x24B6 <= ord(ch) <= 0x24E9
+               for ch in text)
+
+
+def _spam_signs(text: str, tokens: Sequence[str]) -> list[str]:
+    signs = []
+    if _URL.search(text):
+        signs.append("[tautan]")
+    if _CONTACT_NUMBER.search(text):
+        signs.append("[nomor kontak]")
+    if _SECOND_PERSON.intersection(tokens) and not _FIRST_PERSON.intersection(tokens):
+        signs.append("[menyapa anda]")
+    if _decorated(text):
+        signs.extend(("[huruf hias]", "[huruf hias]"))
+    return signs
 
 
 # --------------------------------------------------------------------------
@@ -434,24 +699,49 @@ class RoutingRules:
     """What config.toml gives the classifier.
 
     Attributes:
-        keywords: group key -> keywords (single words or phrases, any case). ``channel``
-            is ignored; ``kabkota`` needs none (it is routed by regency).
-        negative_keywords: group key -> phrases that cancel that group's matches.
-        spam_keywords: phrases of promotions, fraud and gambling.
+        keywords: group key -> keywords (single words or phrases, any case; a leading ``~``
+            marks a weak keyword). ``channel`` is ignored; ``kabkota`` needs none (it is
+            routed by regency). ``[groups.<key>] keywords``.
+        negative_keywords: group key -> phrases that cancel that group's matches (``*``
+            stands for any of the group's keywords). ``[groups.<key>] negative_keywords``.
+        spam_keywords: phrases of promotions, fraud and gambling. ``[spam] keywords``.
         min_words: an SMS with fewer meaningful words than this (greetings, forms of
-            address and fillers do not count) is ``too_short``.
+            address and fillers do not count) is ``too_short``, unless it names an
+            emergency. ``[intake] min_words``.
+        group_weights: group key -> factor on that group's evidence (default 1): above 1 a
+            weak keyword alone is enough, below 1 a group needs more than one keyword.
+            ``[groups.<key>] weight``.
+        abbreviations: token -> expansion, added to (and overriding) the shipped
+            ``data/abbreviations.tsv``. ``[abbreviations]``.
+        min_score: evidence a group needs (a keyword weighs 1, a weak one ``weak_weight``).
+        weak_weight: the evidence of a weak (``~``) keyword.
+        typo_min_length: text words shorter than this are never read as a misspelt keyword
+            word (0 turns typo tolerance off; dropped vowels need three consonants).
+            ``[routing] typo_min_length``.
+        typo_two_edit_length: from this length on, a word may be two edits from the
+            keyword word it is read as (below it, one). ``[routing] typo_two_edit_length``.
     """
 
     keywords: Mapping[str, tuple[str, ...]]
     negative_keywords: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     spam_keywords: tuple[str, ...] = ()
     min_words: int = 2
+    group_weights: Mapping[str, float] = field(default_factory=dict)
+    abbreviations: Mapping[str, str] = field(default_factory=dict)
+    min_score: float = 1.0
+    weak_weight: float = 0.5
+    typo_min_length: int = 5
+    typo_two_edit_length: int = 9
 
     def __post_init__(self) -> None:
         # Callers pass TOML lists; freeze them so the rules can be shared between threads.
         object.__setattr__(self, "keywords", _freeze_lists(self.keywords))
         object.__setattr__(self, "negative_keywords", _freeze_lists(self.negative_keywords))
         object.__setattr__(self, "spam_keywords", tuple(self.spam_keywords))
+        object.__setattr__(self, "group_weights",
+                           MappingProxyType({str(k): float(v) for k, v in self.group_weights.items()}))
+        object.__setattr__(self, "abbreviations", MappingProxyType(
+            {str(k).strip().lower(): " ".join(str(v).lower().split()) for k, v in self.abbreviations.items()}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,12 +754,13 @@ class Classification:
             groups, ``kabkota`` when a regency is named, ``pelayanan_publik`` when no
             topic group matched. Never ``channel``. Empty for every other kind.
         regency: for a complaint, the official name of the regency or city named, else None.
-        matched: group -> the keywords (as written in the rules) that matched, for
-            explaining a routing; ``kabkota`` -> the words that named the regency; for
-            spam, ``spam`` -> the spam phrases found; for a complaint about spam or fraud,
-            ``sosial_hukum`` also lists the spam phrases. A fallback group has no entry.
+        matched: group -> the keywords (as written in the rules, without ``~``) that
+            matched, for explaining a routing; ``kabkota`` -> the words that named the
+            regency; for spam, ``spam`` -> the spam phrases and signs (``[tautan]``) found;
+            for a complaint about spam or fraud, ``sosial_hukum`` also lists the spam
+            phrases. A fallback group has no entry.
         ticket_ref: for a status query, the ticket number in the text (``YYMMDD-NNNN-S``), else None.
-        normalized: ``normalize(text)``.
+        normalized: the normalised text (``normalize`` with the rules' abbreviations).
     """
 
     kind: str
@@ -480,19 +771,67 @@ class Classification:
     normalized: str
 
 
-def _first_seen(hits: Iterable[_Hit]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(h.keyword for h in sorted(hits, key=lambda h: (h.start, h.end, h.keyword))))
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why a text was sorted as it was, for admins testing keywords (``laporgub classify``).
+
+    Attributes:
+        classification: the result, as ``Classifier.classify`` gives it.
+        corrections: text word -> the keyword word it was read as (a typo or dropped vowels).
+        scores: topic group -> its evidence (after weights), for every group with a match.
+        candidates: topic group -> the keywords that matched, routed or not (weak ones with ``~``).
+        cancelled: group -> the negative keywords that cancelled matches.
+        spam_score: spam phrases and signs, against ``topic_score``: the topic keywords.
+    """
+
+    classification: Classification
+    corrections: Mapping[str, str]
+    scores: Mapping[str, float]
+    candidates: Mapping[str, tuple[str, ...]]
+    cancelled: Mapping[str, tuple[str, ...]]
+    spam_score: float
+    topic_score: float
 
 
-def _weight(hits: list[_Hit]) -> int:
+def _first_seen(hits: Iterable[_Hit], *, mark_weak: bool = False) -> tuple[str, ...]:
+    ordered = sorted(hits, key=lambda h: (h.start, h.end, h.keyword))
+    return tuple(dict.fromkeys((_WEAK_MARK + h.keyword) if mark_weak and h.weak else h.keyword for h in ordered))
+
+
+def _outermost(hits: Iterable[_Hit]) -> list[_Hit]:
+    """The hits not inside another hit (one per span)."""
+    spans: dict[tuple[int, int], _Hit] = {}
+    for h in hits:
+        spans.setdefault((h.start, h.end), h)
+    return [h for (a, b), h in spans.items()
+            if not any((c, d) != (a, b) and c <= a and b <= d for c, d in spans)]
+
+
+def _weight(hits: Iterable[_Hit]) -> int:
     """Evidence of a list of hits: 1 per distinct outermost single word, 2 per phrase."""
-    spans = {(h.start, h.end) for h in hits}
-    outer = {(a, b) for a, b in spans if not any((c, d) != (a, b) and c <= a and b <= d for c, d in spans)}
-    return sum(min(2, b - a + 1) for a, b in outer)
+    return sum(min(2, h.words) for h in _outermost(hits))
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """Everything ``Classifier`` worked out about one text."""
+
+    classification: Classification
+    forms: tuple[_Forms, ...] = ()
+    tokens: tuple[str, ...] = ()
+    scores: Mapping[str, float] = field(default_factory=dict)
+    candidates: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    cancelled: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    spam_score: float = 0.0
+    topic_score: float = 0.0
 
 
 class Classifier:
-    """Sorts inbound SMS by the rules it was built with; build once per config load, then share."""
+    """Sorts inbound SMS by the rules it was built with; build once per config load, then share.
+
+    ``classify`` may be called from any thread: the only state it changes is a cache of
+    how words are read, which never changes a result.
+    """
 
     def __init__(self, rules: RoutingRules) -> None:
         """Compile every keyword of ``rules``.
@@ -501,27 +840,51 @@ class Classifier:
             rules: the keyword lists and thresholds.
         """
         self.rules = rules
+        abbreviations = {**_ABBREVIATIONS, **rules.abbreviations}
+        base = _base_lexicon()
+        written = {w for kws in (*rules.keywords.values(), rules.spam_keywords) for kw in kws
+                   for w in _NON_WORD.sub(" ", kw.lower()).split()}
+        self._normalize = _Normalizer(MappingProxyType(abbreviations), base | written)
+        norm = self._normalize
         known = [g for g in ROUTING_ORDER if g in rules.keywords]
         extra = [g for g in rules.keywords if g not in ROUTING_ORDER and g != "channel"]
         self._order = {g: i for i, g in enumerate([*ROUTING_ORDER, *extra])}
-        self._topics = _Matcher(((g, kw) for g in [*known, *extra] for kw in rules.keywords[g]), _PHRASE_GAP)
-        self._negatives = _Matcher(
-            ((g, kw) for g, kws in rules.negative_keywords.items() for kw in kws), 0)
-        self._spam = _Matcher(((_SPAM, kw) for kw in rules.spam_keywords), _PHRASE_GAP)
-        self._markers = _Matcher((("marker", kw) for kw in COMPLAINT_MARKERS), 1)
-        self._status = _Matcher((("status", kw) for kw in _STATUS_PHRASES), 0)
+        self._topics = _Matcher(((g, kw) for g in [*known, *extra] for kw in rules.keywords[g]), _PHRASE_GAP, norm)
+        plain: list[tuple[str, str]] = []
+        self._wildcards: list[_Wildcard] = []
+        for g, kws in rules.negative_keywords.items():
+            for kw in kws:
+                if _WILDCARD in kw:
+                    before, _, after = kw.partition(_WILDCARD)
+                    self._wildcards.append(_Wildcard(g, kw.strip(), tuple(norm(before).split()),
+                                                     tuple(norm(after.replace(_WILDCARD, " ")).split())))
+                else:
+                    plain.append((g, kw))
+        self._negatives = _Matcher(plain, 0, norm)
+        self._spam = _Matcher(((_SPAM, kw) for kw in rules.spam_keywords), _PHRASE_GAP, norm)
+        self._markers = _Matcher((("marker", kw) for kw in COMPLAINT_MARKERS), 1, norm)
+        self._status = _Matcher((("status", kw) for kw in _STATUS_PHRASES), 0, norm)
         self._anchors = _Matcher(
-            [*(("mine", kw) for kw in _STATUS_ANCHORS_MINE), *(("tight", kw) for kw in _STATUS_ANCHORS_TIGHT)], 2)
+            [*(("mine", kw) for kw in _STATUS_ANCHORS_MINE), *(("tight", kw) for kw in _STATUS_ANCHORS_TIGHT)], 2,
+            norm)
         self._asks = _Matcher(
             [*(("far", kw) for kw in _STATUS_ASKS_FAR), *(("reply", kw) for kw in _STATUS_ASKS_REPLY),
-             *(("near", kw) for kw in _STATUS_ASKS_NEAR)], 0)
+             *(("near", kw) for kw in _STATUS_ASKS_NEAR)], 0, norm)
+        vocabulary = (self._topics.words() | self._spam.words() | self._anchors.words() | self._asks.words()
+                      | self._status.words())
+        self._reader = _Reader(vocabulary, base | frozenset(abbreviations) | _FILLER,
+                               typo_min_length=rules.typo_min_length,
+                               typo_two_edit_length=rules.typo_two_edit_length)
+
+    # -- public API ----------------------------------------------------------
 
     def classify(self, text: str, sender: str) -> Classification:
         """Sort one SMS.
 
-        Order of decision: an operator sender; a status query (a ticket number, or words
-        asking about an earlier report); too short; spam (spam phrases with no sign of a
-        citizen reporting them); otherwise a complaint, routed by keyword and regency.
+        Order of decision: an operator sender; a status query by ticket number; spam (spam
+        evidence with no sign of a citizen reporting it); a status query in words; too
+        short (unless it names an emergency); otherwise a complaint, routed by keyword and
+        regency.
 
         Args:
             text: the whole SMS text (multipart SMS joined).
@@ -530,29 +893,7 @@ class Classifier:
         Returns:
             The classification.
         """
-        norm = normalize(text)
-        tokens = norm.split()
-
-        def other(kind: str, ticket_ref: str | None = None, matched: Mapping[str, tuple[str, ...]] | None = None
-                  ) -> Classification:
-            return Classification(kind, (), None, MappingProxyType(dict(matched or {})), ticket_ref, norm)
-
-        if is_operator_sender(sender):
-            return other("operator")
-        ticket = parse_ticket_number(text)
-        if ticket is not None or self._is_status_query(norm, tokens):
-            return other("status_query", ticket)
-        if self._meaningful_words(tokens) < self.rules.min_words:
-            return other("too_short")
-
-        topic_hits = self._topic_hits(tokens)
-        spam_hits = self._spam.find(tokens) if self._spam else []
-        verdict = self._spam_verdict(tokens, spam_hits, topic_hits) if spam_hits else None
-        if verdict == "spam":
-            return other("spam", matched={_SPAM: _first_seen(spam_hits)})
-        # Fraud and gambling are the law group's, whatever else the report mentions.
-        reported = [dataclasses.replace(h, label=_FRAUD_GROUP) for h in spam_hits] if verdict == "reported" else []
-        return self._complaint(text, norm, [*topic_hits, *reported])
+        return self._read(text, sender).classification
 
     def route(self, text: str) -> Classification:
         """Route a text already known to be a complaint, skipping the choice of kind.
@@ -566,76 +907,153 @@ class Classifier:
         Returns:
             A ``complaint`` classification, with at least one group.
         """
-        norm = normalize(text)
-        tokens = norm.split()
-        topic_hits = self._topic_hits(tokens)
-        spam_hits = self._spam.find(tokens) if self._spam else []
-        reported = [dataclasses.replace(h, label=_FRAUD_GROUP) for h in spam_hits] if _weight(spam_hits) >= 2 else []
-        return self._complaint(text, norm, [*topic_hits, *reported])
+        return self._read(text, None).classification
 
-    # -- parts -------------------------------------------------------------
+    def explain(self, text: str, sender: str) -> Explanation:
+        """``classify``, with the evidence behind it.
 
-    def _complaint(self, text: str, norm: str, hits: list[_Hit]) -> Classification:
+        Args:
+            text: the whole SMS text.
+            sender: the originating address.
+
+        Returns:
+            The classification, typo corrections, every group's evidence and the
+            negative keywords that cancelled matches.
+        """
+        r = self._read(text, sender)
+        corrections = {t: f.correction for t, f in zip(r.tokens, r.forms) if f.correction}
+        return Explanation(r.classification, MappingProxyType(corrections), MappingProxyType(dict(r.scores)),
+                           MappingProxyType(dict(r.candidates)), MappingProxyType(dict(r.cancelled)),
+                           r.spam_score, r.topic_score)
+
+    # -- the decision --------------------------------------------------------
+
+    def _read(self, text: str, sender: str | None) -> _Reading:
+        norm = self._normalize(text)
+        tokens = tuple(norm.split())
+
+        def other(kind: str, ticket_ref: str | None = None, matched: Mapping[str, tuple[str, ...]] | None = None,
+                  **extra: Any) -> _Reading:
+            return _Reading(Classification(kind, (), None, MappingProxyType(dict(matched or {})), ticket_ref, norm),
+                            **extra)
+
+        if sender is not None:
+            if is_operator_sender(sender):
+                return other("operator")
+            ticket = parse_ticket_number(text)
+            if ticket is not None:
+                return other("status_query", ticket)
+        forms = tuple(self._reader.forms(t) for t in tokens)
+        topic_hits, cancelled = self._topic_hits(forms)
+        spam_hits = self._spam.find(forms) if self._spam else []
+        context = {"forms": forms, "tokens": tokens, "cancelled": cancelled}
+        if sender is None:
+            reported = [dataclasses.replace(h, label=_FRAUD_GROUP, weak=False) for h in spam_hits
+                        ] if _weight(spam_hits) >= 2 else []
+            return self._complaint(text, norm, [*topic_hits, *reported], context)
+
+        spam_score, topic_score, verdict = self._spam_verdict(text, tokens, forms, spam_hits, topic_hits)
+        context |= {"spam_score": spam_score, "topic_score": topic_score}
+        if verdict == "spam":
+            signs = tuple(dict.fromkeys(_spam_signs(text, tokens)))
+            return other("spam", matched={_SPAM: (*_first_seen(spam_hits), *signs)}, **context)
+        if self._is_status_query(norm, tokens, forms):
+            return other("status_query", **context)
+        if self._meaningful_words(tokens) < self.rules.min_words:
+            # A careful human pages on "kebakaran!!" alone.
+            if not any(h.label == _EMERGENCY_GROUP and not h.weak for h in topic_hits):
+                return other("too_short", **context)
+        # Fraud and gambling are the law group's, whatever else the report mentions.
+        reported = [dataclasses.replace(h, label=_FRAUD_GROUP, weak=False) for h in spam_hits
+                    ] if verdict == "reported" else []
+        return self._complaint(text, norm, [*topic_hits, *reported], context)
+
+    def _complaint(self, text: str, norm: str, hits: list[_Hit], context: dict[str, Any]) -> _Reading:
         by_group: dict[str, list[_Hit]] = {}
         for h in hits:
             by_group.setdefault(h.label, []).append(h)
-        matched = {g: _first_seen(hs) for g, hs in by_group.items()}
-        groups = set(matched)
-        place = find_regency_match(text)
+        scores = {g: self._score(g, hs) for g, hs in by_group.items()}
+        passed = {g for g, s in scores.items() if s >= self.rules.min_score}
+        topics = {g for g in scores if g != _FALLBACK_GROUP}
+        if not passed & topics:
+            # Nothing stands out: every topic with some evidence, as a careful reader would.
+            passed |= topics
+        groups = set(passed)
+        matched = {g: _first_seen(by_group[g]) for g in groups}
+        place: RegencyMatch | None = find_regency_match(text, self._reader.known)
         if place is not None:
             groups.add(_REGENCY_GROUP)
             matched.setdefault(_REGENCY_GROUP, (place.alias,))
-        if not groups - {_REGENCY_GROUP}:
+        if not groups - {_REGENCY_GROUP, _FALLBACK_GROUP}:
             groups.add(_FALLBACK_GROUP)
         ordered = tuple(sorted(groups, key=lambda g: self._order.get(g, len(self._order))))
         matched = {g: matched[g] for g in ordered if g in matched}
-        return Classification(
+        classification = Classification(
             "complaint", ordered, place.regency if place else None, MappingProxyType(matched), None, norm)
+        candidates = {g: _first_seen(by_group[g], mark_weak=True)
+                      for g in sorted(by_group, key=lambda g: self._order.get(g, len(self._order)))}
+        return _Reading(classification, scores=scores, candidates=candidates, **context)
 
-    # -- parts -------------------------------------------------------------
+    def _score(self, group: str, hits: list[_Hit]) -> float:
+        strong = _outermost(h for h in hits if not h.weak)
+        weak = _outermost(h for h in hits if h.weak and not any(h.overlaps(s) for s in strong))
+        weight = self.rules.group_weights.get(group, 1.0)
+        return weight * (len(strong) + self.rules.weak_weight * len(weak))
 
-    def _topic_hits(self, tokens: Sequence[str]) -> list[_Hit]:
-        hits = self._topics.find(tokens)
-        if not hits or not self._negatives:
-            return hits
-        negatives = self._negatives.find(tokens)
-        if not negatives:
-            return hits
-        cancelled_groups: set[str] = set()
+    def _topic_hits(self, forms: Sequence[_Forms]) -> tuple[list[_Hit], dict[str, tuple[str, ...]]]:
+        hits = self._topics.find(forms)
+        if not hits:
+            return hits, {}
+        cancelled: dict[str, list[str]] = {}
+        negatives = self._negatives.find(forms) if self._negatives else []
+        dropped_groups: set[str] = set()
+        kept: list[_Hit] = []
         for n in negatives:
             own = [h for h in hits if h.label == n.label]
-            if own and not any(n.overlaps(h) for h in own):
-                cancelled_groups.add(n.label)
-        return [h for h in hits
-                if h.label not in cancelled_groups
-                and not any(n.label == h.label and n.overlaps(h) for n in negatives)]
+            if own and n.words == 1 and not any(n.overlaps(h) for h in own):
+                dropped_groups.add(n.label)
+                cancelled.setdefault(n.label, []).append(n.keyword)
+        for h in hits:
+            if h.label in dropped_groups:
+                continue
+            by = [n.keyword for n in negatives if n.label == h.label and n.overlaps(h)]
+            by += [w.keyword for w in self._wildcards if w.group == h.label and w.wraps(h, forms)]
+            if by:
+                cancelled.setdefault(h.label, []).extend(by)
+                continue
+            kept.append(h)
+        return kept, {g: tuple(dict.fromkeys(v)) for g, v in cancelled.items()}
 
-    def _spam_verdict(self, tokens: Sequence[str], spam_hits: list[_Hit], topic_hits: list[_Hit]) -> str | None:
-        """``"spam"``, ``"reported"`` (a citizen reports spam or fraud) or None."""
-        score = _weight(spam_hits)
-        if score < 2:
-            return None
+    def _spam_verdict(self, text: str, tokens: Sequence[str], forms: Sequence[_Forms], spam_hits: list[_Hit],
+                      topic_hits: list[_Hit]) -> tuple[float, float, str | None]:
+        """(spam evidence, topic evidence, ``"spam"``, ``"reported"`` or None)."""
+        phrases = _weight(spam_hits)
+        signs = _spam_signs(text, tokens)
+        decorated = "[huruf hias]" in signs
+        score = phrases + len(signs)
+        topic = _weight(h for h in topic_hits if not h.weak)
+        if score < 2 or not (phrases or decorated):
+            return score, topic, None
         # A citizen reporting fraud or gambling: when in doubt, a complaint.
-        for m in self._markers.find(tokens):
+        for m in self._markers.find(forms):
             if not any(m.overlaps(s) for s in spam_hits):
-                return "reported"
+                return score, topic, "reported" if phrases >= 2 else None
         # Topic words weigh against: a phrase in both lists ("judi online") cancels out,
         # while the official words of phishing ("PLN", "bansos") are outweighed.
-        return "spam" if score > _weight(topic_hits) else None
+        return score, topic, "spam" if score > topic else None
 
     def _meaningful_words(self, tokens: Sequence[str]) -> int:
         return sum(1 for t in tokens if len(t) >= 2 and not t.isdigit() and t not in _FILLER)
 
-    def _is_status_query(self, norm: str, tokens: Sequence[str]) -> bool:
+    def _is_status_query(self, norm: str, tokens: Sequence[str], forms: Sequence[_Forms]) -> bool:
         if not tokens:
             return False
-        if norm in _STATUS_ALONE or self._status.find(tokens):
+        if norm in _STATUS_ALONE or self._status.find(forms):
             return True
-        anchors = [a for a in self._anchors.find(tokens) if not self._reported_elsewhere(tokens, a)]
+        anchors = [a for a in self._anchors.find(forms) if not self._reported_elsewhere(tokens, a)]
         if not anchors:
             return False
-        asks = [q for q in self._asks.find(tokens)
-                if q.label != "reply" or _QUESTION_WORDS.intersection(tokens[max(0, q.start - 3): q.start])]
+        asks = [q for q in self._asks.find(forms) if q.label != "reply" or self._asked(tokens, q)]
         for a in anchors:
             for q in asks:
                 if q.overlaps(a):
@@ -645,6 +1063,12 @@ class Classifier:
                 if distance <= reach:
                     return True
         return False
+
+    @staticmethod
+    def _asked(tokens: Sequence[str], q: _Hit) -> bool:
+        """Whether a reply word stands in a question or a negation ("kok belum dibalas", "diproses belum?")."""
+        around = [*tokens[max(0, q.start - _REPLY_BEFORE): q.start], *tokens[q.end + 1: q.end + 1 + _REPLY_AFTER]]
+        return bool(_QUESTION_WORDS.intersection(around))
 
     @staticmethod
     def _reported_elsewhere(tokens: Sequence[str], anchor: _Hit) -> bool:
@@ -664,21 +1088,32 @@ def rules_from_toml(data: Mapping[str, object]) -> RoutingRules:
     """Build rules from a parsed TOML document shaped like ``data/keywords.toml``.
 
     Args:
-        data: ``{"groups": {key: {"keywords": [...], "negative_keywords": [...]}}, "spam": {"keywords": [...]}}``.
+        data: ``{"groups": {key: {"keywords": [...], "negative_keywords": [...], "weight": 1.0}},
+            "spam": {"keywords": [...]}, "abbreviations": {token: expansion},
+            "routing": {"min_words": 2, "typo_min_length": 5, "typo_two_edit_length": 9}}``;
+            every part but ``groups`` optional.
 
     Returns:
-        The rules (``min_words`` from ``[routing] min_words`` when present, else 2).
+        The rules.
     """
     groups = data.get("groups", {})
     spam = data.get("spam", {})
     routing = data.get("routing", {})
-    if not (isinstance(groups, Mapping) and isinstance(spam, Mapping) and isinstance(routing, Mapping)):
-        raise TypeError("groups, spam and routing must be TOML tables")
+    abbreviations = data.get("abbreviations", {})
+    if not all(isinstance(t, Mapping) for t in (groups, spam, routing, abbreviations)):
+        raise TypeError("groups, spam, routing and abbreviations must be TOML tables")
+    assert isinstance(groups, Mapping) and isinstance(spam, Mapping) and isinstance(routing, Mapping)
+    assert isinstance(abbreviations, Mapping)
+    defaults = RoutingRules(keywords={})
     return RoutingRules(
         keywords={k: tuple(g.get("keywords", ())) for k, g in groups.items() if k != "channel"},
         negative_keywords={k: tuple(g["negative_keywords"]) for k, g in groups.items() if g.get("negative_keywords")},
         spam_keywords=tuple(spam.get("keywords", ())),
-        min_words=int(routing.get("min_words", 2)),
+        min_words=int(routing.get("min_words", defaults.min_words)),
+        group_weights={k: float(g["weight"]) for k, g in groups.items() if "weight" in g},
+        abbreviations={str(k): str(v) for k, v in abbreviations.items()},
+        typo_min_length=int(routing.get("typo_min_length", defaults.typo_min_length)),
+        typo_two_edit_length=int(routing.get("typo_two_edit_length", defaults.typo_two_edit_length)),
     )
 
 
@@ -687,5 +1122,4 @@ def load_default_rules() -> RoutingRules:
 
     The service itself takes its lists from config.toml.
     """
-    raw = resources.files("laporgub").joinpath("data/keywords.toml").read_bytes()
-    return rules_from_toml(tomllib.loads(raw.decode("utf-8")))
+    return rules_from_toml(tomllib.loads(_data_text("keywords.toml")))

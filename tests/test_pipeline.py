@@ -315,3 +315,30 @@ def test_modem_left_at_cmgs_prompt_by_a_killed_process(modem: Any, botapi: Any, 
     assert wait_until(lambda: len(tickets()) == 1 and all_sent(service), timeout=20)
     assert modem.wait_for(lambda m: not m.stored and len(m.sent_messages) == 1, timeout=10)
     assert not any(s.text.startswith("AT") for s in modem.sent)  # nothing half-typed went out as an SMS
+
+
+def test_burst_into_one_group_is_combined_within_flood_limits(modem: Any, make_service: Any) -> None:
+    from laporgub.sim.botapi import BotApiServer
+    from tests.conftest import TOKEN
+
+    strict = BotApiServer(token=TOKEN, enforce_limits=True).start()
+    try:
+        service = make_service([modem], strict, group_interval=3.0)
+        for i in range(60):
+            modem.receive_sms(f"+62813770{i:05d}", f"Jalan rusak berlubang di Dusun Krajan RT {i}, mohon diperbaiki")
+            time.sleep(0.02)
+        assert wait_until(lambda: len(tickets()) == 60 and all_sent(service), timeout=60)
+        numbers = [t.number for t in tickets()]
+        infra = service.config.groups["infrastruktur"].chat_id
+        for chat in (CHANNEL, infra):
+            texts = "\n".join(chat_texts(strict, chat))
+            assert all(n in texts for n in numbers)
+            assert len(strict.messages_for(chat)) <= 8  # combined, not 60 pages
+        assert not [r for r in strict.requests if r.status == 429]
+        assert strict.early_retries == 0
+        with db.database.connection_context():
+            notify = sorted(n.sent_at - n.queued_at for n in db.Notification.select()
+                            .where(db.Notification.kind == "ticket"))
+        assert notify[int(len(notify) * 0.99) - 1] <= service.config.sla.notify_seconds
+    finally:
+        strict.stop()

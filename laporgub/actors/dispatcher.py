@@ -125,7 +125,13 @@ class GroupDispatcher(LaporgubActor):
             if len(r.messages) != 1:
                 break
             run.append(r)
-        count, text = coalesce([r.messages[0] for r in run], self.renderer.config.telegram.parse_mode)[0]
+        if len(run) == 1:
+            return run, [run[0].messages[0]]
+        # Several tickets wait: one message with a compact entry each keeps the chat within
+        # Telegram's 20 messages a minute and every ticket within the notify SLA.
+        entries = [r.compact or r.messages[0] for r in run]
+        count, text = coalesce(entries, self.renderer.config.telegram.parse_mode, separator="\n\n",
+                               header=self.renderer.batch_header("{n}"))[0]
         return run[:count], [text]
 
     def _send(self, batch: list[PendingNotification], texts: list[str]) -> None:

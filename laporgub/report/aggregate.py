@@ -1,10 +1,13 @@
 """The monthly figures, computed in SQL over the database: the tested pure layer of the report.
 
-:func:`aggregate` reads; it never writes. Each table of the report is one
-query that groups and counts in the database (a month of 100,000 tickets
-becomes a few hundred result rows); Python only reshapes the results into the
-frozen dataclasses below. Only the per-ticket listings (the CSV, the list of
-complaints without a response) stream row by row, because they *are* rows.
+:class:`MonthSnapshot` first gathers the month's per-ticket and per-group
+facts at the cut-off into two temporary tables (private to the connection;
+the service's tables are only read), then each table of the report is one
+query that groups and counts them in the database: a month of 100,000
+tickets becomes a few hundred result rows, and Python only reshapes those
+into the frozen dataclasses below. Only the per-ticket listings (the CSV,
+the list of complaints without a response) stream row by row, because they
+*are* rows.
 
 Definitions (``docs/report.md`` explains them to readers):
 
@@ -42,6 +45,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, tzinfo
@@ -55,9 +59,12 @@ from laporgub.report.periods import Month
 from laporgub.tickets import mask_msisdn
 from laporgub.types import GROUP_KEYS, STAGES
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
     "DayCount",
     "KeywordCount",
+    "MonthSnapshot",
     "MonthlyReport",
     "NO_AGENCY",
     "NO_REGENCY",
@@ -66,9 +73,9 @@ __all__ = [
     "StageSla",
     "StatsRow",
     "TicketRecord",
+    "Totals",
     "aggregate",
-    "open_tickets",
-    "ticket_records",
+    "connected",
 ]
 
 #: Label of complaints that name no regency/city.
@@ -191,6 +198,30 @@ class OpenTicket:
 
 
 @dataclass(frozen=True, slots=True)
+class TicketRecord:
+    """One row of the per-ticket CSV."""
+
+    number: str
+    kind: str  # pengaduan | spam
+    channel: str
+    received_at: float
+    regency: str | None
+    groups: tuple[str, ...]  # at the cut-off
+    passed_groups: tuple[str, ...]  # every group it passed through
+    rerouted: bool
+    status: str  # terbuka | ditanggapi | ditutup
+    first_response_at: float | None
+    response_seconds: float | None
+    on_target: bool
+    closed_at: float | None
+    first_agency: str | None
+    first_pic: str | None
+    sender: str  # masked
+    register_seconds: float | None
+    filter_seconds: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class Totals:
     """The month at a glance."""
 
@@ -223,25 +254,431 @@ class MonthlyReport:
     end: float
 
 
-# --------------------------------------------------------------------------- the queries
+# --------------------------------------------------------------------------- the snapshot
 
-#: The month's tickets with their state at the cut-off: one row per ticket.
-_MONTH_TICKETS = f"""
-mt_all AS MATERIALIZED (
-  SELECT t.id AS id, t.received_at AS received_at, t.regency AS regency, t.channel AS channel,
-    CASE WHEN t.kind = 'complaint' OR EXISTS (
-        SELECT 1 FROM {_C} c0 WHERE c0.ticket_id = t.id AND c0.source = 'reroute') THEN 1 ELSE 0 END AS is_c,
-    (SELECT MIN(r.created_at) FROM {_R} r
-      WHERE r.ticket_id = t.id AND r.action IN {_ANSWER} AND r.created_at <= :as_of) AS first_at,
-    (SELECT MIN(r.created_at) FROM {_R} r
-      WHERE r.ticket_id = t.id AND r.action = 'close' AND r.created_at <= :as_of) AS closed_at,
-    CASE WHEN EXISTS (SELECT 1 FROM {_C} c1 WHERE c1.ticket_id = t.id
-        AND ((c1.source = 'reroute' AND c1.created_at <= :as_of) OR c1.removed_at <= :as_of)) THEN 1 ELSE 0 END
+#: Per-ticket facts at the cut-off, one row per ticket received in the window (complaints and spam).
+_TICKET_COLUMNS = (
+    "id BIGINT, number VARCHAR(24), sender VARCHAR(32), received_at DOUBLE PRECISION, regency VARCHAR(64), "
+    "channel VARCHAR(8), is_c INTEGER, first_at DOUBLE PRECISION, closed_at DOUBLE PRECISION, rerouted INTEGER, "
+    "register_s DOUBLE PRECISION, filter_s DOUBLE PRECISION"
+)
+_FILL_TICKETS = f"""
+INSERT INTO {{t}} (id, number, sender, received_at, regency, channel, is_c, first_at, closed_at, rerouted,
+  register_s, filter_s)
+SELECT t.id, t.number, t.sender, t.received_at, t.regency, t.channel,
+  CASE WHEN t.kind = 'complaint' OR COALESCE(cr.has_reroute, 0) = 1 THEN 1 ELSE 0 END,
+  rr.first_at, rr.closed_at, COALESCE(cr.rerouted, 0),
+  t.registered_at - t.received_at, t.filtered_at - t.registered_at
+FROM {_T} t
+LEFT JOIN (
+  SELECT c.ticket_id AS ticket_id, MAX(CASE WHEN c.source = 'reroute' THEN 1 ELSE 0 END) AS has_reroute,
+    MAX(CASE WHEN (c.source = 'reroute' AND c.created_at <= :as_of) OR c.removed_at <= :as_of THEN 1 ELSE 0 END)
       AS rerouted
-  FROM {_T} t
-  WHERE t.received_at >= :start AND t.received_at < :end
+  FROM {_C} c JOIN {_T} t2 ON t2.id = c.ticket_id
+  WHERE t2.received_at >= :start AND t2.received_at < :end
+  GROUP BY c.ticket_id
+) cr ON cr.ticket_id = t.id
+LEFT JOIN (
+  SELECT r.ticket_id AS ticket_id,
+    MIN(CASE WHEN r.action IN {_ANSWER} THEN r.created_at END) AS first_at,
+    MIN(CASE WHEN r.action = 'close' THEN r.created_at END) AS closed_at
+  FROM {_R} r JOIN {_T} t3 ON t3.id = r.ticket_id
+  WHERE t3.received_at >= :start AND t3.received_at < :end AND r.created_at <= :as_of
+  GROUP BY r.ticket_id
+) rr ON rr.ticket_id = t.id
+WHERE t.received_at >= :start AND t.received_at < :end"""
+
+#: Per (complaint, group it passed through): when the group got it and what happened there.
+_CATEGORY_COLUMNS = (
+    "cat_id BIGINT, ticket_id BIGINT, grp VARCHAR(32), keywords TEXT, start_at DOUBLE PRECISION, "
+    "left_group INTEGER, rerouted INTEGER, first_at DOUBLE PRECISION, closed INTEGER"
+)
+_IN_GROUP = (
+    "(c.source <> 'reroute' OR r.created_at >= c.created_at) "
+    "AND (c.removed_at IS NULL OR r.created_at < c.removed_at)"
+)
+_FILL_CATEGORIES = f"""
+INSERT INTO {{c}} (cat_id, ticket_id, grp, keywords, start_at, left_group, rerouted, first_at, closed)
+SELECT c.id, c.ticket_id, c."group", c.keywords,
+  CASE WHEN c.source = 'reroute' THEN c.created_at ELSE MIN(mt.received_at) END,
+  CASE WHEN c.removed_at IS NOT NULL AND c.removed_at <= :as_of THEN 1 ELSE 0 END,
+  CASE WHEN c.source = 'reroute' OR (c.removed_at IS NOT NULL AND c.removed_at <= :as_of) THEN 1 ELSE 0 END,
+  MIN(CASE WHEN r.action IN {_ANSWER} AND {_IN_GROUP} THEN r.created_at END),
+  MAX(CASE WHEN r.action = 'close' AND {_IN_GROUP} THEN 1 ELSE 0 END)
+FROM {_C} c JOIN {{t}} mt ON mt.id = c.ticket_id AND mt.is_c = 1
+LEFT JOIN {_R} r ON r.ticket_id = c.ticket_id AND r.created_at <= :as_of
+WHERE c.source <> 'reroute' OR c.created_at <= :as_of
+GROUP BY c.id, c.ticket_id, c."group", c.keywords, c.source, c.created_at, c.removed_at"""
+
+_COUNTER = itertools.count(1)
+
+
+class MonthSnapshot:
+    """The month's per-ticket and per-group facts at the cut-off, in temporary tables.
+
+    Built once with two passes over the database (tickets with their first
+    response, close and re-routing; categories with the responses made while
+    the ticket was in the group) and then grouped by every table of the
+    report. Temporary tables belong to the connection of the thread that
+    builds them: use a snapshot in one thread, as a context manager; it drops
+    its tables on exit.
+
+    Args:
+        database: an open peewee database (the calling thread's connection).
+        month: the month reported on.
+        tz: the service's time zone.
+        as_of: the cut-off (epoch seconds): actions after it are ignored.
+        target_seconds: the response target.
+    """
+
+    def __init__(self, database: peewee.Database, month: Month, tz: tzinfo, as_of: float,
+                 target_seconds: float) -> None:
+        self.database = database
+        self.month = month
+        self.tz = tz
+        self.as_of = float(as_of)
+        self.target_seconds = float(target_seconds)
+        self.start, self.end = month.window(tz)
+        n = next(_COUNTER)
+        self.t = f"rpt_{n}_ticket"
+        self.c = f"rpt_{n}_category"
+        self.prev_t = f"rpt_{n}_prev_ticket"
+        self._created: list[str] = []
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "as_of": self.as_of, "target": self.target_seconds}
+
+    def __enter__(self) -> MonthSnapshot:
+        try:
+            self._fill_tickets(self.t, self.params)
+            prev_start, prev_end = self.month.previous().window(self.tz)
+            self._fill_tickets(self.prev_t, {**self.params, "start": prev_start, "end": prev_end})
+            self._create(self.c, _CATEGORY_COLUMNS)
+            self._exec(_FILL_CATEGORIES.format(t=self.t, c=self.c), self.params)
+            self._exec(f"CREATE INDEX {self.c}_ticket ON {self.c} (ticket_id)", {})
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Drop the temporary tables (safe to call twice)."""
+        while self._created:
+            name = self._created.pop()
+            try:
+                self._exec(f"DROP TABLE IF EXISTS {name}", {})
+            except peewee.DatabaseError as exc:  # the connection is going away anyway
+                logger.warning("event=report_temp_drop_failed table=%s error=%s", name, exc)
+
+    def _create(self, name: str, columns: str) -> None:
+        self._exec(f"CREATE TEMPORARY TABLE {name} ({columns})", {})
+        self._created.append(name)
+
+    def _fill_tickets(self, name: str, params: Mapping[str, Any]) -> None:
+        self._create(name, _TICKET_COLUMNS)
+        self._exec(_FILL_TICKETS.format(t=name), params)
+        self._exec(f"CREATE INDEX {name}_id ON {name} (id)", {})
+
+    def _exec(self, text: str, params: Mapping[str, Any]) -> None:
+        statement, values = sql.bind(self.database, text, params)
+        self.database.execute_sql(statement, values)
+
+    def _query(self, text: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return sql.query(self.database, text, {**self.params, **(params or {})})
+
+    # -- figures -----------------------------------------------------------------------
+
+    def ticket_stats(self, key: str, table: str | None = None,
+                     extra: Mapping[str, Any] | None = None) -> dict[Any, ResponseStats]:
+        """Ticket-level figures of the complaints, grouped by ``key`` (an expression over the ticket table)."""
+        text = f"""
+WITH per AS (
+  SELECT {key} AS actor,
+    CASE WHEN first_at IS NULL THEN 0 ELSE 1 END AS responded,
+    {_WAIT.format(first="first_at", start="received_at")} AS wait,
+    CASE WHEN closed_at IS NULL THEN 0 ELSE 1 END AS closed,
+    CASE WHEN first_at IS NULL THEN 1 ELSE 0 END AS still_open,
+    rerouted
+  FROM {table or self.t} WHERE is_c = 1
 ),
-mt AS (SELECT * FROM mt_all WHERE is_c = 1)"""
+{_STATS_TAIL}"""
+        return _stats_rows(self._query(text, extra))
+
+    def totals(self, previous: bool = False) -> Totals:
+        """The month's (or the month before's) figures at a glance."""
+        table = self.prev_t if previous else self.t
+        stats = self.ticket_stats("'all'", table).get("all", EMPTY_STATS)
+        spam, sms_count, web = self._query(f"""
+SELECT SUM(CASE WHEN is_c = 0 THEN 1 ELSE 0 END),
+  SUM(CASE WHEN is_c = 1 AND channel <> 'web' THEN 1 ELSE 0 END),
+  SUM(CASE WHEN is_c = 1 AND channel = 'web' THEN 1 ELSE 0 END)
+FROM {table}""")[0]
+        return Totals(stats=stats, spam=int(spam or 0), sms=int(sms_count or 0), web=int(web or 0))
+
+    def group_stats(self) -> dict[Any, ResponseStats]:
+        """Per group: every group a complaint passed through, responses made while it was there."""
+        text = f"""
+WITH per AS (
+  SELECT c.grp AS actor,
+    CASE WHEN c.first_at IS NULL THEN 0 ELSE 1 END AS responded,
+    {_WAIT.format(first="c.first_at", start="c.start_at")} AS wait,
+    c.closed AS closed,
+    CASE WHEN mt.first_at IS NULL AND c.left_group = 0 THEN 1 ELSE 0 END AS still_open,
+    c.rerouted AS rerouted
+  FROM {self.c} c JOIN {self.t} mt ON mt.id = c.ticket_id
+),
+{_STATS_TAIL}"""
+        return _stats_rows(self._query(text))
+
+    def actor_stats(self, *, actor_expr: str, actor_type: str, members: Sequence[tuple[Any, str]],
+                    extra: Mapping[str, Any] | None = None) -> dict[Any, ResponseStats]:
+        """Per agency or per PIC: complaints that reached their groups or that they acted on."""
+        member_sql, member_params = sql.derived_table(
+            [("actor", actor_type), ("grp", "VARCHAR(64)")], members, "mem")
+        text = f"""
+WITH member AS ({member_sql}),
+reach AS (
+  SELECT m.actor AS actor, c.ticket_id AS ticket_id, MIN(c.start_at) AS start_at
+  FROM member m JOIN {self.c} c ON c.grp = m.grp
+  GROUP BY m.actor, c.ticket_id
+),
+acts AS (
+  SELECT {actor_expr} AS actor, r.ticket_id AS ticket_id,
+    MIN(CASE WHEN r.action IN {_ANSWER} THEN r.created_at END) AS first_at,
+    MAX(CASE WHEN r.action = 'close' THEN 1 ELSE 0 END) AS closed,
+    MAX(CASE WHEN r.action = 'reroute' THEN 1 ELSE 0 END) AS rerouted
+  FROM {_R} r JOIN {self.t} mt ON mt.id = r.ticket_id AND mt.is_c = 1
+  LEFT JOIN {_P} p ON p.telegram_id = r.pic_telegram_id
+  WHERE r.created_at <= :as_of
+  GROUP BY 1, 2
+),
+pairs AS (SELECT actor, ticket_id FROM reach UNION SELECT actor, ticket_id FROM acts),
+per AS (
+  SELECT k.actor AS actor,
+    CASE WHEN a.first_at IS NULL THEN 0 ELSE 1 END AS responded,
+    {_WAIT.format(first="a.first_at", start="COALESCE(rc.start_at, mt.received_at)")} AS wait,
+    COALESCE(a.closed, 0) AS closed,
+    CASE WHEN mt.first_at IS NULL THEN 1 ELSE 0 END AS still_open,
+    COALESCE(a.rerouted, 0) AS rerouted
+  FROM pairs k JOIN {self.t} mt ON mt.id = k.ticket_id
+  LEFT JOIN reach rc ON rc.actor = k.actor AND rc.ticket_id = k.ticket_id
+  LEFT JOIN acts a ON a.actor = k.actor AND a.ticket_id = k.ticket_id
+),
+{_STATS_TAIL}"""
+        return _stats_rows(self._query(text, {**member_params, **(extra or {})}))
+
+    def stages(self, limits: Mapping[str, float]) -> tuple[StageSla, ...]:
+        """SLA compliance of each stage over the month's tickets and their ticket/spam notifications."""
+        text = f"""
+WITH d AS (
+  SELECT 'register' AS stage, register_s AS v FROM {self.t}
+  UNION ALL SELECT 'filter', filter_s FROM {self.t}
+  UNION ALL SELECT 'notify', n.sent_at - n.queued_at
+    FROM {_N} n JOIN {self.t} mt ON mt.id = n.ticket_id WHERE n.kind IN ('ticket', 'spam')
+  UNION ALL SELECT 'deliver', n.acked_at - n.sent_at
+    FROM {_N} n JOIN {self.t} mt ON mt.id = n.ticket_id WHERE n.kind IN ('ticket', 'spam')
+),
+lim AS (
+  SELECT 'register' AS stage, CAST(:lim_register AS DOUBLE PRECISION) AS s
+  UNION ALL SELECT 'filter', CAST(:lim_filter AS DOUBLE PRECISION)
+  UNION ALL SELECT 'notify', CAST(:lim_notify AS DOUBLE PRECISION)
+  UNION ALL SELECT 'deliver', CAST(:lim_deliver AS DOUBLE PRECISION)
+),
+agg AS (
+  SELECT d.stage AS stage, COUNT(*) AS total, COUNT(d.v) AS completed,
+    SUM(CASE WHEN d.v <= lim.s THEN 1 ELSE 0 END) AS within, MAX(d.v) AS vmax
+  FROM d JOIN lim ON lim.stage = d.stage GROUP BY d.stage
+),
+ranked AS (
+  SELECT stage, v, ROW_NUMBER() OVER (PARTITION BY stage ORDER BY v) - 1 AS i,
+    COUNT(*) OVER (PARTITION BY stage) - 1 AS m
+  FROM d WHERE v IS NOT NULL
+),
+pct AS (SELECT stage, {sql.percentile_expr(1, 2)} AS p50, {sql.percentile_expr(9, 10)} AS p90
+  FROM ranked GROUP BY stage)
+SELECT agg.stage, agg.total, agg.completed, agg.within, pct.p50, pct.p90, agg.vmax
+FROM agg LEFT JOIN pct ON pct.stage = agg.stage"""
+        found = {row[0]: row for row in self._query(text, {f"lim_{s}": float(limits[s]) for s in STAGES})}
+        result = []
+        for stage in STAGES:
+            _, total, completed, within, p50, p90, vmax = found.get(stage, (stage, 0, 0, 0, None, None, None))
+            result.append(StageSla(
+                stage=stage, limit_seconds=float(limits[stage]), total=int(total or 0),
+                completed=int(completed or 0), within=int(within or 0), median_seconds=_opt(p50),
+                p90_seconds=_opt(p90), max_seconds=_opt(vmax),
+            ))
+        return tuple(result)
+
+    def days(self) -> tuple[DayCount, ...]:
+        """Complaints, responded complaints and spam per local day (the one place dates are bucketed)."""
+        days = self.month.days(self.tz)
+        buckets, bucket_params = sql.day_buckets(days)
+        text = f"""
+WITH days AS ({buckets})
+SELECT days.day_index,
+  SUM(CASE WHEN mt.is_c = 1 THEN 1 ELSE 0 END),
+  SUM(CASE WHEN mt.is_c = 1 AND mt.first_at IS NOT NULL THEN 1 ELSE 0 END),
+  SUM(CASE WHEN mt.is_c = 0 THEN 1 ELSE 0 END)
+FROM days LEFT JOIN {self.t} mt ON mt.received_at >= days.day_start AND mt.received_at < days.day_end
+GROUP BY days.day_index ORDER BY days.day_index"""
+        counts = {row[0]: row for row in self._query(text, bucket_params)}
+        return tuple(
+            DayCount(d.date, int(counts[i][1] or 0), int(counts[i][2] or 0), int(counts[i][3] or 0))
+            if i in counts else DayCount(d.date, 0, 0, 0)
+            for i, d in enumerate(days)
+        )
+
+    def keywords(self, limit: int = 20) -> tuple[KeywordCount, ...]:
+        """Top (keyword, group) pairs by complaints.
+
+        SQL counts complaints per distinct ``(group, keywords)`` string; the few
+        distinct strings are split here. A (ticket, group) pair is unique, so
+        each complaint counts once per keyword and group.
+        """
+        text = f"""
+SELECT grp, keywords, COUNT(*) FROM {self.c}
+WHERE keywords IS NOT NULL AND keywords <> ''
+GROUP BY grp, keywords"""
+        counts: dict[tuple[str, str], int] = {}
+        for group, keywords, n in self._query(text):
+            for word in dict.fromkeys(w.strip() for w in str(keywords).split(",")):
+                if word:
+                    counts[(word, group)] = counts.get((word, group), 0) + int(n)
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][0], kv[0][1]))[:limit]
+        return tuple(KeywordCount(keyword=w, group=g, complaints=n) for (w, g), n in ranked)
+
+    def open_count(self) -> int:
+        return int(self._query(f"SELECT COUNT(*) FROM {self.t} WHERE is_c = 1 AND first_at IS NULL")[0][0] or 0)
+
+    def pics(self) -> dict[int, _PicInfo]:
+        """PICs from the ``pic`` table (mirrored from config.toml) plus anyone who acted on the month's complaints."""
+        result: dict[int, _PicInfo] = {}
+        for telegram_id, name, agency, groups, active in self._query(
+            f"SELECT telegram_id, name, agency, groups, active FROM {_P} ORDER BY telegram_id"
+        ):
+            member = tuple(g.strip() for g in (groups or "").split(",") if g.strip()) if active else ()
+            result[int(telegram_id)] = _PicInfo(int(telegram_id), name, agency or NO_AGENCY, member)
+        text = f"""
+SELECT r.pic_telegram_id, MAX(r.pic_name), MAX(r.agency)
+FROM {_R} r JOIN {self.t} mt ON mt.id = r.ticket_id AND mt.is_c = 1
+WHERE r.created_at <= :as_of GROUP BY r.pic_telegram_id"""
+        for telegram_id, name, agency in self._query(text):
+            if int(telegram_id) not in result:
+                result[int(telegram_id)] = _PicInfo(int(telegram_id), name or str(telegram_id),
+                                                    agency or NO_AGENCY, ())
+        return result
+
+    # -- listings (streamed) --------------------------------------------------------------
+
+    def open_tickets(self, limit: int | None = None) -> Iterator[OpenTicket]:
+        """The month's complaints without a response at the cut-off, oldest first."""
+        limit_sql = f"LIMIT {int(limit)}" if limit is not None else ""
+        text = f"""
+WITH op AS (
+  SELECT id, number, sender, received_at, regency FROM {self.t}
+  WHERE is_c = 1 AND first_at IS NULL ORDER BY received_at, id {limit_sql}
+)
+SELECT op.id, op.number, op.sender, op.received_at, op.regency, c.grp
+FROM op LEFT JOIN {self.c} c ON c.ticket_id = op.id AND c.left_group = 0
+ORDER BY op.received_at, op.id, c.cat_id"""
+        rows = sql.stream(self.database, text, self.params)
+        for _, group_rows in itertools.groupby(rows, key=lambda r: r[0]):
+            first, *rest = list(group_rows)
+            groups = [g for g in [first[5], *(r[5] for r in rest)] if g]
+            shown = tuple(g for g in groups if g != "channel") or tuple(groups)
+            yield OpenTicket(
+                number=first[1], groups=shown, received_at=float(first[3]),
+                age_seconds=max(0.0, self.as_of - float(first[3])), sender=mask_msisdn(first[2]),
+                regency=first[4],
+            )
+
+    def ticket_records(self) -> Iterator[TicketRecord]:
+        """Every ticket of the month (complaints and spam) in order of receipt."""
+        text = f"""
+SELECT mt.id, mt.number, mt.is_c, mt.channel, mt.received_at, mt.regency, mt.rerouted, mt.first_at, mt.closed_at,
+  COALESCE(r.agency, p.agency), r.pic_name, mt.sender, mt.register_s, mt.filter_s, c."group",
+  CASE WHEN c.removed_at IS NOT NULL AND c.removed_at <= :as_of THEN 1 ELSE 0 END,
+  CASE WHEN c.source = 'reroute' AND c.created_at > :as_of THEN 1 ELSE 0 END
+FROM {self.t} mt
+LEFT JOIN {_R} r ON r.id = (
+  SELECT r2.id FROM {_R} r2 WHERE r2.ticket_id = mt.id AND r2.created_at = mt.first_at
+    AND r2.action IN {_ANSWER} ORDER BY r2.id LIMIT 1)
+LEFT JOIN {_P} p ON p.telegram_id = r.pic_telegram_id
+LEFT JOIN {_C} c ON c.ticket_id = mt.id
+ORDER BY mt.received_at, mt.id, c.id"""
+        target = self.target_seconds
+        for _, group_rows in itertools.groupby(sql.stream(self.database, text, self.params),
+                                               key=lambda r: r[0]):
+            rows = list(group_rows)
+            r = rows[0]
+            passed = tuple(row[14] for row in rows if row[14] and not row[16])
+            current = tuple(row[14] for row in rows if row[14] and not row[15] and not row[16])
+            first_at, closed_at = _opt(r[7]), _opt(r[8])
+            wait = None if first_at is None else max(0.0, first_at - float(r[4]))
+            yield TicketRecord(
+                number=r[1], kind="pengaduan" if r[2] else "spam", channel=r[3], received_at=float(r[4]),
+                regency=r[5], groups=current, passed_groups=passed, rerouted=bool(r[6]),
+                status="ditutup" if closed_at is not None else ("ditanggapi" if first_at is not None else "terbuka"),
+                first_response_at=first_at, response_seconds=wait,
+                on_target=wait is not None and wait <= target, closed_at=closed_at,
+                first_agency=r[9], first_pic=r[10], sender=mask_msisdn(r[11]),
+                register_seconds=_opt(r[12]), filter_seconds=_opt(r[13]),
+            )
+
+    # -- everything ------------------------------------------------------------------------
+
+    def report(self, *, timezone_name: str, sla_limits: Mapping[str, float],
+               group_names: Mapping[str, str]) -> MonthlyReport:
+        """Every figure of the report."""
+        by_group = self.group_stats()
+        known = [g for g in GROUP_KEYS if g in group_names or g in by_group]
+        others = sorted(g for g in by_group if g not in GROUP_KEYS)
+        groups = tuple(
+            StatsRow(key=g, label=group_names.get(g, g), stats=by_group.get(g, EMPTY_STATS)) for g in known + others
+        )
+
+        pics = self.pics()
+        by_agency = self.actor_stats(
+            actor_expr="COALESCE(r.agency, p.agency, :no_agency)", actor_type="VARCHAR(128)",
+            members=sorted({(p.agency, g) for p in pics.values() for g in p.groups}),
+            extra={"no_agency": NO_AGENCY},
+        )
+        agencies = tuple(
+            StatsRow(key=a, label=a, stats=by_agency.get(a, EMPTY_STATS))
+            for a in sorted(set(by_agency) | {p.agency for p in pics.values() if p.groups})
+        )
+        by_pic = self.actor_stats(
+            actor_expr="r.pic_telegram_id", actor_type="BIGINT",
+            members=sorted({(p.telegram_id, g) for p in pics.values() for g in p.groups}),
+        )
+
+        def pic_order(pid: int) -> tuple[str, str, int]:
+            info = pics.get(pid)
+            return (info.agency, info.name, pid) if info else ("", "", pid)
+
+        pic_rows = tuple(
+            StatsRow(key=str(pid), label=pics[pid].name if pid in pics else str(pid),
+                     agency=pics[pid].agency if pid in pics else NO_AGENCY, stats=by_pic.get(pid, EMPTY_STATS))
+            for pid in sorted(set(by_pic) | {p.telegram_id for p in pics.values() if p.groups}, key=pic_order)
+        )
+
+        by_regency = self.ticket_stats("COALESCE(regency, :no_regency)", extra={"no_regency": NO_REGENCY})
+        regencies = tuple(
+            StatsRow(key=r, label=r, stats=s)
+            for r, s in sorted(by_regency.items(), key=lambda kv: (-kv[1].received, kv[0] == NO_REGENCY, kv[0]))
+        )
+        return MonthlyReport(
+            month=self.month, timezone=timezone_name, as_of=self.as_of, target_seconds=self.target_seconds,
+            totals=self.totals(), previous=self.totals(previous=True), stages=self.stages(sla_limits),
+            groups=groups, agencies=agencies, pics=pic_rows, regencies=regencies, days=self.days(),
+            keywords=self.keywords(), open_first=tuple(self.open_tickets(limit=OPEN_LIST_LIMIT)),
+            open_count=self.open_count(), start=self.start, end=self.end,
+        )
+
 
 #: Turns a CTE ``per(actor, responded, wait, closed, still_open, rerouted)`` into one row per actor.
 _STATS_TAIL = f"""
@@ -274,319 +711,13 @@ def _stats_rows(rows: Sequence[tuple[Any, ...]]) -> dict[Any, ResponseStats]:
         result[actor] = ResponseStats(
             received=int(received), responded=int(responded or 0), on_target=int(on_target or 0),
             closed=int(closed or 0), still_open=int(still_open or 0), rerouted=int(rerouted or 0),
-            median_seconds=None if p50 is None else float(p50), p90_seconds=None if p90 is None else float(p90),
+            median_seconds=_opt(p50), p90_seconds=_opt(p90),
         )
     return result
 
 
-def _ticket_stats(database: peewee.Database, key: str, params: Mapping[str, Any]) -> dict[Any, ResponseStats]:
-    """Ticket-level figures grouped by ``key`` (an expression over ``mt``)."""
-    text = f"""
-WITH {_MONTH_TICKETS},
-per AS (
-  SELECT {key} AS actor,
-    CASE WHEN first_at IS NULL THEN 0 ELSE 1 END AS responded,
-    {_WAIT.format(first="first_at", start="received_at")} AS wait,
-    CASE WHEN closed_at IS NULL THEN 0 ELSE 1 END AS closed,
-    CASE WHEN first_at IS NULL THEN 1 ELSE 0 END AS still_open,
-    rerouted
-  FROM mt
-),
-{_STATS_TAIL}"""
-    return _stats_rows(sql.query(database, text, params))
-
-
-def _group_stats(database: peewee.Database, params: Mapping[str, Any]) -> dict[Any, ResponseStats]:
-    """Per group: every group a complaint passed through, responses made while it was there."""
-    window = (
-        "r.ticket_id = c.ticket_id AND r.created_at <= :as_of "
-        "AND (c.source <> 'reroute' OR r.created_at >= c.created_at) "
-        "AND (c.removed_at IS NULL OR r.created_at < c.removed_at)"
-    )
-    text = f"""
-WITH {_MONTH_TICKETS},
-gc AS (
-  SELECT c."group" AS grp, mt.first_at AS any_first_at,
-    CASE WHEN c.source = 'reroute' THEN c.created_at ELSE mt.received_at END AS start_at,
-    CASE WHEN c.removed_at IS NOT NULL AND c.removed_at <= :as_of THEN 1 ELSE 0 END AS left_group,
-    CASE WHEN c.source = 'reroute' OR (c.removed_at IS NOT NULL AND c.removed_at <= :as_of) THEN 1 ELSE 0 END
-      AS rerouted,
-    (SELECT MIN(r.created_at) FROM {_R} r WHERE {window} AND r.action IN {_ANSWER}) AS first_at,
-    (SELECT COUNT(*) FROM {_R} r WHERE {window} AND r.action = 'close') AS closes
-  FROM {_C} c JOIN mt ON mt.id = c.ticket_id
-  WHERE c.source <> 'reroute' OR c.created_at <= :as_of
-),
-per AS (
-  SELECT grp AS actor,
-    CASE WHEN first_at IS NULL THEN 0 ELSE 1 END AS responded,
-    {_WAIT.format(first="first_at", start="start_at")} AS wait,
-    CASE WHEN closes > 0 THEN 1 ELSE 0 END AS closed,
-    CASE WHEN any_first_at IS NULL AND left_group = 0 THEN 1 ELSE 0 END AS still_open,
-    rerouted
-  FROM gc
-),
-{_STATS_TAIL}"""
-    return _stats_rows(sql.query(database, text, params))
-
-
-def _actor_stats(
-    database: peewee.Database, params: Mapping[str, Any], *, actor_expr: str, actor_type: str,
-    members: Sequence[tuple[Any, str]],
-) -> dict[Any, ResponseStats]:
-    """Per agency or per PIC: complaints that reached their groups or that they acted on."""
-    member_sql, member_params = sql.derived_table([("actor", actor_type), ("grp", "VARCHAR(64)")], members, "mem")
-    text = f"""
-WITH {_MONTH_TICKETS},
-member AS ({member_sql}),
-reach AS (
-  SELECT m.actor AS actor, c.ticket_id AS ticket_id,
-    MIN(CASE WHEN c.source = 'reroute' THEN c.created_at ELSE mt.received_at END) AS start_at
-  FROM member m JOIN {_C} c ON c."group" = m.grp JOIN mt ON mt.id = c.ticket_id
-  WHERE c.source <> 'reroute' OR c.created_at <= :as_of
-  GROUP BY m.actor, c.ticket_id
-),
-acts AS (
-  SELECT {actor_expr} AS actor, r.ticket_id AS ticket_id,
-    MIN(CASE WHEN r.action IN {_ANSWER} THEN r.created_at END) AS first_at,
-    MAX(CASE WHEN r.action = 'close' THEN 1 ELSE 0 END) AS closed,
-    MAX(CASE WHEN r.action = 'reroute' THEN 1 ELSE 0 END) AS rerouted
-  FROM {_R} r JOIN mt ON mt.id = r.ticket_id LEFT JOIN {_P} p ON p.telegram_id = r.pic_telegram_id
-  WHERE r.created_at <= :as_of
-  GROUP BY 1, 2
-),
-pairs AS (SELECT actor, ticket_id FROM reach UNION SELECT actor, ticket_id FROM acts),
-per AS (
-  SELECT k.actor AS actor,
-    CASE WHEN a.first_at IS NULL THEN 0 ELSE 1 END AS responded,
-    {_WAIT.format(first="a.first_at", start="COALESCE(rc.start_at, mt.received_at)")} AS wait,
-    COALESCE(a.closed, 0) AS closed,
-    CASE WHEN mt.first_at IS NULL THEN 1 ELSE 0 END AS still_open,
-    COALESCE(a.rerouted, 0) AS rerouted
-  FROM pairs k JOIN mt ON mt.id = k.ticket_id
-  LEFT JOIN reach rc ON rc.actor = k.actor AND rc.ticket_id = k.ticket_id
-  LEFT JOIN acts a ON a.actor = k.actor AND a.ticket_id = k.ticket_id
-),
-{_STATS_TAIL}"""
-    return _stats_rows(sql.query(database, text, {**params, **member_params}))
-
-
-def _totals(database: peewee.Database, params: Mapping[str, Any]) -> Totals:
-    stats = _ticket_stats(database, "'all'", params).get("all", EMPTY_STATS)
-    text = f"""
-WITH {_MONTH_TICKETS}
-SELECT SUM(CASE WHEN is_c = 0 THEN 1 ELSE 0 END),
-  SUM(CASE WHEN is_c = 1 AND channel = 'web' THEN 0 WHEN is_c = 1 THEN 1 ELSE 0 END),
-  SUM(CASE WHEN is_c = 1 AND channel = 'web' THEN 1 ELSE 0 END)
-FROM mt_all"""
-    spam, sms_count, web = sql.query(database, text, params)[0]
-    return Totals(stats=stats, spam=int(spam or 0), sms=int(sms_count or 0), web=int(web or 0))
-
-
-def _stages(database: peewee.Database, params: Mapping[str, Any], limits: Mapping[str, float]) -> tuple[StageSla, ...]:
-    text = f"""
-WITH d AS (
-  SELECT 'register' AS stage, t.registered_at - t.received_at AS v
-    FROM {_T} t WHERE t.received_at >= :start AND t.received_at < :end
-  UNION ALL
-  SELECT 'filter', t.filtered_at - t.registered_at
-    FROM {_T} t WHERE t.received_at >= :start AND t.received_at < :end
-  UNION ALL
-  SELECT 'notify', n.sent_at - n.queued_at
-    FROM {_N} n JOIN {_T} t ON t.id = n.ticket_id
-    WHERE n.kind IN ('ticket', 'spam') AND t.received_at >= :start AND t.received_at < :end
-  UNION ALL
-  SELECT 'deliver', n.acked_at - n.sent_at
-    FROM {_N} n JOIN {_T} t ON t.id = n.ticket_id
-    WHERE n.kind IN ('ticket', 'spam') AND t.received_at >= :start AND t.received_at < :end
-),
-lim AS (
-  SELECT 'register' AS stage, CAST(:lim_register AS DOUBLE PRECISION) AS s
-  UNION ALL SELECT 'filter', CAST(:lim_filter AS DOUBLE PRECISION)
-  UNION ALL SELECT 'notify', CAST(:lim_notify AS DOUBLE PRECISION)
-  UNION ALL SELECT 'deliver', CAST(:lim_deliver AS DOUBLE PRECISION)
-),
-agg AS (
-  SELECT d.stage AS stage, COUNT(*) AS total, COUNT(d.v) AS completed,
-    SUM(CASE WHEN d.v <= lim.s THEN 1 ELSE 0 END) AS within, MAX(d.v) AS vmax
-  FROM d JOIN lim ON lim.stage = d.stage GROUP BY d.stage
-),
-ranked AS (
-  SELECT stage, v, ROW_NUMBER() OVER (PARTITION BY stage ORDER BY v) - 1 AS i,
-    COUNT(*) OVER (PARTITION BY stage) - 1 AS m
-  FROM d WHERE v IS NOT NULL
-),
-pct AS (SELECT stage, {sql.percentile_expr(1, 2)} AS p50, {sql.percentile_expr(9, 10)} AS p90
-  FROM ranked GROUP BY stage)
-SELECT agg.stage, agg.total, agg.completed, agg.within, pct.p50, pct.p90, agg.vmax
-FROM agg LEFT JOIN pct ON pct.stage = agg.stage"""
-    stage_params = {**params, **{f"lim_{s}": float(limits[s]) for s in STAGES}}
-    found = {row[0]: row for row in sql.query(database, text, stage_params)}
-    result = []
-    for stage in STAGES:
-        _, total, completed, within, p50, p90, vmax = found.get(stage, (stage, 0, 0, 0, None, None, None))
-        result.append(StageSla(
-            stage=stage, limit_seconds=float(limits[stage]), total=int(total or 0), completed=int(completed or 0),
-            within=int(within or 0), median_seconds=_opt(p50), p90_seconds=_opt(p90), max_seconds=_opt(vmax),
-        ))
-    return tuple(result)
-
-
-def _days(database: peewee.Database, params: Mapping[str, Any], month: Month, tz: tzinfo) -> tuple[DayCount, ...]:
-    days = month.days(tz)
-    buckets, bucket_params = sql.day_buckets(days)
-    text = f"""
-WITH {_MONTH_TICKETS},
-days AS ({buckets})
-SELECT days.day_index,
-  SUM(CASE WHEN mt_all.is_c = 1 THEN 1 ELSE 0 END),
-  SUM(CASE WHEN mt_all.is_c = 1 AND mt_all.first_at IS NOT NULL THEN 1 ELSE 0 END),
-  SUM(CASE WHEN mt_all.is_c = 0 THEN 1 ELSE 0 END)
-FROM days LEFT JOIN mt_all ON mt_all.received_at >= days.day_start AND mt_all.received_at < days.day_end
-GROUP BY days.day_index ORDER BY days.day_index"""
-    counts = {row[0]: row for row in sql.query(database, text, {**params, **bucket_params})}
-    return tuple(
-        DayCount(d.date, int(counts[i][1] or 0), int(counts[i][2] or 0), int(counts[i][3] or 0))
-        if i in counts else DayCount(d.date, 0, 0, 0)
-        for i, d in enumerate(days)
-    )
-
-
-def _keywords(database: peewee.Database, params: Mapping[str, Any], limit: int = 20) -> tuple[KeywordCount, ...]:
-    """Top (keyword, group) pairs by complaints.
-
-    SQL counts complaints per distinct ``(group, keywords)`` string; the few
-    distinct strings are split here. A (ticket, group) pair is unique, so each
-    complaint counts once per keyword and group.
-    """
-    text = f"""
-WITH {_MONTH_TICKETS}
-SELECT c."group", c.keywords, COUNT(*)
-FROM {_C} c JOIN mt ON mt.id = c.ticket_id
-WHERE c.keywords IS NOT NULL AND c.keywords <> ''
-GROUP BY c."group", c.keywords"""
-    counts: dict[tuple[str, str], int] = {}
-    for group, keywords, n in sql.query(database, text, params):
-        for word in dict.fromkeys(w.strip() for w in str(keywords).split(",")):
-            if word:
-                counts[(word, group)] = counts.get((word, group), 0) + int(n)
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][0], kv[0][1]))[:limit]
-    return tuple(KeywordCount(keyword=w, group=g, complaints=n) for (w, g), n in ranked)
-
-
-def _open_count(database: peewee.Database, params: Mapping[str, Any]) -> int:
-    text = f"WITH {_MONTH_TICKETS} SELECT COUNT(*) FROM mt WHERE first_at IS NULL"
-    return int(sql.query(database, text, params)[0][0] or 0)
-
-
-def open_tickets(
-    database: peewee.Database, month: Month, tz: tzinfo, as_of: float, limit: int | None = None
-) -> Iterator[OpenTicket]:
-    """The month's complaints without a response at ``as_of``, oldest first (streamed)."""
-    start, end = month.window(tz)
-    params = {"start": start, "end": end, "as_of": as_of}
-    limit_sql = f"LIMIT {int(limit)}" if limit is not None else ""
-    text = f"""
-WITH {_MONTH_TICKETS},
-op AS (SELECT id, received_at FROM mt WHERE first_at IS NULL ORDER BY received_at, id {limit_sql})
-SELECT t.id, t.number, t.sender, t.received_at, t.regency, c."group"
-FROM op JOIN {_T} t ON t.id = op.id
-LEFT JOIN {_C} c ON c.ticket_id = t.id AND (c.removed_at IS NULL OR c.removed_at > :as_of)
-  AND (c.source <> 'reroute' OR c.created_at <= :as_of)
-ORDER BY t.received_at, t.id, c.id"""
-    rows = sql.stream(database, text, params)
-    for _, group_rows in itertools.groupby(rows, key=lambda r: r[0]):
-        first, *rest = list(group_rows)
-        groups = [g for g in [first[5], *(r[5] for r in rest)] if g]
-        shown = tuple(g for g in groups if g != "channel") or tuple(groups)
-        yield OpenTicket(
-            number=first[1], groups=shown, received_at=float(first[3]),
-            age_seconds=max(0.0, as_of - float(first[3])), sender=mask_msisdn(first[2]), regency=first[4],
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class TicketRecord:
-    """One row of the per-ticket CSV."""
-
-    number: str
-    kind: str  # pengaduan | spam
-    channel: str
-    received_at: float
-    regency: str | None
-    groups: tuple[str, ...]  # at the cut-off
-    passed_groups: tuple[str, ...]  # every group it passed through
-    rerouted: bool
-    status: str  # terbuka | ditanggapi | ditutup
-    first_response_at: float | None
-    response_seconds: float | None
-    on_target: bool
-    closed_at: float | None
-    first_agency: str | None
-    first_pic: str | None
-    sender: str  # masked
-    register_seconds: float | None
-    filter_seconds: float | None
-
-
-def ticket_records(
-    database: peewee.Database, month: Month, tz: tzinfo, as_of: float, target_seconds: float
-) -> Iterator[TicketRecord]:
-    """Every ticket of the month (complaints and spam) in order of receipt, streamed."""
-    start, end = month.window(tz)
-    params = {"start": start, "end": end, "as_of": as_of}
-    text = f"""
-WITH {_MONTH_TICKETS}
-SELECT t.id, t.number, mt_all.is_c, t.channel, t.received_at, t.regency, mt_all.rerouted,
-  mt_all.first_at, mt_all.closed_at,
-  (SELECT COALESCE(r.agency, p.agency) FROM {_R} r LEFT JOIN {_P} p ON p.telegram_id = r.pic_telegram_id
-    WHERE r.ticket_id = t.id AND r.action IN {_ANSWER} AND r.created_at <= :as_of
-    ORDER BY r.created_at, r.id LIMIT 1) AS agency,
-  (SELECT r.pic_name FROM {_R} r
-    WHERE r.ticket_id = t.id AND r.action IN {_ANSWER} AND r.created_at <= :as_of
-    ORDER BY r.created_at, r.id LIMIT 1) AS pic,
-  t.sender, t.registered_at - t.received_at, t.filtered_at - t.registered_at,
-  c."group",
-  CASE WHEN c.removed_at IS NOT NULL AND c.removed_at <= :as_of THEN 1 ELSE 0 END,
-  CASE WHEN c.source = 'reroute' AND c.created_at > :as_of THEN 1 ELSE 0 END
-FROM mt_all JOIN {_T} t ON t.id = mt_all.id
-LEFT JOIN {_C} c ON c.ticket_id = t.id
-ORDER BY t.received_at, t.id, c.id"""
-    for _, group_rows in itertools.groupby(sql.stream(database, text, params), key=lambda r: r[0]):
-        rows = list(group_rows)
-        r = rows[0]
-        passed = tuple(row[14] for row in rows if row[14] and not row[16])
-        current = tuple(row[14] for row in rows if row[14] and not row[15] and not row[16])
-        first_at, closed_at = _opt(r[7]), _opt(r[8])
-        wait = None if first_at is None else max(0.0, first_at - float(r[4]))
-        yield TicketRecord(
-            number=r[1], kind="pengaduan" if r[2] else "spam", channel=r[3], received_at=float(r[4]),
-            regency=r[5], groups=current, passed_groups=passed, rerouted=bool(r[6]),
-            status="ditutup" if closed_at is not None else ("ditanggapi" if first_at is not None else "terbuka"),
-            first_response_at=first_at, response_seconds=wait,
-            on_target=wait is not None and wait <= target_seconds, closed_at=closed_at,
-            first_agency=r[9], first_pic=r[10], sender=mask_msisdn(r[11]),
-            register_seconds=_opt(r[12]), filter_seconds=_opt(r[13]),
-        )
-
-
-@contextlib.contextmanager
-def _connected(database: peewee.Database) -> Iterator[None]:
-    """Use the calling thread's connection, opening (and afterwards closing) one only if it has none."""
-    opened = database.is_closed()
-    if opened:
-        database.connect()
-    try:
-        yield
-    finally:
-        if opened:
-            database.close()
-
-
 def _opt(value: Any) -> float | None:
     return None if value is None else float(value)
-
-
-# --------------------------------------------------------------------------- PICs and agencies
 
 
 @dataclass(frozen=True, slots=True)
@@ -597,26 +728,20 @@ class _PicInfo:
     groups: tuple[str, ...]
 
 
-def _pics(database: peewee.Database, params: Mapping[str, Any]) -> dict[int, _PicInfo]:
-    """PICs from the ``pic`` table (mirrored from config.toml) plus anyone who acted on the month's tickets."""
-    result: dict[int, _PicInfo] = {}
-    for telegram_id, name, agency, groups, active in sql.query(
-        database, f"SELECT telegram_id, name, agency, groups, active FROM {_P} ORDER BY telegram_id", {}
-    ):
-        member = tuple(g.strip() for g in (groups or "").split(",") if g.strip()) if active else ()
-        result[int(telegram_id)] = _PicInfo(int(telegram_id), name, agency or NO_AGENCY, member)
-    text = f"""
-WITH {_MONTH_TICKETS}
-SELECT r.pic_telegram_id, MAX(r.pic_name), MAX(r.agency)
-FROM {_R} r JOIN mt ON mt.id = r.ticket_id
-WHERE r.created_at <= :as_of GROUP BY r.pic_telegram_id"""
-    for telegram_id, name, agency in sql.query(database, text, params):
-        if int(telegram_id) not in result:
-            result[int(telegram_id)] = _PicInfo(int(telegram_id), name or str(telegram_id), agency or NO_AGENCY, ())
-    return result
+# --------------------------------------------------------------------------- entry points
 
 
-# --------------------------------------------------------------------------- entry point
+@contextlib.contextmanager
+def connected(database: peewee.Database) -> Iterator[peewee.Database]:
+    """Use the calling thread's connection, opening (and afterwards closing) one only if it has none."""
+    opened = database.is_closed()
+    if opened:
+        database.connect()
+    try:
+        yield database
+    finally:
+        if opened:
+            database.close()
 
 
 def aggregate(
@@ -633,7 +758,7 @@ def aggregate(
     """Compute every figure of the report on ``month`` as of ``as_of``.
 
     Args:
-        database: an open peewee database with LaporGub's schema (called from the thread that owns it).
+        database: a peewee database with LaporGub's schema (the calling thread's connection is used).
         month: the month reported on.
         tz: the service's time zone (month and day boundaries).
         timezone_name: its name, for the report's text.
@@ -642,58 +767,5 @@ def aggregate(
         sla_limits: ``{stage: seconds}`` from ``[sla]``.
         group_names: ``{group key: name}`` from ``[groups]``.
     """
-    start, end = month.window(tz)
-    params = {"start": start, "end": end, "as_of": as_of, "target": float(target_seconds)}
-    prev_start, prev_end = month.previous().window(tz)
-    prev_params = {**params, "start": prev_start, "end": prev_end}
-
-    with _connected(database):
-        totals = _totals(database, params)
-        previous = _totals(database, prev_params)
-        stages = _stages(database, params, sla_limits)
-
-        by_group = _group_stats(database, params)
-        known = [g for g in GROUP_KEYS if g in group_names or g in by_group]
-        others = sorted(g for g in by_group if g not in GROUP_KEYS)
-        groups = tuple(
-            StatsRow(key=g, label=group_names.get(g, g), stats=by_group.get(g, EMPTY_STATS)) for g in known + others
-        )
-
-        pics = _pics(database, params)
-        agency_expr = "COALESCE(r.agency, p.agency, :no_agency)"
-        agency_members = sorted({(p.agency, g) for p in pics.values() for g in p.groups})
-        by_agency = _actor_stats(
-            database, {**params, "no_agency": NO_AGENCY}, actor_expr=agency_expr, actor_type="VARCHAR(128)",
-            members=agency_members,
-        )
-        agencies = tuple(
-            StatsRow(key=a, label=a, stats=by_agency.get(a, EMPTY_STATS))
-            for a in sorted(set(by_agency) | {p.agency for p in pics.values() if p.groups})
-        )
-        pic_members = sorted({(p.telegram_id, g) for p in pics.values() for g in p.groups})
-        by_pic = _actor_stats(
-            database, params, actor_expr="r.pic_telegram_id", actor_type="BIGINT", members=pic_members,
-        )
-        pic_rows = tuple(
-            StatsRow(key=str(pid), label=pics[pid].name if pid in pics else str(pid),
-                     agency=pics[pid].agency if pid in pics else NO_AGENCY, stats=by_pic.get(pid, EMPTY_STATS))
-            for pid in sorted(set(by_pic) | {p.telegram_id for p in pics.values() if p.groups},
-                              key=lambda i: (pics[i].agency if i in pics else "", pics[i].name if i in pics else "", i))
-        )
-
-        by_regency = _ticket_stats(database, f"COALESCE(regency, '{NO_REGENCY}')", params)
-        regencies = tuple(
-            StatsRow(key=r, label=r, stats=s)
-            for r, s in sorted(by_regency.items(), key=lambda kv: (-kv[1].received, kv[0] == NO_REGENCY, kv[0]))
-        )
-        days = _days(database, params, month, tz)
-        keywords = _keywords(database, params)
-        open_count = _open_count(database, params)
-        open_first = tuple(open_tickets(database, month, tz, as_of, limit=OPEN_LIST_LIMIT))
-
-    return MonthlyReport(
-        month=month, timezone=timezone_name, as_of=as_of, target_seconds=float(target_seconds),
-        totals=totals, previous=previous, stages=stages, groups=groups, agencies=agencies, pics=pic_rows,
-        regencies=regencies, days=days, keywords=keywords, open_first=open_first, open_count=open_count,
-        start=start, end=end,
-    )
+    with connected(database), MonthSnapshot(database, month, tz, as_of, target_seconds) as snapshot:
+        return snapshot.report(timezone_name=timezone_name, sla_limits=sla_limits, group_names=group_names)

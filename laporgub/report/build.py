@@ -17,7 +17,7 @@ from typing import Any
 import peewee
 
 from laporgub import db
-from laporgub.report.aggregate import MonthlyReport, aggregate, open_tickets, ticket_records
+from laporgub.report.aggregate import MonthlyReport, MonthSnapshot, connected
 from laporgub.report.periods import Month
 from laporgub.report.settings import FORMATS, report_config
 from laporgub.report.texts import fmt_duration, fmt_int, fmt_pct
@@ -112,37 +112,30 @@ def build_report(
     if unknown:
         raise ValueError(f"unknown report format(s): {', '.join(unknown)}")
 
-    opened = database.is_closed()
-    if opened:
-        database.connect()
     timings: list[tuple[str, float]] = []
-    try:
-        step = time.monotonic()
-        report = aggregate(
-            database, month, tz=tz, timezone_name=config.service.timezone, as_of=as_of, target_seconds=target,
-            sla_limits=config.sla.as_dict(), group_names={k: g.name for k, g in config.groups.items()},
-        )
-        timings.append(("aggregate", time.monotonic() - step))
-        files = []
+    files = []
+    with connected(database), MonthSnapshot(database, month, tz, as_of, target) as snapshot:
+        report = snapshot.report(timezone_name=config.service.timezone, sla_limits=config.sla.as_dict(),
+                                 group_names={k: g.name for k, g in config.groups.items()})
+        timings.append(("aggregate", time.monotonic() - started))
         for fmt in FORMATS:
             if fmt not in formats:
                 continue
             step = time.monotonic()
             final = out / file_name(month, fmt)
             partial = final.with_name(f".{final.name}.partial")
-            if fmt == "pdf":
-                render_pdf(report, tz, partial, generated_at=generated_at)
-            elif fmt == "xlsx":
-                render_xlsx(report, tz, partial, generated_at=generated_at,
-                            open_rows=open_tickets(database, month, tz, as_of))
-            else:
-                render_csv(ticket_records(database, month, tz, as_of, target), tz, partial)
-            os.replace(partial, final)
+            try:
+                if fmt == "pdf":
+                    render_pdf(report, tz, partial, generated_at=generated_at)
+                elif fmt == "xlsx":
+                    render_xlsx(report, tz, partial, generated_at=generated_at, open_rows=snapshot.open_tickets())
+                else:
+                    render_csv(snapshot.ticket_records(), tz, partial)
+                os.replace(partial, final)
+            finally:
+                partial.unlink(missing_ok=True)
             files.append(ReportFile(fmt, final))
             timings.append((fmt, time.monotonic() - step))
-    finally:
-        if opened:
-            database.close()
     seconds = time.monotonic() - started
     logger.info("event=report_built month=%s complaints=%s files=%s seconds=%.2f",
                 month, report.totals.stats.received, ",".join(f.name for f in files), seconds)
