@@ -60,6 +60,16 @@ class Metrics:
             "Time spent in each SLA stage (register, filter, notify, deliver), per SMS/ticket and per group send.",
             ["stage"], buckets=stage_buckets(sla), registry=r,
         )
+        self.group_stage_duration = Histogram(
+            "laporgub_group_stage_duration_seconds",
+            "The notify and deliver stages per destination group (same buckets as the stage histogram).",
+            ["stage", "group"], buckets=stage_buckets(sla), registry=r,
+        )
+        self.end_to_end = Histogram(
+            "laporgub_end_to_end_seconds",
+            "From the modem reporting the SMS to the Bot API accepting its last group notification.",
+            buckets=stage_buckets(sla) + (1800.0, 3600.0), registry=r,
+        )
         self.sla_seconds = Gauge(
             "laporgub_sla_seconds", "SLA threshold of each stage, from config.toml [sla].", ["stage"], registry=r
         )
@@ -144,6 +154,8 @@ class Metrics:
             self.modem_storage_used.labels(modem=modem).set(0)
             self.modem_storage_total.labels(modem=modem).set(0)
         for dest in destinations:
+            for stage in ("notify", "deliver"):
+                self.group_stage_duration.labels(stage=stage, group=dest)
             self.tickets_routed.labels(group=dest)
             self.notifications_sent.labels(group=dest)
             self.telegram_requests.labels(group=dest)
@@ -151,6 +163,12 @@ class Metrics:
                 self.telegram_errors.labels(group=dest, error=error)
         for outbox in ("notification", "sms"):
             self.outbox_pending.labels(outbox=outbox).set(0)
+
+    def observe_group_stage(self, stage: str, group: str, seconds: float) -> None:
+        """Record notify/deliver both overall and for the destination group."""
+        seconds = max(0.0, seconds)
+        self.stage_duration.labels(stage=stage).observe(seconds)
+        self.group_stage_duration.labels(stage=stage, group=group).observe(seconds)
 
     def declare_actor(self, name: str) -> None:
         """Make ``laporgub_actor_restarts_total{actor=name}`` exist at zero."""

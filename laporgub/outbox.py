@@ -211,6 +211,28 @@ def _render(row: db.Notification, renderer: Renderer) -> tuple[list[str], str | 
     return [renderer.operator_message(sender, inbound.modem, inbound.reported_at, inbound.text or "")], None
 
 
+def ticket_notifications_complete(notification_ids: Iterable[int]) -> list[tuple[int, float]]:
+    """``(ticket_id, received_at)`` of the tickets of these rows that have no ticket notification left pending."""
+    ids = list(notification_ids)
+    tickets = (
+        db.Ticket.select(db.Ticket.id, db.Ticket.received_at)
+        .join(db.Notification, on=(db.Notification.ticket == db.Ticket.id))
+        .where(db.Notification.id.in_(ids))
+        .distinct()
+    )
+    result = []
+    for t in tickets:
+        left = (
+            db.Notification.select()
+            .where((db.Notification.ticket == t.id) & (db.Notification.status == "pending")
+                   & db.Notification.kind.in_(["ticket", "spam"]))
+            .count()
+        )
+        if left == 0:
+            result.append((t.id, t.received_at))
+    return result
+
+
 def mark_sent(ids: Iterable[int], sent_at: float, acked_at: float, message_id: int) -> None:
     ids = list(ids)
     db.Notification.update(

@@ -22,6 +22,7 @@ from laporgub.outbox import (
     mark_retry,
     mark_sent,
     pending_notifications,
+    ticket_notifications_complete,
 )
 from laporgub.render import Renderer, coalesce
 from laporgub.telegram_gateway import TelegramGateway, Throttled, retry_after_seconds
@@ -189,12 +190,23 @@ class GroupDispatcher(LaporgubActor):
         self.metrics.notifications_sent.labels(group=self.destination).inc(len(ids))
         for r in batch:
             if r.kind in SLA_KINDS:
-                self.metrics.observe_stage("notify", sent_at - r.queued_at)
-                self.metrics.observe_stage("deliver", acked_at - sent_at)
+                self.metrics.observe_group_stage("notify", self.destination, sent_at - r.queued_at)
+                self.metrics.observe_group_stage("deliver", self.destination, acked_at - sent_at)
+        self._observe_end_to_end([r.id for r in batch if r.kind in SLA_KINDS], acked_at)
         logger.info(
             "event=notification_sent destination=%s tickets=%s rows=%s message_id=%s deliver_seconds=%.3f",
             self.destination, tickets, len(ids), sent.message_id if sent else "-", acked_at - sent_at,
         )
+
+    def _observe_end_to_end(self, ids: list[int], acked_at: float) -> None:
+        """Tickets whose last notification this was: receipt -> last group acknowledged."""
+        if not ids:
+            return
+        try:
+            for _ticket, received_at in ticket_notifications_complete(ids):
+                self.metrics.end_to_end.observe(max(0.0, acked_at - received_at))
+        except Exception:
+            logger.exception("event=end_to_end_metric_failed destination=%s", self.destination)
 
     # -- failures ----------------------------------------------------------------
 
