@@ -1,11 +1,14 @@
 """The supervisor: pykka does not supervise, so we do (uvicorn's ``keep_subprocess_alive`` for actors).
 
 It runs in the main thread. Each child has a spec (name + factory). Every
-second it checks that each child is alive and answers ``ping`` within a
-timeout; a dead or hung child is stopped, restarted with exponential backoff,
-logged and counted in ``laporgub_actor_restarts_total``. Too many restarts of
-one child in a window mean something is badly wrong: the supervisor gives up
-and the process exits non-zero, so systemd's ``Restart=on-failure`` takes over.
+second it checks that each child is alive and answers ``ping``. A dead child
+(pykka stops an actor on an unhandled exception) is restarted with exponential
+backoff, logged and counted in ``laporgub_actor_restarts_total``. A hung child
+(no answer within ``hang_timeout``) cannot be killed, its thread would leak
+with what it holds, so the supervisor stops feeding systemd's watchdog, which
+restarts the whole process; without systemd it gives up after twice the limit.
+Too many restarts of one child in a window also make it give up: the process
+exits non-zero and systemd's ``Restart=on-failure`` takes over.
 """
 
 from __future__ import annotations
@@ -46,6 +49,9 @@ class ChildSpec:
     stop_timeout: float = 5.0
     ref: pykka.ActorRef[Any] | None = None
     restarts: deque[float] = field(default_factory=deque)
+    pending: Any = None  # the outstanding ping future, if any
+    pinged_at: float = 0.0
+    hung: bool = False
     next_start: float = 0.0
     backoff: float = 0.5
 
@@ -56,17 +62,19 @@ class Supervisor:
     Args:
         directory: where children are registered by name.
         metrics: for restart counts.
-        ping_timeout: a child that does not answer ``ping`` within this is hung (longer than the
-            longest bounded operation: a modem may take 60 s to answer AT+CMGS).
+        ping_timeout: how long a starting child may take to answer its first ``ping``.
+        hang_timeout: a running child that does not answer ``ping`` within this is hung
+            (longer than the longest bounded operation: a modem may take 60 s over AT+CMGS).
         max_restarts / window: more restarts of one child than this within
             ``window`` seconds -> give up.
     """
 
     def __init__(self, directory: Directory, metrics: Metrics, *, ping_timeout: float = 90.0,
-                 max_restarts: int = 10, window: float = 120.0) -> None:
+                 hang_timeout: float | None = None, max_restarts: int = 10, window: float = 120.0) -> None:
         self.directory = directory
         self.metrics = metrics
         self.ping_timeout = ping_timeout
+        self.hang_timeout = ping_timeout if hang_timeout is None else hang_timeout
         self.max_restarts = max_restarts
         self.window = window
         self.children: list[ChildSpec] = []
@@ -79,10 +87,15 @@ class Supervisor:
         with self._lock:
             self.children.append(spec)
 
-    def _start(self, spec: ChildSpec) -> None:
+    def _start(self, spec: ChildSpec, wait: bool = True) -> None:
         ref = spec.start()
         self.directory.register(spec.name, ref)
         spec.ref = ref
+        if not wait:
+            # A restart must not stall the supervision loop: its first ping is judged by later rounds.
+            spec.pending = ref.proxy().ping()
+            spec.pinged_at = time.monotonic()
+            return
         try:
             ref.proxy().ping().get(timeout=self.ping_timeout)
         except pykka.ActorDeadError:
@@ -91,33 +104,52 @@ class Supervisor:
             raise ActorStartError(f"{spec.name} did not finish starting within {self.ping_timeout:.0f} s") from None
 
     def check(self) -> bool:
-        """One round of liveness checks; restarts what is dead or hung. Returns True if all are alive."""
+        """One round of liveness checks; restarts what is dead or hung.
+
+        Never blocks long: each child has at most one ``ping`` outstanding; a child
+        busy with a slow modem command answers a little later and stays healthy; one
+        whose ping has waited longer than ``hang_timeout`` is hung and restarted.
+
+        Returns:
+            True when every child is alive and none is hung (the systemd watchdog is fed then).
+        """
         healthy = True
         now = time.monotonic()
         with self._lock:
             children = list(self.children)
-        # Ask everyone first, then wait: one hung child does not delay the others' checks.
-        futures = {}
         for spec in children:
-            if spec.ref is not None and spec.ref.is_alive():
+            if spec.ref is not None and spec.ref.is_alive() and spec.pending is None:
                 try:
-                    futures[spec.name] = spec.ref.proxy().ping()
+                    spec.pending = spec.ref.proxy().ping()
+                    spec.pinged_at = now
                 except pykka.ActorDeadError:
-                    pass
-        deadline = time.monotonic() + self.ping_timeout
+                    spec.pending = None
+        deadline = time.monotonic() + 0.5
         for spec in children:
             problem = None
             if spec.ref is None or not spec.ref.is_alive():
                 problem = "dead"
-            else:
-                future = futures.get(spec.name)
+            elif spec.pending is not None:
                 try:
-                    if future is None:
-                        problem = "dead"
-                    else:
-                        future.get(timeout=max(0.05, deadline - time.monotonic()))
+                    spec.pending.get(timeout=max(0.0, deadline - time.monotonic()))
+                    spec.pending = None
+                    if spec.hung:
+                        spec.hung = False
+                        logger.warning("event=actor_recovered actor=%s", spec.name)
                 except pykka.Timeout:
-                    problem = "hung"
+                    waited = time.monotonic() - spec.pinged_at
+                    if waited > self.hang_timeout:
+                        # A thread cannot be killed: restarting in-process would leak it with
+                        # whatever it holds (a serial port). Stop feeding the watchdog so systemd
+                        # restarts the process; without systemd, give up after twice the limit.
+                        healthy = False
+                        if not spec.hung:
+                            spec.hung = True
+                            logger.error("event=actor_hung actor=%s waited_seconds=%.0f", spec.name, waited)
+                        if waited > 2 * self.hang_timeout:
+                            logger.critical("event=supervisor_gave_up actor=%s reason=hung", spec.name)
+                            raise SupervisorGaveUp(f"{spec.name} hung for {waited:.0f} s") from None
+                    continue
                 except pykka.ActorDeadError:
                     problem = "dead"
                 except Exception as exc:  # ping itself failed: treat as dead
@@ -125,6 +157,7 @@ class Supervisor:
             if problem is None:
                 continue
             healthy = False
+            spec.pending = None
             if now < spec.next_start:
                 continue
             self._restart(spec, problem, now)
@@ -146,7 +179,7 @@ class Supervisor:
         spec.restarts.append(now)
         self.metrics.actor_restarts.labels(actor=spec.name).inc()
         try:
-            self._start(spec)
+            self._start(spec, wait=False)
             spec.backoff = 0.5
         except Exception as exc:
             logger.error("event=actor_start_failed actor=%s error=%s", spec.name, exc)

@@ -133,3 +133,33 @@ def test_startup_failure_of_an_actor_is_a_clear_error() -> None:
     with pytest.raises(ActorStartError, match="fragile failed to start"):
         supervisor.start_child(ChildSpec("fragile", lambda: Fragile.start(directory=directory, scheduler=scheduler)))
     scheduler.stop()
+
+
+def test_hung_actor_stops_being_healthy_then_supervisor_gives_up() -> None:
+    metrics = Metrics({"register": 9, "filter": 27, "notify": 9, "deliver": 3}, [], [])
+    directory = Directory()
+    scheduler = Scheduler()
+    supervisor = Supervisor(directory, metrics, ping_timeout=2, hang_timeout=1.0)
+    release = threading.Event()
+
+    class Stuck(LaporgubActor):
+        actor_name = "stuck"
+
+        def on_receive(self, message: Any) -> Any:
+            release.wait(10)  # blocked in "I/O"
+
+    supervisor.start_child(ChildSpec("stuck", lambda: Stuck.start(directory=directory, scheduler=scheduler)))
+    try:
+        assert supervisor.check() is True
+        directory.tell("stuck", "block")
+        assert supervisor.check() is True  # busy for a moment is not hung
+        time.sleep(0.8)
+        assert supervisor.check() is False  # hung: no watchdog; not restarted (a thread cannot be killed)
+        assert metrics.value("laporgub_actor_restarts_total", actor="stuck") == 0
+        time.sleep(0.8)
+        with pytest.raises(SupervisorGaveUp, match="stuck hung"):
+            supervisor.check()
+    finally:
+        release.set()
+        supervisor.stop_all(time.monotonic() + 2)
+        scheduler.stop()

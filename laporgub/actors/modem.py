@@ -78,7 +78,9 @@ class ModemReader(LaporgubActor):
         # Claims under our name are from a previous life of this reader (a crash, a
         # kill -9): send them again rather than wait for the lease to expire.
         release_claims(self.config.name)
-        self._connect()
+        # Connect from the inbox, not here: a slow or hung modem must not hold up start().
+        self._connect_pending = True
+        self.actor_ref.tell(Tick("connect"))
         self.schedule(self.config.sweep_interval_seconds, Tick("sweep"))
 
     def release(self) -> None:
