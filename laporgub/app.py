@@ -2,7 +2,9 @@
 
 Start order (downstream first, so nothing is told to an actor that is not
 there yet): database and metrics, Telegram gateway, one GroupDispatcher per
-destination, KeywordFilter, TicketRegistry, then the ModemReaders. Stop order
+destination, the Responder (PICs' replies and commands) and the Monitor
+(follow-up reminders, escalation, digests), KeywordFilter, TicketRegistry,
+then the ModemReaders. Stop order
 is the reverse: intake first, the registry commits what it holds, then the
 rest (Mopidy's ``_app/server.py``).
 """
@@ -22,13 +24,16 @@ from laporgub.actors._base import Directory, Scheduler
 from laporgub.actors.dispatcher import GroupDispatcher
 from laporgub.actors.keyword_filter import KeywordFilter
 from laporgub.actors.modem import ModemReader
+from laporgub.actors.monitor import Monitor
 from laporgub.actors.registry import TicketRegistry
+from laporgub.actors.responder import Responder
 from laporgub.config import Config, Secret
 from laporgub.intake import Intake, build_classifier
 from laporgub.messages import NotificationsQueued
 from laporgub.metrics import Metrics, start_metrics_server
 from laporgub.outbox import ADMIN, Alerts, destinations, outbound_pending_count, pending_count
 from laporgub.render import Renderer
+from laporgub.sdnotify import Notifier
 from laporgub.supervisor import ChildSpec, Supervisor
 from laporgub.telegram_gateway import TelegramGateway
 
@@ -45,20 +50,24 @@ class Service:
         config: the validated configuration.
         token: the bot token.
         metrics_server: start the ``/metrics`` endpoint (tests may skip it).
+        clock: epoch seconds for follow-up monitoring (tests pass a simulated clock).
     """
 
-    def __init__(self, config: Config, token: Secret, *, metrics_server: bool = True) -> None:
+    def __init__(self, config: Config, token: Secret, *, metrics_server: bool = True,
+                 clock: Callable[[], float] = time.time) -> None:
         self.config = config
+        self.clock = clock
         self.token = token
         self.want_metrics_server = metrics_server
         self.directory = Directory()
         self.metrics = Metrics(config.sla.as_dict(), destinations(config), [m.name for m in config.modems])
-        self.supervisor = Supervisor(self.directory, self.metrics)
+        self.supervisor = Supervisor(self.directory, self.metrics, hang_timeout=config.service.actor_hang_seconds)
         self.scheduler: Scheduler | None = None
         self.gateway: TelegramGateway | None = None
         self._metrics_server: Any = None
         self.ready = threading.Event()
         self.started_at = time.monotonic()
+        self.notifier = Notifier()
 
     # -- start ---------------------------------------------------------------
 
@@ -91,6 +100,11 @@ class Service:
                 _starter(GroupDispatcher, destination=dest, chat_id=chat_id, interval=interval, gateway=gateway,
                          renderer=renderer, alerts=alerts, **common),
             ))
+        actors = {"directory": self.directory, "scheduler": self.scheduler}
+        self.supervisor.start_child(ChildSpec(
+            "responder", _starter(Responder, config=config, gateway=gateway, **actors), stop_timeout=3.0))
+        self.supervisor.start_child(ChildSpec(
+            "monitor", _starter(Monitor, config=config, clock=self.clock, **actors)))
         self.supervisor.start_child(ChildSpec(
             "filter", _starter(KeywordFilter, config=config, classifier=classifier, **common)))
         self.supervisor.start_child(ChildSpec(
@@ -118,11 +132,28 @@ class Service:
     def run(self, should_exit: threading.Event, on_tick: Callable[[], None] | None = None) -> None:
         """Supervise until ``should_exit`` is set (the main thread's loop)."""
         while not should_exit.wait(1.0):
-            self.supervisor.check()
+            # A hung actor blocks this round (up to the ping timeout): no WATCHDOG=1 meanwhile,
+            # so systemd restarts a service whose actors stopped answering.
+            healthy = self.supervisor.check()
             self._update_ready()
             self._update_gauges()
+            if self.ready.is_set():
+                summary = self.health_summary()
+                self.notifier.ready(summary)
+                self.notifier.status(summary)
+                if healthy:
+                    self.notifier.healthy()
             if on_tick is not None:
                 on_tick()
+
+    def health_summary(self) -> str:
+        """One line for ``systemctl status`` (STATUS=)."""
+        up = sum(1 for m in self.config.modems if self.metrics.value("laporgub_modem_up", modem=m.name) == 1.0)
+        pending = self.metrics.value("laporgub_outbox_pending", outbox="notification") or 0
+        sms = self.metrics.value("laporgub_outbox_pending", outbox="sms") or 0
+        state = "ready" if self.metrics.value("laporgub_ready") == 1.0 else "degraded"
+        return (f"{state}: modems {up}/{len(self.config.modems)} up, "
+                f"{int(pending)} notification(s) and {int(sms)} SMS waiting")
 
     def modems_up(self) -> bool:
         return all(
@@ -160,6 +191,7 @@ class Service:
         """Stop in reverse order within the stop budget; safe to call twice."""
         deadline = time.monotonic() + STOP_BUDGET
         logger.info("event=service_stopping")
+        self.notifier.stopping()
         self.metrics.ready.set(0)
         self.supervisor.stop_all(deadline)
         if self.gateway is not None:
@@ -170,8 +202,12 @@ class Service:
             self.scheduler = None
         leftovers = [ref for ref in pykka.ActorRegistry.get_all()]
         if leftovers:
-            logger.error("event=actors_left_running count=%s bug=true", len(leftovers))
-            pykka.ActorRegistry.stop_all(block=True, timeout=max(0.1, deadline - time.monotonic()))
+            # Stuck in I/O past the stop budget (daemon threads: they do not hold the exit).
+            logger.error("event=actors_left_running count=%s", len(leftovers))
+            try:
+                pykka.ActorRegistry.stop_all(block=True, timeout=max(0.1, deadline - time.monotonic()))
+            except pykka.Timeout:
+                pass
         if self._metrics_server is not None:
             self._metrics_server.shutdown()
             self._metrics_server = None

@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     with_config(sub.add_parser("run", help="run the service in the foreground until SIGTERM/SIGINT"))
     with_config(sub.add_parser("check-config", help="validate the config file; exit 2 with one line per problem"))
+    with_config(sub.add_parser("pics", help="list the PICs per group (agency, surat tugas); flag groups without one"))
     demo = sub.add_parser("demo", help="the whole service on an emulated modem and a local Bot API stand-in")
     demo.add_argument("--forever", action="store_true", help="keep running after the demo SMS (Ctrl-C stops)")
     demo.add_argument("--metrics-port", type=int, default=9464, help="metrics port while the demo runs (0: any free)")
@@ -49,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return check_config(args.config)
     if args.command == "run":
         return run(args.config)
+    if args.command == "pics":
+        return pics(args.config)
     if args.command == "demo":
         from laporgub.demo import run_demo
 
@@ -75,6 +78,16 @@ def check_config(path: str) -> int:
         f"{len(config.leaders)} leader chat(s))"
     )
     return EXIT_OK
+
+
+def pics(path: str) -> int:
+    """``laporgub pics``: the PIC registry per group."""
+    from laporgub.responses import pics_main
+
+    config = _load(path)
+    if config is None:
+        return EXIT_CONFIG
+    return pics_main(config, sys.stdout)
 
 
 def run(path: str) -> int:

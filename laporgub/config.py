@@ -82,6 +82,9 @@ class ServiceConfig:
     database: str
     timezone: str
     log_level: str = "INFO"
+    #: An actor that does not answer the supervisor's ping this long is hung: it is
+    #: restarted, and systemd's watchdog is not fed meanwhile.
+    actor_hang_seconds: float = 90.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -582,6 +585,7 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
         database=t.str("database", check=_check_database),
         timezone=t.str("timezone", check=_check_timezone),
         log_level=t.str("log_level", "INFO", choices=_LOG_LEVELS),
+        actor_hang_seconds=t.float("actor_hang_seconds", 90.0, min=1.0, max=3600.0),
     )
     t.finish()
 

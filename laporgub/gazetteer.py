@@ -78,7 +78,7 @@ _TOWNS: dict[str, tuple[str, ...]] = {
     "Kabupaten Purworejo": ("purworejo", "kutoarjo"),
     "Kabupaten Rembang": ("rembang", "lasem"),
     "Kabupaten Semarang": ("ungaran", "ambarawa", "bawen", "bandungan"),
-    "Kabupaten Sragen": ("sragen", "gemolong"),
+    "Kabupaten Sragen": ("sragen", "gemolong", "masaran"),
     "Kabupaten Sukoharjo": ("sukoharjo", "kartasura", "solo baru", "solobaru", "bekonang"),
     "Kabupaten Tegal": ("slawi", "adiwerna"),
     "Kabupaten Temanggung": ("temanggung",),
@@ -193,10 +193,10 @@ _TYPO_WORD = re.compile(r"(?<!\w)[^\W\d_]{7,}(?!\w)")
 
 @lru_cache(maxsize=4096)
 def _misspelt_name(word: str) -> str | None:
-    """The place name ``word`` is one typing error away from, if exactly one and same first two letters."""
+    """The place name ``word`` is one typing error away from, if exactly one (same first letter)."""
     if word in _TYPO_NAMES:
         return None
-    found = [n for n in _TYPO_NAMES if n[:2] == word[:2] and abs(len(n) - len(word)) <= 1 and _one_edit(word, n)]
+    found = [n for n in _TYPO_NAMES if n[0] == word[0] and abs(len(n) - len(word)) <= 1 and _one_edit(word, n)]
     return found[0] if len(found) == 1 else None
 
 

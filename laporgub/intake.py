@@ -369,7 +369,7 @@ class Intake:
         else:
             last = (
                 db.PicResponse.select()
-                .where(db.PicResponse.ticket == ticket)
+                .where((db.PicResponse.ticket == ticket) & (db.PicResponse.action != "reroute"))
                 .order_by(db.PicResponse.created_at.desc())
                 .first()
             )

@@ -10,18 +10,46 @@ never see a missing series.
 The stage histogram's buckets must contain the SLA thresholds from config
 (PromQL then reads ``le="9.0"``), so the metrics are built per configuration
 in :class:`Metrics`, each set in its own registry.
+
+Two kinds of metric live here:
+
+* **in-process** metrics (histograms, event counters, modem gauges), updated
+  by the actors as things happen, in ``Metrics.registry``;
+* **database-derived** metrics, computed at scrape time by
+  :class:`DatabaseCollector` from the tables every hand-off goes through:
+  outbox backlog and the age of its oldest row, tickets without a response,
+  PIC responses and time to first response, tickets per regency, coalesced
+  and retried notifications, the time of the last inbound SMS. They survive
+  restarts and need no actor to remember anything. Time to first response is
+  a *gauge* of the median and 90th percentile over the first responses of the
+  last 24 hours (plus their count): a histogram cannot be rebuilt from the
+  database at every scrape without rescanning every response ever recorded.
+
+``GET /metrics`` serves both (``Metrics.exposition``); ``Metrics.value`` reads
+only the in-process ones, so the supervisor's once-a-second checks never
+touch the database.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 
+import peewee
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
-from laporgub import __version__
-from laporgub.types import SMS_KINDS, STAGES
+from laporgub import __version__, db
+from laporgub.gazetteer import REGENCIES
+from laporgub.types import GROUP_KEYS, SMS_KINDS, STAGES
 
 logger = logging.getLogger(__name__)
 
@@ -100,8 +128,11 @@ class Metrics:
         self.telegram_errors = Counter(
             "laporgub_telegram_errors", "Bot API errors per destination and class.", ["group", "error"], registry=r
         )
+        # Not exported from here: DatabaseCollector computes laporgub_outbox_pending at scrape time.
+        # Kept, unregistered, so that Service._update_gauges still runs until it is removed.
         self.outbox_pending = Gauge(
-            "laporgub_outbox_pending", "Rows waiting in an outbox (notification, sms).", ["outbox"], registry=r
+            "laporgub_outbox_pending", "Rows waiting in an outbox (notification, sms, webhook).", ["outbox"],
+            registry=None,
         )
         self.outbound_sms_sent = Counter(
             "laporgub_outbound_sms_sent", "Outbound SMS accepted by a modem (+CMGS).", ["modem"], registry=r
@@ -161,8 +192,14 @@ class Metrics:
             self.telegram_requests.labels(group=dest)
             for error in TELEGRAM_ERRORS:
                 self.telegram_errors.labels(group=dest, error=error)
-        for outbox in ("notification", "sms"):
-            self.outbox_pending.labels(outbox=outbox).set(0)
+
+        groups = tuple(d for d in destinations if d in GROUP_KEYS)
+        self.database = DatabaseCollector(groups=groups, destinations=destinations)
+        #: What ``GET /metrics`` serves: the in-process registry plus the database-derived families.
+        #: Registering both in one registry also checks that no name is declared twice.
+        self.exposition = CollectorRegistry(auto_describe=True)
+        self.exposition.register(_RegistryForward(self.registry))
+        self.exposition.register(self.database)
 
     def observe_group_stage(self, stage: str, group: str, seconds: float) -> None:
         """Record notify/deliver both overall and for the destination group."""
@@ -179,11 +216,474 @@ class Metrics:
         self.stage_duration.labels(stage=stage).observe(max(0.0, seconds))
 
     def value(self, name: str, **labels: str) -> float | None:
-        """Read a sample (tests and ``laporgub status``)."""
+        """Read an in-process sample (tests, the supervisor); never touches the database."""
         return self.registry.get_sample_value(name, labels)
+
+    def exposition_text(self) -> str:
+        """What ``GET /metrics`` answers now (reads the database, like a scrape)."""
+        return prometheus_client.generate_latest(self.exposition).decode("utf-8")
 
 
 def start_metrics_server(metrics: Metrics, host: str, port: int) -> object:
-    """Serve ``GET /metrics`` on ``host:port`` in a daemon thread; returns the server (has ``shutdown()``)."""
-    server, _thread = prometheus_client.start_http_server(port, addr=host, registry=metrics.registry)
+    """Serve ``GET /metrics`` on ``host:port`` in a daemon thread; returns the server (has ``shutdown()``).
+
+    Each request runs in its own short-lived thread, which opens its own
+    database connection for :class:`DatabaseCollector` and closes it again.
+    """
+    server, _thread = prometheus_client.start_http_server(port, addr=host, registry=metrics.exposition)
     return server
+
+
+
+# --------------------------------------------------------------------------
+# Database-derived metrics, computed at scrape time.
+
+#: Outboxes whose backlog is exported. ``webhook`` is declared (at zero) ahead of its table.
+OUTBOXES: tuple[str, ...] = ("notification", "sms", "webhook")
+#: Stages whose unfinished items the database can see: a ticket not yet routed (filter) and a
+#: ticket notification not yet accepted by the Bot API (notify). ``register`` ends with the
+#: commit that makes its row visible and ``deliver`` is one HTTP request, so neither can be seen waiting.
+PENDING_STAGES: tuple[str, ...] = ("filter", "notify")
+#: Label value for complaints that name no regency/city.
+NO_REGENCY = "none"
+#: PIC actions that answer the citizen (a re-route is not an answer), as in the monthly report.
+ANSWER_ACTIONS: tuple[str, ...] = ("response", "close")
+#: Notification kinds the SOP's notify/deliver limits apply to.
+SLA_NOTIFICATION_KINDS: tuple[str, ...] = ("ticket", "spam")
+#: Window of the time-to-first-response gauges.
+FIRST_RESPONSE_WINDOW = 24 * 3600.0
+FIRST_RESPONSE_QUANTILES: tuple[float, ...] = (0.5, 0.9)
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseState:
+    """The database's current backlog and open tickets (cheap, indexed queries; read at every scrape).
+
+    Ages are seconds at ``now`` (0 when nothing waits); per-group maps hold every known group.
+    """
+
+    now: float
+    outbox_pending: Mapping[str, int]
+    outbox_oldest_age: Mapping[str, float]
+    notifications_pending: Mapping[str, int]  # per destination
+    stage_oldest_age: Mapping[str, float]  # PENDING_STAGES
+    open_tickets: Mapping[str, int]
+    open_oldest_age: Mapping[str, float]
+    last_sms_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseTotals:
+    """Cumulative counts and the last 24 h of first responses (whole-table scans; read less often)."""
+
+    regency_tickets: Mapping[str, int]
+    coalesced: Mapping[str, int]  # per destination
+    retried: Mapping[str, int]  # per destination
+    pic_responses: Mapping[str, int]  # per group
+    first_responses: Mapping[str, tuple[float, ...]]  # per group: sorted seconds, last 24 h
+
+
+def _age(now: float, since: float | None) -> float:
+    return 0.0 if since is None else max(0.0, now - float(since))
+
+
+def read_state(now: float, groups: Sequence[str], destinations: Sequence[str]) -> DatabaseState:
+    """Backlog and open tickets at ``now``; call with a connection open in this thread."""
+    N, S, T, C = db.Notification, db.OutboundSms, db.Ticket, db.TicketCategory
+    fn = peewee.fn
+    n_count, n_oldest = N.select(fn.COUNT(N.id), fn.MIN(N.queued_at)).where(N.status == "pending").tuples().get()
+    s_count, s_oldest = (
+        S.select(fn.COUNT(S.id), fn.MIN(S.created_at)).where(S.status.in_(["pending", "sending"])).tuples().get()
+    )
+    per_dest = {d: 0 for d in destinations}
+    for dest, count in N.select(N.destination, fn.COUNT(N.id)).where(N.status == "pending").group_by(
+            N.destination).tuples():
+        if dest in per_dest:
+            per_dest[dest] = int(count)
+    unrouted = T.select(fn.MIN(T.registered_at)).where(T.filtered_at.is_null()).scalar()
+    unsent = N.select(fn.MIN(N.queued_at)).where(
+        (N.status == "pending") & N.kind.in_(SLA_NOTIFICATION_KINDS)).scalar()
+    open_count = {g: 0 for g in groups}
+    open_oldest = {g: 0.0 for g in groups}
+    rows = (
+        T.select(C.group, fn.COUNT(T.id), fn.MIN(T.received_at))
+        .join(C, on=(C.ticket == T.id))
+        .where((T.status == "open") & (T.kind == "complaint") & (C.active == True))  # noqa: E712
+        .group_by(C.group)
+        .tuples()
+    )
+    for group, count, oldest in rows:
+        if group in open_count:
+            open_count[group] = int(count)
+            open_oldest[group] = _age(now, oldest)
+    last = db.InboundSms.select(db.InboundSms.reported_at).order_by(db.InboundSms.id.desc()).limit(1).scalar()
+    if last is None:
+        # No SMS yet: count the silence from the day the database was created.
+        last = db.SchemaVersion.select(fn.MIN(db.SchemaVersion.applied_at)).scalar()
+    return DatabaseState(
+        now=now,
+        outbox_pending={"notification": int(n_count or 0), "sms": int(s_count or 0), "webhook": 0},
+        outbox_oldest_age={"notification": _age(now, n_oldest), "sms": _age(now, s_oldest), "webhook": 0.0},
+        notifications_pending=per_dest,
+        stage_oldest_age={"filter": _age(now, unrouted), "notify": _age(now, unsent)},
+        open_tickets=open_count,
+        open_oldest_age=open_oldest,
+        last_sms_at=None if last is None else float(last),
+    )
+
+
+def _in_group() -> peewee.Expression:
+    """A response counts for a group when it was made while the ticket was in it (the report's rule)."""
+    C, R = db.TicketCategory, db.PicResponse
+    return (((C.source != "reroute") | (R.created_at >= C.created_at))
+            & (C.removed_at.is_null() | (R.created_at < C.removed_at)))
+
+
+# Cumulative counts are kept incrementally: a row counts once it is *settled* (a ticket once
+# routed, a notification once sent or given up, any PIC response), and settled rows never
+# change. Rows up to the highest id below which every row is settled are added once to a
+# base; only the rows above it are counted again at each read. A year of tickets then costs
+# a few milliseconds per scrape instead of a second of full-table scans.
+
+
+def _id_range(column: peewee.Field, after: int, upto: int | None) -> peewee.Expression:
+    cond = column > after
+    return cond if upto is None else cond & (column <= upto)
+
+
+def _settled_upto(model: type[db.BaseModel], unsettled: peewee.Expression) -> int:
+    """The highest id such that every row up to it is settled."""
+    first_open = model.select(peewee.fn.MIN(model.id)).where(unsettled).scalar()
+    if first_open is not None:
+        return int(first_open) - 1
+    return int(model.select(peewee.fn.MAX(model.id)).scalar() or 0)
+
+
+def _regency_counts(after: int, upto: int | None) -> dict[str, int]:
+    """Routed complaints per regency (``none`` when no known one is named)."""
+    T = db.Ticket
+    counts: dict[str, int] = {}
+    for name, n in (T.select(T.regency, peewee.fn.COUNT(T.id))
+                    .where(_id_range(T.id, after, upto) & (T.kind == "complaint") & T.filtered_at.is_null(False))
+                    .group_by(T.regency).tuples()):
+        key = name if name in _REGENCY_SET else NO_REGENCY
+        counts[key] = counts.get(key, 0) + int(n)
+    return counts
+
+
+def _coalesced_counts(after: int, upto: int | None) -> dict[str, int]:
+    """Sent notifications that were not the first row of their Telegram message, per destination."""
+    N, earlier = db.Notification, db.Notification.alias()
+    shared = earlier.select(earlier.id).where(
+        (earlier.destination == N.destination) & (earlier.message_id == N.message_id) & (earlier.id < N.id)
+        & (earlier.status == "sent"))
+    return {d: int(n) for d, n in (N.select(N.destination, peewee.fn.COUNT(N.id))
+                                   .where(_id_range(N.id, after, upto) & (N.status == "sent") & (N.message_id > 0)
+                                          & peewee.fn.EXISTS(shared))
+                                   .group_by(N.destination).tuples())}
+
+
+def _retried_counts(after: int, upto: int | None) -> dict[str, int]:
+    """Every attempt but the one that settled a row (sent or given up) was a retry; attempts only grow."""
+    N = db.Notification
+    settled = peewee.fn.SUM(peewee.Case(None, [(N.status.in_(["sent", "failed"]), 1)], 0))
+    return {d: max(0, int(attempts or 0) - int(done or 0))
+            for d, attempts, done in (N.select(N.destination, peewee.fn.SUM(N.attempts), settled)
+                                      .where(_id_range(N.id, after, upto)).group_by(N.destination).tuples())}
+
+
+def _response_counts(after: int, upto: int | None) -> dict[str, int]:
+    """PIC answers per group the ticket was in when the PIC acted (fixed once the response exists)."""
+    C, R = db.TicketCategory, db.PicResponse
+    return {g: int(n) for g, n in (R.select(C.group, peewee.fn.COUNT(R.id))
+                                   .join(C, on=(C.ticket == R.ticket))
+                                   .where(_id_range(R.id, after, upto) & R.action.in_(ANSWER_ACTIONS) & _in_group())
+                                   .group_by(C.group).tuples())}
+
+
+_REGENCY_SET = frozenset(REGENCIES)
+
+
+@dataclass(slots=True)
+class _Cumulative:
+    """One database-derived counter family, counted incrementally (see above)."""
+
+    count: Callable[[int, int | None], dict[str, int]]
+    settled: Callable[[], int]
+    base: dict[str, int] = field(default_factory=dict)
+    watermark: int = 0
+
+    def read(self) -> dict[str, int]:
+        upto = max(self.settled(), self.watermark)
+        base = dict(self.base)
+        if upto > self.watermark:
+            for key, n in self.count(self.watermark, upto).items():
+                base[key] = base.get(key, 0) + n
+        live = self.count(upto, None)
+        self.base, self.watermark = base, upto  # only once every query succeeded
+        return {k: base.get(k, 0) + live.get(k, 0) for k in base.keys() | live.keys()}
+
+
+class TotalsReader:
+    """Reads :class:`DatabaseTotals`, keeping the settled part of each counter between reads.
+
+    Use from one thread at a time. A fresh reader counts everything (``read_totals``).
+    """
+
+    def __init__(self) -> None:
+        self._bound: object = None
+        self._reset()
+
+    def _reset(self) -> None:
+        T, N, R = db.Ticket, db.Notification, db.PicResponse
+        tickets = lambda: _settled_upto(T, T.filtered_at.is_null())  # noqa: E731
+        notifications = lambda: _settled_upto(N, N.status == "pending")  # noqa: E731
+        responses = lambda: int(R.select(peewee.fn.MAX(R.id)).scalar() or 0)  # noqa: E731 - all settled
+        self.regency = _Cumulative(_regency_counts, tickets)
+        self.coalesced = _Cumulative(_coalesced_counts, notifications)
+        self.retried = _Cumulative(_retried_counts, notifications)
+        self.responses = _Cumulative(_response_counts, responses)
+
+    def read(self, now: float, groups: Sequence[str], destinations: Sequence[str]) -> DatabaseTotals:
+        if db.database.obj is not self._bound:  # another database: start over
+            self._bound = db.database.obj
+            self._reset()
+        regency = dict.fromkeys((*REGENCIES, NO_REGENCY), 0) | self.regency.read()
+        coalesced, retried, responses = self.coalesced.read(), self.retried.read(), self.responses.read()
+        return DatabaseTotals(
+            regency_tickets=regency,
+            coalesced={d: coalesced.get(d, 0) for d in destinations},
+            retried={d: retried.get(d, 0) for d in destinations},
+            pic_responses={g: responses.get(g, 0) for g in groups},
+            first_responses=_first_responses(now, groups),
+        )
+
+
+def read_totals(now: float, groups: Sequence[str], destinations: Sequence[str]) -> DatabaseTotals:
+    """Cumulative counts since the database began (counting everything), and first responses of the last 24 h."""
+    return TotalsReader().read(now, groups, destinations)
+
+
+def _first_responses(now: float, groups: Sequence[str]) -> dict[str, tuple[float, ...]]:
+    """Per group, sorted seconds from receipt (or re-routing into the group) to the first response, last 24 h."""
+    T, C, R = db.Ticket, db.TicketCategory, db.PicResponse
+    since = now - FIRST_RESPONSE_WINDOW
+    recent = R.alias()
+    first_at = peewee.fn.MIN(R.created_at)
+    rows = (
+        R.select(C.group, C.source, C.created_at, T.received_at, first_at)
+        .join(C, on=(C.ticket == R.ticket))
+        .join(T, on=(T.id == C.ticket))
+        .where(R.action.in_(ANSWER_ACTIONS) & _in_group()
+               & C.ticket.in_(recent.select(recent.ticket).where(recent.created_at >= since)))
+        .group_by(C.id, C.group, C.source, C.created_at, T.received_at)
+        .having(first_at >= since)
+        .tuples()
+    )
+    waits: dict[str, list[float]] = {g: [] for g in groups}
+    for group, source, entered_at, received_at, first in rows:
+        if group in waits:
+            start = entered_at if source == "reroute" else received_at
+            waits[group].append(max(0.0, float(first) - float(start)))
+    return {g: tuple(sorted(v)) for g, v in waits.items()}
+
+
+def quantile(values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile of sorted ``values``, interpolating between ranks (NaN when empty)."""
+    if not values:
+        return math.nan
+    pos = q * (len(values) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (pos - lo)
+
+
+class _RegistryForward(Collector):
+    """Serves another registry's metrics from the exposition registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterable[Metric]:
+        return self.registry.collect()
+
+
+class DatabaseCollector(Collector):
+    """Computes the database-derived metrics when Prometheus scrapes.
+
+    Runs in the scraping thread (one short-lived thread per request of the
+    metrics HTTP server): it opens a connection of its own through the
+    ``db.database`` proxy and closes it again, or uses the one the calling
+    thread already holds. Reads are cached: the backlog for ``state_interval``
+    seconds and the whole-table totals for ``totals_interval`` seconds, so
+    several Prometheus servers scraping often cost the database no more. While
+    the database cannot be read (not opened yet, locked, gone),
+    ``laporgub_database_up`` is 0 and the derived families carry no samples:
+    a missing value rather than a wrong zero.
+
+    Args:
+        groups: the configured group keys (``group`` label of the per-group families).
+        destinations: every notification destination (group keys, ``leader-<n>``, ``admin``).
+        state_interval: seconds a backlog reading is reused.
+        totals_interval: seconds the cumulative counts are reused.
+        clock: epoch seconds (tests pass their own).
+    """
+
+    def __init__(self, groups: Iterable[str], destinations: Iterable[str], *, state_interval: float = 1.0,
+                 totals_interval: float = 15.0, clock: Callable[[], float] = time.time) -> None:
+        self.groups = tuple(groups)
+        self.destinations = tuple(destinations)
+        self.state_interval = state_interval
+        self.totals_interval = totals_interval
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._state: DatabaseState | None = None
+        self._totals: DatabaseTotals | None = None
+        self._totals_reader = TotalsReader()
+        self._state_read_at = -math.inf
+        self._totals_read_at = -math.inf
+        self._up = False
+        self._warned = False
+        self._read_seconds = 0.0
+
+    # -- reading ------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Read what is due from the database (at most one reader at a time)."""
+        with self._lock:
+            now = self.clock()
+            want_state = now - self._state_read_at >= self.state_interval
+            want_totals = now - self._totals_read_at >= self.totals_interval
+            if not (want_state or want_totals):
+                return
+            started = time.monotonic()
+            try:
+                with _connection():
+                    if want_state:
+                        self._state = read_state(now, self.groups, self.destinations)
+                        self._state_read_at = now
+                    if want_totals:
+                        self._totals = self._totals_reader.read(now, self.groups, self.destinations)
+                        self._totals_read_at = now
+                if not self._up:
+                    logger.info("event=metrics_database_readable")
+                self._up = True
+            except Exception as exc:
+                if self._up or not self._warned:
+                    logger.warning("event=metrics_database_read_failed error=%s", exc)
+                    self._warned = True
+                self._up = False
+                self._state, self._totals = None, None
+                self._state_read_at = self._totals_read_at = -math.inf
+            self._read_seconds = time.monotonic() - started
+
+    # -- the families ---------------------------------------------------------------
+
+    def describe(self) -> Iterable[Metric]:
+        return [*self._health(None), *self._families(None, None)]
+
+    def collect(self) -> Iterable[Metric]:
+        self.refresh()
+        with self._lock:
+            state, totals = (self._state, self._totals) if self._up else (None, None)
+            health = (self._up, self._read_seconds)
+        return [*self._health(health), *self._families(state, totals)]
+
+    @staticmethod
+    def _health(reading: tuple[bool, float] | None) -> list[Metric]:
+        up = GaugeMetricFamily("laporgub_database_up",
+                               "1 if the last scrape could read the database, else 0 (then the "
+                               "database-derived series are missing).")
+        seconds = GaugeMetricFamily("laporgub_database_read_seconds",
+                                    "Time the last scrape spent reading the database-derived metrics.")
+        if reading is not None:
+            up.add_metric([], 1.0 if reading[0] else 0.0)
+            seconds.add_metric([], reading[1])
+        return [up, seconds]
+
+    def _families(self, s: DatabaseState | None, t: DatabaseTotals | None) -> Iterator[Metric]:
+        pending = GaugeMetricFamily("laporgub_outbox_pending",
+                                    "Rows waiting in an outbox: notification (Telegram), sms (outbound, "
+                                    "pending or being sent), webhook (not used yet, always 0).",
+                                    labels=["outbox"])
+        oldest = GaugeMetricFamily("laporgub_outbox_oldest_pending_age_seconds",
+                                   "Age of the oldest row waiting in an outbox (0 when empty).", labels=["outbox"])
+        per_dest = GaugeMetricFamily("laporgub_notifications_pending",
+                                     "Telegram notifications waiting, per destination.", labels=["group"])
+        stage_age = GaugeMetricFamily("laporgub_stage_oldest_pending_age_seconds",
+                                      "Age of the oldest item inside a stage right now: a ticket not yet "
+                                      "routed (filter), a ticket notification not yet accepted by the Bot API "
+                                      "(notify); 0 when none waits. Above laporgub_sla_seconds = a breach in "
+                                      "progress.", labels=["stage"])
+        open_tickets = GaugeMetricFamily("laporgub_open_tickets",
+                                         "Complaints without any PIC response (status open), per group they are in.",
+                                         labels=["group"])
+        open_age = GaugeMetricFamily("laporgub_open_ticket_oldest_age_seconds",
+                                     "Age of the oldest complaint without a PIC response, per group (0 when none).",
+                                     labels=["group"])
+        last_sms = GaugeMetricFamily("laporgub_last_sms_received_timestamp_seconds",
+                                     "When the last inbound SMS was reported by a modem (UNIX time); before the "
+                                     "first SMS, when the database was created.")
+        regency = CounterMetricFamily("laporgub_tickets_by_regency",
+                                      "Complaints routed, by the regency/city they name (one of the 35 of "
+                                      "Central Java, or none).", labels=["regency"])
+        coalesced = CounterMetricFamily("laporgub_notifications_coalesced",
+                                        "Notifications that went out inside a Telegram message shared with an "
+                                        "earlier notification (rows minus messages), per destination.",
+                                        labels=["group"])
+        retried = CounterMetricFamily("laporgub_notifications_retried",
+                                      "Notification send attempts that failed and were retried (429 "
+                                      "retry_after, timeouts, network errors, Forbidden, BadRequest), per "
+                                      "destination.", labels=["group"])
+        responses = CounterMetricFamily("laporgub_pic_responses",
+                                        "PIC responses and closes, counted for each group the ticket was in when "
+                                        "the PIC acted.", labels=["group"])
+        first = GaugeMetricFamily("laporgub_first_response_seconds",
+                                  "Time from receipt (or re-routing into the group) to the first PIC response, "
+                                  "median and 90th percentile over first responses of the last 24 h, per group "
+                                  "(NaN when none).", labels=["group", "quantile"])
+        first_count = GaugeMetricFamily("laporgub_first_responses_24h",
+                                        "First PIC responses in the last 24 h, per group (the sample behind "
+                                        "laporgub_first_response_seconds).", labels=["group"])
+        if s is not None:
+            for outbox in OUTBOXES:
+                pending.add_metric([outbox], s.outbox_pending[outbox])
+                oldest.add_metric([outbox], s.outbox_oldest_age[outbox])
+            for dest in self.destinations:
+                per_dest.add_metric([dest], s.notifications_pending[dest])
+            for stage in PENDING_STAGES:
+                stage_age.add_metric([stage], s.stage_oldest_age[stage])
+            for group in self.groups:
+                open_tickets.add_metric([group], s.open_tickets[group])
+                open_age.add_metric([group], s.open_oldest_age[group])
+            if s.last_sms_at is not None:
+                last_sms.add_metric([], s.last_sms_at)
+        if t is not None:
+            for name, count in t.regency_tickets.items():
+                regency.add_metric([name], count)
+            for dest in self.destinations:
+                coalesced.add_metric([dest], t.coalesced[dest])
+                retried.add_metric([dest], t.retried[dest])
+            for group in self.groups:
+                responses.add_metric([group], t.pic_responses[group])
+                waits = t.first_responses[group]
+                first_count.add_metric([group], len(waits))
+                for q in FIRST_RESPONSE_QUANTILES:
+                    first.add_metric([group, str(q)], quantile(waits, q))
+        yield from (pending, oldest, per_dest, stage_age, open_tickets, open_age, last_sms, regency, coalesced,
+                    retried, responses, first, first_count)
+
+
+@contextlib.contextmanager
+def _connection() -> Iterator[None]:
+    """A connection for this thread: the one it holds already, else a new one, closed on exit."""
+    if db.database.obj is None:
+        raise RuntimeError("database not opened yet")
+    opened = db.database.is_closed()
+    if opened:
+        db.database.connect()
+    try:
+        yield
+    finally:
+        if opened and not db.database.is_closed():
+            db.database.close()

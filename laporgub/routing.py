@@ -15,9 +15,10 @@ How a text is read, like a careful human would:
 2. Each word is then known by its forms: itself; its roots under Indonesian and Javanese
    affixes (``kebanjiran``, ``banjirnya``, ``dibanjiri`` -> ``banjir``; ``penipuan`` -> ``tipu``;
    ``rusake`` -> ``rusak``), by rule and by the Sastrawi stemmer; and, for a word that is in
-   no dictionary, the one keyword word it is a slip of: vowels dropped (``jmbtn`` ->
-   ``jembatan``, ``lstrk`` -> ``listrik``) or one typing error (two from nine letters on:
-   ``puskesmaz``, ``lisrik``), never for words shorter than five letters.
+   no dictionary (PySastrawi's roots, ``data/lexicon.txt``, place names), the one keyword
+   word it is a slip of: vowels dropped (``jmbtn`` -> ``jembatan``, ``lstrik`` -> ``listrik``)
+   or one typing error (two from nine letters on: ``puskesmaz``, ``kebakran``), never in
+   words shorter than six letters, where one error turns a word into another.
 3. A keyword of one word matches a text word having it among its forms, except that keyword
    words of three letters or fewer (``api``, ``kk``, ``ktp``) only take possessive suffixes
    (``ktpnya``), because prefix-stripping turns too many ordinary words into them. A keyword
@@ -33,16 +34,20 @@ the group (``tidak ada *`` cancels ``tidak ada banjir`` and ``tidak ada kebakara
 Keywords weigh 1, or ``weak_weight`` (0.5) when written with a leading ``~``: words that
 often stand in passing in complaints about something else (``~ambulans`` in an accident, a
 ``~proyek`` in a wage complaint). A group receives the complaint when its matches, times its
-``group_weights`` entry (default 1), reach ``min_score`` (1); when no topic group does,
-every topic group with some evidence receives it; when none has any, ``pelayanan_publik``.
-``kabkota`` is added when a regency or city is named (``laporgub.gazetteer``).
+``group_weights`` entry (default 1), reach ``min_score`` (1); when no group does (a strong
+keyword of ``pelayanan_publik`` counts), every topic group with some evidence receives it;
+when none has any, ``pelayanan_publik``. ``kabkota`` is added when a regency or city is
+named (``laporgub.gazetteer``). An SMS too short to be a complaint still is one when it
+names an emergency ("kebakaran!!"): a careful human would page.
 
-Spam needs evidence: spam phrases (a phrase weighs 2, a word 1) plus signs of mass
-messages (a link, a phone number to contact, decorated letters, a reader addressed as
-"anda"), at least 2 in all with at least one spam phrase, more than the topic keywords
-found, and no sign of a citizen reporting them (``COMPLAINT_MARKERS``: "saya ditipu", "lapor
-ada", "desa kami"...). Such a report is a complaint and also goes to ``sosial_hukum``: when in
-doubt, a complaint (DESIGN.md).
+Spam needs evidence: spam phrases (a phrase weighs 2, a word 1) plus signs of a mass
+message (a link, a phone number to contact, decorated letters, a reader addressed as
+"anda"), 2 in all with at least one spam phrase; more than the topic keywords found
+(words inside a link do not count) plus a citizen's voice ("saya", "warga", "belum"); two
+separate pieces of evidence, unless the message has nothing else to it ("mama minta pulsa
+..."); and no sign of a citizen reporting them (``COMPLAINT_MARKERS``: "saya ditipu", "lapor
+ada", "desa kami"...). Such a report is a complaint and also goes to ``sosial_hukum``: when
+in doubt, a complaint (DESIGN.md).
 
 ``Classifier.route`` gives the groups of a text already known to be a complaint, for
 re-routing a registered ticket; ``Classifier.explain`` says why, for ``laporgub classify``.
@@ -141,9 +146,10 @@ class _Sastrawi:
 
     def __init__(self) -> None:
         try:
-            from Sastrawi.Dictionary.ArrayDictionary import ArrayDictionary
-            from Sastrawi.Stemmer.Stemmer import Stemmer
-            from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
+            # PySastrawi ships no type information.
+            from Sastrawi.Dictionary.ArrayDictionary import ArrayDictionary  # type: ignore[import-untyped]
+            from Sastrawi.Stemmer.Stemmer import Stemmer  # type: ignore[import-untyped]
+            from Sastrawi.Stemmer.StemmerFactory import StemmerFactory  # type: ignore[import-untyped]
         except ImportError:
             logger.warning("event=sastrawi_missing detail=%s", "stemming by affix rules only, no typo tolerance")
             self.words: frozenset[str] = frozenset()
@@ -191,14 +197,18 @@ _FINAL_DOUBLE = re.compile(r"^([^\W\d_]{3,})([^\W\d_])\2$")
 # Digits written for letters inside a word ("b4njir", "s4mpah", "sl0t"); only when that spells a known word.
 _LEET = re.compile(r"^[a-z]+(?:[013457][a-z]+)+$")
 _LEET_MAP = str.maketrans("013457", "oieast")
+_HAS_DIGIT = re.compile(r"\d")
 
 
 class _Normalizer:
     """``normalize`` with a given abbreviation table and lexicon (for digits written as letters)."""
 
+    _CACHE_LIMIT = 100_000
+
     def __init__(self, abbreviations: Mapping[str, str], lexicon: frozenset[str] | Callable[[], frozenset[str]]):
         self.abbreviations = abbreviations
         self._lexicon = lexicon
+        self._words: dict[str, str] = {}
 
     @property
     def lexicon(self) -> frozenset[str]:
@@ -210,18 +220,27 @@ class _Normalizer:
         s = unicodedata.normalize("NFKC", text.translate(_NFKC_TRANSLATE)).casefold()
         s = _REDUPLICATION.sub(r"\1 \1", s)
         s = _NON_WORD.sub(" ", s)
-        if any(ch.isdigit() for ch in s):
+        if _HAS_DIGIT.search(s):
             s = " ".join(self._unleet(t) for t in s.split())
             s = _DIGIT_LETTER.sub(" ", s)
+        cache = self._words
         words: list[str] = []
         for token in s.split():
-            # Acronyms without vowels keep their letters ("pppk", the contract civil servants).
-            if _VOWELS.intersection(token):
-                token = _LETTER_RUN.sub(r"\1", token)
-                if len(token) >= 5:
-                    token = _FINAL_DOUBLE.sub(r"\1\2", token)
-            words.append(self.abbreviations.get(token, token))
+            word = cache.get(token)
+            if word is None:
+                if len(cache) >= self._CACHE_LIMIT:
+                    cache.clear()
+                word = cache[token] = self._word(token)
+            words.append(word)
         return " ".join(words)
+
+    def _word(self, token: str) -> str:
+        # Acronyms without vowels keep their letters ("pppk", the contract civil servants).
+        if _VOWELS.intersection(token):
+            token = _LETTER_RUN.sub(r"\1", token)
+            if len(token) >= 5:
+                token = _FINAL_DOUBLE.sub(r"\1\2", token)
+        return self.abbreviations.get(token, token)
 
     def _unleet(self, token: str) -> str:
         if not _LEET.match(token):
@@ -321,7 +340,7 @@ def is_operator_sender(sender: str) -> bool:
 # Affixes.
 
 _PREFIXES = ("memper", "diper", "meng", "meny", "peng", "peny", "mem", "men", "pem", "pen", "ber", "ter", "per",
-             "me", "pe", "di", "ke", "se", "be", "ka", "nge", "ng", "ny")
+             "me", "pe", "di", "ke", "se", "be", "nge", "ng", "ny")
 # The nasal prefixes drop the first consonant of the root before a vowel (tipu -> menipu);
 # Javanese ng- and ny- do the same (kirim -> ngirim, colong -> nyolong).
 _NASAL = {"men": "t", "pen": "t", "mem": "p", "pem": "p", "meny": "s", "peny": "s", "meng": "k", "peng": "k",
@@ -329,6 +348,8 @@ _NASAL = {"men": "t", "pen": "t", "mem": "p", "pem": "p", "meny": "s", "peny": "
 _SUFFIXES = ("kannya", "annya", "inya", "nipun", "ipun", "nya", "kan", "lah", "ake", "ane", "an", "in", "ku", "mu",
              "ne", "i", "e")
 _SHORT_SUFFIXES = ("nipun", "nya", "ne", "ku", "mu")
+# Prefixes that are also the start of many plain words: only before roots of four letters or more.
+_WEAK_PREFIXES = frozenset({"be", "nge", "ng", "ny"})
 _SHORT_WORD = 3
 # Javanese nasal prefixes of one letter ("mbayar", "ndandani"): only before a consonant.
 _JAVANESE_NASAL = ("m", "n")
@@ -345,9 +366,10 @@ def _affix_roots(token: str) -> tuple[frozenset[str], frozenset[str]]:
             if not rest.endswith(s):
                 continue
             root = rest[: len(rest) - len(s)] if s else rest
-            if len(root) < 3 or (p in ("be", "ka", "nge", "ng", "ny") and len(root) < 4):
+            if len(root) < 3 or (p in _WEAK_PREFIXES and len(root) < 4):
                 continue
-            long_roots.add(root)
+            if p != "ny":  # "nyamuk" is no "amuk": Javanese ny- always stands for a lost s or c
+                long_roots.add(root)
             if p in _NASAL and root[0] in _VOWELS:
                 long_roots.update(c + root for c in _NASAL[p])
     for p in _JAVANESE_NASAL:
@@ -382,6 +404,8 @@ class _Forms:
     long: frozenset[str]
     short: frozenset[str]
     correction: str | None = None
+    #: The forms that start some keyword of the classifier (what the matchers look up).
+    firsts: frozenset[str] = frozenset()
     every: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
@@ -389,9 +413,6 @@ class _Forms:
 
     def matches(self, word: str) -> bool:
         return word in (self.short if len(word) <= _SHORT_WORD else self.long)
-
-
-_DIGIT_FORMS: dict[str, _Forms] = {}
 
 
 class _Reader:
@@ -420,6 +441,8 @@ class _Reader:
         self._fuzzy = _load_rapidfuzz() if typo_min_length > 0 else None
         self._typos = typo_min_length > 0 and bool(self._sastrawi)
         self._cache: dict[str, _Forms] = {}
+        self._known_cache: dict[str, bool] = {}
+        self.first_words: frozenset[str] = frozenset()
 
     def forms(self, token: str) -> _Forms:
         found = self._cache.get(token)
@@ -431,7 +454,8 @@ class _Reader:
 
     def _read(self, token: str) -> _Forms:
         if not token.isalpha():
-            return _Forms(frozenset((token,)), frozenset((token,)))
+            single = frozenset((token,))
+            return _Forms(single, single, None, single & self.first_words)
         long, short = _affix_roots(token)
         stem = self._sastrawi.stem(token) if len(token) > 4 else None
         if stem is not None:
@@ -440,14 +464,21 @@ class _Reader:
         if correction is not None:
             fixed_long, fixed_short = _affix_roots(correction)
             long, short = long | fixed_long, short | fixed_short
-        return _Forms(long, short, correction)
+        return _Forms(long, short, correction, (long | short) & self.first_words)
 
     def _known(self, token: str, roots: frozenset[str]) -> bool:
         return token in self._lexicon or any(r in self._lexicon for r in roots if len(r) >= 3)
 
     def known(self, word: str) -> bool:
         """Whether ``word`` (lowercase) is spelt right: in the lexicon, or affixed to a word in it."""
-        return not self._typos or self._known(word, _affix_roots(word)[0])
+        if not self._typos:
+            return True
+        found = self._known_cache.get(word)
+        if found is None:
+            if len(self._known_cache) >= self._CACHE_LIMIT:
+                self._known_cache.clear()
+            found = self._known_cache[word] = self._known(word, _affix_roots(word)[0])
+        return found
 
     def _correct(self, token: str, roots: frozenset[str]) -> str | None:
         if len(token) < 3 or self._known(token, roots):
@@ -507,55 +538,90 @@ class _Hit:
         return self.end - self.start + 1
 
 
-class _Matcher:
-    """Finds labelled keywords (single words or phrases) in a list of normalised tokens."""
+# (list, label, keyword as written, words, weak, gap): "list" names the keyword list
+# ("topic", "negative", "spam", ...), "label" the group or an internal label.
+_Entry = tuple[str, str, str, tuple[str, ...], bool, int]
 
-    def __init__(self, entries: Iterable[tuple[str, str]], gap: int, normalizer: Callable[[str], str]) -> None:
-        self._gap = gap
-        # first word -> [(label, keyword as written, words, weak)]
-        self._by_first: dict[str, list[tuple[str, str, tuple[str, ...], bool]]] = {}
+
+class _Index:
+    """Every keyword list of a classifier (single words and phrases), found in one pass over a text."""
+
+    def __init__(self, normalizer: Callable[[str], str]) -> None:
+        self._normalize = normalizer
+        # first word -> [entry], and first word -> second word -> [entry]
+        self._singles: dict[str, list[_Entry]] = {}
+        self._pairs: dict[str, dict[str, list[_Entry]]] = {}
+        self._words: dict[str, set[str]] = {}
+        self._max_gap = 0
+
+    def add(self, name: str, entries: Iterable[tuple[str, str]], gap: int) -> None:
+        """Index the keywords of list ``name``: (label, keyword) pairs; phrase words ``gap`` apart at most."""
         seen: set[tuple[str, tuple[str, ...]]] = set()
+        words_seen = self._words.setdefault(name, set())
+        self._max_gap = max(self._max_gap, gap)
         for label, keyword in entries:
             weak = keyword.startswith(_WEAK_MARK)
             shown = keyword.removeprefix(_WEAK_MARK).strip()
-            words = tuple(normalizer(shown).split())
+            words = tuple(self._normalize(shown).split())
             if not words or (label, words) in seen:
                 continue
             seen.add((label, words))
-            self._by_first.setdefault(words[0], []).append((label, shown, words, weak))
-
-    def __bool__(self) -> bool:
-        return bool(self._by_first)
-
-    def words(self) -> set[str]:
-        return {w for entries in self._by_first.values() for _, _, words, _ in entries for w in words}
-
-    def find(self, forms: Sequence[_Forms]) -> list[_Hit]:
-        hits: list[_Hit] = []
-        by_first = self._by_first
-        for i, f in enumerate(forms):
-            for first in f.every:
-                entries = by_first.get(first)
-                if entries is None:
-                    continue
-                for label, keyword, words, weak in entries:
-                    if not f.matches(words[0]):
-                        continue
-                    end = self._rest(forms, i, words)
-                    if end is not None:
-                        hits.append(_Hit(label, keyword, i, end, weak))
-        return hits
-
-    def _rest(self, forms: Sequence[_Forms], i: int, words: tuple[str, ...]) -> int | None:
-        pos = i
-        for word in words[1:]:
-            for j in range(pos + 1, min(pos + 2 + self._gap, len(forms))):
-                if forms[j].matches(word):
-                    pos = j
-                    break
+            words_seen.update(words)
+            entry = (name, label, shown, words, weak, gap)
+            if len(words) == 1:
+                self._singles.setdefault(words[0], []).append(entry)
             else:
-                return None
-        return pos
+                self._pairs.setdefault(words[0], {}).setdefault(words[1], []).append(entry)
+
+    def has(self, name: str) -> bool:
+        return bool(self._words.get(name))
+
+    def words(self, *names: str) -> set[str]:
+        return set().union(*(self._words.get(n, set()) for n in names))
+
+    def first_words(self) -> frozenset[str]:
+        return frozenset(self._singles) | frozenset(self._pairs)
+
+    def find(self, forms: Sequence[_Forms]) -> dict[str, list[_Hit]]:
+        """Every keyword found in the text read as ``forms``, by list name."""
+        found: dict[str, list[_Hit]] = {}
+        singles, pairs, n = self._singles, self._pairs, len(forms)
+        reach = self._max_gap + 2
+        for i, f in enumerate(forms):
+            for first in f.firsts:
+                if not f.matches(first):
+                    continue
+                for name, label, keyword, _, weak, _ in singles.get(first, ()):
+                    found.setdefault(name, []).append(_Hit(label, keyword, i, i, weak))
+                seconds = pairs.get(first)
+                if seconds is None:
+                    continue
+                # The second word at its first place within reach, then the rest in order.
+                placed: set[str] = set()
+                for j in range(i + 1, min(i + reach, n)):
+                    fj = forms[j]
+                    for second in fj.every.intersection(seconds):
+                        if second in placed or not fj.matches(second):
+                            continue
+                        placed.add(second)
+                        for name, label, keyword, words, weak, gap in seconds[second]:
+                            if j - i - 1 > gap:
+                                continue
+                            end = _rest(forms, j, words[2:], gap)
+                            if end is not None:
+                                found.setdefault(name, []).append(_Hit(label, keyword, i, end, weak))
+        return found
+
+
+def _rest(forms: Sequence[_Forms], pos: int, words: tuple[str, ...], gap: int) -> int | None:
+    for word in words:
+        for j in range(pos + 1, min(pos + 2 + gap, len(forms))):
+            if forms[j].matches(word):
+                pos = j
+                break
+        else:
+            return None
+    return pos
 
 
 @dataclass(frozen=True, slots=True)
@@ -589,6 +655,7 @@ _FILLER = frozenset({
     "siap", "maaf", "dan", "yang", "di", "ke", "dari", "saya", "kami", "ini", "itu", "apa", "ada", "info",
     "laporgub", "lapor", "gub", "sms", "tidak", "nomor", "mau", "tolong", "mohon", "pak", "bu", "nih", "dong",
     "sih", "deh", "kok", "lho", "loh", "hehe", "wkwk", "terhormat", "yth", "kepada", "untuk",
+    "salah", "kirim", "sambung", "gan", "sis", "bro", "p",
 })
 
 # Phrases showing that a citizen reports fraud or gambling rather than sends it:
@@ -597,12 +664,11 @@ COMPLAINT_MARKERS: tuple[str, ...] = (
     "ditipu", "tertipu", "penipuan", "penipu", "korban", "modus", "resah", "meresahkan", "mengaku", "ngaku",
     "mengatasnamakan", "catut", "saya lapor", "mau lapor", "ingin lapor", "lapor ada", "melaporkan",
     "tolong ditindak", "mohon ditindak", "ditindak tegas", "diberantas", "berantas", "diusut", "diteror", "teror",
-    "marak", "desa kami", "kampung kami", "warga kami", "lingkungan kami", "daerah kami", "dusun kami",
-    "anak saya", "suami saya", "istri saya", "orang tua saya", "saya dapat sms", "dapat sms", "ada sms",
-    "terima sms", "sms dari", "sms penipuan", "pesan penipuan", "nomor penipu", "mohon diblokir",
-    "tolong diblokir", "sering dapat", "kecanduan", "ketagihan", "terjerat", "terlilit", "sudah transfer",
-    "saya transfer", "uang saya", "hilang uang", "dibawa kabur", "hoaks", "hoax", "palsu", "apakah benar",
-    "benarkah", "resmi atau",
+    "marak", "desa kami", "kampung kami", "warga kami", "lingkungan kami", "daerah kami", "dusun kami", "anak saya",
+    "suami saya", "istri saya", "orang tua saya", "saya dapat sms", "dapat sms", "ada sms", "terima sms", "sms dari",
+    "sms penipuan", "pesan penipuan", "nomor penipu", "mohon diblokir", "tolong diblokir", "sering dapat",
+    "kecanduan", "ketagihan", "terjerat", "terlilit", "saya transfer", "uang saya", "hilang uang", "dibawa kabur",
+    "hoaks", "hoax", "palsu", "apakah benar", "benarkah", "resmi atau",
 )
 
 # Status queries (DESIGN.md): a status phrase alone decides; otherwise a mention of an
@@ -619,7 +685,8 @@ _STATUS_ANCHORS_MINE = (
     "laporan minggu lalu", "laporan bulan lalu", "laporan tadi", "laporan dulu", "aduan saya", "aduan kami",
     "aduanku", "laporanku", "keluhan saya", "pengaduan saya", "sms saya", "pesan saya", "sudah lapor",
     "pernah lapor", "kemarin lapor", "sudah sms", "sudah kirim sms", "sudah mengadu", "sudah melapor",
-    "saya lapor", "sejak lapor", "sejak saya lapor",
+    "saya lapor", "sejak lapor", "sejak saya lapor", "laporan soal", "laporan tentang", "laporan mengenai",
+    "laporan terkait", "aduan soal", "aduan tentang", "pengaduan soal", "pengaduan tentang",
 )
 _STATUS_ANCHORS_TIGHT = ("laporan", "aduan", "tiket", "keluhan", "pengaduan")
 # Questions about a report's fate, and how many words from the mention they may stand:
@@ -657,7 +724,7 @@ _STATUS_ALONE = frozenset({"status", "statusnya", "cek status", "cek laporan", "
 # Signs of a mass message, each weighing 1 as spam evidence (decorated letters 2).
 _URL = re.compile(
     r"(?:https?://|www\.|\b(?:bit\.ly|s\.id|wa\.me|t\.me|tinyurl\.com|linktr\.ee)\b|"
-    r"\b[a-z0-9-]{2,}\s?\.\s?(?:com|net|org|xyz|site|online|info|link|top|vip|club|live|cc|biz|shop|store|app|"
+    r"\b[a-z0-9-]{2,63}+\s?\.\s?(?:com|net|org|xyz|site|online|info|link|top|vip|club|live|cc|biz|shop|store|app|"
     r"icu|pro|fun|win|id|co\.id|my\.id|web\.id|ly)\b)",
     re.IGNORECASE,
 )
@@ -665,12 +732,17 @@ _CONTACT_NUMBER = re.compile(r"(?<![\d-])(?:\+?62|0)\s?8\d{1,3}[\s.-]?(?:\d{3,4}
                              re.IGNORECASE)
 _SECOND_PERSON = frozenset({"anda", "kamu", "kalian"})
 _FIRST_PERSON = frozenset({"saya", "kami", "warga"})
+# A citizen speaking: spam speaks to "anda", or as "mama", a shop, an office.
+_COMPLAINT_VOICE = frozenset({"saya", "warga", "kulo", "kula", "inyong", "kampung", "desa", "dusun", "rt", "rw",
+                              "belum", "lapor", "keluhan", "mengeluh", "bohong"})
+
+
+# Mathematical bold/italic letters, full-width letters, circled letters: spam's typography.
+_DECORATED = re.compile("[\U0001D400-\U0001D7FF\uFF21-\uFF5A\u24B6-\u24E9]")
 
 
 def _decorated(text: str) -> bool:
-    # Mathematical bold/italic letters, full-width letters, circled letters: spam's typography.
-    return any(0x1D400 <= ord(ch) <= 0x1D7FF or 0xFF21 <= ord(ch) <= 0xFF5A or 0x24B6 <= ord(ch) <= 0x24E9
-               for ch in text)
+    return _DECORATED.search(text) is not None
 
 
 def _spam_signs(text: str, tokens: Sequence[str]) -> list[str]:
@@ -715,11 +787,11 @@ class RoutingRules:
             ``data/abbreviations.tsv``. ``[abbreviations]``.
         min_score: evidence a group needs (a keyword weighs 1, a weak one ``weak_weight``).
         weak_weight: the evidence of a weak (``~``) keyword.
-        typo_min_length: text words shorter than this are never read as a misspelt keyword
-            word (0 turns typo tolerance off; dropped vowels need three consonants).
-            ``[routing] typo_min_length``.
+        typo_min_length: text words shorter than this are never read as a keyword word
+            with a typing error (0 turns typo tolerance off, also for dropped vowels, which
+            need three consonants whatever the length). ``[intake] typo_min_length``.
         typo_two_edit_length: from this length on, a word may be two edits from the
-            keyword word it is read as (below it, one). ``[routing] typo_two_edit_length``.
+            keyword word it is read as (below it, one). ``[intake] typo_two_edit_length``.
     """
 
     keywords: Mapping[str, tuple[str, ...]]
@@ -730,7 +802,7 @@ class RoutingRules:
     abbreviations: Mapping[str, str] = field(default_factory=dict)
     min_score: float = 1.0
     weak_weight: float = 0.5
-    typo_min_length: int = 5
+    typo_min_length: int = 6
     typo_two_edit_length: int = 9
 
     def __post_init__(self) -> None:
@@ -803,8 +875,14 @@ def _outermost(hits: Iterable[_Hit]) -> list[_Hit]:
     spans: dict[tuple[int, int], _Hit] = {}
     for h in hits:
         spans.setdefault((h.start, h.end), h)
-    return [h for (a, b), h in spans.items()
-            if not any((c, d) != (a, b) and c <= a and b <= d for c, d in spans)]
+    outer: list[_Hit] = []
+    reach = -1
+    # By start, longest first: a span is inside another exactly when an earlier one reaches as far.
+    for (_, end), h in sorted(spans.items(), key=lambda item: (item[0][0], -item[0][1])):
+        if end > reach:
+            outer.append(h)
+            reach = end
+    return outer
 
 
 def _weight(hits: Iterable[_Hit]) -> int:
@@ -849,32 +927,38 @@ class Classifier:
         known = [g for g in ROUTING_ORDER if g in rules.keywords]
         extra = [g for g in rules.keywords if g not in ROUTING_ORDER and g != "channel"]
         self._order = {g: i for i, g in enumerate([*ROUTING_ORDER, *extra])}
-        self._topics = _Matcher(((g, kw) for g in [*known, *extra] for kw in rules.keywords[g]), _PHRASE_GAP, norm)
+        index = self._index = _Index(norm)
+        index.add("topic", ((g, kw) for g in [*known, *extra] for kw in rules.keywords[g]), _PHRASE_GAP)
         plain: list[tuple[str, str]] = []
-        self._wildcards: list[_Wildcard] = []
+        self._wildcards: dict[str, list[_Wildcard]] = {}
         for g, kws in rules.negative_keywords.items():
             for kw in kws:
                 if _WILDCARD in kw:
                     before, _, after = kw.partition(_WILDCARD)
-                    self._wildcards.append(_Wildcard(g, kw.strip(), tuple(norm(before).split()),
-                                                     tuple(norm(after.replace(_WILDCARD, " ")).split())))
+                    self._wildcards.setdefault(g, []).append(_Wildcard(
+                        g, kw.strip(), tuple(norm(before).split()), tuple(norm(after.replace(_WILDCARD, " ")).split())))
                 else:
                     plain.append((g, kw))
-        self._negatives = _Matcher(plain, 0, norm)
-        self._spam = _Matcher(((_SPAM, kw) for kw in rules.spam_keywords), _PHRASE_GAP, norm)
-        self._markers = _Matcher((("marker", kw) for kw in COMPLAINT_MARKERS), 1, norm)
-        self._status = _Matcher((("status", kw) for kw in _STATUS_PHRASES), 0, norm)
-        self._anchors = _Matcher(
-            [*(("mine", kw) for kw in _STATUS_ANCHORS_MINE), *(("tight", kw) for kw in _STATUS_ANCHORS_TIGHT)], 2,
-            norm)
-        self._asks = _Matcher(
-            [*(("far", kw) for kw in _STATUS_ASKS_FAR), *(("reply", kw) for kw in _STATUS_ASKS_REPLY),
-             *(("near", kw) for kw in _STATUS_ASKS_NEAR)], 0, norm)
-        vocabulary = (self._topics.words() | self._spam.words() | self._anchors.words() | self._asks.words()
-                      | self._status.words())
-        self._reader = _Reader(vocabulary, base | frozenset(abbreviations) | _FILLER,
+        index.add("negative", plain, 0)
+        # group -> (side, the word next to the "*") -> wildcards: a hit looks up only those that can wrap it.
+        self._wildcard_index: dict[str, dict[tuple[str, str], list[_Wildcard]]] = {}
+        for g, wildcards in self._wildcards.items():
+            for w in wildcards:
+                key = ("before", w.before[-1]) if w.before else ("after", w.after[0]) if w.after else None
+                if key is not None:
+                    self._wildcard_index.setdefault(g, {}).setdefault(key, []).append(w)
+        index.add("spam", ((_SPAM, kw) for kw in rules.spam_keywords), _PHRASE_GAP)
+        index.add("marker", (("marker", kw) for kw in COMPLAINT_MARKERS), 1)
+        index.add("status", (("status", kw) for kw in _STATUS_PHRASES), 0)
+        index.add("anchor", [*(("mine", kw) for kw in _STATUS_ANCHORS_MINE),
+                             *(("tight", kw) for kw in _STATUS_ANCHORS_TIGHT)], 2)
+        index.add("ask", [*(("far", kw) for kw in _STATUS_ASKS_FAR), *(("reply", kw) for kw in _STATUS_ASKS_REPLY),
+                          *(("near", kw) for kw in _STATUS_ASKS_NEAR)], 0)
+        self._reader = _Reader(index.words("topic", "spam", "anchor", "ask", "status"),
+                               base | frozenset(abbreviations) | _FILLER,
                                typo_min_length=rules.typo_min_length,
                                typo_two_edit_length=rules.typo_two_edit_length)
+        self._reader.first_words = index.first_words()
 
     # -- public API ----------------------------------------------------------
 
@@ -944,20 +1028,27 @@ class Classifier:
             if ticket is not None:
                 return other("status_query", ticket)
         forms = tuple(self._reader.forms(t) for t in tokens)
-        topic_hits, cancelled = self._topic_hits(forms)
-        spam_hits = self._spam.find(forms) if self._spam else []
-        context = {"forms": forms, "tokens": tokens, "cancelled": cancelled}
+        found = self._index.find(forms)
+        topic_forms, topic_found = forms, found
+        if _URL.search(text):
+            # Words inside a link ("banpres-umkm.info") are bait, not topic.
+            linkless = " ".join(w for w in text.split() if not _URL.search(w))
+            topic_forms = tuple(self._reader.forms(t) for t in self._normalize(linkless).split())
+            topic_found = self._index.find(topic_forms)
+        topic_hits, cancelled = self._topic_hits(topic_forms, topic_found)
+        spam_hits = found.get("spam", [])
+        context: dict[str, Any] = {"forms": forms, "tokens": tokens, "cancelled": cancelled}
         if sender is None:
             reported = [dataclasses.replace(h, label=_FRAUD_GROUP, weak=False) for h in spam_hits
                         ] if _weight(spam_hits) >= 2 else []
             return self._complaint(text, norm, [*topic_hits, *reported], context)
 
-        spam_score, topic_score, verdict = self._spam_verdict(text, tokens, forms, spam_hits, topic_hits)
+        spam_score, topic_score, verdict = self._spam_verdict(text, tokens, found, spam_hits, topic_hits)
         context |= {"spam_score": spam_score, "topic_score": topic_score}
         if verdict == "spam":
             signs = tuple(dict.fromkeys(_spam_signs(text, tokens)))
             return other("spam", matched={_SPAM: (*_first_seen(spam_hits), *signs)}, **context)
-        if self._is_status_query(norm, tokens, forms):
+        if self._is_status_query(norm, tokens, found):
             return other("status_query", **context)
         if self._meaningful_words(tokens) < self.rules.min_words:
             # A careful human pages on "kebakaran!!" alone.
@@ -974,10 +1065,9 @@ class Classifier:
             by_group.setdefault(h.label, []).append(h)
         scores = {g: self._score(g, hs) for g, hs in by_group.items()}
         passed = {g for g, s in scores.items() if s >= self.rules.min_score}
-        topics = {g for g in scores if g != _FALLBACK_GROUP}
-        if not passed & topics:
+        if not passed:
             # Nothing stands out: every topic with some evidence, as a careful reader would.
-            passed |= topics
+            passed = {g for g in scores if g != _FALLBACK_GROUP}
         groups = set(passed)
         matched = {g: _first_seen(by_group[g]) for g in groups}
         place: RegencyMatch | None = find_regency_match(text, self._reader.known)
@@ -996,16 +1086,18 @@ class Classifier:
 
     def _score(self, group: str, hits: list[_Hit]) -> float:
         strong = _outermost(h for h in hits if not h.weak)
-        weak = _outermost(h for h in hits if h.weak and not any(h.overlaps(s) for s in strong))
+        # Distinct weak keywords: "batuk2" (batuk batuk) is one cough, not two pieces of evidence.
+        weak = {h.keyword for h in _outermost(h for h in hits if h.weak and not any(h.overlaps(s) for s in strong))}
         weight = self.rules.group_weights.get(group, 1.0)
         return weight * (len(strong) + self.rules.weak_weight * len(weak))
 
-    def _topic_hits(self, forms: Sequence[_Forms]) -> tuple[list[_Hit], dict[str, tuple[str, ...]]]:
-        hits = self._topics.find(forms)
+    def _topic_hits(self, forms: Sequence[_Forms], found: Mapping[str, list[_Hit]]
+                    ) -> tuple[list[_Hit], dict[str, tuple[str, ...]]]:
+        hits = found.get("topic", [])
         if not hits:
             return hits, {}
         cancelled: dict[str, list[str]] = {}
-        negatives = self._negatives.find(forms) if self._negatives else []
+        negatives = found.get("negative", [])
         dropped_groups: set[str] = set()
         kept: list[_Hit] = []
         for n in negatives:
@@ -1017,43 +1109,61 @@ class Classifier:
             if h.label in dropped_groups:
                 continue
             by = [n.keyword for n in negatives if n.label == h.label and n.overlaps(h)]
-            by += [w.keyword for w in self._wildcards if w.group == h.label and w.wraps(h, forms)]
+            by += [w.keyword for w in self._wildcards_around(h, forms) if w.wraps(h, forms)]
             if by:
                 cancelled.setdefault(h.label, []).extend(by)
                 continue
             kept.append(h)
         return kept, {g: tuple(dict.fromkeys(v)) for g, v in cancelled.items()}
 
-    def _spam_verdict(self, text: str, tokens: Sequence[str], forms: Sequence[_Forms], spam_hits: list[_Hit],
+    def _wildcards_around(self, hit: _Hit, forms: Sequence[_Forms]) -> list[_Wildcard]:
+        """The wildcard negatives of the hit's group whose word next to the ``*`` stands there."""
+        by_word = self._wildcard_index.get(hit.label)
+        if not by_word:
+            return []
+        near = set()
+        if hit.start > 0:
+            near |= {("before", w) for w in forms[hit.start - 1].every}
+        if hit.end + 1 < len(forms):
+            near |= {("after", w) for w in forms[hit.end + 1].every}
+        return [w for key in near.intersection(by_word) for w in by_word[key]]
+
+    def _spam_verdict(self, text: str, tokens: Sequence[str], found: Mapping[str, list[_Hit]], spam_hits: list[_Hit],
                       topic_hits: list[_Hit]) -> tuple[float, float, str | None]:
         """(spam evidence, topic evidence, ``"spam"``, ``"reported"`` or None)."""
-        phrases = _weight(spam_hits)
+        phrases = _outermost(spam_hits)
         signs = _spam_signs(text, tokens)
-        decorated = "[huruf hias]" in signs
-        score = phrases + len(signs)
+        weight = sum(min(2, h.words) for h in phrases)
+        score = weight + len(signs)
         topic = _weight(h for h in topic_hits if not h.weak)
-        if score < 2 or not (phrases or decorated):
+        if score < 2 or not (weight or "[huruf hias]" in signs):
             return score, topic, None
         # A citizen reporting fraud or gambling: when in doubt, a complaint.
-        for m in self._markers.find(forms):
+        for m in found.get("marker", ()):
             if not any(m.overlaps(s) for s in spam_hits):
-                return score, topic, "reported" if phrases >= 2 else None
-        # Topic words weigh against: a phrase in both lists ("judi online") cancels out,
-        # while the official words of phishing ("PLN", "bansos") are outweighed.
-        return score, topic, "spam" if score > topic else None
+                return score, topic, "reported" if weight >= 2 else None
+        # Topic words and a citizen's voice ("saya", "warga") weigh against: a phrase in both
+        # lists ("judi online") cancels out, while the official words of phishing ("PLN",
+        # "bansos") are outweighed. One piece of evidence alone ("24 jam", "hp rusak") is
+        # spam only in a message with nothing else to it ("mama minta pulsa ...").
+        voice = 1 if _COMPLAINT_VOICE.intersection(tokens) else 0
+        pieces = len(phrases) + len(signs)
+        alone = topic == 0 and voice == 0 and weight >= 2
+        spam = score > topic + voice and (pieces >= 2 or alone)
+        return score, topic, "spam" if spam else None
 
     def _meaningful_words(self, tokens: Sequence[str]) -> int:
         return sum(1 for t in tokens if len(t) >= 2 and not t.isdigit() and t not in _FILLER)
 
-    def _is_status_query(self, norm: str, tokens: Sequence[str], forms: Sequence[_Forms]) -> bool:
+    def _is_status_query(self, norm: str, tokens: Sequence[str], found: Mapping[str, list[_Hit]]) -> bool:
         if not tokens:
             return False
-        if norm in _STATUS_ALONE or self._status.find(forms):
+        if norm in _STATUS_ALONE or found.get("status"):
             return True
-        anchors = [a for a in self._anchors.find(forms) if not self._reported_elsewhere(tokens, a)]
+        anchors = [a for a in found.get("anchor", ()) if not self._reported_elsewhere(tokens, a)]
         if not anchors:
             return False
-        asks = [q for q in self._asks.find(forms) if q.label != "reply" or self._asked(tokens, q)]
+        asks = [q for q in found.get("ask", ()) if q.label != "reply" or self._asked(tokens, q)]
         for a in anchors:
             for q in asks:
                 if q.overlaps(a):
@@ -1085,35 +1195,36 @@ class Classifier:
 
 
 def rules_from_toml(data: Mapping[str, object]) -> RoutingRules:
-    """Build rules from a parsed TOML document shaped like ``data/keywords.toml``.
+    """Build rules from a parsed TOML document shaped like ``data/keywords.toml`` or config.toml.
 
     Args:
         data: ``{"groups": {key: {"keywords": [...], "negative_keywords": [...], "weight": 1.0}},
             "spam": {"keywords": [...]}, "abbreviations": {token: expansion},
-            "routing": {"min_words": 2, "typo_min_length": 5, "typo_two_edit_length": 9}}``;
-            every part but ``groups`` optional.
+            "intake": {"min_words": 2, "typo_min_length": 6, "typo_two_edit_length": 9}}``;
+            every part but ``groups`` optional, other keys ignored. The thresholds may also
+            stand in a ``[routing]`` table; ``[intake]`` wins, as in config.toml.
 
     Returns:
         The rules.
     """
-    groups = data.get("groups", {})
-    spam = data.get("spam", {})
-    routing = data.get("routing", {})
-    abbreviations = data.get("abbreviations", {})
-    if not all(isinstance(t, Mapping) for t in (groups, spam, routing, abbreviations)):
-        raise TypeError("groups, spam, routing and abbreviations must be TOML tables")
-    assert isinstance(groups, Mapping) and isinstance(spam, Mapping) and isinstance(routing, Mapping)
-    assert isinstance(abbreviations, Mapping)
+    tables = {key: data.get(key, {}) for key in ("groups", "spam", "routing", "intake", "abbreviations")}
+    if not all(isinstance(t, Mapping) for t in tables.values()):
+        raise TypeError("groups, spam, routing, intake and abbreviations must be TOML tables")
+    groups, spam, abbreviations = tables["groups"], tables["spam"], tables["abbreviations"]
+    routing, intake = tables["routing"], tables["intake"]
+    assert isinstance(groups, Mapping) and isinstance(spam, Mapping) and isinstance(abbreviations, Mapping)
+    assert isinstance(routing, Mapping) and isinstance(intake, Mapping)
+    thresholds: dict[str, Any] = {**routing, **intake}
     defaults = RoutingRules(keywords={})
     return RoutingRules(
         keywords={k: tuple(g.get("keywords", ())) for k, g in groups.items() if k != "channel"},
         negative_keywords={k: tuple(g["negative_keywords"]) for k, g in groups.items() if g.get("negative_keywords")},
         spam_keywords=tuple(spam.get("keywords", ())),
-        min_words=int(routing.get("min_words", defaults.min_words)),
+        min_words=int(thresholds.get("min_words", defaults.min_words)),
         group_weights={k: float(g["weight"]) for k, g in groups.items() if "weight" in g},
         abbreviations={str(k): str(v) for k, v in abbreviations.items()},
-        typo_min_length=int(routing.get("typo_min_length", defaults.typo_min_length)),
-        typo_two_edit_length=int(routing.get("typo_two_edit_length", defaults.typo_two_edit_length)),
+        typo_min_length=int(thresholds.get("typo_min_length", defaults.typo_min_length)),
+        typo_two_edit_length=int(thresholds.get("typo_two_edit_length", defaults.typo_two_edit_length)),
     )
 
 

@@ -1,10 +1,12 @@
 """Tests of laporgub.routing and laporgub.gazetteer: normalisation, ticket numbers,
-senders, regencies, the five kinds, keyword matching, and the labelled dev corpus."""
+senders, regencies, the five kinds, keyword matching (affixes, typos, weak and negative
+keywords), and the labelled corpora (dev, and the held-out one never tuned on)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import tomllib
 from collections import Counter
 from pathlib import Path
@@ -14,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from laporgub import gazetteer
-from laporgub.gazetteer import ALIASES, REGENCIES, find_regency, find_regency_match, match_regency
+from laporgub.evaluation import read_corpus, score_routing
+from laporgub.gazetteer import ALIASES, REGENCIES, find_regency, find_regency_match, match_regency, place_words
 from laporgub.routing import (
     _ABBREVIATIONS,
     CATEGORY_GROUPS,
@@ -24,6 +27,7 @@ from laporgub.routing import (
     Classifier,
     RoutingRules,
     is_operator_sender,
+    load_abbreviations,
     load_default_rules,
     normalize,
     parse_ticket_number,
@@ -34,6 +38,7 @@ from laporgub.types import GROUP_KEYS, SMS_KINDS
 ROOT = Path(__file__).resolve().parents[1]
 KEYWORDS_TOML = ROOT / "laporgub" / "data" / "keywords.toml"
 CORPUS = Path(__file__).resolve().parent / "data" / "corpus_dev.jsonl"
+HOLDOUT = Path(__file__).resolve().parent / "data" / "corpus_holdout.jsonl"
 SUBSCRIBER = "+6281234567890"
 
 
@@ -78,8 +83,8 @@ def test_kinds_and_groups_agree_with_types() -> None:
         ("pak gub", "bapak gubernur"),
         ("rs swasta", "rumah sakit swasta"),
         ("pju mati", "pju mati"),  # kept as is: a keyword of its own
-        ("dalane rusak ora didandani", "jalannya rusak tidak didandani"),
-        ("banyu mlebu omah", "air mlebu rumah"),
+        ("dalane rusak ora didandani", "jalannya rusak tidak diperbaiki"),
+        ("banyu mlebu omah", "air masuk rumah"),
         ("mboten wonten", "tidak ada"),
         ("kali meluap", "kali meluap"),  # "kali" is also "times": not translated
         ("anak2 sekolah", "anak anak sekolah"),
@@ -93,6 +98,12 @@ def test_kinds_and_groups_agree_with_types() -> None:
         ("Assalamu’alaikum", "assalamu alaikum"),
         ("𝐒𝐋𝐎𝐓 𝐆𝐀𝐂𝐎𝐑", "slot gacor"),  # NFKC folds "bold" letters
         ("SMPN 1", "smpn 1"),
+        ("b4njir d s3k0lah", "banjir d sekolah"),  # digits for letters, when that spells a known word
+        ("SL0T G4C0R", "sl 0 t g 4 c 0 r"),  # the module-level lexicon does not know "gacor"
+        ("3kg 2x", "3 kg 2 x"),  # a digit on the edge of a word is a number
+        ("Kab.Smg", "kabupaten smg"),
+        ("Hub 0812", "hubungi 0812"),
+        ("mbok wis", "mbok sudah"),  # ambiguous Javanese stays
     ],
 )
 def test_normalize(text: str, expected: str) -> None:
@@ -427,12 +438,24 @@ def test_not_a_status_query(classifier: Classifier, text: str) -> None:
     "text",
     ["", "   ", "tes", "test", "TEST 123", "p", "P", "halo", "Halooo min 🙏", "hai", "ping", "assalamualaikum",
      "Assalamualaikum wr wb", "Assalamu'alaikum", "Selamat pagi pak gubernur", "ok", "Pak", "😀😀", "tolong pak",
-     "cek", "banjir", "jalan", "info", "lapor pak", "?"],
+     "cek", "jalan", "info", "lapor pak", "?", "maaf salah kirim", "Met siang", "test sms", "P p p"],
 )
 def test_too_short(classifier: Classifier, text: str) -> None:
     r = classify(classifier, text)
     assert r.kind == "too_short", r
     assert r.groups == ()
+
+
+@pytest.mark.parametrize("text", ["banjir", "Kebakaran!!", "BANJIRRR", "longsor 🙏", "tolong kebakaran", "kobong"])
+def test_a_lone_emergency_word_pages_darurat(classifier: Classifier, text: str) -> None:
+    # A careful human pages on "kebakaran!!" alone: it is no "too short" greeting.
+    r = classify(classifier, text)
+    assert r.kind == "complaint" and r.groups == ("darurat",), r
+
+
+@pytest.mark.parametrize("text", ["darurat", "gawat", "tolong pak", "jalan", "halo darurat"])
+def test_a_lone_word_that_pages_nobody_stays_too_short(classifier: Classifier, text: str) -> None:
+    assert classify(classifier, text).kind == "too_short"
 
 
 def test_min_words_is_configurable() -> None:
@@ -739,6 +762,306 @@ _HYPOTHESIS_CLASSIFIER = Classifier(load_default_rules())
 
 
 # --------------------------------------------------------------------------
+# Weak keywords, wildcard negatives, group weights
+
+
+def _groups(c: Classifier, text: str) -> tuple[str, ...]:
+    return c.classify(text, SUBSCRIBER).groups
+
+
+def test_weak_keyword_routes_alone_but_not_beside_a_strong_one() -> None:
+    c = Classifier(RoutingRules(keywords={
+        "kesehatan": ("~ambulans", "puskesmas"), "darurat": ("kecelakaan",), "infrastruktur": ("jalan rusak",),
+        "pelayanan_publik": ("~sekolah", "ktp"),
+    }))
+    assert _groups(c, "ambulans desa rusak tidak bisa dipakai") == ("kesehatan",)
+    assert _groups(c, "kecelakaan di tikungan, ambulans lama datang") == ("darurat",)
+    assert _groups(c, "jalan rusak, ambulans tidak bisa lewat") == ("infrastruktur",)
+    assert _groups(c, "puskesmas tutup, ambulans rusak") == ("kesehatan",)
+    # A strong keyword of pelayanan_publik also outweighs a weak one of a topic group.
+    assert _groups(c, "ktp belum jadi, ambulans desa rusak") == ("pelayanan_publik",)
+    # Weak keywords and nothing strong: the topic groups among them (pelayanan_publik is the fallback).
+    assert _groups(c, "ambulans sekolah rusak") == ("kesehatan",)
+    r = c.classify("kecelakaan di tikungan, ambulans lama datang", SUBSCRIBER)
+    assert dict(r.matched) == {"darurat": ("kecelakaan",)}  # as written, without the mark
+
+
+def test_two_distinct_weak_keywords_are_enough_but_a_repeated_one_is_not() -> None:
+    c = Classifier(RoutingRules(keywords={"kesehatan": ("~batuk", "~demam"), "esdm_lh": ("asap pabrik",)}))
+    assert _groups(c, "asap pabrik bikin warga batuk dan demam") == ("kesehatan", "esdm_lh")
+    assert _groups(c, "asap pabrik bikin warga batuk2") == ("esdm_lh",)  # "batuk batuk": one cough
+
+
+def test_group_weight_scales_the_evidence() -> None:
+    keywords = {"darurat": ("~roboh",), "infrastruktur": ("jembatan",)}
+    text = "jembatan hampir roboh"
+    assert _groups(Classifier(RoutingRules(keywords=keywords)), text) == ("infrastruktur",)
+    heavier = Classifier(RoutingRules(keywords=keywords, group_weights={"darurat": 2.0}))
+    assert _groups(heavier, text) == ("darurat", "infrastruktur")
+    lighter = Classifier(RoutingRules(keywords={"infrastruktur": ("jembatan", "lubang")},
+                                      group_weights={"infrastruktur": 0.5}))
+    assert _groups(lighter, "jembatan sempit") == ("infrastruktur",)  # nothing stands out: the evidence there is
+    assert _groups(Classifier(RoutingRules(keywords={"infrastruktur": ("jembatan",), "energi": ("listrik",)},
+                                           group_weights={"infrastruktur": 0.5})),
+                   "jembatan gelap, listrik mati") == ("energi",)
+
+
+def test_wildcard_negative_cancels_what_it_wraps_only() -> None:
+    c = Classifier(RoutingRules(
+        keywords={"darurat": ("banjir", "kebakaran", "longsor")},
+        negative_keywords={"darurat": ("simulasi *", "tidak ada * lagi")},
+    ))
+    assert _groups(c, "besok simulasi kebakaran di balai desa") == ("pelayanan_publik",)
+    assert _groups(c, "simulasi kebakaran batal karena banjir") == ("darurat",)
+    assert _groups(c, "syukurlah tidak ada banjir lagi") == ("pelayanan_publik",)
+    assert _groups(c, "tidak ada banjir tapi longsor") == ("darurat",)  # "lagi" does not follow
+    e = c.explain("besok simulasi kebakaran", SUBSCRIBER)
+    assert e.cancelled == {"darurat": ("simulasi *",)}
+
+
+def test_single_word_negative_overlapping_nothing_cancels_the_group_but_a_phrase_does_not() -> None:
+    c = Classifier(RoutingRules(
+        keywords={"darurat": ("banjir",), "ekonomi_industri": ("pedagang",)},
+        negative_keywords={"darurat": ("hoaks",), "ekonomi_industri": ("depan pasar",)},
+    ))
+    assert _groups(c, "kabar banjir itu hoaks") == ("pelayanan_publik",)
+    assert _groups(c, "pedagang depan pasar mengeluh sepi") == ("ekonomi_industri",)
+
+
+@pytest.mark.parametrize(
+    ("text", "groups"),
+    [
+        ("Angin kencang, pohon tumbang, ambulans datang", ("darurat",)),
+        ("Jalan rusak parah, ambulans tidak bisa lewat", ("infrastruktur",)),
+        ("Gaji guru PPPK belum cair 3 bulan", ("pelayanan_publik",)),
+        ("Guru honorer belum digaji", ("pelayanan_publik",)),
+        ("Tetangga jadi korban begal di jalan dekat hutan jati", ("sosial_hukum",)),
+        ("Lampu PJU mati, gelap rawan begal", ("infrastruktur",)),
+        ("Kakek saya pamit ke sawah belum pulang sampai malam", ("darurat",)),
+        ("Pedagang pasar Klewer minta kios bekas kebakaran dibangun", ("ekonomi_industri",)),
+        ("Sungai Banjir Kanal Barat penuh sampah", ("esdm_lh",)),
+        ("Bau kotoran sapi dari kandang tetangga", ("esdm_lh",)),
+        ("Harga daging sapi di pasar tembus 150rb", ("ekonomi_industri",)),
+        ("Peredaran obat terlarang di kalangan pelajar", ("sosial_hukum",)),
+    ],
+)
+def test_incidental_mentions_do_not_route(classifier: Classifier, text: str, groups: tuple[str, ...]) -> None:
+    assert classify(classifier, text).groups == groups, classifier.explain(text, SUBSCRIBER).candidates
+
+
+# --------------------------------------------------------------------------
+# Typo tolerance, stems, abbreviations
+
+
+@pytest.mark.parametrize(
+    ("text", "group", "word"),
+    [
+        ("jmbtn di ds sy putus", "infrastruktur", "jembatan"),  # vowels dropped
+        ("lstrik mati trs tiap sore", "energi", "listrik"),
+        ("lmpu jln mati smua", "infrastruktur", "lampu"),
+        ("Puskesmaz tutup terus", "kesehatan", "puskesmas"),  # one slip
+        ("kebakran di pasar", "darurat", "kebakaran"),
+        ("pertalit kosong di spbu", "energi", "pertalite"),
+        ("jembtan kayu lapuk", "infrastruktur", "jembatan"),
+    ],
+)
+def test_typos_are_read_as_the_keyword_word(classifier: Classifier, text: str, group: str, word: str) -> None:
+    e = classifier.explain(text, SUBSCRIBER)
+    assert group in e.classification.groups, e
+    assert word in e.corrections.values()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sakti mandraguna",  # a word in the dictionary is no typo ("sakit")
+        "jalur alternatif ditutup",  # "jalur" is a word, not a misspelt "jalan"
+        "Sungai Progo",  # five letters: too short for a typing error ("promo")
+        "mbok ya dibantu",  # Javanese, not a misspelt "mabuk"
+        "serangan tikus di sawah",  # "serangan" is a word, no misspelt "Serengan" (Solo)
+    ],
+)
+def test_typo_tolerance_leaves_real_words_alone(classifier: Classifier, text: str) -> None:
+    assert dict(classifier.explain(text, SUBSCRIBER).corrections) == {}
+
+
+def test_typo_tolerance_can_be_turned_off() -> None:
+    keywords = {"energi": ("listrik",), "kesehatan": ("puskesmas",)}
+    on = Classifier(RoutingRules(keywords=keywords))
+    off = Classifier(RoutingRules(keywords=keywords, typo_min_length=0))
+    for text in ("lstrik mati", "puskesmaz tutup"):
+        assert on.classify(text, SUBSCRIBER).groups != ("pelayanan_publik",)
+        assert off.classify(text, SUBSCRIBER).groups == ("pelayanan_publik",)
+
+
+def test_two_edits_only_in_long_words() -> None:
+    c = Classifier(RoutingRules(keywords={"kesehatan": ("puskesmas",), "darurat": ("banjir",)}))
+    assert _groups(c, "puskesmes tutupp") == ("kesehatan",)  # 9 letters, one slip
+    assert _groups(c, "puskusmes tutup") == ("kesehatan",)  # 9 letters, two slips
+    assert _groups(c, "bonjer lagi") == ("pelayanan_publik",)  # 6 letters: two slips are another word
+
+
+@pytest.mark.parametrize(
+    ("text", "keyword", "group"),
+    [
+        ("rumah terendam air", "rendam", "darurat"),  # Sastrawi: ter- + rendam (the r merges)
+        ("warga kemalingan motor", "maling", "sosial_hukum"),
+        ("ada pemalakan di terminal", "palak", "sosial_hukum"),
+        ("anak saya dibully", "bully", "sosial_hukum"),
+        ("gerombolan ngamuk", "amuk", "sosial_hukum"),
+        ("nyolong kayu jati", "colong", "sosial_hukum"),  # Javanese ny- for a lost c
+        ("mbayar pungli", "pungli", "sosial_hukum"),
+        ("listrike mati", "listrik", "energi"),  # Javanese -e
+    ],
+)
+def test_affixes_and_stems(text: str, keyword: str, group: str) -> None:
+    c = Classifier(RoutingRules(keywords={group: (keyword,)}))
+    assert _groups(c, text) == (group,)
+
+
+def test_nyamuk_is_no_amuk() -> None:
+    c = Classifier(RoutingRules(keywords={"sosial_hukum": ("amuk",), "kesehatan": ("nyamuk",)}))
+    assert _groups(c, "banyak nyamuk") == ("kesehatan",)
+
+
+def test_abbreviations_ship_as_data_and_config_extends_them() -> None:
+    shipped = load_abbreviations()
+    assert shipped is _ABBREVIATIONS or dict(shipped) == dict(_ABBREVIATIONS)
+    assert shipped["yg"] == "yang" and shipped["dalan"] == "jalan" and len(shipped) >= 300
+    keywords = {"energi": ("listrik",)}
+    assert _groups(Classifier(RoutingRules(keywords=keywords)), "setrum mati") == ("energi",)
+    extended = Classifier(RoutingRules(keywords=keywords, abbreviations={"Strom": "listrik", "yg": "YANG"}))
+    assert _groups(extended, "strom mati") == ("energi",)
+    assert extended.classify("yg mana", SUBSCRIBER).normalized == "yang mana"
+
+
+def test_words_inside_links_are_not_topic(classifier: Classifier) -> None:
+    r = classify(classifier, "Jalan rusak parah, lihat videonya di youtube.com/watch?v=banjir-listrik")
+    assert r.groups == ("infrastruktur",)
+
+
+def test_digits_for_letters_with_the_rules_own_words() -> None:
+    c = Classifier(RoutingRules(keywords={}, spam_keywords=("slot gacor",)))
+    assert c.classify("SL0T G4C0R malam ini, depo 10rb", SUBSCRIBER).kind == "spam"
+
+
+def test_explain_says_why(classifier: Classifier) -> None:
+    e = classifier.explain("lstrik mati, ambulans jg rusak, rawan begal", SUBSCRIBER)
+    assert e.classification == classifier.classify("lstrik mati, ambulans jg rusak, rawan begal", SUBSCRIBER)
+    assert e.corrections == {"lstrik": "listrik"}
+    assert "~ambulans" in e.candidates["kesehatan"] and "kesehatan" not in e.classification.groups
+    assert e.cancelled["sosial_hukum"] == ("rawan *",)
+    assert e.scores["energi"] >= 1 > e.scores["kesehatan"]
+
+
+def test_classification_does_not_depend_on_what_was_read_before() -> None:
+    texts = [row["text"] for row in _corpus()[:120]]
+    first = Classifier(load_default_rules())
+    second = Classifier(load_default_rules())
+    forward = [first.classify(t, SUBSCRIBER) for t in texts]
+    backward = [second.classify(t, SUBSCRIBER) for t in reversed(texts)]
+    assert forward == backward[::-1]
+
+
+# --------------------------------------------------------------------------
+# Spam and status queries in the default lists
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Saya beli pulsa 50rb di konter tapi tidak masuk, tolong pak",
+        "Hadiah lomba agustusan dari kelurahan belum dibagikan sampai sekarang",
+        "Anak saya main slot online sampai jual motor, tolong tutup situsnya",
+        "Pak, ada sms undian berhadiah mengatasnamakan Pemprov, apa itu benar?",
+        "Token listrik saya hangus padahal baru beli kemarin",
+        "Link pendaftaran PPDB online error terus, bit.ly/ppdbjateng tidak bisa dibuka",
+        "Jangan berikan kode OTP, tapi petugas bank minta kode OTP saya, apakah benar?",
+        "Tolong hubungi saya di 081234567890, jalan depan rumah ambles",
+        "Mohon info apakah pendaftaran bansos lewat link bansos-jateng.com itu resmi?",
+        "Bising mesin pabrik 24 jam, warga tidak bisa tidur",
+        "Gaji harian buruh proyek belum dibayar, promo rumah subsidinya bohong",
+        "Dijual bebas obat keras di warung dekat sekolah, tolong ditindak",
+    ],
+)
+def test_complaints_with_spam_words_stay_complaints(classifier: Classifier, text: str) -> None:
+    r = classify(classifier, text)
+    assert r.kind == "complaint", classifier.explain(text, SUBSCRIBER)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Bpk/Ibu yth, bantuan PKH tahap 3 sebesar Rp 750rb sudah bisa dicairkan, isi data di pkh-cair.site",
+        "Nak ini bapak, hp bapak rusak, tolong kirim pulsa 50rb ke nomor ini",
+        "MAXWIN hari ini! Depo 20rb WD 2jt, daftar di situsgacor.vip",
+        "Yth Pelanggan PLN, token listrik anda gratis 1 bulan, ambil kode di plntoken-gratis.xyz",
+        "Bantuan UMKM Rp3.5jt cair hari ini! Daftar di banpres-umkm.info dengan KTP",
+        "Kami dari BPJS Kesehatan, tunggakan anda Rp 1.250.000, segera transfer ke rek 1234567 agar kartu tidak diblokir",
+    ],
+)
+def test_phishing_in_official_words_is_spam(classifier: Classifier, text: str) -> None:
+    r = classify(classifier, text)
+    assert r.kind == "spam", classifier.explain(text, SUBSCRIBER)
+    assert r.groups == ()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sudah sampai mana laporan saya pak?",
+        "laporan sy td pagi udh dibaca blm",
+        "knp laporan saya tdk ditanggapi",
+        "apakah aduan saya ttg pungli sudah ditindaklanjuti?",
+        "Mohon kabar tindak lanjut aduan kami",
+        "Laporan kula wingi dereng wonten wangsulan",
+        "Sudah seminggu sejak saya lapor jalan berlubang, laporan saya diproses tidak?",
+        "Pak laporan banjir saya kemarin sudah diteruskan ke BPBD belum?",
+    ],
+)
+def test_status_queries_in_other_words(classifier: Classifier, text: str) -> None:
+    r = classify(classifier, text)
+    assert r.kind == "status_query", r
+    assert r.groups == ()
+
+
+# --------------------------------------------------------------------------
+# Gazetteer: routes, rivers, qualifiers after the name, typos
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("tol Semarang-Solo dekat Bawen macet", "Kabupaten Semarang"),  # a place beats a route's ends
+        ("jalan provinsi Purwodadi-Blora rusak", "Kabupaten Grobogan"),  # else the route's first end
+        ("Sungai Bengawan Solo meluap di Sragen", "Kabupaten Sragen"),  # the river is no city
+        ("banjir lagi di pekalongan kota", "Kota Pekalongan"),
+        ("Semarang kab, Bandungan", "Kabupaten Semarang"),
+        ("Magelang, Kota Mungkid", "Kabupaten Magelang"),
+        ("kapal ke Karimunjawa", "Kabupaten Jepara"),
+    ],
+)
+def test_find_regency_routes_rivers_and_late_qualifiers(text: str, expected: str) -> None:
+    assert find_regency(text) == expected
+
+
+def test_regency_typos_only_with_a_lexicon() -> None:
+    known = {"serangan", "jalan"}.__contains__
+    assert find_regency("jalan di kab. purbalinga rusak") is None
+    assert find_regency("jalan di kab. purbalinga rusak", known) == "Kabupaten Purbalingga"
+    assert find_regency("Temangung banjir", known) == "Kabupaten Temanggung"
+    assert find_regency("serangan wereng", known) is None  # a known word is never a misspelt "Serengan"
+    assert find_regency("kudusan", known) is None  # five letters: no typo tolerance
+    m = match_regency("banjir di Semarang-Demak", known)
+    assert [(x.regency, x.route) for x in m] == [("Kota Semarang", True), ("Kabupaten Demak", True)]
+
+
+def test_place_words_feed_the_lexicon() -> None:
+    words = place_words()
+    assert {"ungaran", "purwokerto", "semarang", "kabupaten", "kota"} <= words
+
+
+# --------------------------------------------------------------------------
 # The default keyword lists
 
 
@@ -754,12 +1077,19 @@ def test_keywords_toml_shape() -> None:
         lists = [group["keywords"], group.get("negative_keywords", [])]
         for words in lists:
             assert all(w == w.lower() == w.strip() and w for w in words), key
-            dupes = [w for w, n in Counter(words).items() if n > 1]
+            dupes = [w for w, n in Counter(w.lstrip("~") for w in words).items() if n > 1]
             assert not dupes, (key, dupes)
+        # "~" marks a weak keyword, "*" stands for the group's keywords in a negative one.
+        assert all("*" not in w and "~" not in w[1:] for w in group["keywords"]), key
+        assert all("~" not in w and w.count("*") <= 1 for w in group.get("negative_keywords", [])), key
         if key != "kabkota":
-            assert 30 <= len(group["keywords"]) <= 80, (key, len(group["keywords"]))
-    assert len(data["spam"]["keywords"]) >= 30
-    assert all(w == w.lower() for w in data["spam"]["keywords"])
+            assert len(group["keywords"]) >= 60, (key, len(group["keywords"]))
+            strong = [w for w in group["keywords"] if not w.startswith("~")]
+            assert len(strong) >= 0.7 * len(group["keywords"]), key  # weak is the exception
+    # The lead's config test: >= 10 per category group and >= 200 in all; we ship far more.
+    assert sum(len(g["keywords"]) for g in data["groups"].values()) >= 800
+    assert len(data["spam"]["keywords"]) >= 100
+    assert all(w == w.lower() and "~" not in w and "*" not in w for w in data["spam"]["keywords"])
 
 
 def test_keywords_are_not_mangled_by_abbreviations() -> None:
@@ -770,8 +1100,46 @@ def test_keywords_are_not_mangled_by_abbreviations() -> None:
     lists = [w for g in data["groups"].values() for k in ("keywords", "negative_keywords") for w in g.get(k, [])]
     lists += data["spam"]["keywords"]
     for keyword in lists:
-        for word in keyword.replace("-", " ").split():
+        for word in keyword.lstrip("~").replace("-", " ").replace("*", " ").split():
             assert word not in _ABBREVIATIONS or word in intended, keyword
+
+
+def test_rules_from_a_config_shaped_document() -> None:
+    rules = rules_from_toml({
+        "groups": {
+            "channel": {"name": "x", "chat_id": -1, "keywords": ["semua"]},
+            "darurat": {"name": "Group Darurat", "chat_id": -2, "keywords": ["banjir", "~roboh"],
+                        "negative_keywords": ["simulasi *"], "weight": 2},
+        },
+        "spam": {"keywords": ["slot gacor"]},
+        "intake": {"min_words": 3, "typo_min_length": 7, "flood_count": 5},
+        "routing": {"min_words": 9, "typo_two_edit_length": 10},
+        "abbreviations": {"bnjr2": "banjir"},
+        "telegram": {"token_env": "X"},
+    })
+    assert rules.keywords == {"darurat": ("banjir", "~roboh")}
+    assert rules.group_weights == {"darurat": 2.0}
+    assert rules.min_words == 3 and rules.typo_min_length == 7 and rules.typo_two_edit_length == 10
+    assert rules.abbreviations == {"bnjr2": "banjir"}
+    with pytest.raises(TypeError):
+        rules_from_toml({"groups": [], "spam": {}})
+
+
+def test_works_without_pysastrawi(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Degrades to the affix rules, with no typo tolerance (no dictionary to tell typos from words).
+    import laporgub.routing as routing
+
+    for name in [m for m in sys.modules if m == "Sastrawi" or m.startswith("Sastrawi.")] or ["Sastrawi"]:
+        monkeypatch.setitem(sys.modules, name, None)
+    routing._sastrawi.cache_clear()
+    routing._base_lexicon.cache_clear()
+    try:
+        c = Classifier(RoutingRules(keywords={"energi": ("listrik",), "darurat": ("banjir",)}))
+        assert c.classify("listrike mati, kebanjiran", SUBSCRIBER).groups == ("darurat", "energi")
+        assert c.classify("lstrik mati total", SUBSCRIBER).groups == ("pelayanan_publik",)
+    finally:
+        routing._sastrawi.cache_clear()
+        routing._base_lexicon.cache_clear()
 
 
 def test_load_default_rules_reads_the_package_data() -> None:
@@ -781,59 +1149,85 @@ def test_load_default_rules_reads_the_package_data() -> None:
     assert "mama minta pulsa" in rules.spam_keywords
     assert rules.min_words == 2
     assert "channel" not in rules.keywords
+    assert rules.group_weights == {} and rules.abbreviations == {}
+    assert "~ambulans" in rules.keywords["kesehatan"]  # weak keywords keep their mark
+    assert "simulasi *" in rules.negative_keywords["darurat"]
 
 
 # --------------------------------------------------------------------------
-# The labelled dev corpus
+# The labelled corpora: dev (tuned on) and holdout (written before tuning, never tuned on)
+
+# Floors: the dev level reached, minus a small margin for deliberate trade-offs; the
+# holdout's looser. Raise them when the filter gets better, never lower them to pass.
+DEV_MIN_F1 = 0.965
+DEV_MIN_KIND_ACCURACY = 0.99
+HOLDOUT_MIN_F1 = 0.90
+HOLDOUT_MIN_KIND_ACCURACY = 0.95
 
 
-def _corpus() -> list[dict]:
-    with CORPUS.open(encoding="utf-8") as f:
+def _corpus(path: Path = CORPUS) -> list[dict]:
+    with path.open(encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def test_corpus_covers_every_kind_and_group() -> None:
-    rows = _corpus()
-    assert len(rows) >= 150
+@pytest.mark.parametrize(("path", "minimum"), [(CORPUS, 300), (HOLDOUT, 100)])
+def test_corpus_covers_every_kind_and_group(path: Path, minimum: int) -> None:
+    rows = _corpus(path)
+    assert len(rows) >= minimum
+    assert len({(r["sender"], r["text"]) for r in rows}) == len(rows)
     assert {r["kind"] for r in rows} == set(KINDS)
     groups = Counter(g for r in rows for g in r["expected_groups"])
     assert set(groups) == set(ROUTING_ORDER)
     assert all(n >= 8 for n in groups.values()), groups
     for r in rows:
-        assert set(r) <= {"sender", "text", "expected_groups", "kind", "regency"}
+        assert set(r) <= {"sender", "text", "expected_groups", "kind", "expected_regency"}
         assert "channel" not in r["expected_groups"]
+        assert set(r["expected_groups"]) <= set(ROUTING_ORDER)
         assert (r["kind"] == "complaint") == bool(r["expected_groups"]), r
+        assert (r["kind"] == "operator") == is_operator_sender(r["sender"]), r
+        assert ("kabkota" in r["expected_groups"]) == (r.get("expected_regency") is not None), r
+        assert r.get("expected_regency") is None or r["expected_regency"] in REGENCIES
     named = sum(1 for r in rows if "kabkota" in r["expected_groups"])
     assert named / len(rows) >= 0.2
     assert sum(1 for r in rows if len(set(r["expected_groups"]) - {"kabkota"}) > 1) >= 15
 
 
-def test_corpus_classification_quality(capsys: pytest.CaptureFixture[str]) -> None:
-    data = _keywords_toml()
-    classifier = Classifier(rules_from_toml(data))
-    tp = fp = fn = kinds_ok = regency_ok = regency_n = 0
-    misses = []
-    rows = _corpus()
-    for row in rows:
-        r = classifier.classify(row["text"], row["sender"])
-        expected, got = set(row["expected_groups"]), set(r.groups)
-        tp += len(expected & got)
-        fp += len(got - expected)
-        fn += len(expected - got)
-        kinds_ok += r.kind == row["kind"]
-        if "regency" in row:
-            regency_n += 1
-            regency_ok += r.regency == row["regency"]
-        if r.kind != row["kind"] or expected != got:
-            misses.append(f"{row['kind']}->{r.kind} {sorted(expected)}->{sorted(got)}: {row['text']}")
-    precision, recall = tp / (tp + fp), tp / (tp + fn)
-    f1 = 2 * precision * recall / (precision + recall)
-    kind_accuracy = kinds_ok / len(rows)
-    regency_accuracy = regency_ok / regency_n
+def _quality(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[float, float, object, str]:
+    with path.open(encoding="utf-8") as f:
+        rows, problems = read_corpus(f)
+    assert not problems
+    classifier = Classifier(load_default_rules())
+    predictions = [classifier.classify(row.text, row.sender) for row in rows]
+    scores = score_routing(rows, predictions)
+    misses = [f"{row.kind}->{c.kind} {sorted(row.expected_groups or ())}->{sorted(c.groups)}: {row.text}"
+              for row, c in zip(rows, predictions) if row.kind != c.kind or set(row.expected_groups or ()) != set(c.groups)]
+    f1, kind_accuracy = scores.micro.f1 or 0.0, scores.kind_correct / scores.labelled_kinds
     with capsys.disabled():
-        print(f"\ncorpus_dev: n={len(rows)} group micro-P={precision:.3f} R={recall:.3f} F1={f1:.3f} "
-              f"kind accuracy={kind_accuracy:.3f} regency accuracy={regency_accuracy:.3f} ({regency_n})")
-    detail = "\n".join(misses)
-    assert f1 >= 0.97, detail
-    assert kind_accuracy >= 0.99, detail
-    assert regency_accuracy >= 0.98, detail
+        print(f"\n{path.name}: n={len(rows)} micro-P={scores.micro.precision:.3f} R={scores.micro.recall:.3f} "
+              f"F1={f1:.3f} (category groups + kabkota) kind accuracy={kind_accuracy:.3f} "
+              f"regency accuracy={scores.regency_correct / scores.regency_labelled:.3f} "
+              f"darurat missed={len(scores.darurat_missed)} "
+              f"complaints as spam/operator={len(scores.complaints_as_spam_or_operator)}/{scores.complaints}")
+    return f1, kind_accuracy, scores, "\n".join(misses)
+
+
+def test_dev_corpus_quality(capsys: pytest.CaptureFixture[str]) -> None:
+    f1, kind_accuracy, scores, detail = _quality(CORPUS, capsys)
+    assert f1 >= DEV_MIN_F1, detail
+    assert kind_accuracy >= DEV_MIN_KIND_ACCURACY, detail
+    assert not scores.darurat_missed, scores.darurat_missed
+    assert not scores.noncomplaints_in_category, scores.noncomplaints_in_category
+    assert len(scores.complaints_as_spam_or_operator) <= 0.01 * scores.complaints, detail
+    assert scores.regency_correct / scores.regency_labelled >= 0.97, detail
+
+
+def test_holdout_corpus_quality(capsys: pytest.CaptureFixture[str]) -> None:
+    # Written before the filter was tuned, in other styles, and never tuned on: a looser
+    # floor, and the issue's outside checks (at most one darurat miss, two non-complaints in
+    # a category group, 2% of complaints as spam or operator).
+    f1, kind_accuracy, scores, detail = _quality(HOLDOUT, capsys)
+    assert f1 >= HOLDOUT_MIN_F1, detail
+    assert kind_accuracy >= HOLDOUT_MIN_KIND_ACCURACY, detail
+    assert len(scores.darurat_missed) <= 1, scores.darurat_missed
+    assert len(scores.noncomplaints_in_category) <= 2, scores.noncomplaints_in_category
+    assert len(scores.complaints_as_spam_or_operator) <= 0.02 * scores.complaints, detail

@@ -157,8 +157,6 @@ class StageSla:
     total: int
     completed: int
     within: int
-    median_seconds: float | None
-    p90_seconds: float | None
     max_seconds: float | None
 
     @property
@@ -329,10 +327,12 @@ class MonthSnapshot:
         tz: the service's time zone.
         as_of: the cut-off (epoch seconds): actions after it are ignored.
         target_seconds: the response target.
+        tickets_only: build only the ticket table (enough for :meth:`ticket_records`).
     """
 
     def __init__(self, database: peewee.Database, month: Month, tz: tzinfo, as_of: float,
-                 target_seconds: float) -> None:
+                 target_seconds: float, *, tickets_only: bool = False) -> None:
+        self.tickets_only = tickets_only
         self.database = database
         self.month = month
         self.tz = tz
@@ -352,11 +352,14 @@ class MonthSnapshot:
     def __enter__(self) -> MonthSnapshot:
         try:
             self._fill_tickets(self.t, self.params)
+            if self.tickets_only:  # enough for ticket_records()
+                return self
             prev_start, prev_end = self.month.previous().window(self.tz)
             self._fill_tickets(self.prev_t, {**self.params, "start": prev_start, "end": prev_end})
             self._create(self.c, _CATEGORY_COLUMNS)
             self._exec(_FILL_CATEGORIES.format(t=self.t, c=self.c), self.params)
             self._exec(f"CREATE INDEX {self.c}_ticket ON {self.c} (ticket_id)", {})
+            self._exec(f"CREATE INDEX {self.c}_group ON {self.c} (grp, ticket_id)", {})
         except BaseException:
             self.close()
             raise
@@ -382,10 +385,11 @@ class MonthSnapshot:
         self._create(name, _TICKET_COLUMNS)
         self._exec(_FILL_TICKETS.format(t=name), params)
         self._exec(f"CREATE INDEX {name}_id ON {name} (id)", {})
+        self._exec(f"CREATE INDEX {name}_received ON {name} (received_at, id)", {})
 
     def _exec(self, text: str, params: Mapping[str, Any]) -> None:
         statement, values = sql.bind(self.database, text, params)
-        self.database.execute_sql(statement, values)
+        self.database.execute_sql(statement, values)  # type: ignore[no-untyped-call]
 
     def _query(self, text: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         return sql.query(self.database, text, {**self.params, **(params or {})})
@@ -441,75 +445,56 @@ WITH per AS (
             [("actor", actor_type), ("grp", "VARCHAR(64)")], members, "mem")
         text = f"""
 WITH member AS ({member_sql}),
-reach AS (
-  SELECT m.actor AS actor, c.ticket_id AS ticket_id, MIN(c.start_at) AS start_at
+events AS (
+  SELECT m.actor AS actor, c.ticket_id AS ticket_id, c.start_at AS start_at,
+    CAST(NULL AS DOUBLE PRECISION) AS first_at, 0 AS closed, 0 AS rerouted
   FROM member m JOIN {self.c} c ON c.grp = m.grp
-  GROUP BY m.actor, c.ticket_id
-),
-acts AS (
-  SELECT {actor_expr} AS actor, r.ticket_id AS ticket_id,
-    MIN(CASE WHEN r.action IN {_ANSWER} THEN r.created_at END) AS first_at,
-    MAX(CASE WHEN r.action = 'close' THEN 1 ELSE 0 END) AS closed,
-    MAX(CASE WHEN r.action = 'reroute' THEN 1 ELSE 0 END) AS rerouted
+  UNION ALL
+  SELECT {actor_expr}, r.ticket_id, CAST(NULL AS DOUBLE PRECISION),
+    CASE WHEN r.action IN {_ANSWER} THEN r.created_at END,
+    CASE WHEN r.action = 'close' THEN 1 ELSE 0 END,
+    CASE WHEN r.action = 'reroute' THEN 1 ELSE 0 END
   FROM {_R} r JOIN {self.t} mt ON mt.id = r.ticket_id AND mt.is_c = 1
   LEFT JOIN {_P} p ON p.telegram_id = r.pic_telegram_id
   WHERE r.created_at <= :as_of
-  GROUP BY 1, 2
 ),
-pairs AS (SELECT actor, ticket_id FROM reach UNION SELECT actor, ticket_id FROM acts),
+pairs AS (
+  SELECT actor, ticket_id, MIN(start_at) AS start_at, MIN(first_at) AS first_at, MAX(closed) AS closed,
+    MAX(rerouted) AS rerouted
+  FROM events GROUP BY actor, ticket_id
+),
 per AS (
   SELECT k.actor AS actor,
-    CASE WHEN a.first_at IS NULL THEN 0 ELSE 1 END AS responded,
-    {_WAIT.format(first="a.first_at", start="COALESCE(rc.start_at, mt.received_at)")} AS wait,
-    COALESCE(a.closed, 0) AS closed,
+    CASE WHEN k.first_at IS NULL THEN 0 ELSE 1 END AS responded,
+    {_WAIT.format(first="k.first_at", start="COALESCE(k.start_at, mt.received_at)")} AS wait,
+    k.closed AS closed,
     CASE WHEN mt.first_at IS NULL THEN 1 ELSE 0 END AS still_open,
-    COALESCE(a.rerouted, 0) AS rerouted
+    k.rerouted AS rerouted
   FROM pairs k JOIN {self.t} mt ON mt.id = k.ticket_id
-  LEFT JOIN reach rc ON rc.actor = k.actor AND rc.ticket_id = k.ticket_id
-  LEFT JOIN acts a ON a.actor = k.actor AND a.ticket_id = k.ticket_id
 ),
 {_STATS_TAIL}"""
         return _stats_rows(self._query(text, {**member_params, **(extra or {})}))
 
     def stages(self, limits: Mapping[str, float]) -> tuple[StageSla, ...]:
         """SLA compliance of each stage over the month's tickets and their ticket/spam notifications."""
-        text = f"""
-WITH d AS (
-  SELECT 'register' AS stage, register_s AS v FROM {self.t}
-  UNION ALL SELECT 'filter', filter_s FROM {self.t}
-  UNION ALL SELECT 'notify', n.sent_at - n.queued_at
-    FROM {_N} n JOIN {self.t} mt ON mt.id = n.ticket_id WHERE n.kind IN ('ticket', 'spam')
-  UNION ALL SELECT 'deliver', n.acked_at - n.sent_at
-    FROM {_N} n JOIN {self.t} mt ON mt.id = n.ticket_id WHERE n.kind IN ('ticket', 'spam')
-),
-lim AS (
-  SELECT 'register' AS stage, CAST(:lim_register AS DOUBLE PRECISION) AS s
-  UNION ALL SELECT 'filter', CAST(:lim_filter AS DOUBLE PRECISION)
-  UNION ALL SELECT 'notify', CAST(:lim_notify AS DOUBLE PRECISION)
-  UNION ALL SELECT 'deliver', CAST(:lim_deliver AS DOUBLE PRECISION)
-),
-agg AS (
-  SELECT d.stage AS stage, COUNT(*) AS total, COUNT(d.v) AS completed,
-    SUM(CASE WHEN d.v <= lim.s THEN 1 ELSE 0 END) AS within, MAX(d.v) AS vmax
-  FROM d JOIN lim ON lim.stage = d.stage GROUP BY d.stage
-),
-ranked AS (
-  SELECT stage, v, ROW_NUMBER() OVER (PARTITION BY stage ORDER BY v) - 1 AS i,
-    COUNT(*) OVER (PARTITION BY stage) - 1 AS m
-  FROM d WHERE v IS NOT NULL
-),
-pct AS (SELECT stage, {sql.percentile_expr(1, 2)} AS p50, {sql.percentile_expr(9, 10)} AS p90
-  FROM ranked GROUP BY stage)
-SELECT agg.stage, agg.total, agg.completed, agg.within, pct.p50, pct.p90, agg.vmax
-FROM agg LEFT JOIN pct ON pct.stage = agg.stage"""
+        def part(stage: str, value: str, source: str) -> str:
+            return (f"SELECT '{stage}', COUNT(*), COUNT({value}), "
+                    f"SUM(CASE WHEN {value} <= :lim_{stage} THEN 1 ELSE 0 END), MAX({value}) FROM {source}")
+
+        notifications = f"{_N} n JOIN {self.t} mt ON mt.id = n.ticket_id AND n.kind IN ('ticket', 'spam')"
+        text = " UNION ALL ".join([
+            part("register", "register_s", self.t),
+            part("filter", "filter_s", self.t),
+            part("notify", "n.sent_at - n.queued_at", notifications),
+            part("deliver", "n.acked_at - n.sent_at", notifications),
+        ])
         found = {row[0]: row for row in self._query(text, {f"lim_{s}": float(limits[s]) for s in STAGES})}
         result = []
         for stage in STAGES:
-            _, total, completed, within, p50, p90, vmax = found.get(stage, (stage, 0, 0, 0, None, None, None))
+            _, total, completed, within, vmax = found.get(stage, (stage, 0, 0, 0, None))
             result.append(StageSla(
                 stage=stage, limit_seconds=float(limits[stage]), total=int(total or 0),
-                completed=int(completed or 0), within=int(within or 0), median_seconds=_opt(p50),
-                p90_seconds=_opt(p90), max_seconds=_opt(vmax),
+                completed=int(completed or 0), within=int(within or 0), max_seconds=_opt(vmax),
             ))
         return tuple(result)
 
@@ -597,31 +582,43 @@ ORDER BY op.received_at, op.id, c.cat_id"""
             )
 
     def ticket_records(self) -> Iterator[TicketRecord]:
-        """Every ticket of the month (complaints and spam) in order of receipt."""
-        text = f"""
+        """Every ticket of the month (complaints and spam) in order of receipt.
+
+        Two ordered streams, merged here: the tickets (one row each) and their
+        group rows (several each), so no ticket column is repeated per group.
+        """
+        tickets = f"""
 SELECT mt.id, mt.number, mt.is_c, mt.channel, mt.received_at, mt.regency, mt.rerouted, mt.first_at, mt.closed_at,
-  COALESCE(r.agency, p.agency), r.pic_name, mt.sender, mt.register_s, mt.filter_s, c."group",
-  CASE WHEN c.removed_at IS NOT NULL AND c.removed_at <= :as_of THEN 1 ELSE 0 END,
-  CASE WHEN c.source = 'reroute' AND c.created_at > :as_of THEN 1 ELSE 0 END
+  COALESCE(r.agency, p.agency), r.pic_name, mt.sender, mt.register_s, mt.filter_s
 FROM {self.t} mt
 LEFT JOIN {_R} r ON r.id = (
   SELECT r2.id FROM {_R} r2 WHERE r2.ticket_id = mt.id AND r2.created_at = mt.first_at
     AND r2.action IN {_ANSWER} ORDER BY r2.id LIMIT 1)
 LEFT JOIN {_P} p ON p.telegram_id = r.pic_telegram_id
-LEFT JOIN {_C} c ON c.ticket_id = mt.id
-ORDER BY mt.received_at, mt.id, c.id"""
+ORDER BY mt.received_at, mt.id"""
+        groups = f"""
+SELECT mt.id, c."group",
+  CASE WHEN c.removed_at IS NOT NULL AND c.removed_at <= :as_of THEN 1 ELSE 0 END
+FROM {self.t} mt JOIN {_C} c ON c.ticket_id = mt.id
+WHERE c.source <> 'reroute' OR c.created_at <= :as_of
+ORDER BY mt.received_at, mt.id, c."group"
+"""
         target = self.target_seconds
-        for _, group_rows in itertools.groupby(sql.stream(self.database, text, self.params),
-                                               key=lambda r: r[0]):
-            rows = list(group_rows)
-            r = rows[0]
-            passed = tuple(row[14] for row in rows if row[14] and not row[16])
-            current = tuple(row[14] for row in rows if row[14] and not row[15] and not row[16])
+        group_rows = itertools.groupby(sql.stream(self.database, groups, self.params), key=lambda r: r[0])
+        # Both streams share one order and every group row's ticket is in the first stream,
+        # so the next pending group rows belong to this ticket or to a later one.
+        pending = next(group_rows, None)
+        for r in sql.stream(self.database, tickets, self.params):
+            rows: list[tuple[Any, ...]] = []
+            if pending is not None and pending[0] == r[0]:
+                rows = list(pending[1])
+                pending = next(group_rows, None)
             first_at, closed_at = _opt(r[7]), _opt(r[8])
             wait = None if first_at is None else max(0.0, first_at - float(r[4]))
             yield TicketRecord(
                 number=r[1], kind="pengaduan" if r[2] else "spam", channel=r[3], received_at=float(r[4]),
-                regency=r[5], groups=current, passed_groups=passed, rerouted=bool(r[6]),
+                regency=r[5], groups=tuple(g for _, g, left in rows if not left),
+                passed_groups=tuple(g for _, g, _ in rows), rerouted=bool(r[6]),
                 status="ditutup" if closed_at is not None else ("ditanggapi" if first_at is not None else "terbuka"),
                 first_response_at=first_at, response_seconds=wait,
                 on_target=wait is not None and wait <= target, closed_at=closed_at,
@@ -689,13 +686,15 @@ agg AS (
   FROM per GROUP BY actor
 ),
 ranked AS (
-  SELECT actor, wait AS v, ROW_NUMBER() OVER (PARTITION BY actor ORDER BY wait) - 1 AS i,
-    COUNT(*) OVER (PARTITION BY actor) - 1 AS m
+  SELECT actor, wait AS v, ROW_NUMBER() OVER (PARTITION BY actor ORDER BY wait) - 1 AS i
   FROM per WHERE wait IS NOT NULL
 ),
 pct AS (
-  SELECT actor, {sql.percentile_expr(1, 2)} AS p50, {sql.percentile_expr(9, 10)} AS p90
-  FROM ranked GROUP BY actor
+  SELECT ranked.actor AS actor,
+    {sql.percentile_expr(1, 2, value="ranked.v", index="ranked.i", last="agg.responded - 1")} AS p50,
+    {sql.percentile_expr(9, 10, value="ranked.v", index="ranked.i", last="agg.responded - 1")} AS p90
+  FROM ranked JOIN agg ON agg.actor = ranked.actor
+  GROUP BY ranked.actor
 )
 SELECT agg.actor, agg.received, agg.responded, agg.on_target, agg.closed, agg.still_open, agg.rerouted,
   pct.p50, pct.p90

@@ -10,15 +10,18 @@ on the 31st to the old one.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, timezone, tzinfo
 
 __all__ = [
     "MONTH_NAMES",
     "Day",
+    "LocalClock",
     "Month",
     "due_month",
     "format_local",
+    "month_to_send",
     "next_send_time",
     "send_time",
 ]
@@ -113,6 +116,37 @@ def format_local(epoch: float | None, tz: tzinfo, fmt: str = "%d-%m-%Y %H:%M") -
     return datetime.fromtimestamp(epoch, tz).strftime(fmt)
 
 
+class LocalClock:
+    """Fast epoch -> local time conversion for long listings (the per-ticket CSV, the XLSX lists).
+
+    The UTC offset is looked up once per quarter hour of UTC time (every time
+    zone changes its offset only on quarter-hour boundaries) and cached; the
+    rest is plain arithmetic, several times faster than ``datetime.fromtimestamp(x, ZoneInfo)``.
+    """
+
+    def __init__(self, tz: tzinfo) -> None:
+        self.tz = tz
+        self._offsets: dict[int, float] = {}
+
+    def offset(self, epoch: float) -> float:
+        key = int(epoch // 900)
+        found = self._offsets.get(key)
+        if found is None:
+            delta = datetime.fromtimestamp(key * 900, self.tz).utcoffset()
+            found = self._offsets[key] = delta.total_seconds() if delta is not None else 0.0
+        return found
+
+    def text(self, epoch: float | None) -> str:
+        """``2026-01-31 23:59:59`` in local time (empty for None)."""
+        if epoch is None:
+            return ""
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(epoch + self.offset(epoch)))
+
+    def naive(self, epoch: float) -> datetime:
+        """Local wall-clock time without tzinfo (what a spreadsheet cell holds)."""
+        return datetime.fromtimestamp(epoch + self.offset(epoch), timezone.utc).replace(tzinfo=None)
+
+
 # -- the schedule ---------------------------------------------------------------
 
 
@@ -132,6 +166,20 @@ def due_month(now: float, day: int, hour: int, minute: int, tz: tzinfo) -> Month
     if send_time(last, day, hour, minute, tz) <= now:
         return last
     return last.previous()
+
+
+def month_to_send(now: float, day: int, hour: int, minute: int, catch_up_days: float, tz: tzinfo) -> Month | None:
+    """The month whose report should go out at ``now``, or None.
+
+    That is the latest month whose send time has passed, as long as ``now`` is
+    within ``catch_up_days`` of that time: a service that was down at 08:00 on
+    the 1st sends the report when it starts again that week, but a service
+    installed in the middle of a month does not send last month's report.
+    """
+    month = due_month(now, day, hour, minute, tz)
+    if now - send_time(month, day, hour, minute, tz) > catch_up_days * 86400.0:
+        return None
+    return month
 
 
 def next_send_time(now: float, day: int, hour: int, minute: int, tz: tzinfo) -> float:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from pathlib import Path
 
 from laporgub.report.aggregate import TicketRecord
+from laporgub.report.periods import LocalClock
 
 __all__ = ["CSV_COLUMNS", "render_csv"]
 
@@ -23,10 +24,6 @@ CSV_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _time(epoch: float | None, tz: tzinfo) -> str:
-    return "" if epoch is None else datetime.fromtimestamp(epoch, tz).strftime("%Y-%m-%d %H:%M:%S")
-
-
 def _num(value: float | None, places: int) -> str:
     return "" if value is None else f"{value:.{places}f}"
 
@@ -34,15 +31,16 @@ def _num(value: float | None, places: int) -> str:
 def render_csv(records: Iterable[TicketRecord], tz: tzinfo, path: Path) -> int:
     """Write the records to ``path``; return how many were written."""
     count = 0
+    clock = LocalClock(tz)
     with open(path, "w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(CSV_COLUMNS)
         for r in records:
             writer.writerow((
-                r.number, r.kind, r.channel, _time(r.received_at, tz), r.regency or "", ";".join(r.groups),
-                ";".join(r.passed_groups), int(r.rerouted), r.status, _time(r.first_response_at, tz),
+                r.number, r.kind, r.channel, clock.text(r.received_at), r.regency or "", ";".join(r.groups),
+                ";".join(r.passed_groups), int(r.rerouted), r.status, clock.text(r.first_response_at),
                 _num(None if r.response_seconds is None else r.response_seconds / 3600.0, 4), int(r.on_target),
-                _time(r.closed_at, tz), r.first_agency or "", r.first_pic or "", r.sender,
+                clock.text(r.closed_at), r.first_agency or "", r.first_pic or "", r.sender,
                 _num(r.register_seconds, 3), _num(r.filter_seconds, 3),
             ))
             count += 1

@@ -157,5 +157,5 @@ def seed_month(
     if not db.is_sqlite(database):
         for model in (db.Ticket, db.TicketCategory, db.Notification, db.PicResponse):
             table = model._meta.table_name
-            database.execute_sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                 f"(SELECT MAX(id) FROM {table}))")
+            database.execute_sql(  # type: ignore[no-untyped-call]
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))")

@@ -31,6 +31,8 @@ class ReportConfig:
         extra_chat_ids: further chats that receive the report (e.g. the admins' chat).
         formats: which files are sent, a non-empty subset of ``pdf``, ``xlsx``, ``csv``.
         retry_minutes: a failed delivery is tried again after this many minutes.
+        catch_up_days: a report the service missed (it was down at the scheduled time) is still sent at
+            start-up within this many days after the scheduled time; later, only ``laporgub report`` makes it.
     """
 
     enabled: bool = True
@@ -42,6 +44,7 @@ class ReportConfig:
     extra_chat_ids: tuple[int, ...] = ()
     formats: tuple[str, ...] = FORMATS
     retry_minutes: float = 10.0
+    catch_up_days: float = 7.0
 
     @property
     def response_target_seconds(self) -> float:

@@ -45,13 +45,13 @@ def bind(db: peewee.Database, text: str, params: Mapping[str, Any]) -> tuple[str
 def query(db: peewee.Database, text: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     """Run a read-only query and return all rows (for aggregates: a few rows per group)."""
     sql, values = bind(db, text, params)
-    return list(db.execute_sql(sql, values).fetchall())
+    return list(db.execute_sql(sql, values).fetchall())  # type: ignore[no-untyped-call]
 
 
 def stream(db: peewee.Database, text: str, params: Mapping[str, Any], batch: int = 2000) -> Iterator[tuple[Any, ...]]:
     """Run a query and yield its rows in batches (per-ticket listings: memory stays bounded)."""
     sql, values = bind(db, text, params)
-    cursor = db.execute_sql(sql, values)
+    cursor = db.execute_sql(sql, values)  # type: ignore[no-untyped-call]
     try:
         while True:
             rows = cursor.fetchmany(batch)

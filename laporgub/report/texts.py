@@ -15,7 +15,7 @@ STAGE_LABELS: dict[str, str] = {
     "register": "Registrasi (SMS diterima -> tiket tercatat)",
     "filter": "Penyaringan (tiket -> kategori/grup)",
     "notify": "Notifikasi (kategori -> permintaan ke Telegram)",
-    "deliver": "Pengiriman (permintaan -> diterima Telegram)",
+    "deliver": "Pengiriman (permintaan -> jawaban Telegram)",
 }
 
 

@@ -1,0 +1,68 @@
+"""Monitor: follow-up of unanswered tickets (reminders, escalation, daily digest)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from laporgub import db
+from laporgub.actors._base import Directory, LaporgubActor, Scheduler
+from laporgub.config import Config
+from laporgub.followup import Followup
+from laporgub.messages import NotificationsQueued, Tick
+
+logger = logging.getLogger(__name__)
+
+
+class Monitor(LaporgubActor):
+    """Looks for due follow-up steps every ``[followup] check_interval_seconds`` and queues them.
+
+    Runs in its own thread; each check is a few queries and inserts (bounded), then
+    the dispatchers of the chats that got rows are nudged. What was done is in the
+    database, so a restarted Monitor never repeats a step.
+
+    Args:
+        clock: the time in epoch seconds (tests pass a simulated clock).
+    """
+
+    actor_name = "monitor"
+
+    def __init__(self, *, config: Config, directory: Directory, scheduler: Scheduler,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(directory=directory, scheduler=scheduler)
+        self.followup = Followup(config)
+        self.interval = config.followup.check_interval_seconds
+        self.clock = clock
+
+    def on_start(self) -> None:
+        db.database.connect(reuse_if_open=True)
+        self.actor_ref.tell(Tick("check"))
+
+    def release(self) -> None:
+        if not db.database.is_closed():
+            db.database.close()
+
+    def set_config(self, config: Config) -> None:
+        """Apply a reloaded config from the next check on (runs in the actor's thread)."""
+        self.followup.set_config(config)
+        self.interval = config.followup.check_interval_seconds
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Tick):
+            self._check()
+            if message.reason != "now":  # "now": an extra check asked for from outside; the timer goes on
+                self.schedule(self.interval, Tick("check"))
+        else:
+            logger.warning("event=unknown_message actor=monitor message=%r", type(message).__name__)
+
+    def _check(self) -> None:
+        try:
+            result = self.followup.run(self.clock())
+        except Exception:
+            # Nothing half-done: each step commits with its rows. The next check tries again.
+            logger.exception("event=followup_check_failed")
+            return
+        for dest in result.destinations:
+            self.directory.tell(f"dispatcher:{dest}", NotificationsQueued(dest))

@@ -1,0 +1,158 @@
+"""The PICs' Telegram commands: pure parsing, no I/O.
+
+``/tanggapi <tiket> <teks>`` records a response, ``/selesai <tiket> [teks]``
+closes a ticket, ``/alihkan <tiket> <grup>`` re-routes it, ``/status <tiket>``
+shows it, ``/bantuan`` lists the commands. In groups a command may carry the
+bot's name (``/selesai@laporgub_bot``). The ticket number is accepted with or
+without dashes, in any case, or as its hashtag (``#T261128_0200_1``); when the
+command is a reply to a notification, the ticket may be left out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from laporgub.tickets import parse_ticket
+from laporgub.types import GROUP_KEYS
+
+#: The commands, in the order /bantuan and setMyCommands list them, with their Indonesian descriptions.
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("tanggapi", "/tanggapi <tiket> <teks>", "Catat tanggapan atas tiket; dikirim ke pelapor lewat SMS"),
+    ("selesai", "/selesai <tiket> [teks]", "Tutup tiket sebagai selesai; pelapor diberi tahu lewat SMS"),
+    ("alihkan", "/alihkan <tiket> <grup>", "Alihkan tiket ke grup lain yang berwenang"),
+    ("status", "/status <tiket>", "Lihat status dan tanggapan terakhir sebuah tiket"),
+    ("bantuan", "/bantuan", "Daftar perintah LAPOR GUB!"),
+)
+
+#: Other spellings people type, mapped to the command they mean.
+ALIASES: dict[str, str] = {
+    "tanggap": "tanggapi",
+    "jawab": "tanggapi",
+    "respon": "tanggapi",
+    "respond": "tanggapi",
+    "tutup": "selesai",
+    "close": "selesai",
+    "alih": "alihkan",
+    "reroute": "alihkan",
+    "cek": "status",
+    "help": "bantuan",
+    "start": "bantuan",
+}
+
+_COMMAND_RE = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{3,64}))?(?=\s|$)")
+# A ticket number somewhere in free text: dashed, undashed or as a hashtag.
+_TICKET_IN_TEXT_RE = re.compile(r"(?<![\w#])#?[tT]?\d{6}[-_ ]?\d{4}[-_ ]?[1-9]\d{0,3}(?!\d)")
+# The ticket as a command's first argument.
+_LEADING_TICKET_RE = re.compile(r"#?[tT]?\d{6}[-_ ]?\d{4}[-_ ]?[1-9]\d{0,3}(?=\s|$)")
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A parsed command.
+
+    Attributes:
+        name: the canonical command (``tanggapi``, ``selesai``, ``alihkan``, ``status``,
+            ``bantuan``), or the word typed when it is unknown.
+        known: whether ``name`` is one of ours.
+        addressed: the command named this bot explicitly (``/cmd@laporgub_bot``).
+        ticket: the canonical ticket number, or None when none was given.
+        text: the rest (the response text, or the target group for ``alihkan``).
+        raw_ticket: what was typed where the ticket was expected and could not be read.
+    """
+
+    name: str
+    known: bool
+    addressed: bool
+    ticket: str | None
+    text: str
+    raw_ticket: str | None = None
+
+
+def parse_command(text: str | None, bot_username: str | None = None) -> Command | None:
+    """Parse a message as a command; None if it is not one, or is meant for another bot.
+
+    ``bot_username`` is this bot's name; while it is unknown (Telegram not reached yet) a
+    ``/cmd@name`` is taken as ours.
+    """
+    if not text:
+        return None
+    stripped = text.strip()
+    m = _COMMAND_RE.match(stripped)
+    if not m:
+        return None
+    word, target = m.group(1).lower(), m.group(2)
+    if target and bot_username and target.lower() != bot_username.lower():
+        return None
+    name = ALIASES.get(word, word)
+    known = name in {c[0] for c in COMMANDS}
+    rest = stripped[m.end():].strip()
+    ticket: str | None = None
+    raw_ticket: str | None = None
+    if known and name != "bantuan" and rest:
+        lead = _LEADING_TICKET_RE.match(rest)
+        parsed = parse_ticket(lead.group(0)) if lead else None
+        if lead and parsed is not None:
+            ticket, rest = parsed, rest[lead.end():].strip()
+        else:
+            first, *after = rest.split(None, 1)
+            if re.fullmatch(r"#?[tT]?\d[\d_-]{5,}", first):
+                raw_ticket = first  # looks like a ticket number, but is not a valid one
+                rest = after[0].strip() if after else ""
+    return Command(name=name, known=known, addressed=bool(target), ticket=ticket, text=rest,
+                   raw_ticket=raw_ticket)
+
+
+def tickets_in_text(text: str | None) -> list[str]:
+    """Every ticket number written in ``text`` (any accepted form), canonical, in order, once each."""
+    found: list[str] = []
+    for m in _TICKET_IN_TEXT_RE.finditer(text or ""):
+        number = parse_ticket(m.group(0))
+        if number is not None and number not in found:
+            found.append(number)
+    return found
+
+
+def strip_leading_ticket(text: str, ticket: str) -> str:
+    """``"261128-0200-1: sudah diperbaiki"`` -> ``"sudah diperbaiki"`` (only when it names ``ticket`` first)."""
+    m = _TICKET_IN_TEXT_RE.match(text.lstrip())
+    if m and parse_ticket(m.group(0)) == ticket:
+        return text.lstrip()[m.end():].lstrip(" :,.-–—\n\t")
+    return text.strip()
+
+
+def parse_group(text: str, names: dict[str, str]) -> str | None:
+    """The group key a PIC means by ``text``: a key, a group's name, or a unique start of either.
+
+    Args:
+        text: what was typed (``kesehatan``, ``Group Kesehatan``, ``esdm``, ``#energi``).
+        names: group key -> configured name.
+    """
+    want = _norm(text)
+    if not want:
+        return None
+    keys = [k for k in GROUP_KEYS if k in names]
+    for key in keys:
+        if want in (_norm(key), _norm(names[key]), _norm(names[key].removeprefix("Group "))):
+            return key
+    starts = [k for k in keys if _norm(k).startswith(want) or _norm(names[k].removeprefix("Group ")).startswith(want)]
+    return starts[0] if len(starts) == 1 else None
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower().lstrip("#"))
+
+
+def help_text(bot_username: str | None = None) -> str:
+    """The ``/bantuan`` answer (plain text)."""
+    lines = ["Perintah LAPOR GUB! untuk PIC:"]
+    for _name, usage, description in COMMANDS:
+        lines.append(f"{usage} — {description}")
+    lines += [
+        "",
+        "Nomor tiket boleh ditulis dengan atau tanpa tanda hubung (261128-0200-1 atau 26112802001).",
+        "Membalas (reply) pesan notifikasi tiket sama dengan /tanggapi untuk tiket itu.",
+    ]
+    if bot_username:
+        lines.append(f"Di grup, bila perlu tulis perintah dengan nama bot, mis. /status@{bot_username} <tiket>.")
+    return "\n".join(lines)

@@ -1,0 +1,643 @@
+"""What PICs do in Telegram: the Responder's domain logic (authorisation, actions, answers).
+
+Plain classes and functions over the database, no threads, so tests call them
+directly. The Responder actor turns each getUpdates update into an
+:class:`IncomingMessage` and calls :meth:`ResponseDesk.handle` inside one
+transaction together with the new getUpdates offset: an update's effects
+(the PIC's response, the SMS to the citizen, notifications, the bot's answer
+in the chat) are committed together with the fact that it was handled, so a
+restart neither loses nor repeats one.
+
+Who may act (issue 4): only a registered PIC (``[[pics]]``) of one of the
+ticket's active groups, or a PIC with ``admin = true``. Anyone else gets a
+short refusal and nothing changes. ``channel`` is a group like the others:
+every ticket is in it, so a PIC of ``channel`` may act on every ticket.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import string
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import IO
+
+import peewee
+
+from laporgub import db
+from laporgub.commands import (
+    COMMANDS,
+    Command,
+    help_text,
+    parse_command,
+    parse_group,
+    strip_leading_ticket,
+    tickets_in_text,
+)
+from laporgub.config import Config, PicConfig
+from laporgub.outbox import destinations
+from laporgub.render import STATUS_WORDS, Renderer, strip_tags
+from laporgub.tickets import hashtag, mask_msisdn
+from laporgub.types import GROUP_KEYS
+
+logger = logging.getLogger(__name__)
+
+#: TelegramState key of the next getUpdates offset.
+OFFSET_KEY = "get_updates_offset"
+#: Telegram keeps unconfirmed updates for 24 hours: an older stored offset protects nothing,
+#: and after a week without updates Telegram may number the next one below it.
+OFFSET_MAX_AGE_SECONDS = 24 * 3600.0
+#: What a /selesai without text records as the closing response.
+DEFAULT_CLOSING = "Laporan dinyatakan selesai."
+#: The bot's answers in chats are short; citizen text quoted in them is cut to this.
+QUOTE_CHARS = 400
+
+# The bot's answers in chats (plain text, sent without parse mode).
+NOT_REGISTERED = "Maaf, Anda belum terdaftar sebagai PIC LAPOR GUB!, jadi tidak dapat menindaklanjuti tiket. " \
+                 "Hubungi admin Diskominfo bila Anda seharusnya terdaftar."
+
+
+# --------------------------------------------------------------------------
+# Snapshots and results.
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    """One Telegram message from getUpdates, as a plain snapshot (PTB objects stay in the gateway thread).
+
+    Attributes:
+        update_id: the update that carried it (the next offset is this + 1).
+        chat_id / chat_type: where it was written (``private``, ``group``, ``supergroup``, ``channel``).
+        message_id: the message, for replies that quote it.
+        user_id / user_name: who wrote it (None for channel posts).
+        text: the text, or None (stickers, photos, service messages).
+        reply_to_message_id: the message it replies to, if any.
+        reply_to_bot: that message was written by a bot (ours, as privacy mode shows only those).
+    """
+
+    update_id: int
+    chat_id: int
+    chat_type: str
+    message_id: int
+    user_id: int | None
+    user_name: str
+    text: str | None
+    reply_to_message_id: int | None = None
+    reply_to_bot: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What handling one message committed.
+
+    Attributes:
+        action: ``response``, ``close``, ``reroute``, ``status``, ``help``, ``refused``, ``rejected``
+            (a usage error or unknown ticket) or ``ignored``.
+        ticket: the ticket acted on, if any.
+        destinations: notification outboxes that got rows (their dispatchers are nudged).
+        outbound_sms: an SMS waits in the outbound outbox (the modems are nudged).
+        replies: answers queued for the chat.
+    """
+
+    action: str
+    ticket: str | None = None
+    destinations: tuple[str, ...] = ()
+    outbound_sms: bool = False
+    replies: int = 0
+
+
+# --------------------------------------------------------------------------
+# The PIC registry and the authorisation rule.
+
+
+class PicRegistry:
+    """The registered PICs (``[[pics]]``), by Telegram user id. Rebuilt on each config load."""
+
+    def __init__(self, pics: Iterable[PicConfig]) -> None:
+        self.pics = tuple(pics)
+        self._by_id = {p.telegram_id: p for p in self.pics}
+
+    def get(self, telegram_id: int | None) -> PicConfig | None:
+        """The PIC with this Telegram user id, or None."""
+        return None if telegram_id is None else self._by_id.get(telegram_id)
+
+    def of_group(self, group: str) -> list[PicConfig]:
+        """PICs listed for ``group`` (admins only when they list it)."""
+        return [p for p in self.pics if group in p.groups]
+
+    @property
+    def admins(self) -> list[PicConfig]:
+        return [p for p in self.pics if p.admin]
+
+
+def may_act(pic: PicConfig | None, ticket_groups: Iterable[str]) -> bool:
+    """Whether ``pic`` may act on a ticket whose active groups are ``ticket_groups``."""
+    if pic is None:
+        return False
+    return pic.admin or any(g in pic.groups for g in ticket_groups)
+
+
+# --------------------------------------------------------------------------
+# Texts from config templates (for group chats and SMS).
+
+
+class Texts:
+    """Renders the ``[texts]`` templates this module and the follow-up monitor add."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.renderer = Renderer(config)
+        self.html = self.renderer.html
+
+    def escape(self, text: str) -> str:
+        return html.escape(text, quote=False) if self.html else text
+
+    def telegram(self, key: str, **values: str) -> str:
+        """A Telegram text: ``values`` must already be escaped where they are citizen or PIC text."""
+        template = getattr(self.config.texts, key)
+        if not self.html:
+            template = html.unescape(strip_tags(template))
+        return string.Template(template).safe_substitute(values).strip()
+
+    def sms(self, key: str, **values: str) -> str:
+        """An SMS text (no markup), with runs of spaces left by empty variables closed up."""
+        text = string.Template(getattr(self.config.texts, key)).safe_substitute(
+            centre_number=self.config.texts.centre_number, **values
+        )
+        return re.sub(r"[ \t]{2,}", " ", text).strip()
+
+    def local_time(self, epoch: float) -> str:
+        return self.renderer.local_time(epoch)
+
+    def group_names(self, groups: Iterable[str]) -> str:
+        return ", ".join(self.config.group_name(g) for g in groups) or "-"
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` on one line, cut at a word boundary to at most ``limit`` characters."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat.rfind(" ", 0, limit - 1)
+    return flat[: cut if cut > limit // 2 else limit - 1].rstrip() + "…"
+
+
+# --------------------------------------------------------------------------
+# Durable getUpdates offset.
+
+
+def load_offset(now: float) -> int | None:
+    """The next getUpdates offset, or None when none is stored or it is too old to matter."""
+    row = db.TelegramState.get_or_none(db.TelegramState.key == OFFSET_KEY)
+    if row is None or now - row.updated_at > OFFSET_MAX_AGE_SECONDS:
+        return None
+    try:
+        return int(row.value)
+    except ValueError:
+        return None
+
+
+def save_offset(offset: int, now: float) -> None:
+    """Store the next getUpdates offset (call inside the transaction that handled the update)."""
+    (
+        db.TelegramState.insert(key=OFFSET_KEY, value=str(offset), updated_at=now)
+        .on_conflict(conflict_target=[db.TelegramState.key],
+                     update={db.TelegramState.value: str(offset), db.TelegramState.updated_at: now})
+        .execute()
+    )
+
+
+# --------------------------------------------------------------------------
+# The chat-answer outbox.
+
+
+@dataclass(frozen=True, slots=True)
+class PendingReply:
+    """A queued answer of the bot (a snapshot)."""
+
+    id: int
+    chat_id: int
+    reply_to_message_id: int | None
+    text: str
+    attempts: int
+
+
+def pending_replies(now: float, limit: int = 20) -> list[PendingReply]:
+    """Due answers, oldest first."""
+    rows = (
+        db.ChatReply.select()
+        .where((db.ChatReply.status == "pending") & (db.ChatReply.next_attempt_at <= now))
+        .order_by(db.ChatReply.id)
+        .limit(limit)
+    )
+    return [PendingReply(r.id, r.chat_id, r.reply_to_message_id, r.text, r.attempts) for r in rows]
+
+
+def next_reply_due() -> float | None:
+    """When the earliest pending answer is due (epoch seconds), or None."""
+    return (
+        db.ChatReply.select(peewee.fn.MIN(db.ChatReply.next_attempt_at))
+        .where(db.ChatReply.status == "pending")
+        .scalar()
+    )
+
+
+def reply_sent(reply_id: int, message_id: int, now: float) -> None:
+    db.ChatReply.update(status="sent", sent_at=now, message_id=message_id, attempts=db.ChatReply.attempts + 1,
+                        last_error=None).where(db.ChatReply.id == reply_id).execute()
+
+
+def reply_retry(reply_id: int, next_attempt_at: float, error: str, *, count: bool = True) -> None:
+    fields: dict[peewee.Field, object] = {db.ChatReply.next_attempt_at: next_attempt_at,
+                                          db.ChatReply.last_error: error[:500]}
+    if count:
+        fields[db.ChatReply.attempts] = db.ChatReply.attempts + 1
+    db.ChatReply.update(fields).where(db.ChatReply.id == reply_id).execute()
+
+
+def reply_failed(reply_id: int, error: str) -> None:
+    db.ChatReply.update(status="failed", attempts=db.ChatReply.attempts + 1, last_error=error[:500]).where(
+        db.ChatReply.id == reply_id
+    ).execute()
+
+
+# --------------------------------------------------------------------------
+# The desk: one message in, its effects committed by the caller's transaction.
+
+
+@dataclass
+class _Effects:
+    destinations: list[str] = field(default_factory=list)
+    outbound_sms: bool = False
+    replies: int = 0
+
+    def notify(self, dest: str) -> None:
+        if dest not in self.destinations:
+            self.destinations.append(dest)
+
+
+class ResponseDesk:
+    """Handles PICs' replies and commands. Use from one thread; call :meth:`handle` inside a transaction.
+
+    Args:
+        config: the validated configuration (PICs, groups, leaders, texts).
+        bot_username: this bot's name, for ``/cmd@name`` (None until Telegram answered getMe).
+    """
+
+    def __init__(self, config: Config, bot_username: str | None = None) -> None:
+        self.bot_username = bot_username
+        self.set_config(config)
+
+    def set_config(self, config: Config) -> None:
+        """Apply a (re)loaded configuration to the next message."""
+        self.config = config
+        self.pics = PicRegistry(config.pics)
+        self.texts = Texts(config)
+        self.chat_ids = destinations(config)
+        self.group_chats = {g.chat_id: key for key, g in config.groups.items()}
+
+    # -- entry ---------------------------------------------------------------
+
+    def handle(self, msg: IncomingMessage, now: float) -> Outcome:
+        """Act on one message: record, queue SMS and notifications, queue the bot's answer."""
+        fx = _Effects()
+        action, ticket = self._dispatch(msg, now, fx)
+        return Outcome(action=action, ticket=ticket, destinations=tuple(fx.destinations),
+                       outbound_sms=fx.outbound_sms, replies=fx.replies)
+
+    def _dispatch(self, msg: IncomingMessage, now: float, fx: _Effects) -> tuple[str, str | None]:
+        if msg.text is None or msg.user_id is None or msg.chat_type == "channel":
+            return "ignored", None
+        private = msg.chat_type == "private"
+        cmd = parse_command(msg.text, self.bot_username)
+        if cmd is None:
+            if msg.text.lstrip().startswith("/"):
+                return "ignored", None  # a command for another bot
+            if msg.reply_to_message_id is not None and msg.reply_to_bot:
+                return self._reply_to_notification(msg, now, fx)
+            if private:
+                self._say(msg, now, fx, help_text(self.bot_username))
+                return "help", None
+            return "ignored", None  # group chatter (privacy mode off): not for us
+        if not cmd.known:
+            if private or cmd.addressed:
+                self._say(msg, now, fx, f"Perintah /{cmd.name} tidak dikenal.\n\n{help_text(self.bot_username)}")
+                return "rejected", None
+            return "ignored", None
+        if cmd.name == "bantuan":
+            self._say(msg, now, fx, help_text(self.bot_username))
+            return "help", None
+        return self._command(cmd, msg, now, fx)
+
+    # -- commands ------------------------------------------------------------
+
+    def _command(self, cmd: Command, msg: IncomingMessage, now: float, fx: _Effects) -> tuple[str, str | None]:
+        pic = self.pics.get(msg.user_id)
+        if pic is None:
+            logger.warning("event=pic_refused reason=not_registered user=%s chat=%s command=%s",
+                           msg.user_id, msg.chat_id, cmd.name)
+            self._say(msg, now, fx, NOT_REGISTERED)
+            return "refused", None
+        usage = next(u for name, u, _ in COMMANDS if name == cmd.name)
+        if cmd.ticket is None:
+            if cmd.raw_ticket is not None:
+                self._say(msg, now, fx, f"Nomor tiket \"{cmd.raw_ticket}\" tidak dikenali. "
+                                        f"Contoh: 261128-0200-1. Cara pakai: {usage}")
+                return "rejected", None
+            found = self._tickets_of_replied(msg)
+            if len(found) != 1:
+                hint = (f" Pesan yang Anda balas memuat beberapa tiket ({', '.join(t.number for t in found)})."
+                        if len(found) > 1 else "")
+                self._say(msg, now, fx, f"Sebutkan nomor tiketnya.{hint} Cara pakai: {usage}")
+                return "rejected", None
+            ticket = found[0]
+        else:
+            ticket = db.Ticket.get_or_none(db.Ticket.number == cmd.ticket)
+            if ticket is None:
+                self._say(msg, now, fx, f"Tiket {cmd.ticket} tidak ditemukan. Periksa kembali nomornya.")
+                return "rejected", cmd.ticket
+        groups = self._active_groups(ticket)
+        if not may_act(pic, groups):
+            return self._refuse_group(pic, ticket, groups, msg, now, fx, cmd.name)
+        if cmd.name == "tanggapi":
+            if not cmd.text:
+                self._say(msg, now, fx, f"Teks tanggapan kosong. Cara pakai: {usage}", ticket)
+                return "rejected", ticket.number
+            return self._respond(pic, ticket, cmd.text, msg, now, fx)
+        if cmd.name == "selesai":
+            return self._close(pic, ticket, cmd.text, msg, now, fx)
+        if cmd.name == "alihkan":
+            return self._reroute(pic, ticket, groups, cmd.text, msg, now, fx, usage)
+        return self._status(ticket, groups, msg, now, fx)
+
+    def _reply_to_notification(self, msg: IncomingMessage, now: float, fx: _Effects) -> tuple[str, str | None]:
+        """A reply to one of the bot's messages: a response to the ticket that message carries."""
+        pic = self.pics.get(msg.user_id)
+        if pic is None:
+            logger.warning("event=pic_refused reason=not_registered user=%s chat=%s command=reply",
+                           msg.user_id, msg.chat_id)
+            self._say(msg, now, fx, NOT_REGISTERED)
+            return "refused", None
+        assert msg.text is not None
+        found = self._tickets_of_replied(msg)
+        if not found:
+            self._say(msg, now, fx, "Pesan yang Anda balas tidak memuat tiket. "
+                                    "Untuk menanggapi, kirim /tanggapi <tiket> <teks>.")
+            return "rejected", None
+        ticket = found[0]
+        if len(found) > 1:
+            numbers = [t.number for t in found]
+            named = [n for n in tickets_in_text(msg.text) if n in numbers]
+            if len(named) != 1:
+                self._say(msg, now, fx, f"Pesan yang Anda balas memuat {len(found)} tiket ({', '.join(numbers)}). "
+                                        "Agar tanggapan sampai ke pelapor yang tepat, kirim "
+                                        "/tanggapi <tiket> <teks>, atau sebutkan nomor tiketnya di awal balasan.")
+                return "rejected", None
+            ticket = found[numbers.index(named[0])]
+        text = strip_leading_ticket(msg.text, ticket.number)
+        if not text:
+            self._say(msg, now, fx, "Balasan kosong: tulis tanggapan Anda untuk pelapor.", ticket)
+            return "rejected", ticket.number
+        groups = self._active_groups(ticket)
+        if not may_act(pic, groups):
+            return self._refuse_group(pic, ticket, groups, msg, now, fx, "reply")
+        return self._respond(pic, ticket, text, msg, now, fx)
+
+    # -- actions -------------------------------------------------------------
+
+    def _respond(self, pic: PicConfig, ticket: db.Ticket, text: str, msg: IncomingMessage, now: float,
+                 fx: _Effects) -> tuple[str, str | None]:
+        self._record(pic, ticket, text, "response", msg, now)
+        if ticket.status == "open":
+            ticket.status = "responded"
+        ticket.updated_at = now
+        ticket.save()
+        sent = self._sms(ticket, "response_sms", pic, text, now, fx)
+        tail = "dan dikirim ke pelapor lewat SMS." if sent else \
+            "(tidak dikirim lewat SMS: tiket ini ditandai spam atau tanpa nomor pelapor)."
+        self._say(msg, now, fx, f"✅ Tanggapan untuk tiket {ticket.number} tercatat atas nama {pic.name} "
+                                f"({pic.agency}) {tail}", ticket)
+        logger.info("event=pic_response ticket=%s pic=%s action=response sms=%s", ticket.number, pic.telegram_id, sent)
+        return "response", ticket.number
+
+    def _close(self, pic: PicConfig, ticket: db.Ticket, text: str, msg: IncomingMessage, now: float,
+               fx: _Effects) -> tuple[str, str | None]:
+        if ticket.status == "closed":
+            self._say(msg, now, fx, f"Tiket {ticket.number} sudah berstatus selesai; tidak ada yang diubah.", ticket)
+            return "rejected", ticket.number
+        self._record(pic, ticket, text or DEFAULT_CLOSING, "close", msg, now)
+        ticket.status = "closed"
+        ticket.updated_at = now
+        ticket.save()
+        sent = self._sms(ticket, "closed_sms", pic, text, now, fx)
+        tail = "Pelapor diberi tahu lewat SMS." if sent else "Tidak dikirim SMS (tiket spam atau tanpa nomor pelapor)."
+        self._say(msg, now, fx, f"✅ Tiket {ticket.number} ditutup (selesai) oleh {pic.name} ({pic.agency}). {tail}",
+                  ticket)
+        logger.info("event=pic_response ticket=%s pic=%s action=close sms=%s", ticket.number, pic.telegram_id, sent)
+        return "close", ticket.number
+
+    def _reroute(self, pic: PicConfig, ticket: db.Ticket, groups: list[str], target: str, msg: IncomingMessage,
+                 now: float, fx: _Effects, usage: str) -> tuple[str, str | None]:
+        names = {k: g.name for k, g in self.config.groups.items()}
+        new = parse_group(target, names) if target else None
+        choices = ", ".join(k for k in GROUP_KEYS if k in names and k != "channel")
+        if new is None or new == "channel":
+            what = f"Grup \"{shorten(target, 40)}\" tidak dikenal." if target else "Grup tujuan belum ditulis."
+            self._say(msg, now, fx, f"{what} Cara pakai: {usage}\nGrup: {choices}", ticket)
+            return "rejected", ticket.number
+        if new in groups:
+            self._say(msg, now, fx, f"Tiket {ticket.number} sudah berada di {self.config.group_name(new)}.", ticket)
+            return "rejected", ticket.number
+        old = self._groups_left(pic, groups, msg.chat_id)
+        for group in old:
+            db.TicketCategory.update(active=False, removed_at=now).where(
+                (db.TicketCategory.ticket == ticket) & (db.TicketCategory.group == group)
+            ).execute()
+        # (ticket, group) is unique: a ticket coming back to a group it left reuses that row.
+        if db.TicketCategory.update(active=True, removed_at=None, source="reroute", created_at=now).where(
+            (db.TicketCategory.ticket == ticket) & (db.TicketCategory.group == new)
+        ).execute() == 0:
+            db.TicketCategory.create(ticket=ticket, group=new, source="reroute", created_at=now)
+        was_spam = ticket.kind == "spam"
+        if was_spam:
+            # A PIC judged it a real complaint: it is followed up as one, and the citizen gets the number.
+            ticket.kind = "complaint"
+        ticket.updated_at = now
+        ticket.save()
+        self._notify(ticket, new, "ticket", None, now, fx)
+        active = [g for g in groups if g not in old] + [new]
+        for i, leader in enumerate(self.config.leaders, 1):
+            dest = f"leader-{i}"
+            if leader.wants(tuple(active), ticket.regency) and not db.Notification.select().where(
+                (db.Notification.ticket == ticket) & (db.Notification.destination == dest)
+                & db.Notification.kind.in_(["ticket", "spam"])
+            ).exists():
+                self._notify(ticket, dest, "ticket", None, now, fx)
+        from_names = self.texts.group_names(old or ["channel"])
+        note = self.texts.telegram(
+            "telegram_rerouted", ticket=ticket.number, hashtag=hashtag(ticket.number),
+            from_groups=self.texts.escape(from_names), to_group=self.texts.escape(self.config.group_name(new)),
+            pic=self.texts.escape(pic.name), agency=self.texts.escape(pic.agency),
+        )
+        for group in old or ["channel"]:
+            self._notify(ticket, group, "note", note, now, fx)
+        self._record(pic, ticket, f"Laporan diteruskan ke {self.config.group_name(new)}.", "reroute", msg, now)
+        if was_spam and ticket.sender:
+            db.OutboundSms.create(destination=ticket.sender, text=self.texts.renderer.ack_sms(ticket.number),
+                                  purpose="ack", ticket=ticket, created_at=now)
+            fx.outbound_sms = True
+        self._say(msg, now, fx, f"↪️ Tiket {ticket.number} dialihkan dari {from_names} ke "
+                                f"{self.config.group_name(new)} oleh {pic.name}. Grup baru sudah diberi tahu.", ticket)
+        logger.info("event=pic_response ticket=%s pic=%s action=reroute from=%s to=%s", ticket.number,
+                    pic.telegram_id, ",".join(old) or "-", new)
+        return "reroute", ticket.number
+
+    def _groups_left(self, pic: PicConfig, groups: list[str], chat_id: int) -> list[str]:
+        """The group(s) a re-routed ticket leaves; ``channel`` keeps every ticket.
+
+        The group of the chat the command was given in; else the PIC's own groups among the
+        ticket's; else (an admin elsewhere) all its topic groups, keeping ``kabkota``, which
+        follows the regency named rather than the topic.
+        """
+        topic = [g for g in groups if g != "channel"]
+        here = self.group_chats.get(chat_id)
+        if here in topic:
+            return [here]
+        mine = [g for g in topic if g in pic.groups]
+        if mine:
+            return mine
+        moved = [g for g in topic if g != "kabkota"]
+        return moved or topic
+
+    def _status(self, ticket: db.Ticket, groups: list[str], msg: IncomingMessage, now: float,
+                fx: _Effects) -> tuple[str, str | None]:
+        last = (
+            db.PicResponse.select()
+            .where((db.PicResponse.ticket == ticket) & (db.PicResponse.action != "reroute"))
+            .order_by(db.PicResponse.created_at.desc(), db.PicResponse.id.desc())
+            .first()
+        )
+        lines = [
+            f"Tiket {ticket.number} ({STATUS_WORDS.get(ticket.status, ticket.status)})"
+            + (" · ditandai spam" if ticket.kind == "spam" else ""),
+            f"Diterima: {self.texts.local_time(ticket.received_at)} WIB · Pelapor: {mask_msisdn(ticket.sender)}",
+            f"Grup: {self.texts.group_names(g for g in groups if g != 'channel')}"
+            + (f" · Wilayah: {ticket.regency}" if ticket.regency else ""),
+            f"Laporan: {shorten(ticket.text, QUOTE_CHARS)}",
+        ]
+        if last is not None:
+            lines.append(f"Tanggapan terakhir ({last.pic_name}, {last.agency or '-'}, "
+                         f"{self.texts.local_time(last.created_at)} WIB): {shorten(last.text, QUOTE_CHARS)}")
+        else:
+            lines.append("Belum ada tanggapan PIC.")
+        self._say(msg, now, fx, "\n".join(lines), ticket)
+        return "status", ticket.number
+
+    def _refuse_group(self, pic: PicConfig, ticket: db.Ticket, groups: list[str], msg: IncomingMessage, now: float,
+                      fx: _Effects, what: str) -> tuple[str, str | None]:
+        logger.warning("event=pic_refused reason=other_group user=%s ticket=%s command=%s",
+                       pic.telegram_id, ticket.number, what)
+        self._say(msg, now, fx, f"Maaf, tiket {ticket.number} bukan wewenang grup Anda. Hanya PIC "
+                                f"{self.texts.group_names(groups)} atau admin yang dapat menindaklanjutinya.")
+        return "refused", ticket.number
+
+    # -- helpers ---------------------------------------------------------------
+
+    def _active_groups(self, ticket: db.Ticket) -> list[str]:
+        return [
+            c.group for c in db.TicketCategory.select(db.TicketCategory.group)
+            .where((db.TicketCategory.ticket == ticket) & db.TicketCategory.active)
+            .order_by(db.TicketCategory.id)
+        ]
+
+    def _tickets_of_replied(self, msg: IncomingMessage) -> list[db.Ticket]:
+        """Tickets carried by the bot message ``msg`` replies to (a combined message carries several)."""
+        if msg.reply_to_message_id is None or not msg.reply_to_bot:
+            return []
+        ids: list[int] = []
+        for model in (db.Notification, db.ChatReply):
+            rows = model.select(model.ticket).where(
+                (model.chat_id == msg.chat_id) & (model.message_id == msg.reply_to_message_id)
+                & model.ticket.is_null(False)
+            ).order_by(model.id)
+            for row in rows:
+                if row.ticket_id not in ids:
+                    ids.append(row.ticket_id)
+        by_id = {t.id: t for t in db.Ticket.select().where(db.Ticket.id.in_(ids or [0]))}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def _record(self, pic: PicConfig, ticket: db.Ticket, text: str, action: str, msg: IncomingMessage,
+                now: float) -> None:
+        db.PicResponse.create(
+            ticket=ticket, pic_telegram_id=pic.telegram_id, pic_name=pic.name, agency=pic.agency, text=text,
+            action=action, chat_id=msg.chat_id, message_id=msg.message_id, created_at=now,
+        )
+
+    def _sms(self, ticket: db.Ticket, key: str, pic: PicConfig, text: str, now: float, fx: _Effects) -> bool:
+        """Queue the SMS to the citizen; spam and number-less tickets get none."""
+        if ticket.kind != "complaint" or not ticket.sender:
+            return False
+        body = self.texts.sms(key, ticket=ticket.number, agency=pic.agency, response=text)
+        db.OutboundSms.create(destination=ticket.sender, text=body, purpose="response", ticket=ticket,
+                              created_at=now)
+        fx.outbound_sms = True
+        return True
+
+    def _notify(self, ticket: db.Ticket, dest: str, kind: str, text: str | None, now: float, fx: _Effects) -> None:
+        chat_id = self.chat_ids.get(dest)
+        if chat_id is None:
+            return
+        db.Notification.create(ticket=ticket, destination=dest, chat_id=chat_id, kind=kind, text=text,
+                               queued_at=now)
+        fx.notify(dest)
+
+    def _say(self, msg: IncomingMessage, now: float, fx: _Effects, text: str, ticket: db.Ticket | None = None) -> None:
+        db.ChatReply.create(chat_id=msg.chat_id, reply_to_message_id=msg.message_id, ticket=ticket, text=text,
+                            created_at=now)
+        fx.replies += 1
+
+
+# --------------------------------------------------------------------------
+# ``laporgub pics``: the registry as admins see it.
+
+
+def pics_main(config: Config, out: IO[str]) -> int:
+    """Print the PICs per group (agency, surat tugas) and flag groups nobody answers for.
+
+    Returns 0 (a listing; gaps are flagged in the text, not in the exit code).
+    """
+    registry = PicRegistry(config.pics)
+    admins = registry.admins
+    print(f"PICs in {config.path or 'config'}: {len(registry.pics)} PIC(s), {len(admins)} admin(s)", file=out)
+    missing: list[str] = []
+    for key in GROUP_KEYS:
+        group = config.groups.get(key)
+        if group is None:
+            continue
+        print(f"\n{key} · {group.name} (chat {group.chat_id})", file=out)
+        pics = registry.of_group(key)
+        if not pics:
+            missing.append(key)
+            covered = " (only admins can act)" if admins else ""
+            print(f"  ! no PIC{covered}", file=out)
+        for pic in pics:
+            print("  - " + _describe(pic), file=out)
+    print("\nAdmins (may act on every ticket):", file=out)
+    for pic in admins:
+        print("  - " + _describe(pic), file=out)
+    if not admins:
+        print("  ! none", file=out)
+    if missing:
+        print(f"\nGroups without a PIC: {', '.join(missing)}", file=out)
+    else:
+        print("\nEvery group has at least one PIC.", file=out)
+    return 0
+
+
+def _describe(pic: PicConfig) -> str:
+    extra = ", admin" if pic.admin else ""
+    return (f"{pic.name} · {pic.agency} · surat tugas {pic.surat_tugas} · telegram {pic.telegram_id}"
+            f" · groups {', '.join(pic.groups) or '-'}{extra}")
+
