@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pykka
@@ -27,7 +28,7 @@ from laporgub.actors.modem import ModemReader
 from laporgub.actors.monitor import Monitor
 from laporgub.actors.registry import TicketRegistry
 from laporgub.actors.responder import Responder
-from laporgub.config import Config, Secret
+from laporgub.config import Config, ConfigError, Secret, load_config
 from laporgub.intake import Intake, build_classifier
 from laporgub.messages import NotificationsQueued
 from laporgub.metrics import Metrics, start_metrics_server
@@ -68,6 +69,9 @@ class Service:
         self.ready = threading.Event()
         self.started_at = time.monotonic()
         self.notifier = Notifier()
+        #: Set by SIGHUP; the supervision loop reloads ``config_path``.
+        self.reload_requested = threading.Event()
+        self.config_path: str | None = config.path
 
     # -- start ---------------------------------------------------------------
 
@@ -83,37 +87,123 @@ class Service:
         self.scheduler = Scheduler()
         self.gateway = TelegramGateway(config.telegram, self.token)
         self.gateway.start()
+        self._compile(config)
+        self._started_destinations = destinations(config)
+        self.alerts = Alerts(config.telegram.admin_chat_id, self.renderer.html,
+                             lambda: self.directory.tell(f"dispatcher:{ADMIN}", NotificationsQueued(ADMIN)))
 
-        renderer = Renderer(config)
-        classifier = build_classifier(config)
-        intake = Intake(config, classifier, renderer)
-        common = {"metrics": self.metrics, "directory": self.directory, "scheduler": self.scheduler}
-        alerts = Alerts(config.telegram.admin_chat_id, renderer.html,
-                        lambda: self.directory.tell(f"dispatcher:{ADMIN}", NotificationsQueued(ADMIN)))
-        gateway = self.gateway
-
-        for dest, chat_id in destinations(config).items():
-            tg = config.telegram
-            interval = tg.group_interval_seconds if chat_id < 0 else tg.private_interval_seconds
-            self.supervisor.start_child(ChildSpec(
-                f"dispatcher:{dest}",
-                _starter(GroupDispatcher, destination=dest, chat_id=chat_id, interval=interval, gateway=gateway,
-                         renderer=renderer, alerts=alerts, **common),
-            ))
-        actors = {"directory": self.directory, "scheduler": self.scheduler}
+        # Each starter reads the service's current rules when it runs, so an actor the
+        # supervisor restarts after a reload gets the reloaded configuration.
+        for dest in destinations(config):
+            self.supervisor.start_child(ChildSpec(f"dispatcher:{dest}", self._dispatcher_starter(dest)))
         self.supervisor.start_child(ChildSpec(
-            "responder", _starter(Responder, config=config, gateway=gateway, **actors), stop_timeout=3.0))
+            "responder", lambda: Responder.start(config=self.config, gateway=self.gateway, **self._actors()),
+            stop_timeout=3.0))
         self.supervisor.start_child(ChildSpec(
-            "monitor", _starter(Monitor, config=config, clock=self.clock, **actors)))
+            "monitor", lambda: Monitor.start(config=self.config, clock=self.clock, **self._actors())))
         self.supervisor.start_child(ChildSpec(
-            "filter", _starter(KeywordFilter, config=config, classifier=classifier, **common)))
+            "filter", lambda: KeywordFilter.start(config=self.config, classifier=self.classifier, **self._common())))
         self.supervisor.start_child(ChildSpec(
-            "registry", _starter(TicketRegistry, intake=intake, **common), stop_timeout=STOP_BUDGET / 2))
+            "registry", lambda: TicketRegistry.start(intake=self.intake, **self._common()),
+            stop_timeout=STOP_BUDGET / 2))
         for modem in config.modems:
             self.supervisor.start_child(ChildSpec(
-                f"modem:{modem.name}", _starter(ModemReader, config=modem, alerts=alerts, **common), stop_timeout=3.0))
+                f"modem:{modem.name}",
+                lambda modem=modem: ModemReader.start(config=modem, alerts=self.alerts, **self._common()),
+                stop_timeout=3.0))
         logger.info("event=service_started actors=%s modems=%s", len(self.supervisor.children), len(config.modems))
         self._update_ready()
+
+    def _compile(self, config: Config) -> None:
+        """Templates, keyword rules and intake for ``config`` (at start and on reload)."""
+        self.renderer = Renderer(config)
+        self.classifier = build_classifier(config)
+        self.intake = Intake(config, self.classifier, self.renderer)
+
+    def _actors(self) -> dict[str, Any]:
+        return {"directory": self.directory, "scheduler": self.scheduler}
+
+    def _common(self) -> dict[str, Any]:
+        return {"metrics": self.metrics, **self._actors()}
+
+    def _dispatcher_target(self, dest: str) -> tuple[int, float]:
+        # A destination gone from a reloaded config keeps its chat until the restart.
+        chat_id = destinations(self.config).get(dest) or self._started_destinations[dest]
+        tg = self.config.telegram
+        return chat_id, tg.group_interval_seconds if chat_id < 0 else tg.private_interval_seconds
+
+    def _dispatcher_starter(self, dest: str) -> Callable[[], pykka.ActorRef[Any]]:
+        def start() -> pykka.ActorRef[Any]:
+            chat_id, interval = self._dispatcher_target(dest)
+            return GroupDispatcher.start(destination=dest, chat_id=chat_id, interval=interval, gateway=self.gateway,
+                                         renderer=self.renderer, alerts=self.alerts, **self._common())
+
+        return start
+
+    # -- reload (SIGHUP) ---------------------------------------------------------
+
+    def reload(self, path: str) -> bool:
+        """Re-read the config file; apply what can change live, keep the old config if it is invalid.
+
+        Groups, keywords, PICs, leaders' chat ids, templates and SLA thresholds apply to
+        new messages without dropping in-flight work (each actor swaps its rules between
+        two messages). The database URL, modems, listen addresses, the Telegram endpoint
+        and the set of destinations need a restart: they are reported, not applied.
+        """
+        self.notifier.reloading()
+        try:
+            new = load_config(path)
+        except ConfigError as exc:
+            self.metrics.config_reload_failures.inc()
+            for line in exc.problems:
+                logger.error("event=config_reload_rejected problem=%s", line)
+            self.alerts.send("Konfigurasi baru DITOLAK, layanan tetap memakai konfigurasi lama:\n"
+                             + "\n".join(exc.problems[:20]))
+            self.notifier.reloaded("reload rejected (old config kept): " + exc.problems[0])
+            return False
+        restart = restart_needed(self.config, new)
+        old_sla = self.config.sla
+        self.config = replace(new, service=self.config.service, modems=self.config.modems,
+                              metrics=self.config.metrics, api=self.config.api,
+                              telegram=replace(new.telegram, base_url=self.config.telegram.base_url,
+                                               base_file_url=self.config.telegram.base_file_url,
+                                               token_env=self.config.telegram.token_env,
+                                               token_file=self.config.telegram.token_file))
+        config = self.config
+        self._compile(config)
+        self.alerts.admin_chat_id, self.alerts.html = config.telegram.admin_chat_id, self.renderer.html
+        self._sync_pics()
+        for stage, seconds in config.sla.as_dict().items():
+            self.metrics.sla_seconds.labels(stage=stage).set(seconds)
+        calls: list[tuple[str, str, tuple[Any, ...]]] = [
+            ("registry", "set_intake", (self.intake,)),
+            ("filter", "set_rules", (config, self.classifier)),
+            ("responder", "set_config", (config,)),
+            ("monitor", "set_config", (config,)),
+        ]
+        calls += [(f"dispatcher:{d}", "set_renderer", (self.renderer, *self._dispatcher_target(d)))
+                  for d in destinations(config)]
+        futures = []
+        for name, method, args in calls:
+            ref = self.directory.get(name)
+            if ref is None:
+                continue
+            try:
+                futures.append(getattr(ref.proxy(), method)(*args))
+            except pykka.ActorDeadError:
+                pass
+        for future in futures:
+            try:
+                future.get(timeout=10)
+            except Exception as exc:  # the actor is restarting: its starter reads the new rules
+                logger.warning("event=config_reload_actor_skipped error=%s", exc)
+        if old_sla != config.sla:
+            restart.append("sla (histogram bucket bounds; thresholds and SLA gauges are already updated)")
+        logger.info("event=config_reloaded path=%s restart_needed=%s", path, ";".join(restart) or "-")
+        if restart:
+            self.alerts.send("Konfigurasi baru diterapkan. Perlu restart untuk: " + ", ".join(restart))
+        self.notifier.reloaded(self.health_summary())
+        return True
 
     def _sync_pics(self) -> None:
         """Mirror ``[[pics]]`` into the database (who may act on tickets, for reports)."""
@@ -132,6 +222,10 @@ class Service:
     def run(self, should_exit: threading.Event, on_tick: Callable[[], None] | None = None) -> None:
         """Supervise until ``should_exit`` is set (the main thread's loop)."""
         while not should_exit.wait(1.0):
+            if self.reload_requested.is_set():
+                self.reload_requested.clear()
+                if self.config_path:
+                    self.reload(self.config_path)
             # A hung actor blocks this round (up to the ping timeout): no WATCHDOG=1 meanwhile,
             # so systemd restarts a service whose actors stopped answering.
             healthy = self.supervisor.check()
@@ -216,8 +310,22 @@ class Service:
         logger.info("event=service_stopped")
 
 
-def _starter(cls: type[pykka.ThreadingActor], **kwargs: Any) -> Callable[[], pykka.ActorRef[Any]]:
-    def start() -> pykka.ActorRef[Any]:
-        return cls.start(**kwargs)
-
-    return start
+def restart_needed(old: Config, new: Config) -> list[str]:
+    """The keys whose change a reload cannot apply."""
+    changed = []
+    if old.service.database != new.service.database:
+        changed.append("service.database")
+    if old.service.timezone != new.service.timezone:
+        changed.append("service.timezone")
+    if old.modems != new.modems:
+        changed.append("modems")
+    if old.metrics.listen != new.metrics.listen:
+        changed.append("metrics.listen")
+    if old.api.listen != new.api.listen:
+        changed.append("api.listen")
+    for key in ("base_url", "base_file_url", "token_env", "token_file"):
+        if getattr(old.telegram, key) != getattr(new.telegram, key):
+            changed.append(f"telegram.{key}")
+    if set(destinations(old)) != set(destinations(new)):
+        changed.append("leaders (number of leader chats)")
+    return changed

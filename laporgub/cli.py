@@ -105,17 +105,21 @@ def run(path: str) -> int:
         return EXIT_CONFIG
     setup_logging(config.service.log_level)
     should_exit = threading.Event()
-    install_signal_handlers(should_exit)
-    return serve(config, token, should_exit)
+    reload_requested = threading.Event()
+    install_signal_handlers(should_exit, reload_requested)
+    return serve(config, token, should_exit, reload_requested)
 
 
-def serve(config: Config, token: str, should_exit: threading.Event) -> int:
+def serve(config: Config, token: str, should_exit: threading.Event,
+          reload_requested: threading.Event | None = None) -> int:
     """Start the service, supervise until ``should_exit``, stop in order."""
     from laporgub.app import Service
     from laporgub.config import Secret
     from laporgub.supervisor import SupervisorGaveUp
 
     service = Service(config, Secret(token))
+    if reload_requested is not None:
+        service.reload_requested = reload_requested
     code = EXIT_OK
     try:
         service.start()
@@ -134,8 +138,9 @@ def serve(config: Config, token: str, should_exit: threading.Event) -> int:
     return code
 
 
-def install_signal_handlers(should_exit: threading.Event) -> None:
-    """SIGTERM/SIGINT only set a flag; a second SIGINT forces the exit; SIGUSR1 dumps thread stacks."""
+def install_signal_handlers(should_exit: threading.Event, reload_requested: threading.Event | None = None) -> None:
+    """Handlers only set flags: SIGTERM/SIGINT stop (a second SIGINT forces it), SIGHUP reloads the config,
+    SIGUSR1 dumps thread stacks."""
 
     def on_exit(signum: int, frame: FrameType | None) -> None:
         if should_exit.is_set() and signum == signal.SIGINT:
@@ -145,6 +150,8 @@ def install_signal_handlers(should_exit: threading.Event) -> None:
 
     signal.signal(signal.SIGTERM, on_exit)
     signal.signal(signal.SIGINT, on_exit)
+    if reload_requested is not None:
+        signal.signal(signal.SIGHUP, lambda signum, frame: reload_requested.set())
     try:
         import pykka.debug
 

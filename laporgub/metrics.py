@@ -106,6 +106,10 @@ class Metrics:
             "1 once every actor runs, every modem is initialised and the HTTP API (when configured) listens.",
             registry=r,
         )
+        self.config_reload_failures = Counter(
+            "laporgub_config_reload_failures", "Reloads (SIGHUP) refused because the new config.toml was invalid.",
+            registry=r,
+        )
         self.build_info = Gauge("laporgub_build_info", "Build information; always 1.", ["version"], registry=r)
         self.actor_restarts = Counter(
             "laporgub_actor_restarts", "Actors restarted by the supervisor after they died or hung.", ["actor"],
@@ -359,16 +363,25 @@ def _settled_upto(model: type[db.BaseModel], unsettled: peewee.Expression) -> in
     return int(model.select(peewee.fn.MAX(model.id)).scalar() or 0)
 
 
+def _tally(keys: Iterable[str | None]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for key in keys:
+        if key is not None:
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+# The counts below select rows by id range and add them up in Python: the range is a primary
+# key scan of the few rows since the last read, which a GROUP BY would make the planner
+# trade for a full scan of a group index.
+
+
 def _regency_counts(after: int, upto: int | None) -> dict[str, int]:
     """Routed complaints per regency (``none`` when no known one is named)."""
     T = db.Ticket
-    counts: dict[str, int] = {}
-    for name, n in (T.select(T.regency, peewee.fn.COUNT(T.id))
-                    .where(_id_range(T.id, after, upto) & (T.kind == "complaint") & T.filtered_at.is_null(False))
-                    .group_by(T.regency).tuples()):
-        key = name if name in _REGENCY_SET else NO_REGENCY
-        counts[key] = counts.get(key, 0) + int(n)
-    return counts
+    rows = T.select(T.regency).where(_id_range(T.id, after, upto) & (T.kind == "complaint")
+                                     & T.filtered_at.is_null(False)).tuples()
+    return _tally(name if name in _REGENCY_SET else NO_REGENCY for (name,) in rows)
 
 
 def _coalesced_counts(after: int, upto: int | None) -> dict[str, int]:
@@ -377,28 +390,29 @@ def _coalesced_counts(after: int, upto: int | None) -> dict[str, int]:
     shared = earlier.select(earlier.id).where(
         (earlier.destination == N.destination) & (earlier.message_id == N.message_id) & (earlier.id < N.id)
         & (earlier.status == "sent"))
-    return {d: int(n) for d, n in (N.select(N.destination, peewee.fn.COUNT(N.id))
-                                   .where(_id_range(N.id, after, upto) & (N.status == "sent") & (N.message_id > 0)
-                                          & peewee.fn.EXISTS(shared))
-                                   .group_by(N.destination).tuples())}
+    rows = N.select(N.destination).where(_id_range(N.id, after, upto) & (N.status == "sent") & (N.message_id > 0)
+                                         & peewee.fn.EXISTS(shared)).tuples()
+    return _tally(dest for (dest,) in rows)
 
 
 def _retried_counts(after: int, upto: int | None) -> dict[str, int]:
     """Every attempt but the one that settled a row (sent or given up) was a retry; attempts only grow."""
     N = db.Notification
-    settled = peewee.fn.SUM(peewee.Case(None, [(N.status.in_(["sent", "failed"]), 1)], 0))
-    return {d: max(0, int(attempts or 0) - int(done or 0))
-            for d, attempts, done in (N.select(N.destination, peewee.fn.SUM(N.attempts), settled)
-                                      .where(_id_range(N.id, after, upto)).group_by(N.destination).tuples())}
+    counts: dict[str, int] = {}
+    for dest, attempts, status in (N.select(N.destination, N.attempts, N.status)
+                                   .where(_id_range(N.id, after, upto) & (N.attempts > 0)).tuples()):
+        retries = int(attempts) - (1 if status in ("sent", "failed") else 0)
+        if retries > 0:
+            counts[dest] = counts.get(dest, 0) + retries
+    return counts
 
 
 def _response_counts(after: int, upto: int | None) -> dict[str, int]:
     """PIC answers per group the ticket was in when the PIC acted (fixed once the response exists)."""
     C, R = db.TicketCategory, db.PicResponse
-    return {g: int(n) for g, n in (R.select(C.group, peewee.fn.COUNT(R.id))
-                                   .join(C, on=(C.ticket == R.ticket))
-                                   .where(_id_range(R.id, after, upto) & R.action.in_(ANSWER_ACTIONS) & _in_group())
-                                   .group_by(C.group).tuples())}
+    rows = (R.select(C.group).join(C, on=(C.ticket == R.ticket))
+            .where(_id_range(R.id, after, upto) & R.action.in_(ANSWER_ACTIONS) & _in_group()).tuples())
+    return _tally(group for (group,) in rows)
 
 
 _REGENCY_SET = frozenset(REGENCIES)

@@ -151,3 +151,39 @@ def test_sigkill_mid_burst_loses_nothing(setup: Any, modem: Any, botapi: Any) ->
     assert set(acks) == set(senders) and max(acks.values()) <= 2
     second.proc.send_signal(signal.SIGTERM)
     assert second.proc.wait(15) == 0
+
+
+def test_sighup_reload_applies_new_keywords_and_keeps_old_config_when_broken(
+    setup: Any, modem: Any, botapi: Any, tmp_path: Path
+) -> None:
+    import tomllib
+
+    from tests.conftest import write_config
+
+    start, port, url = setup
+    proc = start()
+    assert wait_until(lambda: ready(port), timeout=30), proc.log.read_text()
+    config_path = tmp_path / "config.toml"
+    data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    darurat = data["groups"]["darurat"]["chat_id"]
+
+    # A broken file: the service says why and keeps running on the old config.
+    config_path.write_text(config_path.read_text(encoding="utf-8").replace(
+        f"chat_id = {darurat}", 'chat_id = "oops"', 1), encoding="utf-8")
+    proc.proc.send_signal(signal.SIGHUP)
+    assert wait_until(lambda: "event=config_reload_rejected" in proc.log.read_text(), timeout=15)
+    assert "groups.darurat.chat_id: must be an integer" in proc.log.read_text()
+    assert proc.proc.poll() is None and ready(port)
+    assert 'laporgub_config_reload_failures_total 1.0' in metrics_text(port)
+    admin = data["telegram"]["admin_chat_id"]
+    assert wait_until(lambda: any("DITOLAK" in m.plain_text for m in botapi.messages_for(admin)), timeout=15)
+
+    # A valid file with a new emergency keyword changes the routing of the next SMS.
+    data["groups"]["darurat"]["keywords"].append("buaya muara")
+    write_config(config_path, data)
+    proc.proc.send_signal(signal.SIGHUP)
+    assert wait_until(lambda: "event=config_reloaded" in proc.log.read_text(), timeout=15)
+    modem.receive_sms("+6281277700001", "Ada buaya muara berkeliaran di kali dekat sekolah anak anak")
+    assert wait_until(lambda: any("buaya muara" in m.plain_text for m in botapi.messages_for(darurat)), timeout=30)
+    proc.proc.send_signal(signal.SIGTERM)
+    assert proc.proc.wait(15) == 0
