@@ -103,7 +103,7 @@ def run(path: str) -> int:
         for line in exc.problems:
             print(line, file=sys.stderr)
         return EXIT_CONFIG
-    setup_logging(config.service.log_level)
+    setup_logging(config.service.log_level, components=dict(config.service.log_levels))
     should_exit = threading.Event()
     reload_requested = threading.Event()
     install_signal_handlers(should_exit, reload_requested)

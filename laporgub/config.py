@@ -82,6 +82,8 @@ class ServiceConfig:
     database: str
     timezone: str
     log_level: str = "INFO"
+    #: Log level per component (``modem = "DEBUG"``), beside ``log_level`` for the rest.
+    log_levels: Mapping[str, str] = field(default_factory=dict)
     #: An actor that does not answer the supervisor's ping this long is hung: it is
     #: restarted, and systemd's watchdog is not fed meanwhile.
     actor_hang_seconds: float = 90.0
@@ -586,6 +588,7 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
         timezone=t.str("timezone", check=_check_timezone),
         log_level=t.str("log_level", "INFO", choices=_LOG_LEVELS),
         actor_hang_seconds=t.float("actor_hang_seconds", 90.0, min=1.0, max=3600.0),
+        log_levels=_log_levels(t),
     )
     t.finish()
 
@@ -743,6 +746,31 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
         modems=tuple(modems), groups=groups, pics=tuple(pics), leaders=tuple(leaders),
         spam=spam, texts=texts, followup=followup, path=path,
     )
+
+
+#: Short component names for ``[service.log_levels]``; full logger names work too.
+LOG_COMPONENTS: dict[str, str] = {
+    "modem": "laporgub.actors.modem", "at": "laporgub.at", "registry": "laporgub.actors.registry",
+    "intake": "laporgub.intake", "filter": "laporgub.actors.keyword_filter", "routing": "laporgub.routing",
+    "dispatcher": "laporgub.actors.dispatcher", "outbox": "laporgub.outbox", "telegram": "laporgub.telegram_gateway",
+    "responder": "laporgub.actors.responder", "monitor": "laporgub.actors.monitor", "supervisor": "laporgub.supervisor",
+    "report": "laporgub.report", "app": "laporgub.app",
+}
+
+
+def _log_levels(t: _Table) -> dict[str, str]:
+    table = t.table("log_levels", required=False)
+    levels: dict[str, str] = {}
+    for key in list(table.data):
+        level = table.str(key, choices=_LOG_LEVELS)
+        if key not in LOG_COMPONENTS and not key.startswith("laporgub"):
+            hint = difflib.get_close_matches(key, LOG_COMPONENTS, n=1, cutoff=0.6)
+            suffix = f" Did you mean '{hint[0]}'?" if hint else ""
+            t.problems.add(f"{table.path}.{key}", f"unknown component (one of {', '.join(LOG_COMPONENTS)}, "
+                                                 f"or a logger name starting with 'laporgub').{suffix}")
+            continue
+        levels[LOG_COMPONENTS.get(key, key)] = level
+    return levels
 
 
 def _safe_listen(text: Any) -> Listen | None:

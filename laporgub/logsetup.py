@@ -23,7 +23,7 @@ class OneLineFormatter(logging.Formatter):
         return text.replace("\r", "\\r").replace("\n", " | ")
 
 
-def setup_logging(level: str = "INFO", stream: object = None) -> None:
+def setup_logging(level: str = "INFO", stream: object = None, components: dict[str, str] | None = None) -> None:
     """Configure the root logger once; quiet chatty libraries."""
     handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
     handler.setFormatter(OneLineFormatter())
@@ -36,3 +36,5 @@ def setup_logging(level: str = "INFO", stream: object = None) -> None:
     for name in ("httpx", "httpcore", "telegram", "telegram.ext"):
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("pykka").setLevel(logging.WARNING if level != "DEBUG" else logging.DEBUG)
+    for name, component_level in (components or {}).items():
+        logging.getLogger(name).setLevel(component_level)

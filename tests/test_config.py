@@ -166,3 +166,14 @@ def test_run_without_token_exits_2(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "telegram.token_env: environment variable LAPORGUB_TELEGRAM_TOKEN is not set or empty"
+
+
+def test_log_levels_per_component(data: dict) -> None:
+    data["service"]["log_levels"] = {"modem": "DEBUG", "laporgub.outbox": "WARNING"}
+    config = parse_config(data)
+    assert dict(config.service.log_levels) == {"laporgub.actors.modem": "DEBUG", "laporgub.outbox": "WARNING"}
+    data["service"]["log_levels"] = {"modme": "DEBUG", "registry": "LOUD"}
+    found = problems(data)
+    assert any(p.startswith("service.log_levels.modme: unknown component") and "Did you mean 'modem'?" in p
+               for p in found)
+    assert any(p.startswith("service.log_levels.registry: must be one of") for p in found)
