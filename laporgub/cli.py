@@ -38,6 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(sub.add_parser("run", help="run the service in the foreground until SIGTERM/SIGINT"))
     with_config(sub.add_parser("check-config", help="validate the config file; exit 2 with one line per problem"))
     with_config(sub.add_parser("pics", help="list the PICs per group (agency, surat tugas); flag groups without one"))
+    classify = with_config(sub.add_parser(
+        "classify", help="show how a text would be routed (normalised text, keywords, groups, kind, regency)"))
+    classify.add_argument("text", help="the SMS text, quoted")
+    classify.add_argument("--sender", default=None, help="originating number (default: a subscriber number)")
+    evaluate = with_config(sub.add_parser(
+        "eval-routing", help="score routing on a labelled JSONL corpus (precision/recall/F1 per group)"))
+    evaluate.add_argument("corpus", help="JSON lines with sender, text, expected_groups, kind")
+    evaluate.add_argument("--predictions", default=None, help="also write every prediction to this JSONL file")
     demo = sub.add_parser("demo", help="the whole service on an emulated modem and a local Bot API stand-in")
     demo.add_argument("--forever", action="store_true", help="keep running after the demo SMS (Ctrl-C stops)")
     demo.add_argument("--metrics-port", type=int, default=9464, help="metrics port while the demo runs (0: any free)")
@@ -52,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args.config)
     if args.command == "pics":
         return pics(args.config)
+    if args.command in ("classify", "eval-routing"):
+        return routing_command(args)
     if args.command == "demo":
         from laporgub.demo import run_demo
 
@@ -66,6 +76,20 @@ def _load(path: str) -> Config | None:
         for line in exc.problems:
             print(line, file=sys.stderr)
         return None
+
+
+def routing_command(args: argparse.Namespace) -> int:
+    """``laporgub classify`` and ``laporgub eval-routing`` with the config's keyword rules."""
+    from laporgub import evaluation
+    from laporgub.intake import routing_rules
+
+    config = _load(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    rules = routing_rules(config)
+    if args.command == "classify":
+        return evaluation.classify_main(rules, args.text, args.sender or evaluation.DEFAULT_SENDER, sys.stdout)
+    return evaluation.eval_routing_main(rules, args.corpus, args.predictions, sys.stdout)
 
 
 def check_config(path: str) -> int:

@@ -164,6 +164,8 @@ class GroupConfig:
     chat_id: int
     keywords: tuple[str, ...] = ()
     negative_keywords: tuple[str, ...] = ()
+    #: Factor on this group's keyword evidence (above 1 matches more readily).
+    weight: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +210,17 @@ class IntakeConfig:
     followup_interval_minutes: float = 3.0
     #: Fewer meaningful words than this make an SMS "too short".
     min_words: int = 2
+    #: Typo tolerance: words shorter than this are never read as a misspelt keyword (0: off) ...
+    typo_min_length: int = 6
+    #: ... and from this length on, two typing errors are forgiven.
+    typo_two_edit_length: int = 9
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingConfig:
+    """``[abbreviations]``: SMS spellings to read as words, added to the shipped dictionary."""
+
+    abbreviations: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +329,7 @@ class Config:
     leaders: tuple[LeaderConfig, ...]
     spam: SpamConfig
     texts: TextsConfig
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
     followup: FollowupConfig = field(default_factory=FollowupConfig)
     path: str | None = field(default=None, compare=False)
 
@@ -634,6 +648,8 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
         flood_window_minutes=t.float("flood_window_minutes", 10.0, positive=True),
         followup_interval_minutes=t.float("followup_interval_minutes", 3.0, min=0.0, max=120.0),
         min_words=t.int("min_words", 2, min=1, max=10),
+        typo_min_length=t.int("typo_min_length", 6, min=0, max=30),
+        typo_two_edit_length=t.int("typo_two_edit_length", 9, min=2, max=40),
     )
     t.finish()
 
@@ -672,6 +688,7 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
             chat_id=g.int("chat_id", nonzero=True),
             keywords=keywords if isinstance(keywords, tuple) else (),
             negative_keywords=g.str_list("negative_keywords", (), lower=True),
+            weight=g.float("weight", 1.0, positive=True, max=10.0),
         )
         g.finish()
     for key in t.data:
@@ -717,6 +734,14 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
     spam = SpamConfig(keywords=t.str_list("keywords", (), lower=True))
     t.finish()
 
+    t = root.table("abbreviations", required=False)
+    abbreviations = {}
+    for key in list(t.data):
+        value = t.str(key)
+        if isinstance(value, str) and value.strip():
+            abbreviations[key.strip().lower()] = value.strip().lower()
+    routing = RoutingConfig(abbreviations=abbreviations)
+
     t = root.table("followup", required=False)
     followup = FollowupConfig(
         reminder_hours=t.float("reminder_hours", 24.0, min=0.0, max=24.0 * 60),
@@ -744,7 +769,7 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
     return Config(
         service=service, metrics=metrics, api=api, telegram=telegram, sla=sla, intake=intake,
         modems=tuple(modems), groups=groups, pics=tuple(pics), leaders=tuple(leaders),
-        spam=spam, texts=texts, followup=followup, path=path,
+        spam=spam, texts=texts, routing=routing, followup=followup, path=path,
     )
 
 

@@ -42,16 +42,23 @@ logger = logging.getLogger(__name__)
 
 
 
+def routing_rules(config: Config) -> RoutingRules:
+    """The keyword rules of config.toml as the classifier takes them."""
+    return RoutingRules(
+        keywords={k: g.keywords for k, g in config.groups.items() if k not in ("channel", "kabkota")},
+        negative_keywords={k: g.negative_keywords for k, g in config.groups.items() if g.negative_keywords},
+        spam_keywords=config.spam.keywords,
+        min_words=config.intake.min_words,
+        group_weights={k: g.weight for k, g in config.groups.items() if g.weight != 1.0},
+        abbreviations=dict(config.routing.abbreviations),
+        typo_min_length=config.intake.typo_min_length,
+        typo_two_edit_length=config.intake.typo_two_edit_length,
+    )
+
+
 def build_classifier(config: Config) -> Classifier:
     """Compile the keyword rules of config.toml once per config load."""
-    return Classifier(
-        RoutingRules(
-            keywords={k: g.keywords for k, g in config.groups.items() if k not in ("channel", "kabkota")},
-            negative_keywords={k: g.negative_keywords for k, g in config.groups.items() if g.negative_keywords},
-            spam_keywords=config.spam.keywords,
-            min_words=config.intake.min_words,
-        )
-    )
+    return Classifier(routing_rules(config))
 
 
 @dataclass(frozen=True, slots=True)

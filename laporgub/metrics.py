@@ -17,7 +17,7 @@ Two kinds of metric live here:
   by the actors as things happen, in ``Metrics.registry``;
 * **database-derived** metrics, computed at scrape time by
   :class:`DatabaseCollector` from the tables every hand-off goes through:
-  outbox backlog and the age of its oldest row, tickets without a response,
+  the age of the oldest row of each outbox, tickets without a response,
   PIC responses and time to first response, tickets per regency, coalesced
   and retried notifications, the time of the last inbound SMS. They survive
   restarts and need no actor to remember anything. Time to first response is
@@ -61,6 +61,8 @@ BASE_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 9, 15, 27, 
 
 MODEM_ERRORS: tuple[str, ...] = ("timeout", "at_error", "port_lost", "open_failed", "init_failed", "storage_full")
 TELEGRAM_ERRORS: tuple[str, ...] = ("retry_after", "timed_out", "network", "forbidden", "bad_request", "other")
+#: Outboxes whose backlog is exported. ``webhook`` is declared (at zero) ahead of its table.
+OUTBOXES: tuple[str, ...] = ("notification", "sms", "webhook")
 
 
 def stage_buckets(sla: dict[str, float]) -> tuple[float, ...]:
@@ -132,11 +134,12 @@ class Metrics:
         self.telegram_errors = Counter(
             "laporgub_telegram_errors", "Bot API errors per destination and class.", ["group", "error"], registry=r
         )
-        # Not exported from here: DatabaseCollector computes laporgub_outbox_pending at scrape time.
-        # Kept, unregistered, so that Service._update_gauges still runs until it is removed.
+        # Set every second by the supervisor loop (Service._update_gauges), which reads it back for
+        # systemd's STATUS= line; the age of the oldest row comes from DatabaseCollector.
         self.outbox_pending = Gauge(
-            "laporgub_outbox_pending", "Rows waiting in an outbox (notification, sms, webhook).", ["outbox"],
-            registry=None,
+            "laporgub_outbox_pending",
+            "Rows waiting in an outbox: notification (Telegram), sms (outbound, pending or being sent), "
+            "webhook (not used yet, always 0).", ["outbox"], registry=r,
         )
         self.outbound_sms_sent = Counter(
             "laporgub_outbound_sms_sent", "Outbound SMS accepted by a modem (+CMGS).", ["modem"], registry=r
@@ -196,6 +199,8 @@ class Metrics:
             self.telegram_requests.labels(group=dest)
             for error in TELEGRAM_ERRORS:
                 self.telegram_errors.labels(group=dest, error=error)
+        for outbox in OUTBOXES:
+            self.outbox_pending.labels(outbox=outbox).set(0)
 
         groups = tuple(d for d in destinations if d in GROUP_KEYS)
         self.database = DatabaseCollector(groups=groups, destinations=destinations)
@@ -238,12 +243,9 @@ def start_metrics_server(metrics: Metrics, host: str, port: int) -> object:
     return server
 
 
-
 # --------------------------------------------------------------------------
 # Database-derived metrics, computed at scrape time.
 
-#: Outboxes whose backlog is exported. ``webhook`` is declared (at zero) ahead of its table.
-OUTBOXES: tuple[str, ...] = ("notification", "sms", "webhook")
 #: Stages whose unfinished items the database can see: a ticket not yet routed (filter) and a
 #: ticket notification not yet accepted by the Bot API (notify). ``register`` ends with the
 #: commit that makes its row visible and ``deliver`` is one HTTP request, so neither can be seen waiting.
@@ -278,7 +280,7 @@ class DatabaseState:
 
 @dataclass(frozen=True, slots=True)
 class DatabaseTotals:
-    """Cumulative counts and the last 24 h of first responses (whole-table scans; read less often)."""
+    """Cumulative counts and the last 24 h of first responses (read less often than the backlog)."""
 
     regency_tickets: Mapping[str, int]
     coalesced: Mapping[str, int]  # per destination
@@ -529,8 +531,9 @@ class DatabaseCollector(Collector):
     metrics HTTP server): it opens a connection of its own through the
     ``db.database`` proxy and closes it again, or uses the one the calling
     thread already holds. Reads are cached: the backlog for ``state_interval``
-    seconds and the whole-table totals for ``totals_interval`` seconds, so
-    several Prometheus servers scraping often cost the database no more. While
+    seconds and the cumulative counts (kept incrementally by a
+    :class:`TotalsReader`) for ``totals_interval`` seconds, so several
+    Prometheus servers scraping often cost the database no more. While
     the database cannot be read (not opened yet, locked, gone),
     ``laporgub_database_up`` is 0 and the derived families carry no samples:
     a missing value rather than a wrong zero.
@@ -616,10 +619,6 @@ class DatabaseCollector(Collector):
         return [up, seconds]
 
     def _families(self, s: DatabaseState | None, t: DatabaseTotals | None) -> Iterator[Metric]:
-        pending = GaugeMetricFamily("laporgub_outbox_pending",
-                                    "Rows waiting in an outbox: notification (Telegram), sms (outbound, "
-                                    "pending or being sent), webhook (not used yet, always 0).",
-                                    labels=["outbox"])
         oldest = GaugeMetricFamily("laporgub_outbox_oldest_pending_age_seconds",
                                    "Age of the oldest row waiting in an outbox (0 when empty).", labels=["outbox"])
         per_dest = GaugeMetricFamily("laporgub_notifications_pending",
@@ -661,7 +660,6 @@ class DatabaseCollector(Collector):
                                         "laporgub_first_response_seconds).", labels=["group"])
         if s is not None:
             for outbox in OUTBOXES:
-                pending.add_metric([outbox], s.outbox_pending[outbox])
                 oldest.add_metric([outbox], s.outbox_oldest_age[outbox])
             for dest in self.destinations:
                 per_dest.add_metric([dest], s.notifications_pending[dest])
@@ -684,7 +682,7 @@ class DatabaseCollector(Collector):
                 first_count.add_metric([group], len(waits))
                 for q in FIRST_RESPONSE_QUANTILES:
                     first.add_metric([group, str(q)], quantile(waits, q))
-        yield from (pending, oldest, per_dest, stage_age, open_tickets, open_age, last_sms, regency, coalesced,
+        yield from (oldest, per_dest, stage_age, open_tickets, open_age, last_sms, regency, coalesced,
                     retried, responses, first, first_count)
 
 

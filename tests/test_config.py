@@ -177,3 +177,19 @@ def test_log_levels_per_component(data: dict) -> None:
     assert any(p.startswith("service.log_levels.modme: unknown component") and "Did you mean 'modem'?" in p
                for p in found)
     assert any(p.startswith("service.log_levels.registry: must be one of") for p in found)
+
+
+def test_routing_cli_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["classify", "--config", str(CONFIG), "BANJIR sepinggang di Kudus, warga mengungsi"]) == 0
+    out = capsys.readouterr().out
+    assert "darurat" in out and "Kabupaten Kudus" in out
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"sender": "+6281234567890", "text": "lampu jalan mati", "id": 7}\nnot json\n',
+                      encoding="utf-8")
+    predictions = tmp_path / "p.jsonl"
+    assert main(["eval-routing", "--config", str(CONFIG), str(corpus), "--predictions", str(predictions)]) == 0
+    import json
+
+    lines = [json.loads(x) for x in predictions.read_text(encoding="utf-8").splitlines()]
+    assert lines[0]["id"] == 7 and "infrastruktur" in lines[0]["predicted_groups"]
+    assert lines[0]["predicted_kind"] == "complaint"

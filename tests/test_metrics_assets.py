@@ -37,7 +37,7 @@ from prometheus_client.utils import floatToGoString
 from laporgub import db
 from laporgub.config import Config, parse_config
 from laporgub.gazetteer import REGENCIES
-from laporgub.metrics import DatabaseCollector, Metrics, quantile
+from laporgub.metrics import DatabaseCollector, Metrics, TotalsReader, quantile, read_state, read_totals
 from laporgub.outbox import destinations
 from tests.conftest import make_config_data
 
@@ -433,8 +433,10 @@ def test_database_collector_counts_what_the_tables_hold(tmp_path: Path, database
         return _sample(text, name, **labels)
 
     assert v("laporgub_database_up") == 1
-    assert v("laporgub_outbox_pending", outbox="notification") == 2
-    assert v("laporgub_outbox_pending", outbox="sms") == 1
+    # The backlog itself is set by the supervisor loop from read_state(); here only the webhook's zero.
+    with db.database.connection_context():
+        state = read_state(time.time(), ["kesehatan"], ["kesehatan"])
+    assert state.outbox_pending == {"notification": 2, "sms": 1, "webhook": 0}
     assert v("laporgub_outbox_pending", outbox="webhook") == 0
     assert v("laporgub_outbox_oldest_pending_age_seconds", outbox="notification") == pytest.approx(30, abs=5)
     assert v("laporgub_outbox_oldest_pending_age_seconds", outbox="sms") == pytest.approx(42, abs=5)
@@ -478,7 +480,7 @@ def test_database_collector_without_a_database_reports_it(tmp_path: Path) -> Non
         db.database.initialize(saved)
     assert families["laporgub_database_up"].samples[0].value == 0
     # A missing value, never a wrong zero.
-    assert families["laporgub_outbox_pending"].samples == []
+    assert families["laporgub_outbox_oldest_pending_age_seconds"].samples == []
     assert families["laporgub_open_tickets"].samples == []
 
 
@@ -489,14 +491,15 @@ def test_database_collector_caches_its_reads(tmp_path: Path, database: None) -> 
 
     def pending() -> float:
         fams = {f.name: f for f in collector.collect()}
-        return next(s.value for s in fams["laporgub_outbox_pending"].samples if s.labels["outbox"] == "sms")
+        return next(s.value for s in fams["laporgub_outbox_oldest_pending_age_seconds"].samples
+                    if s.labels["outbox"] == "sms")
 
     assert pending() == 0
     with db.database.connection_context():
-        db.OutboundSms.create(destination="+6281234567890", text="t", purpose="ack", created_at=clock[0])
+        db.OutboundSms.create(destination="+6281234567890", text="t", purpose="ack", created_at=clock[0] - 30)
     assert pending() == 0  # within state_interval: the cached reading
     clock[0] += 5
-    assert pending() == 1
+    assert pending() == 35
 
 
 def test_quantile_interpolates_between_ranks() -> None:
@@ -519,3 +522,30 @@ def test_every_help_text_and_convention(exported: dict[str, list[dict[str, str]]
             assert not s.name.endswith("_created"), s.name
             assert set(s.labels) <= {"stage", "group", "version", "actor", "modem", "kind", "error", "outbox", "le",
                                      "regency", "quantile"}, (s.name, s.labels)
+
+
+def test_cumulative_counts_kept_incrementally_match_a_full_count(tmp_path: Path, database: None) -> None:
+    now = time.time()
+    groups, dests = ["channel", "kesehatan", "energi"], ["channel", "kesehatan", "energi", "admin"]
+    reader = TotalsReader()
+    with db.database.connection_context():
+        a = _ticket(1, now, age=900, groups=("kesehatan",), regency="Kota Tegal")
+        _notification(a, "channel", now, age=900, status="sent", message_id=1, attempts=1)
+        _notification(a, "kesehatan", now, age=900, attempts=2)  # pending: holds the watermark back
+        first = reader.read(now, groups, dests)
+        assert first == read_totals(now, groups, dests)
+        b = _ticket(2, now, age=300, groups=("energi",))
+        db.Ticket.create(number="261128-0200-9", day="261128", four="0200", seq=9, text="x", received_at=now,
+                         registered_at=now, updated_at=now)  # not routed yet
+        _notification(b, "channel", now, age=300, status="sent", message_id=1, attempts=1)  # shares a's message
+        _notification(b, "energi", now, age=300, status="failed", attempts=3)
+        db.Notification.update(status="sent", message_id=2, attempts=3).where(
+            db.Notification.destination == "kesehatan").execute()
+        db.PicResponse.create(ticket=b, pic_telegram_id=1, pic_name="P", text="ok", created_at=now - 10)
+        second = reader.read(now, groups, dests)
+        assert second == read_totals(now, groups, dests)
+        assert second.coalesced["channel"] == 1
+        assert second.retried == {"channel": 0, "kesehatan": 2, "energi": 2, "admin": 0}
+        assert second.pic_responses == {"channel": 1, "kesehatan": 0, "energi": 1}
+        assert second.regency_tickets["Kota Tegal"] == 1 and second.regency_tickets["none"] == 1
+        assert reader.read(now, groups, dests) == second  # nothing new: the same

@@ -289,24 +289,36 @@ WHERE t.received_at >= :start AND t.received_at < :end"""
 #: Per (complaint, group it passed through): when the group got it and what happened there.
 _CATEGORY_COLUMNS = (
     "cat_id BIGINT, ticket_id BIGINT, grp VARCHAR(32), keywords TEXT, start_at DOUBLE PRECISION, "
-    "left_group INTEGER, rerouted INTEGER, first_at DOUBLE PRECISION, closed INTEGER"
+    "left_group INTEGER, rerouted INTEGER, first_at DOUBLE PRECISION, closed INTEGER, unanswered INTEGER"
 )
 _IN_GROUP = (
     "(c.source <> 'reroute' OR r.created_at >= c.created_at) "
     "AND (c.removed_at IS NULL OR r.created_at < c.removed_at)"
 )
-_FILL_CATEGORIES = f"""
-INSERT INTO {{c}} (cat_id, ticket_id, grp, keywords, start_at, left_group, rerouted, first_at, closed)
+_PLAIN = "c.source <> 'reroute' AND (c.removed_at IS NULL OR c.removed_at > :as_of)"
+#: Two statements: a category never re-routed (nearly all) sees every response of its ticket, so it copies
+#: the ticket's; only re-routed ones look at each response's time.
+_FILL_CATEGORIES = (
+    f"""
+INSERT INTO {{c}} (cat_id, ticket_id, grp, keywords, start_at, left_group, rerouted, first_at, closed, unanswered)
+SELECT c.id, c.ticket_id, c."group", c.keywords, mt.received_at, 0, 0, mt.first_at,
+  CASE WHEN mt.closed_at IS NULL THEN 0 ELSE 1 END, CASE WHEN mt.first_at IS NULL THEN 1 ELSE 0 END
+FROM {_C} c JOIN {{t}} mt ON mt.id = c.ticket_id AND mt.is_c = 1
+WHERE {_PLAIN}""",
+    f"""
+INSERT INTO {{c}} (cat_id, ticket_id, grp, keywords, start_at, left_group, rerouted, first_at, closed, unanswered)
 SELECT c.id, c.ticket_id, c."group", c.keywords,
   CASE WHEN c.source = 'reroute' THEN c.created_at ELSE MIN(mt.received_at) END,
   CASE WHEN c.removed_at IS NOT NULL AND c.removed_at <= :as_of THEN 1 ELSE 0 END,
-  CASE WHEN c.source = 'reroute' OR (c.removed_at IS NOT NULL AND c.removed_at <= :as_of) THEN 1 ELSE 0 END,
+  1,
   MIN(CASE WHEN r.action IN {_ANSWER} AND {_IN_GROUP} THEN r.created_at END),
-  MAX(CASE WHEN r.action = 'close' AND {_IN_GROUP} THEN 1 ELSE 0 END)
+  MAX(CASE WHEN r.action = 'close' AND {_IN_GROUP} THEN 1 ELSE 0 END),
+  MAX(CASE WHEN mt.first_at IS NULL THEN 1 ELSE 0 END)
 FROM {_C} c JOIN {{t}} mt ON mt.id = c.ticket_id AND mt.is_c = 1
 LEFT JOIN {_R} r ON r.ticket_id = c.ticket_id AND r.created_at <= :as_of
-WHERE c.source <> 'reroute' OR c.created_at <= :as_of
-GROUP BY c.id, c.ticket_id, c."group", c.keywords, c.source, c.created_at, c.removed_at"""
+WHERE NOT ({_PLAIN}) AND (c.source <> 'reroute' OR c.created_at <= :as_of)
+GROUP BY c.id, c.ticket_id, c."group", c.keywords, c.source, c.created_at, c.removed_at""",
+)
 
 _COUNTER = itertools.count(1)
 
@@ -357,7 +369,8 @@ class MonthSnapshot:
             prev_start, prev_end = self.month.previous().window(self.tz)
             self._fill_tickets(self.prev_t, {**self.params, "start": prev_start, "end": prev_end})
             self._create(self.c, _CATEGORY_COLUMNS)
-            self._exec(_FILL_CATEGORIES.format(t=self.t, c=self.c), self.params)
+            for statement in _FILL_CATEGORIES:
+                self._exec(statement.format(t=self.t, c=self.c), self.params)
             self._exec(f"CREATE INDEX {self.c}_ticket ON {self.c} (ticket_id)", {})
             self._exec(f"CREATE INDEX {self.c}_group ON {self.c} (grp, ticket_id)", {})
         except BaseException:
@@ -431,9 +444,9 @@ WITH per AS (
     CASE WHEN c.first_at IS NULL THEN 0 ELSE 1 END AS responded,
     {_WAIT.format(first="c.first_at", start="c.start_at")} AS wait,
     c.closed AS closed,
-    CASE WHEN mt.first_at IS NULL AND c.left_group = 0 THEN 1 ELSE 0 END AS still_open,
+    CASE WHEN c.unanswered = 1 AND c.left_group = 0 THEN 1 ELSE 0 END AS still_open,
     c.rerouted AS rerouted
-  FROM {self.c} c JOIN {self.t} mt ON mt.id = c.ticket_id
+  FROM {self.c} c
 ),
 {_STATS_TAIL}"""
         return _stats_rows(self._query(text))
