@@ -27,6 +27,7 @@ from laporgub.actors.keyword_filter import KeywordFilter
 from laporgub.actors.modem import ModemReader
 from laporgub.actors.monitor import Monitor
 from laporgub.actors.registry import TicketRegistry
+from laporgub.actors.reporter import ReportGenerator
 from laporgub.actors.responder import Responder
 from laporgub.config import Config, ConfigError, Secret, load_config
 from laporgub.intake import Intake, build_classifier
@@ -96,6 +97,8 @@ class Service:
         # supervisor restarts after a reload gets the reloaded configuration.
         for dest in destinations(config):
             self.supervisor.start_child(ChildSpec(f"dispatcher:{dest}", self._dispatcher_starter(dest)))
+        self.supervisor.start_child(ChildSpec(
+            "reporter", lambda: ReportGenerator.start(config=self.config, gateway=self.gateway, **self._actors())))
         self.supervisor.start_child(ChildSpec(
             "responder", lambda: Responder.start(config=self.config, gateway=self.gateway, **self._actors()),
             stop_timeout=3.0))
@@ -180,6 +183,7 @@ class Service:
             ("filter", "set_rules", (config, self.classifier)),
             ("responder", "set_config", (config,)),
             ("monitor", "set_config", (config,)),
+            ("reporter", "set_config", (config,)),
         ]
         calls += [(f"dispatcher:{d}", "set_renderer", (self.renderer, *self._dispatcher_target(d)))
                   for d in destinations(config)]

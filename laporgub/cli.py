@@ -46,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
         "eval-routing", help="score routing on a labelled JSONL corpus (precision/recall/F1 per group)"))
     evaluate.add_argument("corpus", help="JSON lines with sender, text, expected_groups, kind")
     evaluate.add_argument("--predictions", default=None, help="also write every prediction to this JSONL file")
+    st = with_config(sub.add_parser("status", help="the last hour: SLA per stage, backlog, modems, open tickets; "
+                                                    "exit 1 if something needs attention"))
+    st.add_argument("--metrics-url", default=None, help="the service's /metrics (default: from [metrics] listen)")
+    report = with_config(sub.add_parser("report", help="build the monthly report (PDF, XLSX, CSV) on demand"))
+    report.add_argument("--month", required=True, help="the month reported on, YYYY-MM")
+    report.add_argument("--out", required=True, help="directory for the files")
     demo = sub.add_parser("demo", help="the whole service on an emulated modem and a local Bot API stand-in")
     demo.add_argument("--forever", action="store_true", help="keep running after the demo SMS (Ctrl-C stops)")
     demo.add_argument("--metrics-port", type=int, default=9464, help="metrics port while the demo runs (0: any free)")
@@ -62,6 +68,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return pics(args.config)
     if args.command in ("classify", "eval-routing"):
         return routing_command(args)
+    if args.command == "status":
+        return status(args.config, args.metrics_url)
+    if args.command == "report":
+        config = _load(args.config)
+        if config is None:
+            return EXIT_CONFIG
+        from laporgub.report.cli import report_main
+
+        return report_main(config, args.month, args.out)
     if args.command == "demo":
         from laporgub.demo import run_demo
 
@@ -90,6 +105,16 @@ def routing_command(args: argparse.Namespace) -> int:
     if args.command == "classify":
         return evaluation.classify_main(rules, args.text, args.sender or evaluation.DEFAULT_SENDER, sys.stdout)
     return evaluation.eval_routing_main(rules, args.corpus, args.predictions, sys.stdout)
+
+
+def status(path: str, metrics_url: str | None) -> int:
+    """``laporgub status``: 0 nothing needs attention, 1 something does, 2 a bad configuration."""
+    from laporgub.status import status_main
+
+    config = _load(path)
+    if config is None:
+        return EXIT_CONFIG
+    return status_main(config, sys.stdout, metrics_url)
 
 
 def check_config(path: str) -> int:

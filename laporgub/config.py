@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from laporgub.exceptions import ConfigError
+from laporgub.report.settings import FORMATS, ReportConfig
 from laporgub.types import GROUP_KEYS
 
 __all__ = [
@@ -330,6 +331,7 @@ class Config:
     spam: SpamConfig
     texts: TextsConfig
     routing: RoutingConfig = field(default_factory=RoutingConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
     followup: FollowupConfig = field(default_factory=FollowupConfig)
     path: str | None = field(default=None, compare=False)
 
@@ -742,6 +744,39 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
             abbreviations[key.strip().lower()] = value.strip().lower()
     routing = RoutingConfig(abbreviations=abbreviations)
 
+    t = root.table("report", required=False)
+    extra_ids = t.data.get("extra_chat_ids", [])
+    t.seen.add("extra_chat_ids")
+    extra: list[int] = []
+    if not isinstance(extra_ids, list):
+        problems.add("report.extra_chat_ids", f"must be a list of chat ids, not {_tname(extra_ids)}")
+    else:
+        for i, chat in enumerate(extra_ids):
+            if isinstance(chat, bool) or not isinstance(chat, int) or chat == 0:
+                problems.add(f"report.extra_chat_ids[{i}]", "must be a non-zero integer chat id")
+            else:
+                extra.append(chat)
+    formats = t.str_list("formats", FORMATS, lower=True)
+    for i, fmt in enumerate(formats if isinstance(formats, tuple) else ()):
+        if fmt not in FORMATS:
+            problems.add(f"report.formats[{i}]", f"must be one of {', '.join(repr(f) for f in FORMATS)}, not {fmt!r}")
+    if isinstance(formats, tuple) and not formats:
+        problems.add("report.formats", "must not be empty")
+    report = ReportConfig(
+        enabled=t.bool("enabled", True),
+        day=t.int("day", 1, min=1, max=28), hour=t.int("hour", 8, min=0, max=23),
+        minute=t.int("minute", 0, min=0, max=59),
+        response_target_days=t.float("response_target_days", 3.0, positive=True, max=60.0),
+        send_to_leaders=t.bool("send_to_leaders", True),
+        extra_chat_ids=tuple(extra),
+        formats=formats if isinstance(formats, tuple) else FORMATS,
+        retry_minutes=t.float("retry_minutes", 10.0, positive=True, max=1440.0),
+        catch_up_days=t.float("catch_up_days", 7.0, min=0.0, max=27.0),
+    )
+    if report.enabled and not ((report.send_to_leaders and leaders) or report.extra_chat_ids):
+        problems.add("report", "no recipients: add [[leaders]] or report.extra_chat_ids, or set enabled = false")
+    t.finish()
+
     t = root.table("followup", required=False)
     followup = FollowupConfig(
         reminder_hours=t.float("reminder_hours", 24.0, min=0.0, max=24.0 * 60),
@@ -769,7 +804,7 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
     return Config(
         service=service, metrics=metrics, api=api, telegram=telegram, sla=sla, intake=intake,
         modems=tuple(modems), groups=groups, pics=tuple(pics), leaders=tuple(leaders),
-        spam=spam, texts=texts, routing=routing, followup=followup, path=path,
+        spam=spam, texts=texts, routing=routing, report=report, followup=followup, path=path,
     )
 
 

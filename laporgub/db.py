@@ -2,7 +2,8 @@
 
 Every hand-off that must survive a crash goes through these tables (DESIGN.md):
 the inbound SMS row (raw PDU kept), the ticket, the notification outbox and
-the outbound SMS outbox. Times are stored as UNIX epoch seconds (floats), so
+the outbound SMS outbox. Times are stored as UNIX epoch seconds (double precision: PostgreSQL's REAL
+would lose minutes), so
 stage durations are plain subtraction in SQL and in Python on every backend.
 
 peewee keeps one connection per thread; each actor connects in its own
@@ -39,7 +40,7 @@ class SchemaVersion(BaseModel):
     """One row per applied migration."""
 
     version = peewee.IntegerField(primary_key=True)
-    applied_at = peewee.FloatField()
+    applied_at = peewee.DoubleField()
 
 
 class Ticket(BaseModel):
@@ -57,10 +58,10 @@ class Ticket(BaseModel):
     missing_parts = peewee.CharField(max_length=64, null=True)  # "2,3" when registered incomplete
     regency = peewee.CharField(max_length=64, null=True)
     status = peewee.CharField(max_length=16, default="open", index=True)  # open | responded | closed
-    received_at = peewee.FloatField()  # stage register starts
-    registered_at = peewee.FloatField()  # ticket committed
-    filtered_at = peewee.FloatField(null=True, index=True)  # categories committed
-    updated_at = peewee.FloatField()
+    received_at = peewee.DoubleField(index=True)  # stage register starts
+    registered_at = peewee.DoubleField()  # ticket committed
+    filtered_at = peewee.DoubleField(null=True, index=True)  # categories committed
+    updated_at = peewee.DoubleField()
 
     class Meta:
         indexes = ((("day", "four", "seq"), True),)
@@ -76,12 +77,12 @@ class InboundSms(BaseModel):
     sender = peewee.CharField(max_length=32, null=True, index=True)  # E.164 for subscribers
     text = peewee.TextField(null=True)
     encoding = peewee.CharField(max_length=8, null=True)
-    sent_at = peewee.FloatField(null=True)  # service-centre timestamp
+    sent_at = peewee.DoubleField(null=True)  # service-centre timestamp
     concat_ref = peewee.IntegerField(null=True)
     concat_total = peewee.IntegerField(null=True)
     concat_seq = peewee.IntegerField(null=True)
-    reported_at = peewee.FloatField()  # +CMTI or found in storage: the register stage starts here
-    stored_at = peewee.FloatField()
+    reported_at = peewee.DoubleField()  # +CMTI or found in storage: the register stage starts here
+    stored_at = peewee.DoubleField()
     # part: waiting for the other parts; done: handled; undecodable: kept raw and reported
     state = peewee.CharField(max_length=16, default="done", index=True)
     kind = peewee.CharField(max_length=16, null=True)
@@ -101,8 +102,8 @@ class TicketCategory(BaseModel):
     keywords = peewee.TextField(default="")  # comma-separated
     source = peewee.CharField(max_length=16, default="filter")  # filter | reroute
     active = peewee.BooleanField(default=True)
-    created_at = peewee.FloatField()
-    removed_at = peewee.FloatField(null=True)
+    created_at = peewee.DoubleField()
+    removed_at = peewee.DoubleField(null=True)
 
     class Meta:
         indexes = ((("ticket", "group"), True),)
@@ -119,11 +120,11 @@ class Notification(BaseModel):
     kind = peewee.CharField(max_length=16)
     text = peewee.TextField(null=True)  # ready-made text (alerts to the admin chat)
     status = peewee.CharField(max_length=16, default="pending", index=True)  # pending | sent | failed
-    queued_at = peewee.FloatField()  # notify starts
-    sent_at = peewee.FloatField(null=True)  # request sent: deliver starts
-    acked_at = peewee.FloatField(null=True)  # Bot API answered ok
+    queued_at = peewee.DoubleField()  # notify starts
+    sent_at = peewee.DoubleField(null=True)  # request sent: deliver starts
+    acked_at = peewee.DoubleField(null=True)  # Bot API answered ok
     attempts = peewee.IntegerField(default=0)
-    next_attempt_at = peewee.FloatField(default=0.0)
+    next_attempt_at = peewee.DoubleField(default=0.0)
     last_error = peewee.TextField(null=True)
     message_id = peewee.BigIntegerField(null=True, index=True)  # a PIC's reply names it: maps back to tickets
 
@@ -138,7 +139,7 @@ class Pic(BaseModel):
     groups = peewee.TextField(default="")  # comma-separated group keys
     admin = peewee.BooleanField(default=False)
     active = peewee.BooleanField(default=True)
-    updated_at = peewee.FloatField()
+    updated_at = peewee.DoubleField()
 
 
 class PicResponse(BaseModel):
@@ -152,7 +153,7 @@ class PicResponse(BaseModel):
     action = peewee.CharField(max_length=16, default="response")  # response | close | reroute
     chat_id = peewee.BigIntegerField(null=True)
     message_id = peewee.BigIntegerField(null=True)
-    created_at = peewee.FloatField()
+    created_at = peewee.DoubleField()
 
 
 class OutboundSms(BaseModel):
@@ -164,12 +165,12 @@ class OutboundSms(BaseModel):
     ticket = peewee.ForeignKeyField(Ticket, null=True, backref="outbound", on_delete="SET NULL")
     inbound = peewee.ForeignKeyField(InboundSms, null=True, on_delete="SET NULL")
     status = peewee.CharField(max_length=16, default="pending", index=True)  # pending | sending | sent | failed
-    created_at = peewee.FloatField()
+    created_at = peewee.DoubleField()
     claimed_by = peewee.CharField(max_length=64, null=True)
-    claimed_at = peewee.FloatField(null=True)
+    claimed_at = peewee.DoubleField(null=True)
     attempts = peewee.IntegerField(default=0)
-    next_attempt_at = peewee.FloatField(default=0.0)
-    sent_at = peewee.FloatField(null=True)
+    next_attempt_at = peewee.DoubleField(default=0.0)
+    sent_at = peewee.DoubleField(null=True)
     modem = peewee.CharField(max_length=64, null=True)
     message_refs = peewee.CharField(max_length=64, null=True)  # +CMGS references, comma-separated
     last_error = peewee.TextField(null=True)
@@ -182,8 +183,8 @@ class ReportRun(BaseModel):
     chat_id = peewee.BigIntegerField()
     status = peewee.CharField(max_length=16, default="claimed")  # claimed | sent | failed
     claimed_by = peewee.CharField(max_length=64, null=True)
-    claimed_at = peewee.FloatField()
-    sent_at = peewee.FloatField(null=True)
+    claimed_at = peewee.DoubleField()
+    sent_at = peewee.DoubleField(null=True)
     files = peewee.TextField(null=True)  # comma-separated file names sent
     last_error = peewee.TextField(null=True)
 
@@ -196,7 +197,7 @@ class TelegramState(BaseModel):
 
     key = peewee.CharField(max_length=64, primary_key=True)
     value = peewee.TextField()
-    updated_at = peewee.FloatField()
+    updated_at = peewee.DoubleField()
 
 
 class ChatReply(BaseModel):
@@ -211,10 +212,10 @@ class ChatReply(BaseModel):
     ticket = peewee.ForeignKeyField(Ticket, null=True, backref="chat_replies", on_delete="SET NULL")
     text = peewee.TextField()
     status = peewee.CharField(max_length=16, default="pending", index=True)  # pending | sent | failed
-    created_at = peewee.FloatField()
+    created_at = peewee.DoubleField()
     attempts = peewee.IntegerField(default=0)
-    next_attempt_at = peewee.FloatField(default=0.0)
-    sent_at = peewee.FloatField(null=True)
+    next_attempt_at = peewee.DoubleField(default=0.0)
+    sent_at = peewee.DoubleField(null=True)
     message_id = peewee.BigIntegerField(null=True, index=True)  # replies to it map back to the ticket too
     last_error = peewee.TextField(null=True)
 
@@ -224,7 +225,7 @@ class FollowupEvent(BaseModel):
 
     ticket = peewee.ForeignKeyField(Ticket, backref="followups", on_delete="CASCADE")
     step = peewee.CharField(max_length=16)
-    created_at = peewee.FloatField()
+    created_at = peewee.DoubleField()
 
     class Meta:
         indexes = ((("ticket", "step"), True),)
@@ -236,7 +237,7 @@ class DigestRun(BaseModel):
     group = peewee.CharField(max_length=32)
     day = peewee.CharField(max_length=10)  # YYYY-MM-DD in the service's time zone
     tickets = peewee.IntegerField(default=0)
-    created_at = peewee.FloatField()
+    created_at = peewee.DoubleField()
 
     class Meta:
         indexes = ((("group", "day"), True),)
