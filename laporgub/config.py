@@ -255,6 +255,16 @@ class FollowupConfig:
         return int(hour), int(minute)
 
 
+@dataclass(frozen=True, slots=True)
+class PrivacyConfig:
+    """``[privacy]``: personal data (UU 27/2022): how long citizens' numbers are kept."""
+
+    #: A closed ticket last updated this many months ago loses the citizen's number (figures stay for reports).
+    retention_months: int = 24
+    #: Audit log entries older than this many months are deleted (0: kept for ever).
+    audit_retention_months: int = 0
+
+
 def _check_clock_time(text: str) -> str | None:
     if text.strip().lower() == "off":
         return None
@@ -271,12 +281,12 @@ TEXT_VARIABLES: dict[str, frozenset[str]] = {
     "status_sms": frozenset({"ticket", "status", "response", "agency", "received"}),
     "status_unknown_sms": frozenset({"ticket", "centre_number"}),
     "telegram_notification": frozenset(
-        {"marker", "ticket", "hashtag", "groups", "regency", "sender", "received", "text", "kind"}
+        {"marker", "ticket", "hashtag", "groups", "regency", "sender", "received", "text", "kind", "keywords"}
     ),
     "telegram_operator": frozenset({"sender", "modem", "received", "text"}),
     "telegram_followup": frozenset({"ticket", "hashtag", "sender", "received", "text"}),
     "telegram_batch_item": frozenset(
-        {"marker", "ticket", "hashtag", "groups", "regency", "sender", "received", "text", "kind"}
+        {"marker", "ticket", "hashtag", "groups", "regency", "sender", "received", "text", "kind", "keywords"}
     ),
     "response_sms": frozenset({"ticket", "agency", "response", "centre_number"}),
     "closed_sms": frozenset({"ticket", "agency", "response", "centre_number"}),
@@ -333,6 +343,7 @@ class Config:
     routing: RoutingConfig = field(default_factory=RoutingConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     followup: FollowupConfig = field(default_factory=FollowupConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     path: str | None = field(default=None, compare=False)
 
     @property
@@ -791,6 +802,17 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
                      f"not {followup.escalate_hours:g}")
     t.finish()
 
+    t = root.table("privacy", required=False)
+    privacy = PrivacyConfig(
+        retention_months=t.int("retention_months", 24, min=1, max=240),
+        audit_retention_months=t.int("audit_retention_months", 0, min=0, max=600),
+    )
+    if 0 < privacy.audit_retention_months < privacy.retention_months:
+        problems.add("privacy.audit_retention_months",
+                     f"must be 0 or at least retention_months ({privacy.retention_months}), "
+                     f"not {privacy.audit_retention_months}")
+    t.finish()
+
     t = root.table("texts")
     texts = TextsConfig(
         centre_number=t.str("centre_number"),
@@ -804,7 +826,8 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
     return Config(
         service=service, metrics=metrics, api=api, telegram=telegram, sla=sla, intake=intake,
         modems=tuple(modems), groups=groups, pics=tuple(pics), leaders=tuple(leaders),
-        spam=spam, texts=texts, routing=routing, report=report, followup=followup, path=path,
+        spam=spam, texts=texts, routing=routing, report=report, followup=followup, privacy=privacy,
+        path=path,
     )
 
 

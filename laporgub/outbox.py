@@ -193,14 +193,15 @@ def _render(row: db.Notification, renderer: Renderer) -> tuple[list[str], str | 
         return [row.text], None
     if row.ticket_id:
         t = row.ticket
-        groups = tuple(
-            c.group for c in db.TicketCategory.select(db.TicketCategory.group)
+        categories = [
+            c for c in db.TicketCategory.select(db.TicketCategory.group, db.TicketCategory.keywords)
             .where((db.TicketCategory.ticket == t.id) & db.TicketCategory.active).order_by(db.TicketCategory.id)
             if c.group != "channel"
-        )
+        ]
         view = TicketView(
             number=t.number, kind=t.kind, sender=t.sender, text=t.text, received_at=t.received_at,
-            groups=groups, regency=t.regency,
+            groups=tuple(c.group for c in categories), regency=t.regency,
+            keywords="; ".join(f"{c.group}: {c.keywords.replace(',', ', ')}" for c in categories if c.keywords),
         )
         return renderer.ticket_messages(view), renderer.batch_item(view)
     inbound = row.inbound

@@ -56,6 +56,7 @@ class TicketView:
     received_at: float
     groups: tuple[str, ...]  # category groups, without channel
     regency: str | None
+    keywords: str = ""  # "infrastruktur: jalan rusak; kabkota: ungaran" (why it was routed so)
 
 
 class Renderer:
@@ -137,6 +138,7 @@ class Renderer:
             received=self.local_time(view.received_at),
             text=self.escape(text),
             kind=view.kind,
+            keywords=self.escape(view.keywords or "-"),
         )
 
     def batch_item(self, view: TicketView) -> str:
@@ -151,6 +153,7 @@ class Renderer:
             received=self.local_time(view.received_at),
             text=self.escape(view.text),
             kind=view.kind,
+            keywords=self.escape(view.keywords or "-"),
         )
 
     def batch_header(self, count: int | str) -> str:

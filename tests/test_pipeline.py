@@ -73,6 +73,8 @@ def test_complaints_reach_groups_and_citizen(modem: Any, botapi: Any, make_servi
     kabkota = config.groups["kabkota"].chat_id
     pertanian = config.groups["pertanian"].chat_id
     assert any(road.number in t for t in chat_texts(botapi, infra))
+    # Explainable: the notification says which keywords routed it where.
+    assert any(road.number in t and "Kata kunci: infrastruktur: " in t for t in chat_texts(botapi, infra))
     assert any(road.number in t for t in chat_texts(botapi, kabkota))
     assert any(flood.number in t and "DARURAT" in t for t in chat_texts(botapi, darurat))
     assert any(farm.number in t for t in chat_texts(botapi, pertanian))
