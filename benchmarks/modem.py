@@ -18,45 +18,21 @@ import platform
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import percentile, start_service  # noqa: E402
 
 from laporgub import db  # noqa: E402
-from laporgub.app import Service  # noqa: E402
-from laporgub.config import Secret, parse_config  # noqa: E402
 from laporgub.logsetup import setup_logging  # noqa: E402
 from laporgub.sim.botapi import BotApiServer  # noqa: E402
 from laporgub.sim.modem import ModemEmulator  # noqa: E402
-from tests.conftest import make_config_data  # noqa: E402
 
-TOKEN = "123456:BENCHMARK"
 TEXTS = ("Jalan rusak berlubang di desa kami mohon diperbaiki", "Lampu jalan mati sudah seminggu",
          "Puskesmas tutup siang hari padahal banyak pasien", "Sampah menumpuk di pasar tidak diangkut")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[k]
-
-
-def start_service(workdir: Path, modem: ModemEmulator, botapi: BotApiServer) -> tuple[Service, threading.Event]:
-    data = make_config_data(workdir, [modem.port], botapi.base_url, group_interval=3.0, sweep=30.0)
-    os.environ["LAPORGUB_TEST_TOKEN"] = TOKEN
-    config = parse_config(data)
-    service = Service(config, Secret(TOKEN), metrics_server=False)
-    service.start()
-    stop = threading.Event()
-    threading.Thread(target=service.run, args=(stop,), daemon=True).start()
-    if not service.wait_ready(30):
-        raise SystemExit("service not ready")
-    return service, stop
 
 
 def registered_at_by_sender() -> dict[str, float]:

@@ -18,26 +18,20 @@ import os
 import platform
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _harness import percentile as pct  # noqa: E402
+from _harness import start_service  # noqa: E402
 
 from laporgub import db  # noqa: E402
-from laporgub.app import Service  # noqa: E402
-from laporgub.config import Secret, parse_config  # noqa: E402
 from laporgub.logsetup import setup_logging  # noqa: E402
 from laporgub.sim.botapi import BotApiServer  # noqa: E402
 from laporgub.sim.modem import ModemEmulator  # noqa: E402
-from tests.conftest import make_config_data  # noqa: E402
 
 TOKEN = "123456:BENCHMARK"
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(q / 100 * len(ordered))) - 1))] if ordered else float("nan")
 
 
 def main() -> int:
@@ -50,16 +44,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         modem = ModemEmulator(name="bench", storage_size=30).start()
         botapi = BotApiServer(token=TOKEN, enforce_limits=True).start()
-        data = make_config_data(Path(tmp), [modem.port], botapi.base_url, group_interval=3.0, sweep=30.0)
-        data["leaders"] = []  # one group and the channel, as the scenario
-        os.environ["LAPORGUB_TEST_TOKEN"] = TOKEN
-        config = parse_config(data)
-        service = Service(config, Secret(TOKEN), metrics_server=False)
-        service.start()
-        stop = threading.Event()
-        threading.Thread(target=service.run, args=(stop,), daemon=True).start()
+        def one_group(data: dict) -> None:
+            data["leaders"] = []  # one group and the channel, as the scenario
+            data["report"]["enabled"] = False
+
+        service, stop = start_service(Path(tmp), modem, botapi, tweak=one_group)
+        config = service.config
         try:
-            assert service.wait_ready(30)
             interval = 60.0 / args.per_minute
             begin = time.monotonic()
             for i in range(count):

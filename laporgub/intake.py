@@ -32,7 +32,7 @@ import peewee
 from laporgub import db, pdu
 from laporgub.config import Config
 from laporgub.exceptions import PduError
-from laporgub.outbox import ADMIN
+from laporgub.outbox import ADMIN, destinations
 from laporgub.render import Renderer
 from laporgub.routing import Classification, Classifier, RoutingRules
 from laporgub.tickets import Sender, classify_sender, format_ticket, last_four, mask_msisdn, ticket_day
@@ -303,8 +303,7 @@ class Intake:
         ).execute()
         message = self.renderer.followup(ticket.number, msisdn, text, reported_at)
         interval = self.config.intake.followup_interval_minutes * 60
-        chat_ids = {**{k: g.chat_id for k, g in self.config.groups.items()},
-                    **{f"leader-{i}": ld.chat_id for i, ld in enumerate(self.config.leaders, 1)}}
+        chat_ids = destinations(self.config)
         for dest in self._followup_destinations(ticket):
             if dest not in chat_ids:
                 continue
