@@ -32,7 +32,7 @@ def start_service(
     workdir: Path, modem: ModemEmulator, botapi: BotApiServer, *, tweak: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[Service, threading.Event]:
     """The whole service on ``modem`` and ``botapi`` with the repository's config.toml, supervised, ready."""
-    data = make_config_data(workdir, [modem.port], botapi.base_url, group_interval=3.0, sweep=30.0)
+    data = make_config_data(workdir, [modem.port], botapi.base_url, group_interval=3.2, sweep=30.0)
     if tweak is not None:
         tweak(data)
     os.environ["LAPORGUB_TEST_TOKEN"] = TOKEN

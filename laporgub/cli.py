@@ -52,6 +52,15 @@ def build_parser() -> argparse.ArgumentParser:
     report = with_config(sub.add_parser("report", help="build the monthly report (PDF, XLSX, CSV) on demand"))
     report.add_argument("--month", required=True, help="the month reported on, YYYY-MM")
     report.add_argument("--out", required=True, help="directory for the files")
+    privacy = with_config(sub.add_parser("privacy", help="personal data requests (UU 27/2022): erase or export "
+                                                         "what is stored about a phone number (audit-logged)"))
+    privacy.add_argument("action", choices=("erase", "export"))
+    privacy.add_argument("--phone", required=True, help="the citizen's number, e.g. +628123456789 or 08123456789")
+    privacy.add_argument("--reason", default="", help="request reference kept in the audit log (no personal data)")
+    privacy.add_argument("--out", default=None, help="export: write the JSON to this file (mode 0600) "
+                                                     "instead of stdout")
+    audit = with_config(sub.add_parser("audit", help="list the audit log of numbers shown or removed in clear"))
+    audit.add_argument("--since", default=None, help="YYYY-MM-DD, an ISO time, or a span like 30d / 12h")
     demo = sub.add_parser("demo", help="the whole service on an emulated modem and a local Bot API stand-in")
     demo.add_argument("--forever", action="store_true", help="keep running after the demo SMS (Ctrl-C stops)")
     demo.add_argument("--metrics-port", type=int, default=9464, help="metrics port while the demo runs (0: any free)")
@@ -77,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from laporgub.report.cli import report_main
 
         return report_main(config, args.month, args.out)
+    if args.command in ("privacy", "audit"):
+        return privacy_command(args)
     if args.command == "demo":
         from laporgub.demo import run_demo
 
@@ -91,6 +102,16 @@ def _load(path: str) -> Config | None:
         for line in exc.problems:
             print(line, file=sys.stderr)
         return None
+
+
+def privacy_command(args: argparse.Namespace) -> int:
+    """``laporgub privacy erase|export --phone N`` and ``laporgub audit [--since ...]``."""
+    from laporgub.privacy import privacy_main
+
+    config = _load(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    return privacy_main(config, args, sys.stdout, sys.stderr)
 
 
 def routing_command(args: argparse.Namespace) -> int:

@@ -115,8 +115,8 @@ class TelegramConfig:
     parse_mode: str = "HTML"  # "HTML" or "none"
     base_file_url: str | None = None
     #: Telegram allows about 20 messages a minute into one group, as a sliding
-    #: window: pacing evenly (one every 3 s) avoids retry_after penalties.
-    group_interval_seconds: float = 3.0
+    #: window: pacing evenly (one every 3.2 s, a margin for jitter) avoids retry_after penalties.
+    group_interval_seconds: float = 3.2
     private_interval_seconds: float = 1.0
     request_timeout_seconds: float = 5.0
 
@@ -637,7 +637,7 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
         token_file=t.str("token_file", None),
         admin_chat_id=t.int("admin_chat_id", nonzero=True),
         parse_mode=t.str("parse_mode", "HTML", choices=("HTML", "none")),
-        group_interval_seconds=t.float("group_interval_seconds", 3.0, min=0.0, max=60.0),
+        group_interval_seconds=t.float("group_interval_seconds", 3.2, min=0.0, max=60.0),
         private_interval_seconds=t.float("private_interval_seconds", 1.0, min=0.0, max=60.0),
         request_timeout_seconds=t.float("request_timeout_seconds", 5.0, positive=True, max=120.0),
     )

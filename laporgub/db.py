@@ -62,6 +62,8 @@ class Ticket(BaseModel):
     registered_at = peewee.DoubleField()  # ticket committed
     filtered_at = peewee.DoubleField(null=True, index=True)  # categories committed
     updated_at = peewee.DoubleField()
+    #: When the citizen's number was removed (retention policy or an erasure request); None: not anonymised.
+    anonymised_at = peewee.DoubleField(null=True)
 
     class Meta:
         indexes = ((("day", "four", "seq"), True),)
@@ -243,6 +245,24 @@ class DigestRun(BaseModel):
         indexes = ((("group", "day"), True),)
 
 
+class AuditLog(BaseModel):
+    """Every display or removal of a citizen's number in clear (UU 27/2022): who, when, what, whose (masked)."""
+
+    at = peewee.DoubleField(index=True)
+    actor = peewee.CharField(max_length=64)  # the OS user of an admin command, or "service"
+    action = peewee.CharField(max_length=32, index=True)  # export | erase | retention | read:personal
+    subject = peewee.CharField(max_length=32, null=True)  # the number, masked (0811****0200)
+    detail = peewee.TextField(default="")
+
+
+class RetentionRun(BaseModel):
+    """One daily run of the retention policy; the unique day makes it happen once a day."""
+
+    day = peewee.CharField(max_length=10, unique=True)  # YYYY-MM-DD in the service's time zone
+    tickets = peewee.IntegerField(default=0)
+    created_at = peewee.DoubleField()
+
+
 MODELS: tuple[type[BaseModel], ...] = (
     SchemaVersion,
     Ticket,
@@ -257,6 +277,8 @@ MODELS: tuple[type[BaseModel], ...] = (
     ChatReply,
     FollowupEvent,
     DigestRun,
+    AuditLog,
+    RetentionRun,
 )
 
 

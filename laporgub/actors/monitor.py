@@ -58,11 +58,23 @@ class Monitor(LaporgubActor):
             logger.warning("event=unknown_message actor=monitor message=%r", type(message).__name__)
 
     def _check(self) -> None:
+        now = self.clock()
         try:
-            result = self.followup.run(self.clock())
+            result = self.followup.run(now)
         except Exception:
             # Nothing half-done: each step commits with its rows. The next check tries again.
             logger.exception("event=followup_check_failed")
+            self._retention(now)
             return
         for dest in result.destinations:
             self.directory.tell(f"dispatcher:{dest}", NotificationsQueued(dest))
+        self._retention(now)
+
+    def _retention(self, now: float) -> None:
+        """The ``[privacy]`` retention policy, once a day (recorded in ``RetentionRun``)."""
+        from laporgub.privacy import daily_retention
+
+        try:
+            daily_retention(self.followup.config, now)
+        except Exception:
+            logger.exception("event=retention_failed")
