@@ -1,6 +1,9 @@
-"""The actors of the pipeline, one module each.
+"""The actors of the service, one module each.
 
-``modem.ModemReader`` -> ``registry.TicketRegistry`` -> ``keyword_filter.KeywordFilter``
--> ``dispatcher.GroupDispatcher`` (one per Telegram destination). Wiring is in
-:mod:`laporgub.app`, supervision in :mod:`laporgub.supervisor`.
+Pipeline: ``modem.ModemReader`` -> ``registry.TicketRegistry`` -> ``keyword_filter.KeywordFilter``
+-> ``dispatcher.GroupDispatcher`` (one per Telegram destination).
+Beside it: ``responder.Responder`` (PICs' replies and commands), ``monitor.Monitor``
+(reminders, escalation, digests, data retention) and ``reporter.ReportGenerator``
+(the monthly report). Wiring is in :mod:`laporgub.app`, supervision in
+:mod:`laporgub.supervisor`, what they share in :mod:`laporgub.actors._base`.
 """
