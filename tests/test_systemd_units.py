@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,14 +16,11 @@ UNITS = ("laporgub.service", "laporgub-backup.service", "laporgub-backup.timer")
 
 
 def localised(tmp_path: Path) -> list[Path]:
-    """The units with the /opt venv paths pointed at this interpreter (verify checks executables exist)."""
+    """Copies of the units exactly as shipped (they verify before LaporGub is installed: /usr/bin/env)."""
     paths = []
     for name in UNITS:
-        text = (ROOT / "systemd" / name).read_text(encoding="utf-8")
-        text = text.replace("/opt/laporgub/venv/bin/laporgub", f"{sys.executable} -m laporgub")
-        text = text.replace("/opt/laporgub/venv/bin/python", sys.executable)
         path = tmp_path / name
-        path.write_text(text, encoding="utf-8")
+        path.write_text((ROOT / "systemd" / name).read_text(encoding="utf-8"), encoding="utf-8")
         paths.append(path)
     return paths
 
