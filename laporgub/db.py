@@ -61,6 +61,7 @@ class Ticket(BaseModel):
     received_at = peewee.DoubleField(index=True)  # stage register starts
     registered_at = peewee.DoubleField()  # ticket committed
     filtered_at = peewee.DoubleField(null=True, index=True)  # categories committed
+    notified_at = peewee.DoubleField(null=True)  # the Bot API accepted its last group notification
     updated_at = peewee.DoubleField()
     #: When the citizen's number was removed (retention policy or an erasure request); None: not anonymised.
     anonymised_at = peewee.DoubleField(null=True)

@@ -212,24 +212,32 @@ def _render(row: db.Notification, renderer: Renderer) -> tuple[list[str], str | 
     return [renderer.operator_message(sender, inbound.modem, inbound.reported_at, inbound.text or "")], None
 
 
-def ticket_notifications_complete(notification_ids: Iterable[int]) -> list[tuple[int, float]]:
-    """``(ticket_id, received_at)`` of the tickets of these rows that have no ticket notification left pending."""
+def ticket_notifications_complete(notification_ids: Iterable[int], acked_at: float) -> list[tuple[int, float]]:
+    """``(ticket_id, received_at)`` of the tickets whose last pending notification was among these rows.
+
+    Claimed with one conditional UPDATE per ticket (``notified_at`` still empty and nothing
+    pending), so when two dispatchers send a ticket's last two notifications at the same
+    moment, exactly one of them counts it.
+    """
     ids = list(notification_ids)
-    tickets = (
+    tickets = list(
         db.Ticket.select(db.Ticket.id, db.Ticket.received_at)
         .join(db.Notification, on=(db.Notification.ticket == db.Ticket.id))
-        .where(db.Notification.id.in_(ids))
+        .where(db.Notification.id.in_(ids) & db.Ticket.notified_at.is_null())
         .distinct()
     )
     result = []
     for t in tickets:
-        left = (
-            db.Notification.select()
-            .where((db.Notification.ticket == t.id) & (db.Notification.status == "pending")
-                   & db.Notification.kind.in_(["ticket", "spam"]))
-            .count()
+        pending = db.Notification.select(db.Notification.id).where(
+            (db.Notification.ticket == t.id) & (db.Notification.status == "pending")
+            & db.Notification.kind.in_(["ticket", "spam"])
         )
-        if left == 0:
+        claimed = (
+            db.Ticket.update(notified_at=acked_at)
+            .where((db.Ticket.id == t.id) & db.Ticket.notified_at.is_null() & ~peewee.fn.EXISTS(pending))
+            .execute()
+        )
+        if claimed:
             result.append((t.id, t.received_at))
     return result
 

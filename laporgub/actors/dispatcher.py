@@ -203,7 +203,7 @@ class GroupDispatcher(LaporgubActor):
         if not ids:
             return
         try:
-            for _ticket, received_at in ticket_notifications_complete(ids):
+            for _ticket, received_at in ticket_notifications_complete(ids, acked_at):
                 self.metrics.end_to_end.observe(max(0.0, acked_at - received_at))
         except Exception:
             logger.exception("event=end_to_end_metric_failed destination=%s", self.destination)
