@@ -26,7 +26,7 @@ import peewee
 
 from laporgub import db
 from laporgub.config import Config
-from laporgub.outbox import ADMIN, destinations
+from laporgub.outbox import ADMIN, destinations, leader_destinations
 from laporgub.render import STATUS_WORDS, visible_len
 from laporgub.responses import Texts, shorten
 from laporgub.tickets import hashtag, mask_msisdn
@@ -103,8 +103,7 @@ class Followup:
         count = 0
         for ticket in self._due(ESCALATION, now - hours * 3600):
             groups = self._active_groups(ticket)
-            targets = [f"leader-{i}" for i, leader in enumerate(self.config.leaders, 1)
-                       if leader.wants(tuple(groups), ticket.regency)] + [ADMIN]
+            targets = [*leader_destinations(self.config, groups, ticket.regency), ADMIN]
             text = self._ticket_text("telegram_escalation", ticket, groups, now)
             if self._queue_step(ticket, ESCALATION, targets, text, now, dests):
                 count += 1

@@ -56,6 +56,12 @@ class Alerts:
         self.wake()
 
 
+def leader_destinations(config: Config, groups: Iterable[str], regency: str | None) -> list[str]:
+    """The ``leader-<n>`` destinations that follow any of ``groups`` or ``regency``."""
+    groups = tuple(groups)
+    return [f"leader-{i}" for i, leader in enumerate(config.leaders, 1) if leader.wants(groups, regency)]
+
+
 def destinations(config: Config) -> dict[str, int]:
     """Every Telegram destination: group keys, ``leader-<n>``, ``admin`` -> chat id."""
     result = {key: g.chat_id for key, g in config.groups.items()}
@@ -102,9 +108,7 @@ def route_ticket(config: Config, classifier: Classifier, ticket_id: int) -> Rout
             )
         dests = list(targets)
         if ticket.kind != "spam":
-            for i, leader in enumerate(config.leaders, 1):
-                if leader.wants(tuple(targets), regency):
-                    dests.append(f"leader-{i}")
+            dests += leader_destinations(config, targets, regency)
         chat_ids = destinations(config)
         db.Notification.insert_many(
             [

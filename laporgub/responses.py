@@ -37,7 +37,7 @@ from laporgub.commands import (
     tickets_in_text,
 )
 from laporgub.config import Config, PicConfig
-from laporgub.outbox import destinations
+from laporgub.outbox import destinations, leader_destinations
 from laporgub.render import STATUS_WORDS, Renderer, strip_tags
 from laporgub.tickets import hashtag, mask_msisdn
 from laporgub.types import GROUP_KEYS
@@ -468,9 +468,8 @@ class ResponseDesk:
         ticket.save()
         self._notify(ticket, new, "ticket", None, now, fx)
         active = [g for g in groups if g not in old] + [new]
-        for i, leader in enumerate(self.config.leaders, 1):
-            dest = f"leader-{i}"
-            if leader.wants(tuple(active), ticket.regency) and not db.Notification.select().where(
+        for dest in leader_destinations(self.config, active, ticket.regency):
+            if not db.Notification.select().where(
                 (db.Notification.ticket == ticket) & (db.Notification.destination == dest)
                 & db.Notification.kind.in_(["ticket", "spam"])
             ).exists():
