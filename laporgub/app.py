@@ -4,7 +4,8 @@ Start order (downstream first, so nothing is told to an actor that is not
 there yet): database and metrics, Telegram gateway, one GroupDispatcher per
 destination, the Responder (PICs' replies and commands) and the Monitor
 (follow-up reminders, escalation, digests), KeywordFilter, TicketRegistry,
-then the ModemReaders. Stop order
+the WebhookSender and the ApiServer (website API: it tells the filter), then
+the ModemReaders. Stop order
 is the reverse: intake first, the registry commits what it holds, then the
 rest (Mopidy's ``_app/server.py``).
 """
@@ -12,16 +13,19 @@ rest (Mopidy's ``_app/server.py``).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import peewee
 import pykka
 
-from laporgub import db
+from laporgub import db, leases
 from laporgub.actors._base import Directory, Scheduler
+from laporgub.actors.api_server import ApiServer, ApiStatus
 from laporgub.actors.dispatcher import GroupDispatcher
 from laporgub.actors.keyword_filter import KeywordFilter
 from laporgub.actors.modem import ModemReader
@@ -30,6 +34,7 @@ from laporgub.actors.registry import TicketRegistry
 from laporgub.actors.reporter import ReportGenerator
 from laporgub.actors.responder import Responder
 from laporgub.config import Config, ConfigError, Secret, load_config
+from laporgub.exceptions import RegistryError
 from laporgub.intake import Intake, build_classifier
 from laporgub.messages import NotificationsQueued
 from laporgub.metrics import Metrics, start_metrics_server
@@ -68,6 +73,8 @@ class Service:
         self.gateway: TelegramGateway | None = None
         self._metrics_server: Any = None
         self.ready = threading.Event()
+        #: Whether (and where) the website API listens; kept across restarts of its actor.
+        self.api_status = ApiStatus()
         self.started_at = time.monotonic()
         self.notifier = Notifier()
         #: Set by SIGHUP; the supervision loop reloads ``config_path``.
@@ -83,8 +90,18 @@ class Service:
             listen = config.metrics.listen
             self._metrics_server = start_metrics_server(self.metrics, listen.host, listen.port)
             logger.info("event=metrics_listening listen=%s", listen)
-        db.open_database(config.service.database)
-        self._sync_pics()
+        self.instance = leases.configure(config.service.instance, config.service.lease_seconds,
+                                         config.service.claim_seconds)
+        try:
+            db.open_database(config.service.database)
+            with db.database.connection_context():
+                leases.recover_local(self.instance)  # what a killed predecessor on this host held: ours again now
+            logger.info("event=instance instance=%s", self.instance)
+            self._sync_pics()
+        except (peewee.DatabaseError, OSError) as exc:
+            # Unreachable, locked past the busy timeout, or the disk full: one line and exit 1 (systemd retries).
+            where = re.sub(r"//[^@/]*@", "//***@", config.service.database)
+            raise RegistryError(f"database {where} not usable: {type(exc).__name__}: {exc}") from exc
         self.scheduler = Scheduler()
         self.gateway = TelegramGateway(config.telegram, self.token)
         self.gateway.start()
@@ -98,7 +115,8 @@ class Service:
         for dest in destinations(config):
             self.supervisor.start_child(ChildSpec(f"dispatcher:{dest}", self._dispatcher_starter(dest)))
         self.supervisor.start_child(ChildSpec(
-            "reporter", lambda: ReportGenerator.start(config=self.config, gateway=self.gateway, **self._actors())))
+            "reporter", lambda: ReportGenerator.start(config=self.config, gateway=self.gateway,
+                                                      instance=self.instance, **self._actors())))
         self.supervisor.start_child(ChildSpec(
             "responder", lambda: Responder.start(config=self.config, gateway=self.gateway, **self._actors()),
             stop_timeout=3.0))
@@ -109,6 +127,7 @@ class Service:
         self.supervisor.start_child(ChildSpec(
             "registry", lambda: TicketRegistry.start(intake=self.intake, **self._common()),
             stop_timeout=STOP_BUDGET / 2))
+        self._start_website()
         for modem in config.modems:
             self.supervisor.start_child(ChildSpec(
                 f"modem:{modem.name}",
@@ -217,8 +236,10 @@ class Service:
             for pic in self.config.pics:
                 fields = {"name": pic.name, "agency": pic.agency, "surat_tugas": pic.surat_tugas,
                           "groups": ",".join(pic.groups), "admin": pic.admin, "active": True, "updated_at": now}
-                if db.Pic.update(**fields).where(db.Pic.telegram_id == pic.telegram_id).execute() == 0:
-                    db.Pic.create(telegram_id=pic.telegram_id, **fields)
+                # An upsert: instances starting together on one database must not clash on the unique id.
+                db.Pic.insert(telegram_id=pic.telegram_id, **fields).on_conflict(
+                    conflict_target=[db.Pic.telegram_id],
+                    update={getattr(db.Pic, k): v for k, v in fields.items()}).execute()
             db.Pic.update(active=False, updated_at=now).where(db.Pic.telegram_id.not_in(ids or [0])).execute()
 
     # -- run -------------------------------------------------------------------
@@ -258,8 +279,40 @@ class Service:
             self.metrics.value("laporgub_modem_up", modem=m.name) == 1.0 for m in self.config.modems
         )
 
+    def _start_website(self) -> None:
+        """The website API (after the filter and registry it tells) and the webhook sender (docs/api.md)."""
+        from laporgub.actors.webhooks import WebhookSender
+        from laporgub.config import read_webhook_secrets
+
+        api = self.config.api
+        if api.webhooks:
+            secrets = read_webhook_secrets(api)  # a missing secret stops the start with the key named
+            self.metrics.declare_webhooks(h.name for h in api.webhooks)
+            self.supervisor.start_child(ChildSpec(
+                "webhooks", lambda: WebhookSender.start(hooks=api.webhooks, secrets=secrets, metrics=self.metrics,
+                                                        **self._actors()), stop_timeout=3.0))
+        if api.listen is not None:
+            listen = api.listen
+            self.supervisor.start_child(ChildSpec(
+                "api", lambda: ApiServer.start(app_factory=self._api_app, listen=listen, status=self.api_status,
+                                               **self._actors()), stop_timeout=3.0))
+
+    def _api_app(self) -> Any:
+        from laporgub.api.app import ApiContext, build_app
+        from laporgub.api.auth import RateLimiter
+
+        def count(route: str, code: int) -> None:
+            self.metrics.api_requests.labels(route=route, code=str(code)).inc()
+
+        return build_app(ApiContext(
+            config=lambda: self.config, intake=lambda: self.intake, tell=self.directory.tell,
+            actor_names=self.directory.names, limiter=RateLimiter(self.config.api.rate_limit_per_minute),
+            count_request=count,
+        ))
+
     def _update_ready(self) -> None:
-        ready = self.supervisor.all_alive() and self.modems_up()
+        ready = self.supervisor.all_alive() and self.modems_up() and (
+            self.config.api.listen is None or self.api_status.listening.is_set())
         self.metrics.ready.set(1 if ready else 0)
         if ready and not self.ready.is_set():
             self.ready.set()
@@ -270,6 +323,8 @@ class Service:
             with db.database.connection_context():
                 self.metrics.outbox_pending.labels(outbox="notification").set(pending_count())
                 self.metrics.outbox_pending.labels(outbox="sms").set(outbound_pending_count())
+                self.metrics.outbox_pending.labels(outbox="webhook").set(
+                    db.WebhookDelivery.select().where(db.WebhookDelivery.status.in_(["pending", "sending"])).count())
         except Exception as exc:
             logger.warning("event=gauge_update_failed error=%s", exc)
 
@@ -309,8 +364,8 @@ class Service:
         if self._metrics_server is not None:
             self._metrics_server.shutdown()
             self._metrics_server = None
-        if not db.database.is_closed():
-            db.database.close()
+        if db.database.obj is not None:  # None: it never opened
+            db.close_all()  # this thread's connection, and PostgreSQL's idle pooled ones
         logger.info("event=service_stopped")
 
 
@@ -325,8 +380,9 @@ def restart_needed(old: Config, new: Config) -> list[str]:
         changed.append("modems")
     if old.metrics.listen != new.metrics.listen:
         changed.append("metrics.listen")
-    if old.api.listen != new.api.listen:
-        changed.append("api.listen")
+    for key in ("listen", "max_body_bytes", "rate_limit_per_minute", "webhooks"):
+        if getattr(old.api, key) != getattr(new.api, key):
+            changed.append(f"api.{key}")
     for key in ("base_url", "base_file_url", "token_env", "token_file"):
         if getattr(old.telegram, key) != getattr(new.telegram, key):
             changed.append(f"telegram.{key}")

@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "instead of stdout")
     audit = with_config(sub.add_parser("audit", help="list the audit log of numbers shown or removed in clear"))
     audit.add_argument("--since", default=None, help="YYYY-MM-DD, an ISO time, or a span like 30d / 12h")
+    from laporgub.api.cli import add_parsers as add_api_parsers
+
+    add_api_parsers(sub, with_config)
+    from laporgub.dbcopy import add_parser as add_db_parser
+
+    add_db_parser(sub)
     demo = sub.add_parser("demo", help="the whole service on an emulated modem and a local Bot API stand-in")
     demo.add_argument("--forever", action="store_true", help="keep running after the demo SMS (Ctrl-C stops)")
     demo.add_argument("--metrics-port", type=int, default=9464, help="metrics port while the demo runs (0: any free)")
@@ -88,6 +94,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return report_main(config, args.month, args.out)
     if args.command in ("privacy", "audit"):
         return privacy_command(args)
+    if args.command in ("api-key", "webhooks"):
+        return api_command(args)
+    if args.command == "db":
+        from laporgub import dbcopy
+
+        return dbcopy.main(args)
     if args.command == "demo":
         from laporgub.demo import run_demo
 
@@ -112,6 +124,17 @@ def privacy_command(args: argparse.Namespace) -> int:
     if config is None:
         return EXIT_CONFIG
     return privacy_main(config, args, sys.stdout, sys.stderr)
+
+
+def api_command(args: argparse.Namespace) -> int:
+    """``laporgub api-key ...`` and ``laporgub webhooks ...`` (docs/api.md)."""
+    from laporgub.api.cli import api_key_main, webhooks_main
+
+    config = _load(args.config)
+    if config is None:
+        return EXIT_CONFIG
+    main = api_key_main if args.command == "api-key" else webhooks_main
+    return main(config, args, sys.stdout, sys.stderr)
 
 
 def routing_command(args: argparse.Namespace) -> int:
@@ -190,6 +213,10 @@ def serve(config: Config, token: str, should_exit: threading.Event,
     service = Service(config, Secret(token))
     if reload_requested is not None:
         service.reload_requested = reload_requested
+    if threading.current_thread() is threading.main_thread():
+        from laporgub.faults import install_from_env
+
+        install_from_env(service.directory)  # test-only: inert unless LAPORGUB_FAULT_INJECTION is set
     code = EXIT_OK
     try:
         service.start()

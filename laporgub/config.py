@@ -43,6 +43,8 @@ __all__ = [
     "load_config",
     "parse_config",
     "read_token",
+    "read_webhook_secrets",
+    "WebhookConfig",
 ]
 
 # Group keys that carry topic keywords; channel receives everything and
@@ -88,6 +90,12 @@ class ServiceConfig:
     #: An actor that does not answer the supervisor's ping this long is hung: it is
     #: restarted, and systemd's watchdog is not fed meanwhile.
     actor_hang_seconds: float = 90.0
+    #: This instance's id among several sharing one database (None: ``<hostname>:<pid>``); see leases.py.
+    instance: str | None = None
+    #: A dead instance's roles (sending to a chat, getUpdates) are taken over after this.
+    lease_seconds: float = 15.0
+    #: A dead instance's in-flight outbox rows (notifications, SMS, chat answers) are sent again after this.
+    claim_seconds: float = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +106,32 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    """One ``[[api.webhooks]]`` entry: a website URL that receives signed ticket events."""
+
+    name: str
+    url: str
+    #: The HMAC secret comes from this environment variable or file (never from config.toml).
+    secret_env: str | None = None
+    secret_file: str | None = None
+    #: An event not delivered this long after it was queued is given up (``dead``); replay re-sends it.
+    dead_after_hours: float = 24.0
+    #: First retry after this many seconds, doubling up to ``max_backoff_seconds``.
+    initial_backoff_seconds: float = 5.0
+    max_backoff_seconds: float = 600.0
+    timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
 class ApiConfig:
-    """``[api]``: the website HTTP API (served from a later release)."""
+    """``[api]``: the website HTTP API (docs/api.md) and its webhooks."""
 
     listen: Listen | None = None
+    #: Largest request body accepted, in bytes (413 above it).
+    max_body_bytes: int = 65536
+    #: Requests per minute per API key (429 with Retry-After above it); bursts up to the same number.
+    rate_limit_per_minute: int = 120
+    webhooks: tuple[WebhookConfig, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -616,6 +646,10 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
         log_level=t.str("log_level", "INFO", choices=_LOG_LEVELS),
         actor_hang_seconds=t.float("actor_hang_seconds", 90.0, min=1.0, max=3600.0),
         log_levels=_log_levels(t),
+        instance=t.str("instance", None, check=lambda v: None if re.fullmatch(r"[A-Za-z0-9._:@-]{1,48}", v)
+                       else "must be 1-48 letters, digits or . _ : @ -"),
+        lease_seconds=t.float("lease_seconds", 15.0, min=1.0, max=600.0),
+        claim_seconds=t.float("claim_seconds", 120.0, min=5.0, max=3600.0),
     )
     t.finish()
 
@@ -626,7 +660,31 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
 
     t = root.table("api", required=False)
     api_listen = t.str("listen", None, check=_check_listen)
-    api = ApiConfig(listen=_safe_listen(api_listen))
+    webhooks: list[WebhookConfig] = []
+    for w in t.array_of_tables("webhooks", required=False):
+        hook = WebhookConfig(
+            name=w.str("name", check=lambda v: None if re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", v)
+                       else "use up to 64 letters, digits, '.', '_' and '-'"),
+            url=w.str("url", check=_check_url),
+            secret_env=w.str("secret_env", None, check=_check_env_name),
+            secret_file=w.str("secret_file", None),
+            dead_after_hours=w.float("dead_after_hours", 24.0, positive=True, max=24.0 * 30),
+            initial_backoff_seconds=w.float("initial_backoff_seconds", 5.0, positive=True, max=3600.0),
+            max_backoff_seconds=w.float("max_backoff_seconds", 600.0, positive=True, max=86400.0),
+            timeout_seconds=w.float("timeout_seconds", 10.0, positive=True, max=60.0),
+        )
+        if hook.secret_env is None and hook.secret_file is None:
+            problems.add(w.path, "set secret_env (an environment variable name) or secret_file (a path)")
+        if hook.name in {h.name for h in webhooks}:
+            problems.add(f"{w.path}.name", f"duplicate webhook name {hook.name!r}")
+        w.finish(secrets={"secret": "secrets do not belong in config.toml; name them with secret_env or secret_file"})
+        webhooks.append(hook)
+    api = ApiConfig(
+        listen=_safe_listen(api_listen),
+        max_body_bytes=t.int("max_body_bytes", 65536, min=1024, max=10 * 1024 * 1024),
+        rate_limit_per_minute=t.int("rate_limit_per_minute", 120, min=1, max=1_000_000),
+        webhooks=tuple(webhooks),
+    )
     t.finish()
 
     t = root.table("telegram")
@@ -920,6 +978,37 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{name}: TOML syntax error: {exc}"]) from None
     return parse_config(data, path=name)
+
+
+def read_webhook_secrets(api: ApiConfig, environ: Mapping[str, str] | None = None) -> dict[str, Secret]:
+    """Fetch each webhook's signing secret (``secret_env``, else ``secret_file``), by webhook name.
+
+    Raises:
+        ConfigError: naming each webhook whose secret is missing or empty.
+    """
+    env = os.environ if environ is None else environ
+    secrets: dict[str, Secret] = {}
+    problems = []
+    for i, hook in enumerate(api.webhooks):
+        path = f"api.webhooks[{i}]"
+        value = ""
+        if hook.secret_env:
+            value = env.get(hook.secret_env, "").strip()
+            if not value and not hook.secret_file:
+                problems.append(f"{path}.secret_env: environment variable {hook.secret_env} is not set or empty")
+        if not value and hook.secret_file:
+            try:
+                value = Path(hook.secret_file).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                problems.append(f"{path}.secret_file: cannot read {hook.secret_file}: {exc.strerror or exc}")
+                continue
+            if not value:
+                problems.append(f"{path}.secret_file: {hook.secret_file} is empty")
+        if value:
+            secrets[hook.name] = Secret(value)
+    if problems:
+        raise ConfigError(problems)
+    return secrets
 
 
 def read_token(telegram: TelegramConfig, environ: Mapping[str, str] | None = None) -> Secret:

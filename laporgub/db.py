@@ -20,9 +20,11 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import peewee
 from playhouse import db_url
+from playhouse.pool import PooledPostgresqlDatabase
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +132,9 @@ class Notification(BaseModel):
     next_attempt_at = peewee.DoubleField(default=0.0)
     last_error = peewee.TextField(null=True)
     message_id = peewee.BigIntegerField(null=True, index=True)  # a PIC's reply names it: maps back to tickets
+    #: Which instance is sending the row, since when (a lease: a dead instance's claim expires); see outbox.py.
+    claimed_by = peewee.CharField(max_length=128, null=True)
+    claimed_at = peewee.DoubleField(null=True)
 
 
 class Pic(BaseModel):
@@ -221,6 +226,8 @@ class ChatReply(BaseModel):
     sent_at = peewee.DoubleField(null=True)
     message_id = peewee.BigIntegerField(null=True, index=True)  # replies to it map back to the ticket too
     last_error = peewee.TextField(null=True)
+    claimed_by = peewee.CharField(max_length=128, null=True)  # the sending instance (a lease, as for notifications)
+    claimed_at = peewee.DoubleField(null=True)
 
 
 class FollowupEvent(BaseModel):
@@ -264,6 +271,90 @@ class RetentionRun(BaseModel):
     created_at = peewee.DoubleField()
 
 
+class ApiKey(BaseModel):
+    """A website API key: only its SHA-256 is stored (the key itself is shown once, at creation)."""
+
+    name = peewee.CharField(max_length=64, index=True)
+    key_hash = peewee.CharField(max_length=64, unique=True)  # sha256 hex of the whole key
+    prefix = peewee.CharField(max_length=16)  # the key's first characters, to recognise it in listings
+    scopes = peewee.CharField(max_length=128)  # space-separated: submit read read:personal admin
+    created_at = peewee.DoubleField()
+    revoked_at = peewee.DoubleField(null=True)
+    last_used_at = peewee.DoubleField(null=True)
+
+
+class IdempotencyKey(BaseModel):
+    """A web complaint's ``Idempotency-Key``, committed in the transaction that created its ticket."""
+
+    api_key = peewee.ForeignKeyField(ApiKey, on_delete="CASCADE")
+    key = peewee.CharField(max_length=128)
+    request_hash = peewee.CharField(max_length=64)  # sha256 of the request body: a reuse must match
+    ticket = peewee.ForeignKeyField(Ticket, on_delete="CASCADE")
+    created_at = peewee.DoubleField()
+
+    class Meta:
+        indexes = ((("api_key", "key"), True),)
+
+
+class WebComplaint(BaseModel):
+    """What a web complaint carried beyond the ticket's text (reporter name, hint, location)."""
+
+    ticket = peewee.ForeignKeyField(Ticket, unique=True, backref="web", on_delete="CASCADE")
+    api_key = peewee.ForeignKeyField(ApiKey, null=True, on_delete="SET NULL")
+    text = peewee.TextField()  # as submitted; the ticket's text adds location and hint for routing
+    reporter_name = peewee.CharField(max_length=128, null=True)
+    category_hint = peewee.CharField(max_length=128, null=True)
+    location = peewee.CharField(max_length=500, null=True)
+    created_at = peewee.DoubleField()
+
+
+class WebhookDelivery(BaseModel):
+    """The webhook outbox: one row per (ticket event, endpoint), written with the state change.
+
+    Rows of one ticket go to one endpoint in id order: a row is claimed only when every
+    earlier row of its ticket for that endpoint is ``delivered`` or ``dead``.
+    """
+
+    event_id = peewee.CharField(max_length=36)  # the same for every endpoint: receivers dedupe on it
+    endpoint = peewee.CharField(max_length=64)
+    event = peewee.CharField(max_length=32)  # ticket.created | ticket.routed | ticket.rerouted | ...
+    ticket_number = peewee.CharField(max_length=24)
+    payload = peewee.TextField()  # the JSON body, fixed when the event happened
+    status = peewee.CharField(max_length=16, default="pending", index=True)  # pending|sending|delivered|dead
+    created_at = peewee.DoubleField(index=True)
+    queued_at = peewee.DoubleField()  # created, or re-queued by a replay: dead-letter time counts from here
+    attempts = peewee.IntegerField(default=0)
+    next_attempt_at = peewee.DoubleField(default=0.0)
+    claimed_by = peewee.CharField(max_length=64, null=True)
+    claimed_at = peewee.DoubleField(null=True)
+    delivered_at = peewee.DoubleField(null=True)
+    last_status = peewee.IntegerField(null=True)  # the receiver's last HTTP status
+    last_error = peewee.TextField(null=True)
+
+    class Meta:
+        indexes = (
+            (("event_id", "endpoint"), True),
+            (("endpoint", "ticket_number", "id"), False),
+        )
+
+
+#: Tables added by schema version 2 (the website API and webhooks).
+V2_MODELS: tuple[type[BaseModel], ...] = (ApiKey, IdempotencyKey, WebComplaint, WebhookDelivery)
+
+
+class Lease(BaseModel):
+    """A named role only one instance plays at a time (``dispatch:<dest>``, ``getupdates``); see leases.py.
+
+    The holder renews it well before ``expires_at``; another instance takes it over once expired.
+    """
+
+    name = peewee.CharField(max_length=96, primary_key=True)
+    holder = peewee.CharField(max_length=128)
+    acquired_at = peewee.DoubleField()
+    renewed_at = peewee.DoubleField()
+    expires_at = peewee.DoubleField()
+
+
 MODELS: tuple[type[BaseModel], ...] = (
     SchemaVersion,
     Ticket,
@@ -280,6 +371,8 @@ MODELS: tuple[type[BaseModel], ...] = (
     DigestRun,
     AuditLog,
     RetentionRun,
+    *V2_MODELS,
+    Lease,
 )
 
 
@@ -305,7 +398,86 @@ def make_database(url: str) -> peewee.Database:
             timeout=10,
             lock_type="IMMEDIATE",
         )
+    if url.startswith(("postgresql://", "postgres://")):
+        # psycopg2 (or psycopg 3) takes the URL as its DSN, query-string options included.
+        # No cap: the pool only lets threads that work in short bursts (dispatchers) share
+        # idle connections; a connection idle for 10 minutes is closed when next touched.
+        return ReconnectingPostgresqlDatabase("postgresql://" + url.split("://", 1)[1],
+                                              max_connections=None, stale_timeout=600)
     return db_url.connect(url)
+
+
+def release_connection() -> None:
+    """Hand this thread's connection back to the pool between bursts of work (PostgreSQL only).
+
+    The next query checks one out again (peewee connects on use). On SQLite, where a
+    connection is a file handle, the thread keeps its own.
+    """
+    target = database.obj
+    if isinstance(target, PooledPostgresqlDatabase) and not target.is_closed() and not target.in_transaction():
+        target.close()
+
+
+def close_all() -> None:
+    """Close this thread's connection and every idle pooled one (at the service's stop)."""
+    target = database.obj
+    if target is None:
+        return
+    if not target.is_closed():
+        target.close()
+    if isinstance(target, PooledPostgresqlDatabase):
+        target.close_idle()
+
+
+class ReconnectingPostgresqlDatabase(PooledPostgresqlDatabase):
+    """PostgreSQL with a connection per actor thread (pooled) that survives a database restart.
+
+    A connection the server closed (a restart, a failover, ``pg_terminate_backend``,
+    an idle timeout in a pooler) is noticed by the driver as a closed connection. Outside a
+    transaction (a single autocommit statement, or the ``BEGIN`` that opens one) it is
+    replaced at once and the statement retried. Inside a transaction nothing is retried
+    silently: the transaction's statements fail, its rollback drops the dead connection
+    instead of failing again, and the caller's own retry (every actor's work is durable
+    and retried from the database) runs on a fresh connection.
+    """
+
+    def _connection_lost(self) -> bool:
+        conn = None if self._state.closed else self._state.conn
+        return conn is not None and bool(getattr(conn, "closed", False))
+
+    def _reopen(self) -> None:
+        logger.warning("event=database_reconnect reason=connection_lost")
+        self.close()  # the pool discards the dead connection; checkout skips other dead ones (SELECT 1)
+        self.connect()
+
+    def execute_sql(self, sql: str, params: Any = None) -> Any:
+        try:
+            return super().execute_sql(sql, params)
+        except (peewee.OperationalError, peewee.InterfaceError):
+            if self.in_transaction() or not self._connection_lost():
+                raise
+        self._reopen()
+        return super().execute_sql(sql, params)
+
+    def begin(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            return super().begin(*args, **kwargs)  # type: ignore[no-any-return]
+        except (peewee.OperationalError, peewee.InterfaceError):
+            if self.in_transaction() or not self._connection_lost():
+                raise
+        self._reopen()
+        return super().begin(*args, **kwargs)  # type: ignore[no-any-return]
+
+    def rollback(self) -> None:
+        if self._connection_lost():
+            # The server ended the transaction with the connection: nothing to roll back.
+            self.close()
+            return
+        super().rollback()
+
+
+#: PostgreSQL advisory lock key held while migrating, so instances starting together migrate once.
+_MIGRATION_LOCK = 0x4C475542  # "LGUB"
 
 
 def open_database(url: str) -> peewee.Database:
@@ -313,7 +485,14 @@ def open_database(url: str) -> peewee.Database:
     db = make_database(url)
     database.initialize(db)
     with db.connection_context():
-        migrate(db)
+        if isinstance(db, peewee.PostgresqlDatabase):
+            # DDL is transactional on PostgreSQL: the whole migration commits or nothing does,
+            # and a second instance waits on the lock, then finds the schema current.
+            with db.atomic():
+                db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+                migrate(db)
+        else:
+            migrate(db)
     return db
 
 
@@ -323,7 +502,38 @@ def _v1(db: peewee.Database) -> None:
     db.create_tables([m for m in MODELS if m is not SchemaVersion])
 
 
-MIGRATIONS: tuple[tuple[int, Callable[[peewee.Database], None]], ...] = ((1, _v1),)
+def _v2(db: peewee.Database) -> None:
+    """The website API and webhooks: new tables, and ``ticket.change_seq`` for incremental sync.
+
+    ``change_seq`` is not a model field (a stale ``save()`` must never write it back): a
+    trigger sets it on every insert and update of a ticket to a number above every value
+    committed before, and writers of tickets get it in commit order (see laporgub/api/sync.py).
+    """
+    from laporgub.api.sync import install_change_seq
+
+    db.create_tables(list(V2_MODELS), safe=True)
+    install_change_seq(db)
+
+
+def _v3(db: peewee.Database) -> None:
+    """Several instances on one database: leases, and claims on the notification and chat-answer outboxes.
+
+    Idempotent: a database created by version 1 of this release already has them.
+    """
+    from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
+    from playhouse.migrate import migrate as apply
+
+    migrator = SqliteMigrator(db) if isinstance(db, peewee.SqliteDatabase) else PostgresqlMigrator(db)
+    for model in (Notification, ChatReply):
+        table = model._meta.table_name
+        have = {c.name for c in db.get_columns(table)}
+        fresh = {"claimed_by": lambda: peewee.CharField(max_length=128, null=True),
+                 "claimed_at": lambda: peewee.DoubleField(null=True)}
+        apply(*[migrator.add_column(table, name, make()) for name, make in fresh.items() if name not in have])
+    db.create_tables([Lease], safe=True)
+
+
+MIGRATIONS: tuple[tuple[int, Callable[[peewee.Database], None]], ...] = ((1, _v1), (2, _v2), (3, _v3))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

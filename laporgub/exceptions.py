@@ -33,3 +33,7 @@ class RegistryError(LaporgubError):
 
 class DispatchError(LaporgubError):
     """Raised when a Telegram notification cannot be handed to the Bot API."""
+
+
+class ApiServerError(LaporgubError):
+    """Raised when the website HTTP API cannot listen or its server stops underneath."""

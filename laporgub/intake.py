@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 
 import peewee
 
-from laporgub import db, pdu
+from laporgub import db, pdu, webhooks
 from laporgub.config import Config
 from laporgub.exceptions import PduError
 from laporgub.outbox import ADMIN, destinations
@@ -77,6 +77,26 @@ class StoreResult:
     modem: str = ""
     #: Follow-ups (flood control) wait in these destinations' outboxes.
     followup_destinations: tuple[str, ...] = ()
+    #: The sender, masked (0811****0200), for the log line written once the row is committed.
+    sender: str | None = None
+
+    def log_committed(self) -> None:
+        """``event=ticket_registered``, written only after the commit (a rolled-back store logs nothing)."""
+        if self.ticket_number is not None and self.kind != "followup" and self.registered_at is not None:
+            logger.info(
+                "event=ticket_registered ticket=%s kind=%s modem=%s sender=%s register_seconds=%.3f",
+                self.ticket_number, self.kind, self.modem, self.sender, self.registered_at - (self.received_at or 0),
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class WebRegistered:
+    """What registering a web complaint did (committed with the caller's transaction)."""
+
+    ticket_id: TicketId
+    ticket_number: str
+    kind: str
+    outbound_queued: bool
 
 
 def dedupe_key(pdu_hex: str) -> str:
@@ -109,8 +129,11 @@ class Intake:
         try:
             with db.database.atomic():
                 if decoded is None:
-                    return self._store_undecodable(modem, pdu_hex, key, reported_at, now, error or "undecodable")
-                return self._store_decoded(modem, pdu_hex, key, decoded, reported_at, now)
+                    result = self._store_undecodable(modem, pdu_hex, key, reported_at, now, error or "undecodable")
+                else:
+                    result = self._store_decoded(modem, pdu_hex, key, decoded, reported_at, now)
+            result.log_committed()
+            return result
         except peewee.IntegrityError:
             # Another thread or instance stored the same PDU first.
             row = db.InboundSms.get_or_none(db.InboundSms.dedupe_key == key)
@@ -131,8 +154,10 @@ class Intake:
         for row in list(stale):
             with db.database.atomic():
                 parts = self._parts(row.sender_raw, row.concat_ref, row.concat_total)
-                if parts:
-                    results.append(self._complete(parts, now, incomplete=True))
+                result = self._complete(parts, now, incomplete=True) if parts else None
+            if result is not None:
+                result.log_committed()
+                results.append(result)
         return results
 
     # -- storing -------------------------------------------------------------
@@ -215,6 +240,9 @@ class Intake:
         first = rows[0]
         result = self.classifier.classify(text, sender.raw)
         kind = result.kind if sender.is_subscriber else "operator"
+        if kind == "status_query" and sender.msisdn is not None:
+            result = self._unfounded_query(sender.msisdn, text, result)
+            kind = result.kind
         ids = [r.id for r in rows]
         db.InboundSms.update(state="done", kind=kind).where(db.InboundSms.id.in_(ids)).execute()
         base = {"inbound_id": InboundId(first.id), "kind": kind, "modem": first.modem}
@@ -246,18 +274,15 @@ class Intake:
 
         ticket = self._create_ticket(sender, text, kind, first.modem, reported_at, now, missing)
         db.InboundSms.update(ticket=ticket).where(db.InboundSms.id.in_(ids)).execute()
+        webhooks.ticket_event(self.config, ticket, "ticket.created", now=now)
         queued = False
         if kind == "complaint":
             self._queue_sms(sender.msisdn, self.renderer.ack_sms(ticket.number), "ack", inbound=first, now=now,
                             ticket=ticket)
             queued = True
-        logger.info(
-            "event=ticket_registered ticket=%s kind=%s modem=%s sender=%s register_seconds=%.3f",
-            ticket.number, kind, first.modem, mask_msisdn(sender.msisdn), now - reported_at,
-        )
         return StoreResult(
             **base, ticket_id=TicketId(ticket.id), ticket_number=ticket.number, received_at=reported_at,
-            registered_at=now, outbound_queued=queued,
+            registered_at=now, outbound_queued=queued, sender=mask_msisdn(sender.msisdn),
         )
 
     # -- flood control (DESIGN.md) --------------------------------------------
@@ -332,11 +357,16 @@ class Intake:
         )
 
     def _create_ticket(
-        self, sender: Sender, text: str, kind: str, modem: str, reported_at: float, now: float,
-        missing: tuple[int, ...],
+        self, sender: Sender, text: str, kind: str, modem: str | None, reported_at: float, now: float,
+        missing: tuple[int, ...], channel: str = "sms",
     ) -> db.Ticket:
         day = ticket_day(datetime.fromtimestamp(reported_at, timezone.utc), self.config.tz)
         four = last_four(sender.msisdn)
+        if not db.is_sqlite():
+            # PostgreSQL: instances allocate concurrently (SQLite's BEGIN IMMEDIATE serialises writers).
+            # Queue allocators of one (day, four) until the holder commits, so MAX(seq) + 1 is free;
+            # the unique key and the retry below stay as the last line of defence.
+            db.database.execute_sql("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"ticket:{day}:{four}",))
         for _attempt in range(20):
             seq = (
                 db.Ticket.select(peewee.fn.MAX(db.Ticket.seq))
@@ -348,13 +378,37 @@ class Intake:
                 with db.database.atomic():  # a savepoint: a clash retries, the outer transaction lives
                     return db.Ticket.create(
                         number=format_ticket(day, four, seq), day=day, four=four, seq=seq, sender=sender.msisdn,
-                        channel="sms", modem=modem, kind=kind, text=text,
+                        channel=channel, modem=modem, kind=kind, text=text,
                         missing_parts=",".join(map(str, missing)) or None,
                         received_at=reported_at, registered_at=now, updated_at=now,
                     )
             except peewee.IntegrityError:
                 continue  # another instance took this number; take the next
         raise peewee.IntegrityError(f"could not allocate a ticket number for {day}-{four}")
+
+    # -- web complaints (laporgub/api) ---------------------------------------------
+
+    def register_web(self, text: str, msisdn: str | None, now: float) -> WebRegistered:
+        """Register a complaint from the website as SMS complaints are: a ticket (channel ``web``) and,
+        when the reporter gave a number, the same acknowledgement SMS.
+
+        Spam phrases mark it as suspected spam (channel only, no SMS), as for an SMS; every
+        other text is a complaint (a web form has no status queries or one-word tests). A web
+        complaint without a number gets ``0000`` as the four digits of its ticket number.
+        Call inside the caller's transaction: the API commits its idempotency row with it.
+        """
+        # Without a number, judge it as from an ordinary subscriber (an empty sender reads as an operator).
+        sender_for_rules = msisdn or "+6281100000000"
+        kind = "spam" if self.classifier.classify(text, sender_for_rules).kind == "spam" else "complaint"
+        sender = Sender(raw=msisdn or "", msisdn=msisdn, is_subscriber=True)  # type: ignore[arg-type]
+        ticket = self._create_ticket(sender, text, kind, None, now, now, (), channel="web")
+        queued = kind == "complaint" and msisdn is not None
+        if queued:
+            assert msisdn is not None
+            self._queue_sms(msisdn, self.renderer.ack_sms(ticket.number), "ack", inbound=None, now=now,
+                            ticket=ticket)
+        webhooks.ticket_event(self.config, ticket, "ticket.created", now=now)
+        return WebRegistered(TicketId(ticket.id), ticket.number, kind, queued)
 
     def _queue_sms(
         self, destination: str, text: str, purpose: str, *, inbound: db.InboundSms | None, now: float,
@@ -363,6 +417,24 @@ class Intake:
         db.OutboundSms.create(
             destination=destination, text=text, purpose=purpose, ticket=ticket, inbound=inbound, created_at=now,
         )
+
+    def _unfounded_query(self, msisdn: str, text: str, result: Classification) -> Classification:
+        """A "where is my report" that names a problem, from a number with no ticket, is a complaint.
+
+        "Lampu jalan mati 2 minggu, laporan saya kemarin kok belum ditanggapi?" from a
+        number we never heard from (the earlier report went to a kelurahan, a website or
+        another number) would otherwise get "not found" and no PIC would see the problem:
+        when in doubt, a complaint (DESIGN.md). A query naming a ticket number, or
+        naming no topic, stays a status query.
+        """
+        if result.ticket_ref or db.Ticket.select().where(db.Ticket.sender == msisdn).exists():
+            return result
+        as_report = self.classifier.route(text)
+        if any(g in self.config.groups for g in as_report.matched):
+            logger.info("event=status_query_without_ticket_is_complaint sender=%s groups=%s",
+                        mask_msisdn(msisdn), ",".join(as_report.groups))
+            return as_report
+        return result
 
     def _answer_status(self, msisdn: str, result: Classification, inbound: db.InboundSms, now: float) -> None:
         query = db.Ticket.select().where(db.Ticket.sender == msisdn)

@@ -87,3 +87,10 @@ class PortLost:
     """AT reader thread -> ModemReader: the serial port failed underneath."""
 
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiServerStopped:
+    """uvicorn's thread -> ApiServer: the HTTP server ended without being asked to (the actor fails and restarts)."""
+
+    reason: str

@@ -61,8 +61,9 @@ BASE_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 9, 15, 27, 
 
 MODEM_ERRORS: tuple[str, ...] = ("timeout", "at_error", "port_lost", "open_failed", "init_failed", "storage_full")
 TELEGRAM_ERRORS: tuple[str, ...] = ("retry_after", "timed_out", "network", "forbidden", "bad_request", "other")
-#: Outboxes whose backlog is exported. ``webhook`` is declared (at zero) ahead of its table.
+#: Outboxes whose backlog is exported.
 OUTBOXES: tuple[str, ...] = ("notification", "sms", "webhook")
+WEBHOOK_RESULTS: tuple[str, ...] = ("delivered", "failed", "dead")
 
 
 def stage_buckets(sla: dict[str, float]) -> tuple[float, ...]:
@@ -139,7 +140,7 @@ class Metrics:
         self.outbox_pending = Gauge(
             "laporgub_outbox_pending",
             "Rows waiting in an outbox: notification (Telegram), sms (outbound, pending or being sent), "
-            "webhook (not used yet, always 0).", ["outbox"], registry=r,
+            "webhook (events for the website, pending or being sent).", ["outbox"], registry=r,
         )
         self.outbound_sms_sent = Counter(
             "laporgub_outbound_sms_sent", "Outbound SMS accepted by a modem (+CMGS).", ["modem"], registry=r
@@ -171,6 +172,15 @@ class Metrics:
         )
         self.modem_errors = Counter(
             "laporgub_modem_errors", "Modem faults: timeouts, AT errors, lost ports.", ["modem", "error"], registry=r
+        )
+        self.api_requests = Counter(
+            "laporgub_api_requests", "Website API requests answered, by route template and HTTP status.",
+            ["route", "code"], registry=r,
+        )
+        self.webhook_deliveries = Counter(
+            "laporgub_webhook_deliveries",
+            "Webhook delivery attempts per endpoint: delivered, failed (retried later) or dead (given up).",
+            ["endpoint", "result"], registry=r,
         )
 
         for stage in STAGES:
@@ -215,6 +225,12 @@ class Metrics:
         seconds = max(0.0, seconds)
         self.stage_duration.labels(stage=stage).observe(seconds)
         self.group_stage_duration.labels(stage=stage, group=group).observe(seconds)
+
+    def declare_webhooks(self, endpoints: Iterable[str]) -> None:
+        """Make ``laporgub_webhook_deliveries_total`` exist at zero for every configured endpoint."""
+        for endpoint in endpoints:
+            for result in WEBHOOK_RESULTS:
+                self.webhook_deliveries.labels(endpoint=endpoint, result=result)
 
     def declare_actor(self, name: str) -> None:
         """Make ``laporgub_actor_restarts_total{actor=name}`` exist at zero."""
@@ -306,6 +322,10 @@ def read_state(now: float, groups: Sequence[str], destinations: Sequence[str]) -
             N.destination).tuples():
         if dest in per_dest:
             per_dest[dest] = int(count)
+    W = db.WebhookDelivery
+    w_count, w_oldest = (
+        W.select(fn.COUNT(W.id), fn.MIN(W.queued_at)).where(W.status.in_(["pending", "sending"])).tuples().get()
+    )
     unrouted = T.select(fn.MIN(T.registered_at)).where(T.filtered_at.is_null()).scalar()
     unsent = N.select(fn.MIN(N.queued_at)).where(
         (N.status == "pending") & N.kind.in_(SLA_NOTIFICATION_KINDS)).scalar()
@@ -328,8 +348,9 @@ def read_state(now: float, groups: Sequence[str], destinations: Sequence[str]) -
         last = db.SchemaVersion.select(fn.MIN(db.SchemaVersion.applied_at)).scalar()
     return DatabaseState(
         now=now,
-        outbox_pending={"notification": int(n_count or 0), "sms": int(s_count or 0), "webhook": 0},
-        outbox_oldest_age={"notification": _age(now, n_oldest), "sms": _age(now, s_oldest), "webhook": 0.0},
+        outbox_pending={"notification": int(n_count or 0), "sms": int(s_count or 0), "webhook": int(w_count or 0)},
+        outbox_oldest_age={"notification": _age(now, n_oldest), "sms": _age(now, s_oldest),
+                           "webhook": _age(now, w_oldest)},
         notifications_pending=per_dest,
         stage_oldest_age={"filter": _age(now, unrouted), "notify": _age(now, unsent)},
         open_tickets=open_count,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import peewee
 
-from laporgub import db
+from laporgub import db, leases, webhooks
 from laporgub.config import Config
 from laporgub.render import Renderer, TicketView
 from laporgub.routing import Classifier
@@ -24,8 +24,9 @@ from laporgub.tickets import mask_msisdn
 logger = logging.getLogger(__name__)
 
 ADMIN = "admin"
-#: A claimed outbound SMS whose sender died is taken over after this many seconds.
-SMS_LEASE_SECONDS = 120.0
+#: A claimed outbound SMS whose sender died is taken over after this many seconds
+#: (the default of ``[service] claim_seconds``, which applies; see leases.py).
+SMS_LEASE_SECONDS = leases.CLAIM_SECONDS
 
 
 class Alerts:
@@ -123,6 +124,7 @@ def route_ticket(config: Config, classifier: Classifier, ticket_id: int) -> Rout
         ticket.filtered_at = now
         ticket.updated_at = now
         ticket.save()
+        webhooks.ticket_event(config, ticket, "ticket.routed", {"groups": list(targets), "regency": regency}, now)
     logger.info(
         "event=ticket_routed ticket=%s groups=%s regency=%s filter_seconds=%.3f",
         ticket.number, ",".join(targets), (regency or "-").replace(" ", "_"), now - ticket.registered_at,
@@ -191,6 +193,82 @@ def pending_notifications(
     return result
 
 
+def claim_rows(model: type[db.BaseModel], due: peewee.Expression, holder: str, now: float, limit: int,
+               set_status: str | None = None) -> list[int]:
+    """Claim up to ``limit`` due rows of an outbox for ``holder``, oldest first; their ids.
+
+    A row is free when nobody claimed it, we did, or the claim is older than
+    ``[service] claim_seconds`` (its sender died). One short transaction: on PostgreSQL
+    ``SELECT ... FOR UPDATE SKIP LOCKED`` then ``UPDATE``, so instances claiming at the same
+    moment get disjoint rows without waiting on each other; on SQLite the ``BEGIN IMMEDIATE``
+    transaction already serialises writers, and the ``UPDATE`` repeats the condition.
+    """
+    claimed_by = model.claimed_by  # type: ignore[attr-defined]
+    claimed_at = model.claimed_at  # type: ignore[attr-defined]
+    free = claimed_by.is_null() | (claimed_by == holder) | (claimed_at < now - leases.claim_seconds())
+    fields: dict[str, object] = {"claimed_by": holder, "claimed_at": now}
+    if set_status is not None:
+        fields["status"] = set_status
+    pk = model._meta.primary_key
+    if db.is_sqlite() and not model.select(pk).where(due & free).limit(1).exists():
+        return []  # an idle look takes no write lock (SQLite has one for the whole file)
+    with db.database.atomic():
+        query = model.select(pk).where(due & free).order_by(pk).limit(limit)
+        if not db.is_sqlite():
+            query = query.for_update(skip_locked=True)
+        ids = [row.id for row in query]
+        if ids:
+            model.update(**fields).where(pk.in_(ids) & due & free).execute()
+    return ids
+
+
+def claim_notifications(destination: str, renderer: Renderer, now: float, limit: int = 50,
+                        holder: str | None = None) -> list[PendingNotification]:
+    """Claim the due rows of one destination for this instance (see :func:`claim_rows`), rendered."""
+    holder = holder or leases.instance_id()
+    n = db.Notification
+    due = (n.destination == destination) & (n.status == "pending") & (n.next_attempt_at <= now)
+    ids = claim_rows(n, due, holder, now, limit)
+    if not ids:
+        return []
+    rows = (
+        n.select(n, db.Ticket, db.InboundSms)
+        .join(db.Ticket, peewee.JOIN.LEFT_OUTER, on=(n.ticket == db.Ticket.id))
+        .switch(n)
+        .join(db.InboundSms, peewee.JOIN.LEFT_OUTER, on=(n.inbound == db.InboundSms.id))
+        .where(n.id.in_(ids) & (n.claimed_by == holder) & (n.status == "pending"))
+        .order_by(n.id)
+    )
+    result = []
+    for row in rows:
+        messages, compact = _render(row, renderer)
+        result.append(PendingNotification(
+            id=row.id, ticket=row.ticket.number if row.ticket_id else None, kind=row.kind, queued_at=row.queued_at,
+            attempts=row.attempts, messages=tuple(messages), compact=compact,
+        ))
+    return result
+
+
+def release_notifications(ids: Iterable[int], holder: str | None = None) -> None:
+    """Give back claimed rows this instance will not send now (they stay pending, free for anyone)."""
+    ids = list(ids)
+    if not ids:
+        return
+    n = db.Notification
+    n.update(claimed_by=None, claimed_at=None).where(
+        n.id.in_(ids) & (n.claimed_by == (holder or leases.instance_id())) & (n.status == "pending")
+    ).execute()
+
+
+def release_destination(destination: str, holder: str | None = None) -> int:
+    """Give back every row of ``destination`` this instance claimed (lease lost, clean stop)."""
+    n = db.Notification
+    return int(n.update(claimed_by=None, claimed_at=None).where(
+        (n.destination == destination) & (n.claimed_by == (holder or leases.instance_id()))
+        & (n.status == "pending")
+    ).execute())
+
+
 def _render(row: db.Notification, renderer: Renderer) -> tuple[list[str], str | None]:
     """The row's message(s), and its compact entry for combined messages (tickets only)."""
     if row.text:
@@ -257,6 +335,7 @@ def mark_sent(ids: Iterable[int], sent_at: float, acked_at: float, message_id: i
 def mark_retry(ids: Iterable[int], next_attempt_at: float, error: str) -> None:
     db.Notification.update(
         attempts=db.Notification.attempts + 1, next_attempt_at=next_attempt_at, last_error=error[:500],
+        claimed_by=None, claimed_at=None,
     ).where(db.Notification.id.in_(list(ids))).execute()
 
 
@@ -285,43 +364,33 @@ class ClaimedSms:
     attempts: int
 
 
+def _sms_holder(modem: str) -> str:
+    """Outbound SMS are claimed per instance and modem (modem names repeat across instances)."""
+    return f"{leases.instance_id()}/{modem}"[:64]
+
+
 def claim_outbound(modem: str, now: float, limit: int = 5) -> list[ClaimedSms]:
-    """Claim due outbound SMS for ``modem``; a claim by a dead sender expires after the lease."""
-    expired = now - SMS_LEASE_SECONDS
-    candidates = (
-        db.OutboundSms.select(db.OutboundSms.id)
-        .where(
-            ((db.OutboundSms.status == "pending") & (db.OutboundSms.next_attempt_at <= now))
-            | ((db.OutboundSms.status == "sending") & (db.OutboundSms.claimed_at < expired))
-        )
-        .order_by(db.OutboundSms.id)
-        .limit(limit)
+    """Claim due outbound SMS for ``modem``; a claim by a dead sender expires after ``claim_seconds``.
+
+    Whichever instance has a healthy modem sends: claims are per row (see :func:`claim_rows`).
+    """
+    holder = _sms_holder(modem)
+    o = db.OutboundSms
+    expired = now - leases.claim_seconds()
+    due = (((o.status == "pending") & (o.next_attempt_at <= now))
+           | ((o.status == "sending") & ((o.claimed_at < expired) | (o.claimed_by == holder))))
+    ids = claim_rows(o, due, holder, now, limit, set_status="sending")
+    if not ids:
+        return []
+    rows = (
+        o.select(o, db.Ticket).join(db.Ticket, peewee.JOIN.LEFT_OUTER, on=(o.ticket == db.Ticket.id))
+        .where(o.id.in_(ids) & (o.claimed_by == holder) & (o.status == "sending")).order_by(o.id)
     )
-    claimed = []
-    for cand in list(candidates):
-        with db.database.atomic():
-            n = (
-                db.OutboundSms.update(status="sending", claimed_by=modem, claimed_at=now)
-                .where(
-                    (db.OutboundSms.id == cand.id)
-                    & (
-                        (db.OutboundSms.status == "pending")
-                        | ((db.OutboundSms.status == "sending") & (db.OutboundSms.claimed_at < expired))
-                    )
-                )
-                .execute()
-            )
-        if n:
-            row = db.OutboundSms.select(db.OutboundSms, db.Ticket).join(
-                db.Ticket, peewee.JOIN.LEFT_OUTER, on=(db.OutboundSms.ticket == db.Ticket.id)
-            ).where(db.OutboundSms.id == cand.id).get()
-            claimed.append(
-                ClaimedSms(
-                    id=row.id, destination=row.destination, text=row.text, purpose=row.purpose,
-                    ticket=row.ticket.number if row.ticket_id else None, attempts=row.attempts,
-                )
-            )
-    return claimed
+    return [
+        ClaimedSms(id=row.id, destination=row.destination, text=row.text, purpose=row.purpose,
+                   ticket=row.ticket.number if row.ticket_id else None, attempts=row.attempts)
+        for row in rows
+    ]
 
 
 def outbound_sent(sms_id: int, modem: str, refs: Iterable[int], now: float) -> None:
@@ -342,9 +411,9 @@ def outbound_retry(sms_id: int, error: str, now: float, attempts: int, max_attem
 
 
 def release_claims(modem: str) -> None:
-    """Give back what a modem claimed but did not send (a clean stop)."""
+    """Give back what this instance's ``modem`` claimed but did not send (a clean stop)."""
     db.OutboundSms.update(status="pending", claimed_by=None, claimed_at=None).where(
-        (db.OutboundSms.status == "sending") & (db.OutboundSms.claimed_by == modem)
+        (db.OutboundSms.status == "sending") & (db.OutboundSms.claimed_by == _sms_holder(modem))
     ).execute()
 
 

@@ -185,6 +185,13 @@ def _scrub_ticket(ticket: db.Ticket, now: float) -> tuple[int, int]:
             if changed:
                 response.text = text
                 response.save()
+    # A web complaint's reporter name goes with the number (location and text: the number redacted).
+    for web in db.WebComplaint.select().where(db.WebComplaint.ticket == ticket.id):
+        web.reporter_name = None
+        if msisdn:
+            web.text, _ = redact(web.text, msisdn)
+            web.location, _ = redact(web.location, msisdn)
+        web.save()
     ticket.sender = None
     ticket.anonymised_at = ticket.anonymised_at or now
     ticket.save()
@@ -287,6 +294,7 @@ _TEXT_COLUMNS: tuple[tuple[type[db.BaseModel], str], ...] = (
     (db.Ticket, "text"), (db.InboundSms, "text"), (db.InboundSms, "error"), (db.OutboundSms, "text"),
     (db.OutboundSms, "last_error"), (db.PicResponse, "text"), (db.Notification, "text"),
     (db.Notification, "last_error"), (db.ChatReply, "text"), (db.ChatReply, "last_error"),
+    (db.WebComplaint, "text"), (db.WebComplaint, "location"), (db.WebhookDelivery, "payload"),
 )
 
 

@@ -26,7 +26,7 @@ from typing import IO
 
 import peewee
 
-from laporgub import db
+from laporgub import db, webhooks
 from laporgub.commands import (
     COMMANDS,
     Command,
@@ -251,7 +251,8 @@ def reply_sent(reply_id: int, message_id: int, now: float) -> None:
 
 def reply_retry(reply_id: int, next_attempt_at: float, error: str, *, count: bool = True) -> None:
     fields: dict[peewee.Field, object] = {db.ChatReply.next_attempt_at: next_attempt_at,
-                                          db.ChatReply.last_error: error[:500]}
+                                          db.ChatReply.last_error: error[:500],
+                                          db.ChatReply.claimed_by: None, db.ChatReply.claimed_at: None}
     if count:
         fields[db.ChatReply.attempts] = db.ChatReply.attempts + 1
     db.ChatReply.update(fields).where(db.ChatReply.id == reply_id).execute()
@@ -414,6 +415,8 @@ class ResponseDesk:
             ticket.status = "responded"
         ticket.updated_at = now
         ticket.save()
+        webhooks.ticket_event(self.config, ticket, "ticket.responded",
+                              {"text": text, "pic": pic.name, "agency": pic.agency}, now)
         sent = self._sms(ticket, "response_sms", pic, text, now, fx)
         tail = "dan dikirim ke pelapor lewat SMS." if sent else \
             "(tidak dikirim lewat SMS: tiket ini ditandai spam atau tanpa nomor pelapor)."
@@ -431,6 +434,8 @@ class ResponseDesk:
         ticket.status = "closed"
         ticket.updated_at = now
         ticket.save()
+        webhooks.ticket_event(self.config, ticket, "ticket.closed",
+                              {"text": text or DEFAULT_CLOSING, "pic": pic.name, "agency": pic.agency}, now)
         sent = self._sms(ticket, "closed_sms", pic, text, now, fx)
         tail = "Pelapor diberi tahu lewat SMS." if sent else "Tidak dikirim SMS (tiket spam atau tanpa nomor pelapor)."
         self._say(msg, now, fx, f"✅ Tiket {ticket.number} ditutup (selesai) oleh {pic.name} ({pic.agency}). {tail}",
@@ -483,6 +488,8 @@ class ResponseDesk:
         for group in old or ["channel"]:
             self._notify(ticket, group, "note", note, now, fx)
         self._record(pic, ticket, f"Laporan diteruskan ke {self.config.group_name(new)}.", "reroute", msg, now)
+        webhooks.ticket_event(self.config, ticket, "ticket.rerouted",
+                              {"from_groups": old, "to_group": new, "pic": pic.name, "agency": pic.agency}, now)
         if was_spam and ticket.sender:
             db.OutboundSms.create(destination=ticket.sender, text=self.texts.renderer.ack_sms(ticket.number),
                                   purpose="ack", ticket=ticket, created_at=now)

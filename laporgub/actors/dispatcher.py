@@ -12,16 +12,19 @@ import telegram.error
 
 from laporgub import db
 from laporgub.actors._base import Directory, LaporgubActor, Scheduler
+from laporgub.leases import LeaseKeeper
 from laporgub.messages import NotificationsQueued, Tick
 from laporgub.metrics import Metrics
 from laporgub.outbox import (
     ADMIN,
     Alerts,
     PendingNotification,
+    claim_notifications,
     mark_failed,
     mark_retry,
     mark_sent,
-    pending_notifications,
+    release_destination,
+    release_notifications,
     ticket_notifications_complete,
 )
 from laporgub.render import Renderer, coalesce
@@ -31,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 #: Safety net: pending rows are looked for this often even without a nudge.
 SWEEP_INTERVAL = 5.0
+#: On PostgreSQL other instances write rows too and cannot nudge this actor: look more often.
+SHARED_SWEEP_INTERVAL = 1.0
 #: Notifications the SOP's notify/deliver limits apply to (follow-ups are held back on
 #: purpose, alerts and operator messages are not complaints).
 SLA_KINDS = frozenset({"ticket", "spam"})
@@ -46,6 +51,11 @@ class GroupDispatcher(LaporgubActor):
     up another. Pacing: at most one message per ``interval`` seconds into the
     chat (Telegram's group limit is a sliding window); when several rows wait,
     they are combined into one message of at most 4096 characters.
+
+    Several instances on one database: only the holder of the lease
+    ``dispatch:<destination>`` sends to the chat (so Telegram's per-group pacing holds
+    across instances), and each row is claimed before it is sent (leases.py, outbox.py).
+    A non-holder looks again every third of the lease time and takes over when it expires.
     """
 
     def __init__(
@@ -66,14 +76,29 @@ class GroupDispatcher(LaporgubActor):
         self._failures = 0
         self._alerted = False
         self._singles = False  # after a BadRequest on a combined message, send rows one by one
+        self.lease = LeaseKeeper(f"dispatch:{destination}")
+        self._holding = False
+        self.sweep_interval = SWEEP_INTERVAL
 
     def on_start(self) -> None:
         db.database.connect(reuse_if_open=True)
+        self.sweep_interval = SWEEP_INTERVAL if db.is_sqlite() else SHARED_SWEEP_INTERVAL
         self.actor_ref.tell(Tick("start"))
 
     def release(self) -> None:
+        if self._holding:  # a clean stop hands the chat and its claimed rows to another instance at once
+            self._give_up()
+            self.lease.release()
         if not db.database.is_closed():
             db.database.close()
+
+    def _give_up(self) -> None:
+        """Unclaim what this instance claimed for the chat but did not send (throttled, stopping)."""
+        self._holding = False
+        try:
+            release_destination(self.destination)
+        except Exception as exc:
+            logger.warning("event=outbox_release_failed destination=%s error=%s", self.destination, exc)
 
     def set_renderer(self, renderer: Renderer, chat_id: int, interval: float) -> None:
         """Apply a reloaded config to the next message."""
@@ -88,6 +113,9 @@ class GroupDispatcher(LaporgubActor):
             self._pump()
         else:
             logger.warning("event=unknown_message actor=%s message=%r", self.actor_name, type(message).__name__)
+        # Between pumps (and during the Bot API request) the connection is back in the pool:
+        # a province's 14 dispatchers share a few connections instead of holding 14.
+        db.release_connection()
 
     # -- sending ---------------------------------------------------------------
 
@@ -100,19 +128,32 @@ class GroupDispatcher(LaporgubActor):
 
     def _pump(self) -> None:
         mono = time.monotonic()
+        if not self.lease.held():  # another instance sends to this chat
+            if self._holding:
+                self._give_up()
+            self._wake(mono + self.lease.retry_in)
+            return
+        self._holding = True
         if mono < self._next_send:
-            self._wake(self._next_send)
+            # Waiting (pacing, retry_after): wake in time to renew the lease meanwhile.
+            self._wake(min(self._next_send, mono + self.lease.retry_in))
             return
         try:
-            rows = pending_notifications(self.destination, self.renderer, time.time())
+            rows = claim_notifications(self.destination, self.renderer, time.time())
         except Exception:
             logger.exception("event=outbox_read_failed destination=%s", self.destination)
-            self._wake(mono + SWEEP_INTERVAL)
+            self._wake(mono + self.sweep_interval)
             return
         if not rows:
-            self._wake(mono + SWEEP_INTERVAL)
+            self._wake(mono + self.sweep_interval)
             return
         batch, text = self._take(rows)
+        taken = {r.id for r in batch}
+        try:
+            release_notifications([r.id for r in rows if r.id not in taken])
+        except Exception:
+            logger.exception("event=outbox_release_failed destination=%s", self.destination)
+        db.release_connection()  # not held while Telegram answers
         self._send(batch, text)
         self._wake(max(self._next_send, time.monotonic()))
 

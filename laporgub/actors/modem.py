@@ -38,10 +38,14 @@ logger = logging.getLogger(__name__)
 IN_FLIGHT_TIMEOUT = 30.0
 #: Reconnect backoff bounds, seconds.
 BACKOFF_MIN, BACKOFF_MAX = 1.0, 60.0
+#: SMS storage slots a modem has at most, roughly (bounds the first-report times kept).
+MAX_FIRST_REPORTED = 255
 #: Consecutive command timeouts after which the port is reopened.
 MAX_TIMEOUTS = 2
 #: Unsolicited lines vendors use to say the SMS storage is full (Huawei ^SMMEMFULL, +CIEV "SMSFULL", ...).
 STORAGE_FULL_MARKS = ("SMMEMFULL", "SMSFULL", "MEMFULL", "+CMS ERROR: 322")
+#: (modem name, PIN) pairs the SIM refused in this process; kept across reader restarts.
+_REFUSED_PINS: set[tuple[str, str]] = set()
 
 
 class ModemReader(LaporgubActor):
@@ -63,6 +67,9 @@ class ModemReader(LaporgubActor):
         self.channel: AtChannel | None = None
         self.up = False
         self._in_flight: dict[int, tuple[str, float]] = {}
+        #: PDU -> when the modem first reported it: an SMS offered again after a failed store
+        #: (database locked, disk full) keeps its register stage start (DESIGN.md stages).
+        self._first_reported: dict[str, float] = {}
         self._backoff = BACKOFF_MIN
         self._timeouts = 0
         self._connect_pending = False
@@ -200,8 +207,18 @@ class ModemReader(LaporgubActor):
             state = "READY"  # the modem does not know AT+CPIN?
         if "READY" not in state:
             pin = os.environ.get(self.config.pin_env or "", "")
-            if "SIM PIN" in state and pin:
-                ch.command(f"AT+CPIN={pin}", timeout=t)
+            if "SIM PIN" in state and pin and (name, pin) in _REFUSED_PINS:
+                # Never offer a refused PIN again: three wrong entries lock the SIM until its PUK is typed.
+                raise ModemError(f"SIM PIN from {self.config.pin_env} was refused earlier; not entered again "
+                                 "(the SIM locks after 3 wrong PINs): fix it and restart the service")
+            elif "SIM PIN" in state and pin:
+                try:
+                    ch.command(f"AT+CPIN={pin}", timeout=t)
+                except AtError as exc:
+                    _REFUSED_PINS.add((name, pin))
+                    logger.error("event=sim_pin_refused modem=%s answer=%s action=not_retried", name, exc.final)
+                    raise ModemError(f"SIM PIN from {self.config.pin_env} refused ({exc.final}); not entered "
+                                     "again until the service restarts") from exc
             else:
                 raise ModemError(f"SIM not ready ({state}); set pin_env if it needs a PIN")
         ch.command("AT+CMGF=0", timeout=t)
@@ -371,10 +388,14 @@ class ModemReader(LaporgubActor):
 
     def _offer(self, index: int, pdu_hex: str, reported_at: float) -> None:
         self._in_flight[index] = (pdu_hex, time.time())
+        if len(self._first_reported) > 4 * MAX_FIRST_REPORTED:
+            self._first_reported.clear()  # bounded: slots whose confirmation never came
+        reported_at = self._first_reported.setdefault(pdu_hex, reported_at)
         if not self.directory.tell("registry", SmsReceived(self.config.name, index, pdu_hex, reported_at)):
             self._in_flight.pop(index, None)  # registry restarting: the next sweep offers it again
 
     def _delete(self, message: SmsStored) -> None:
+        self._first_reported.pop(message.pdu, None)
         flight = self._in_flight.pop(message.index, None)
         if flight is not None and flight[0] != message.pdu:
             logger.warning("event=modem_slot_changed modem=%s index=%s", self.config.name, message.index)

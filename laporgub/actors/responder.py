@@ -17,15 +17,18 @@ from laporgub import db
 from laporgub.actors._base import Directory, LaporgubActor, Scheduler
 from laporgub.commands import COMMANDS
 from laporgub.config import Config
+from laporgub.leases import LeaseKeeper, instance_id
 from laporgub.messages import NotificationsQueued, OutboundQueued, Tick
+from laporgub.outbox import claim_rows
 from laporgub.responses import (
+    OFFSET_KEY,
     OFFSET_MAX_AGE_SECONDS,
     IncomingMessage,
     Outcome,
+    PendingReply,
     ResponseDesk,
     load_offset,
     next_reply_due,
-    pending_replies,
     reply_failed,
     reply_retry,
     reply_sent,
@@ -89,6 +92,13 @@ class Responder(LaporgubActor):
     outbox and are sent from here, as replies to the PIC's message, within the
     gateway's flood limits.
 
+    Several instances on one database: only the holder of the lease ``getupdates``
+    polls (the Bot API allows one consumer) and sends the answers; the others look
+    every third of the lease time and take over, from the stored offset, once it
+    expired. An update is handled only if the stored offset has not passed it (the
+    offset row is locked in the update's transaction), so an update is handled once
+    even when two instances overlap at a takeover.
+
     Args:
         poll_timeout: getUpdates long-poll seconds (at most 10 keeps stops and restarts quick).
     """
@@ -98,6 +108,8 @@ class Responder(LaporgubActor):
     def __init__(self, *, config: Config, gateway: TelegramGateway, directory: Directory, scheduler: Scheduler,
                  poll_timeout: float = POLL_TIMEOUT) -> None:
         super().__init__(directory=directory, scheduler=scheduler)
+        self.lease = LeaseKeeper("getupdates")
+        self._leader = False
         self.gateway = gateway
         self.desk = ResponseDesk(config, gateway.username)
         self.poll_timeout = poll_timeout
@@ -128,6 +140,11 @@ class Responder(LaporgubActor):
         self.actor_ref.tell(Tick("poll"))
 
     def release(self) -> None:
+        try:
+            if not db.database.is_closed():
+                self.lease.release()
+        except Exception:
+            logger.exception("event=lease_release_failed lease=getupdates")
         self._generation += 1  # a poll still running reports to nobody
         task, self._task, self._polling = self._task, None, False
         if task is not None and not task.done():
@@ -161,12 +178,17 @@ class Responder(LaporgubActor):
     def _poll(self) -> None:
         if self._polling:
             return
+        if not self._lead():
+            self.schedule(self.lease.retry_in, Tick("poll"))
+            return
         self._set_commands()
         self._generation += 1
         generation = self._generation
         ref = self.actor_ref
         bot = self.gateway.bot
-        offset, timeout = self._current_offset(), max(0, int(self.poll_timeout))  # the Bot API takes whole seconds
+        # The Bot API takes whole seconds; a poll ends well before the lease needs renewing.
+        offset = self._current_offset()
+        timeout = max(0, int(min(self.poll_timeout, self.lease.seconds / 2)))
         # A task on the gateway loop: the actor thread returns to its inbox at once.
         bound = timeout + self.request_timeout + 15.0
 
@@ -183,6 +205,21 @@ class Responder(LaporgubActor):
             return
         self._polling = True
         self.schedule(bound + 5.0, Tick(f"watchdog {generation}"))
+
+    def _lead(self) -> bool:
+        """Hold (renew) the ``getupdates`` lease; on taking it over, continue from the stored offset."""
+        held = self.lease.held(renew=True)
+        if held and not self._leader:
+            try:
+                self._offset = load_offset(time.time())
+            except Exception as exc:
+                logger.warning("event=offset_load_failed error=%s", exc)
+                return False
+            self._offset_at = time.time()
+            logger.info("event=getupdates_leader offset=%s", self._offset)
+            self.actor_ref.tell(Tick("replies"))
+        self._leader = held
+        return held
 
     def _current_offset(self) -> int | None:
         """The offset to poll with; None once it is older than Telegram keeps updates.
@@ -235,8 +272,13 @@ class Responder(LaporgubActor):
         now = time.time()
         try:
             with db.database.atomic():
-                outcome = self.desk.handle(incoming, now)
-                save_offset(incoming.update_id + 1, now)
+                if not _unhandled(incoming.update_id, now):
+                    logger.info("event=update_skipped update_id=%s reason=handled_by_another_instance",
+                                incoming.update_id)
+                    outcome = Outcome("ignored")
+                else:
+                    outcome = self.desk.handle(incoming, now)
+                    save_offset(incoming.update_id + 1, now)
         except (peewee.OperationalError, peewee.InterfaceError) as exc:
             last, count = self._db_retries
             count = count + 1 if last == incoming.update_id else 1
@@ -301,10 +343,12 @@ class Responder(LaporgubActor):
     # -- answers in the chat ---------------------------------------------------
 
     def _flush_replies(self) -> None:
+        if not self._leader:
+            return  # the getupdates holder answers (one sender keeps each chat's answers in order)
         if self.desk.bot_username is None and self.gateway.username:
             self.desk.bot_username = self.gateway.username
         try:
-            replies = pending_replies(time.time())
+            replies = claim_replies(time.time())
         except Exception:
             logger.exception("event=reply_outbox_read_failed")
             self._wake_replies(time.time() + 5.0)
@@ -355,6 +399,31 @@ class Responder(LaporgubActor):
             return
         self._reply_wake_at = at
         self.schedule(max(0.0, at - time.time()), Tick("replies"))
+
+
+def _unhandled(update_id: int, now: float) -> bool:
+    """Whether no instance handled ``update_id`` yet; locks the offset row until the caller's commit."""
+    query = db.TelegramState.select().where(db.TelegramState.key == OFFSET_KEY)
+    if not db.is_sqlite():
+        query = query.for_update()
+    row = query.first()
+    if row is None or now - row.updated_at > OFFSET_MAX_AGE_SECONDS:
+        return True
+    try:
+        return int(row.value) <= update_id
+    except ValueError:
+        return True
+
+
+def claim_replies(now: float, limit: int = 20) -> list[PendingReply]:
+    """Claim the due answers for this instance, oldest first (see outbox.claim_rows)."""
+    r = db.ChatReply
+    holder = instance_id()
+    ids = claim_rows(r, (r.status == "pending") & (r.next_attempt_at <= now), holder, now, limit)
+    if not ids:
+        return []
+    rows = r.select().where(r.id.in_(ids) & (r.claimed_by == holder) & (r.status == "pending")).order_by(r.id)
+    return [PendingReply(x.id, x.chat_id, x.reply_to_message_id, x.text, x.attempts) for x in rows]
 
 
 def _report(ref: pykka.ActorRef[Any], generation: int, task: asyncio.Task[Any]) -> None:

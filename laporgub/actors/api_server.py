@@ -1,0 +1,148 @@
+"""ApiServer: serves the website HTTP API (laporgub/api) with uvicorn, in a thread of its own.
+
+The socket is bound in ``__init__`` (the caller's thread), so a port in use
+fails the service's start at once with one line, as Mopidy's HttpFrontend
+does; uvicorn then serves on that socket from its own thread with its own
+asyncio loop. uvicorn installs signal handlers only in the main thread, so
+here it leaves SIGTERM/SIGINT to ``laporgub run``. If the server ends without
+being asked to, its thread tells the actor, which fails; the supervisor
+restarts it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import uvicorn
+
+from laporgub.actors._base import Directory, LaporgubActor, Scheduler
+from laporgub.config import Listen
+from laporgub.exceptions import ApiServerError
+from laporgub.messages import ApiServerStopped
+
+logger = logging.getLogger(__name__)
+
+#: How long the server may take to start listening, and to stop (within the service's stop budget).
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 2.5
+
+
+class ApiStatus:
+    """Shared between the service and its (possibly restarted) ApiServer: is it listening, and where."""
+
+    def __init__(self) -> None:
+        self.listening = threading.Event()
+        self.host: str | None = None
+        self.port: int | None = None
+
+    @property
+    def base_url(self) -> str:
+        host = self.host or "127.0.0.1"
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        return f"http://{'[' + host + ']' if ':' in host else host}:{self.port}"
+
+
+def bind(listen: Listen, port: int) -> socket.socket:
+    """A listening TCP socket on ``listen.host`` and ``port`` (0: any free port)."""
+    family = socket.AF_INET6 if ":" in listen.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Accepted connections inherit it. Without it, on a socket handed to uvicorn (rather than
+        # bound by it), a response written in two parts waits for the client's delayed ACK: 40 ms each.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((listen.host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class ApiServer(LaporgubActor):
+    """Runs uvicorn for the API; its actor thread only starts, watches and stops the server thread.
+
+    Args:
+        app_factory: builds the ASGI application (called in ``__init__``).
+        listen: ``[api] listen``.
+        status: set while listening; keeps the port an ``:0`` listen got, so a restart reuses it.
+    """
+
+    actor_name = "api"
+
+    def __init__(self, *, app_factory: Callable[[], Any], listen: Listen, status: ApiStatus,
+                 directory: Directory, scheduler: Scheduler) -> None:
+        super().__init__(directory=directory, scheduler=scheduler)
+        self.status = status
+        port = status.port if listen.port == 0 and status.port else listen.port
+        try:
+            self.sock = bind(listen, port)
+        except OSError as exc:
+            raise ApiServerError(f"api.listen: cannot listen on {listen}: {exc.strerror or exc}") from exc
+        status.host, status.port = listen.host, self.sock.getsockname()[1]
+        self.app = app_factory()
+        self.server: uvicorn.Server | None = None
+        self.thread: threading.Thread | None = None
+        self.stopping = False
+
+    def on_start(self) -> None:
+        config = uvicorn.Config(
+            self.app, log_config=None, access_log=False, lifespan="off", server_header=False,
+            timeout_graceful_shutdown=1, timeout_keep_alive=5, loop="asyncio",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self._serve, name="api-server", daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                self.release()
+                raise ApiServerError("the HTTP API server did not start")
+            time.sleep(0.01)
+        self.status.listening.set()
+        logger.info("event=api_listening listen=%s", self.status.base_url)
+
+    def _serve(self) -> None:
+        """The server thread: uvicorn's own event loop until asked to stop."""
+        reason = "ended"
+        try:
+            assert self.server is not None
+            asyncio.run(self.server.serve(sockets=[self.sock]))
+        except BaseException as exc:  # noqa: BLE001 - reported to the actor, which fails and is restarted
+            reason = f"{type(exc).__name__}: {exc}"
+            logger.error("event=api_server_crashed error=%s", reason, exc_info=exc)
+        finally:
+            self.status.listening.clear()
+        if not self.stopping:
+            try:
+                self.actor_ref.tell(ApiServerStopped(reason))
+            except Exception:  # noqa: BLE001 - the actor is already gone
+                pass
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, ApiServerStopped):
+            raise ApiServerError(f"the HTTP API server stopped: {message.reason}")
+        logger.warning("event=unknown_message actor=api message=%r", type(message).__name__)
+
+    def release(self) -> None:
+        self.stopping = True
+        self.status.listening.clear()
+        server, thread = self.server, self.thread
+        if server is not None and thread is not None and thread.is_alive():
+            server.should_exit = True
+            thread.join(STOP_TIMEOUT)
+            if thread.is_alive():
+                server.force_exit = True
+                thread.join(0.5)
+                logger.warning("event=api_stop_forced")
+        try:
+            self.sock.close()
+        except OSError:
+            pass

@@ -1,0 +1,115 @@
+"""``laporgub api-key create|list|revoke`` and ``laporgub webhooks replay|status``.
+
+They open the database named by the config (migrating it if needed) and work
+whether the service runs or not: keys are read by the API at each request,
+and replayed events are picked up by the running WebhookSender's next poll.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from datetime import datetime, timedelta, timezone
+from typing import IO
+
+from laporgub import db, webhooks
+from laporgub.api import auth
+from laporgub.config import Config
+
+
+def add_parsers(sub: argparse._SubParsersAction, with_config) -> None:  # type: ignore[type-arg, no-untyped-def]
+    """The ``api-key`` and ``webhooks`` subcommands (called from laporgub/cli.py)."""
+    keys = sub.add_parser("api-key", help="website API keys: create (shown once), list, revoke")
+    key_sub = keys.add_subparsers(dest="key_command", required=True, metavar="ACTION")
+    create = with_config(key_sub.add_parser("create", help="create a key; prints it alone on the last line"))
+    create.add_argument("--name", required=True, help="who uses it, e.g. website")
+    create.add_argument("--scope", action="append", required=True, choices=auth.SCOPES,
+                        help="submit, read, read:personal (numbers in clear, audit-logged) or admin; repeatable")
+    with_config(key_sub.add_parser("list", help="list keys (name, prefix, scopes, created, last used, revoked)"))
+    revoke = with_config(key_sub.add_parser("revoke", help="revoke the keys of a name, or one key by its prefix"))
+    revoke.add_argument("name", help="a key name, or a key prefix as `api-key list` shows it")
+
+    hooks = sub.add_parser("webhooks", help="the webhook outbox: replay events, show counts")
+    hook_sub = hooks.add_subparsers(dest="hook_command", required=True, metavar="ACTION")
+    replay = with_config(hook_sub.add_parser("replay", help="queue again the events since a time (same event ids)"))
+    replay.add_argument("--since", required=True, help="ISO date or time (2026-11-28, 2026-11-28T10:00+07:00), "
+                                                      "or a span such as 12h / 7d")
+    replay.add_argument("--endpoint", default=None, help="only this [[api.webhooks]] name")
+    with_config(hook_sub.add_parser("status", help="events per status (pending, sending, delivered, dead)"))
+
+
+def parse_since(text: str, config: Config, now: datetime | None = None) -> float:
+    """``12h``/``7d``/``30m`` back from now, or an ISO date/time (no offset: the service's time zone)."""
+    now = now or datetime.now(timezone.utc)
+    m = re.fullmatch(r"(\d+)\s*([mhd])", text.strip())
+    if m:
+        unit = {"m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
+        return (now - timedelta(**{unit: int(m.group(1))})).timestamp()
+    stamp = datetime.fromisoformat(text.strip())
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=config.tz)
+    return stamp.timestamp()
+
+
+def api_key_main(config: Config, args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    db.open_database(config.service.database)
+    with db.database.connection_context():
+        if args.key_command == "create":
+            try:
+                with db.database.atomic():
+                    info, key = auth.create_key(args.name, list(dict.fromkeys(args.scope)))
+            except ValueError as exc:
+                print(f"api-key create: {exc}", file=err)
+                return 2
+            print(f"Created API key {info.prefix}… for {info.name!r} with scopes {', '.join(info.scopes)}.", file=out)
+            print("It is shown only this once; only its SHA-256 is stored. The key:", file=out)
+            print(key, file=out)
+            return 0
+        if args.key_command == "list":
+            rows = auth.list_keys()
+            if not rows:
+                print("no API keys", file=out)
+            for k in rows:
+                state = f"revoked {_when(k.revoked_at, config)}" if k.revoked_at else "active"
+                print(f"{k.prefix}…  {k.name}  scopes={','.join(k.scopes)}  created {_when(k.created_at, config)}  "
+                      f"last used {_when(k.last_used_at, config)}  {state}", file=out)
+            return 0
+        with db.database.atomic():
+            n = auth.revoke(args.name)
+        if not n:
+            print(f"api-key revoke: no active key named or starting {args.name!r}", file=err)
+            return 1
+        print(f"revoked {n} key(s)", file=out)
+        return 0
+
+
+def webhooks_main(config: Config, args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    names = [h.name for h in config.api.webhooks]
+    if args.hook_command == "replay":
+        if args.endpoint is not None and args.endpoint not in names:
+            print(f"webhooks replay: no [[api.webhooks]] named {args.endpoint!r} (configured: "
+                  f"{', '.join(names) or 'none'})", file=err)
+            return 2
+        try:
+            since = parse_since(args.since, config)
+        except ValueError:
+            print(f"webhooks replay: --since {args.since!r} is not an ISO date/time or a span like 12h", file=err)
+            return 2
+    db.open_database(config.service.database)
+    with db.database.connection_context():
+        if args.hook_command == "status":
+            counts = webhooks.counts()
+            for status in ("pending", "sending", "delivered", "dead"):
+                print(f"{status}: {counts.get(status, 0)}", file=out)
+            return 0
+        with db.database.atomic():
+            n = webhooks.replay(since, args.endpoint)
+    print(f"queued again: {n} event deliveries since {_when(since, config)}"
+          + (f" for {args.endpoint}" if args.endpoint else ""), file=out)
+    return 0
+
+
+def _when(epoch: float | None, config: Config) -> str:
+    if epoch is None:
+        return "never"
+    return datetime.fromtimestamp(epoch, config.tz).isoformat(timespec="seconds")

@@ -1,0 +1,176 @@
+"""Incremental sync of tickets: the change sequence and the opaque cursor.
+
+Why a change sequence and not ``(updated_at, id)``: ``updated_at`` is taken from
+the writer's clock before its transaction commits, so a row can become visible
+*after* a reader already moved its cursor past that time (a slow transaction, a
+wait for SQLite's write lock, two instances with clocks apart). A reader paging
+by ``updated_at`` would skip it for ever. ``ticket.change_seq`` is set by the
+database itself, on every insert and update of a ticket, to a number greater
+than that of every change committed before:
+
+* SQLite: writers are serialised (one write transaction at a time, ``BEGIN
+  IMMEDIATE``), so an ``AFTER INSERT/UPDATE`` trigger taking ``MAX + 1`` hands
+  numbers out in commit order.
+* PostgreSQL: a *deferred* constraint trigger takes the next value of a
+  one-row counter at commit time; the counter's row lock is held until the
+  commit ends, so numbers are handed out in commit order, and as it is the
+  last lock a transaction takes, it cannot deadlock with row locks.
+
+So a reader that saw change *n* has seen every change below *n*, and paging
+by ``change_seq > cursor`` neither skips nor repeats a ticket (a ticket changed
+again while a client pages is served again, with its new state, later).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import peewee
+
+from laporgub import db
+
+#: Page size of ``GET /api/v1/tickets`` when the client names none, and the most it may ask for.
+DEFAULT_PAGE = 100
+MAX_PAGE = 500
+
+_SQLITE = (
+    "ALTER TABLE ticket ADD COLUMN change_seq INTEGER",
+    "UPDATE ticket SET change_seq = id",
+    "CREATE INDEX IF NOT EXISTS ticket_change_seq ON ticket (change_seq)",
+    """CREATE TRIGGER IF NOT EXISTS ticket_change_seq_insert AFTER INSERT ON ticket
+       BEGIN
+         UPDATE ticket SET change_seq = (SELECT COALESCE(MAX(change_seq), 0) + 1 FROM ticket) WHERE id = NEW.id;
+       END""",
+    # The trigger's own UPDATE changes change_seq, so it does not fire again.
+    """CREATE TRIGGER IF NOT EXISTS ticket_change_seq_update AFTER UPDATE ON ticket
+       WHEN NEW.change_seq IS OLD.change_seq
+       BEGIN
+         UPDATE ticket SET change_seq = (SELECT COALESCE(MAX(change_seq), 0) + 1 FROM ticket) WHERE id = NEW.id;
+       END""",
+)
+
+_POSTGRES = (
+    "ALTER TABLE ticket ADD COLUMN IF NOT EXISTS change_seq BIGINT",
+    "UPDATE ticket SET change_seq = id",
+    "CREATE INDEX IF NOT EXISTS ticket_change_seq ON ticket (change_seq)",
+    "CREATE TABLE IF NOT EXISTS ticket_change_counter (id INTEGER PRIMARY KEY, value BIGINT NOT NULL)",
+    "INSERT INTO ticket_change_counter (id, value) SELECT 1, COALESCE(MAX(id), 0) FROM ticket "
+    "ON CONFLICT (id) DO NOTHING",
+    """CREATE OR REPLACE FUNCTION laporgub_ticket_change_seq() RETURNS trigger AS $$
+       DECLARE next_value BIGINT;
+       BEGIN
+         UPDATE ticket_change_counter SET value = value + 1 WHERE id = 1 RETURNING value INTO next_value;
+         UPDATE ticket SET change_seq = next_value WHERE id = NEW.id;
+         RETURN NULL;
+       END
+       $$ LANGUAGE plpgsql""",
+    "DROP TRIGGER IF EXISTS ticket_change_seq_insert ON ticket",
+    """CREATE CONSTRAINT TRIGGER ticket_change_seq_insert AFTER INSERT ON ticket
+       DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION laporgub_ticket_change_seq()""",
+    "DROP TRIGGER IF EXISTS ticket_change_seq_update ON ticket",
+    # Not queued by the trigger's own UPDATE (which changes change_seq): no loop at commit.
+    """CREATE CONSTRAINT TRIGGER ticket_change_seq_update AFTER UPDATE ON ticket
+       DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+       WHEN (NEW.change_seq IS NOT DISTINCT FROM OLD.change_seq)
+       EXECUTE FUNCTION laporgub_ticket_change_seq()""",
+)
+
+
+def install_change_seq(database: peewee.Database) -> None:
+    """Add ``ticket.change_seq`` and the triggers that maintain it (schema migration 2)."""
+    statements = _SQLITE if isinstance(database, peewee.SqliteDatabase) else _POSTGRES
+    if isinstance(database, peewee.SqliteDatabase):
+        columns = {c.name for c in database.get_columns("ticket")}
+        if "change_seq" in columns:
+            statements = statements[2:]
+    for sql in statements:
+        database.execute_sql(sql)
+
+
+#: The column, for queries (it is not a model field on purpose: see the module docstring).
+CHANGE_SEQ = peewee.SQL("change_seq")
+
+
+class CursorError(ValueError):
+    """Raised when a cursor was not made by this server (or was altered)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a client's sync stands: the last change served, and the ``updated_since`` it started with."""
+
+    after: int
+    since: float | None = None
+
+    def encode(self) -> str:
+        raw = json.dumps({"v": 1, "a": self.after, "s": self.since}, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            data = json.loads(raw)
+            after, since = data["a"], data["s"]
+            if data.get("v") != 1 or isinstance(after, bool) or not isinstance(after, int) or after < 0:
+                raise ValueError
+            if since is not None and (isinstance(since, bool) or not isinstance(since, (int, float))):
+                raise ValueError
+        except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
+            raise CursorError("not a cursor this server returned") from None
+        return cls(after=after, since=None if since is None else float(since))
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of changed tickets: their ids in change order, and the cursor to continue from."""
+
+    ticket_ids: tuple[int, ...]
+    cursor: Cursor
+    more: bool
+
+
+def changed_tickets(cursor: Cursor, limit: int) -> Page:
+    """Tickets changed after ``cursor`` (and updated at or after its ``since``), in commit order."""
+    query = (
+        db.Ticket.select(db.Ticket.id, CHANGE_SEQ.alias("seq"))
+        .where(CHANGE_SEQ > cursor.after)
+        .order_by(CHANGE_SEQ)
+        .limit(limit + 1)
+    )
+    if cursor.since is not None:
+        query = query.where(db.Ticket.updated_at >= cursor.since)
+    rows = list(query.tuples())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    after = rows[-1][1] if rows else cursor.after
+    return Page(tuple(r[0] for r in rows), Cursor(after=int(after), since=cursor.since), more)
+
+
+@contextlib.contextmanager
+def snapshot() -> Iterator[None]:
+    """A read transaction that sees one committed state for all its queries.
+
+    A page and the rows it serves must come from the same state: else a ticket
+    changed between the two reads is served with its newer version now and again
+    on the next page. SQLite (WAL): a deferred transaction reads one snapshot and
+    takes no write lock. PostgreSQL: REPEATABLE READ.
+    """
+    database = db.database.obj
+    if isinstance(database, peewee.SqliteDatabase):
+        with database.atomic(lock_type="DEFERRED"):
+            yield
+        return
+    with database.atomic():
+        database.execute_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
+
+
+def latest_change() -> int:
+    """The highest change number committed so far (0 for an empty database)."""
+    return int(db.Ticket.select(peewee.fn.MAX(CHANGE_SEQ)).scalar() or 0)

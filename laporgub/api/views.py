@@ -1,0 +1,271 @@
+"""What the API shows of tickets: plain functions from rows to JSON-ready dicts, no HTTP.
+
+Personal data (the citizen's number and name) appears in clear only for a key
+with ``read:personal``; every answer that shows it is written to the audit log
+(:func:`laporgub.privacy.record_audit`), one entry per number, in the same
+request. Otherwise numbers are masked (``0811****0200``) and names left out.
+Open311 answers never carry personal data: not even masked numbers, and
+numbers the citizen typed into the text are masked too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime, tzinfo
+from typing import Any
+
+import peewee
+
+from laporgub import db
+from laporgub.config import Config
+from laporgub.tickets import mask_msisdn
+
+#: Ticket kinds Open311 lists (suspected spam is not a service request).
+OPEN311_KINDS = ("complaint",)
+#: Digit runs that look like phone numbers inside free text (masked in public answers).
+_PHONE_IN_TEXT = re.compile(r"(?<![\w])(?:\+?62|0)[\s.\-]?8[\d\s.\-]{7,14}\d(?!\d)")
+#: Group keys that are not a topic: every ticket is in channel, kabkota follows the regency.
+NON_TOPIC = ("channel", "kabkota")
+
+
+def iso_local(epoch: float | None, tz: tzinfo) -> str | None:
+    """ISO 8601 with the service's UTC offset (``2026-11-28T21:05:01+07:00``)."""
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, tz).isoformat(timespec="seconds")
+
+
+def mask_numbers_in_text(text: str) -> str:
+    """Phone numbers the citizen wrote into a text, masked for public answers."""
+    return _PHONE_IN_TEXT.sub(lambda m: mask_msisdn(re.sub(r"[^\d+]", "", m.group(0))), text)
+
+
+def _stage(end: float | None, start: float | None) -> float | None:
+    return None if end is None or start is None else round(end - start, 3)
+
+
+class TicketViews:
+    """Builds ticket answers for one request. Use inside a connection of the calling thread.
+
+    Args:
+        config: for the time zone and group names.
+        personal: show numbers and names in clear (the key has ``read:personal``).
+    """
+
+    def __init__(self, config: Config, *, personal: bool = False) -> None:
+        self.config = config
+        self.tz = config.tz
+        self.personal = personal
+        #: (number or None, ticket) of every ticket whose reporter this request showed in clear.
+        self.disclosed: list[tuple[str | None, str]] = []
+
+    def _groups(self, ids: Sequence[int]) -> dict[int, list[str]]:
+        result: dict[int, list[str]] = {i: [] for i in ids}
+        C = db.TicketCategory
+        for tid, group in (C.select(C.ticket, C.group).where(C.ticket.in_(list(ids) or [0]) & C.active)
+                           .order_by(C.id).tuples()):
+            result[tid].append(group)
+        return result
+
+    def _responses(self, ids: Sequence[int]) -> dict[int, list[db.PicResponse]]:
+        result: dict[int, list[db.PicResponse]] = {i: [] for i in ids}
+        R = db.PicResponse
+        for row in R.select().where(R.ticket.in_(list(ids) or [0])).order_by(R.created_at, R.id):
+            result[row.ticket_id].append(row)
+        return result
+
+    def _web(self, ids: Sequence[int]) -> dict[int, db.WebComplaint]:
+        W = db.WebComplaint
+        return {w.ticket_id: w for w in W.select().where(W.ticket.in_(list(ids) or [0]))}
+
+    def tickets(self, rows: Sequence[db.Ticket]) -> list[dict[str, Any]]:
+        """Full answers for ``GET /api/v1/tickets`` and ``/tickets/{number}``."""
+        from laporgub.api.sync import CHANGE_SEQ
+
+        ids = [t.id for t in rows]
+        groups, responses, web = self._groups(ids), self._responses(ids), self._web(ids)
+        versions = dict(db.Ticket.select(db.Ticket.id, CHANGE_SEQ).where(db.Ticket.id.in_(ids or [0])).tuples())
+        answers = []
+        for t in rows:
+            answer = self._ticket(t, groups[t.id], responses[t.id], web.get(t.id))
+            answer["version"] = versions.get(t.id)
+            answers.append(answer)
+        return answers
+
+    def _ticket(self, t: db.Ticket, groups: list[str], responses: list[db.PicResponse],
+                web: db.WebComplaint | None) -> dict[str, Any]:
+        phone = None
+        if t.sender:
+            phone = t.sender if self.personal else mask_msisdn(t.sender)
+        name = web.reporter_name if web is not None and self.personal else None
+        if self.personal and (t.sender or name):
+            self.disclosed.append((t.sender, t.number))
+        reporter: dict[str, Any] = {"phone": phone, "name": name}
+        local = self.tz
+        return {
+            "ticket": t.number,
+            "channel": t.channel,
+            "kind": t.kind,
+            "status": t.status,
+            "text": t.text if self.personal else mask_numbers_in_text(t.text),
+            "groups": groups,
+            "group_names": [self.config.group_name(g) for g in groups],
+            "regency": t.regency,
+            "reporter": reporter,
+            "web": None if web is None else {"category_hint": web.category_hint, "location": web.location},
+            "anonymised": t.anonymised_at is not None,
+            "times": {
+                "received_at": iso_local(t.received_at, local),
+                "registered_at": iso_local(t.registered_at, local),
+                "routed_at": iso_local(t.filtered_at, local),
+                "notified_at": iso_local(t.notified_at, local),
+                "updated_at": iso_local(t.updated_at, local),
+            },
+            "stages": {
+                "register_seconds": _stage(t.registered_at, t.received_at),
+                "filter_seconds": _stage(t.filtered_at, t.registered_at),
+                "notify_seconds": _stage(t.notified_at, t.filtered_at),
+            },
+            "responses": [
+                {"at": iso_local(r.created_at, local), "action": r.action, "pic": r.pic_name, "agency": r.agency,
+                 "text": r.text}
+                for r in responses
+            ],
+        }
+
+    def audit(self, actor: str, what: str) -> None:
+        """Write the audit entries for every number this request showed in clear (call in a transaction)."""
+        from laporgub.privacy import record_audit
+
+        for number, ticket in self.disclosed:
+            record_audit("read:personal", number, f"api {what} ticket={ticket}", actor=actor)
+
+
+def find_ticket(number: str) -> db.Ticket | None:
+    return db.Ticket.get_or_none(db.Ticket.number == number)
+
+
+def tickets_by_ids(ids: Sequence[int]) -> list[db.Ticket]:
+    by_id = {t.id: t for t in db.Ticket.select().where(db.Ticket.id.in_(list(ids) or [0]))}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+# --------------------------------------------------------------------------
+# Statistics.
+
+
+def stats(config: Config) -> dict[str, Any]:
+    """Counts per status, channel and kind, and per group (active routing) and status."""
+    T, C = db.Ticket, db.TicketCategory
+    fn = peewee.fn
+    by_status: dict[str, int] = {"open": 0, "responded": 0, "closed": 0}
+    by_channel: dict[str, int] = {"sms": 0, "web": 0}
+    by_kind: dict[str, int] = {"complaint": 0, "spam": 0}
+    total = 0
+    for status, channel, kind, n in (T.select(T.status, T.channel, T.kind, fn.COUNT(T.id))
+                                     .group_by(T.status, T.channel, T.kind).tuples()):
+        total += n
+        by_status[status] = by_status.get(status, 0) + n
+        by_channel[channel] = by_channel.get(channel, 0) + n
+        by_kind[kind] = by_kind.get(kind, 0) + n
+    by_group: dict[str, dict[str, int]] = {
+        key: {"open": 0, "responded": 0, "closed": 0, "total": 0} for key in config.groups
+    }
+    for group, status, n in (C.select(C.group, T.status, fn.COUNT(T.id)).join(T, on=(C.ticket == T.id))
+                             .where(C.active).group_by(C.group, T.status).tuples()):
+        counts = by_group.setdefault(group, {"open": 0, "responded": 0, "closed": 0, "total": 0})
+        counts[status] = counts.get(status, 0) + n
+        counts["total"] += n
+    unrouted = T.select(fn.COUNT(T.id)).where(T.filtered_at.is_null()).scalar() or 0
+    return {"total": total, "by_status": by_status, "by_channel": by_channel, "by_kind": by_kind,
+            "by_group": by_group, "unrouted": int(unrouted)}
+
+
+# --------------------------------------------------------------------------
+# Open311 GeoReport v2.
+
+
+def services(config: Config) -> list[dict[str, Any]]:
+    """One Open311 service per category group (every group but ``channel``, which receives everything)."""
+    result = []
+    for key, group in config.groups.items():
+        if key == "channel":
+            continue
+        keywords = ", ".join(group.keywords[:8])
+        result.append({
+            "service_code": key,
+            "service_name": group.name,
+            "description": f"Pengaduan untuk {group.name}" + (f" (mis. {keywords})" if keywords else ""),
+            "metadata": False,
+            "type": "realtime",
+            "keywords": ",".join(group.keywords[:20]),
+            "group": "kabkota" if key == "kabkota" else "topik",
+        })
+    return result
+
+
+def open311_service_code(groups: Iterable[str]) -> str | None:
+    """The ticket's service: its first topic group, else ``kabkota``, else none (not routed yet)."""
+    groups = list(groups)
+    topic = [g for g in groups if g not in NON_TOPIC]
+    if topic:
+        return topic[0]
+    return "kabkota" if "kabkota" in groups else None
+
+
+def open311_requests(config: Config, rows: Sequence[db.Ticket]) -> list[dict[str, Any]]:
+    """Tickets as Open311 service requests: no personal data at all."""
+    ids = [t.id for t in rows]
+    views = TicketViews(config)
+    groups, responses = views._groups(ids), views._responses(ids)
+    web = views._web(ids)
+    tz = config.tz
+    result = []
+    for t in rows:
+        answers = [r for r in responses[t.id] if r.action != "reroute"]
+        last = answers[-1] if answers else None
+        code = open311_service_code(groups[t.id])
+        agency = last.agency if last is not None and last.agency else (config.group_name(code) if code else None)
+        w = web.get(t.id)
+        result.append({
+            "service_request_id": t.number,
+            "status": "closed" if t.status == "closed" else "open",
+            "status_notes": last.text if last is not None else None,
+            "service_name": config.group_name(code) if code else None,
+            "service_code": code,
+            "description": mask_numbers_in_text(w.text if w is not None else t.text),
+            "agency_responsible": agency,
+            "service_notice": None,
+            "requested_datetime": iso_local(t.received_at, tz),
+            "updated_datetime": iso_local(t.updated_at, tz),
+            "expected_datetime": None,
+            "address": (w.location if w is not None else None) or t.regency,
+            "address_id": None,
+            "zipcode": None,
+            "lat": None,
+            "long": None,
+            "media_url": None,
+        })
+    return result
+
+
+def open311_query(*, ids: Sequence[str] | None, service_code: str | None, status: str | None,
+                  start: float | None, end: float | None, limit: int, offset: int) -> list[db.Ticket]:
+    """Tickets for ``GET /open311/v2/requests.json``: newest first, complaints only."""
+    T = db.Ticket
+    query = T.select().where(T.kind.in_(OPEN311_KINDS))
+    if ids is not None:
+        query = query.where(T.number.in_(list(ids) or [""]))
+    if status == "closed":
+        query = query.where(T.status == "closed")
+    elif status == "open":
+        query = query.where(T.status != "closed")
+    if start is not None:
+        query = query.where(T.received_at >= start)
+    if end is not None:
+        query = query.where(T.received_at <= end)
+    if service_code is not None:
+        C = db.TicketCategory
+        query = query.where(T.id.in_(C.select(C.ticket).where((C.group == service_code) & C.active)))
+    return list(query.order_by(T.received_at.desc(), T.id.desc()).limit(limit).offset(offset))
