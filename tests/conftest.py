@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import copy
+import os
 import threading
 import time
 import tomllib
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import peewee
 import pykka
 import pytest
 
@@ -21,6 +24,99 @@ from laporgub.sim.modem import ModemEmulator
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:TEST-TOKEN-laporgub"
 TOKEN_ENV = "LAPORGUB_TEST_TOKEN"
+
+# -- PostgreSQL --------------------------------------------------------------------------
+# Tests marked ``both_backends`` run twice: on a SQLite file and on a fresh PostgreSQL
+# database (``CREATE DATABASE lg_<random>``, dropped after the test) on the server named by
+# $LAPORGUB_TEST_POSTGRES (default: the local one, trust auth). Without a reachable server
+# the PostgreSQL variants are skipped with the reason; with LAPORGUB_REQUIRE_POSTGRES=1 (CI)
+# they fail instead.
+
+PG_ADMIN_URL = os.environ.get("LAPORGUB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+BACKENDS = ("sqlite", "postgresql")
+_pg_state: dict[str, str | None] = {}
+
+
+def pg_unavailable() -> str | None:
+    """Why PostgreSQL tests cannot run here, or None when the server answers."""
+    if "reason" not in _pg_state:
+        try:
+            import psycopg2
+
+            psycopg2.connect(PG_ADMIN_URL, connect_timeout=3).close()
+            _pg_state["reason"] = None
+        except Exception as exc:  # no driver, no server, refused
+            _pg_state["reason"] = f"PostgreSQL at {PG_ADMIN_URL} unreachable ({type(exc).__name__}: " \
+                                  f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''})"
+    return _pg_state["reason"]
+
+
+def require_postgres() -> None:
+    """Skip (or, under LAPORGUB_REQUIRE_POSTGRES=1, fail) when PostgreSQL is unreachable."""
+    reason = pg_unavailable()
+    if reason is None:
+        return
+    if os.environ.get("LAPORGUB_REQUIRE_POSTGRES") == "1":
+        pytest.fail(f"{reason}; LAPORGUB_REQUIRE_POSTGRES=1 makes this a failure")
+    pytest.skip(reason)
+
+
+def _pg_admin(sql: str) -> None:
+    import psycopg2
+
+    conn = psycopg2.connect(PG_ADMIN_URL, connect_timeout=5)
+    conn.autocommit = True
+    try:
+        conn.cursor().execute(sql)
+    finally:
+        conn.close()
+
+
+def pg_url_for(name: str) -> str:
+    """The URL of database ``name`` on the test server."""
+    base, _, _old = PG_ADMIN_URL.rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture()
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test (dropped afterwards)."""
+    require_postgres()
+    name = f"lg_{uuid.uuid4().hex[:16]}"
+    _pg_admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield pg_url_for(name)
+    finally:
+        if isinstance(db.database.obj, peewee.PostgresqlDatabase):
+            try:
+                if not db.database.is_closed():
+                    db.database.close()
+            except Exception:
+                pass
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture()
+def db_backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` unless the test is marked ``both_backends`` (then both, one run each)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture()
+def db_url(db_backend: str, request: pytest.FixtureRequest) -> str | None:
+    """The database URL a test's service uses: None (a SQLite file in tmp_path) or a fresh PostgreSQL database."""
+    if db_backend == "postgresql":
+        return str(request.getfixturevalue("pg_url"))
+    return None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "both_backends: run the test on SQLite and on PostgreSQL")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("both_backends") and "db_backend" in metafunc.fixturenames:
+        metafunc.parametrize("db_backend", BACKENDS, indirect=True)
 
 def default_data() -> dict[str, Any]:
     return tomllib.loads((ROOT / "config.toml").read_text(encoding="utf-8"))
@@ -105,8 +201,11 @@ def _stop_all_actors() -> Iterator[None]:
     pykka.ActorRegistry.stop_all(block=True, timeout=5)
 
 @pytest.fixture()
-def make_service(tmp_path: Path, token_env: str) -> Iterator[Callable[..., Any]]:
-    """Start an in-process Service on the given emulators; stopped at teardown."""
+def make_service(tmp_path: Path, token_env: str, db_url: str | None) -> Iterator[Callable[..., Any]]:
+    """Start an in-process Service on the given emulators; stopped at teardown.
+
+    On the backend of the test (``db_url``): SQLite unless marked ``both_backends``.
+    """
     from laporgub.app import Service
     from laporgub.config import Secret
 
@@ -116,6 +215,8 @@ def make_service(tmp_path: Path, token_env: str) -> Iterator[Callable[..., Any]]
 
     def start(modems: list[ModemEmulator], server: BotApiServer, *, tweak: Callable[[dict[str, Any]], None] | None = None,
               **kwargs: Any) -> Any:
+        if db_url is not None:
+            kwargs.setdefault("database", db_url)
         data = make_config_data(tmp_path, [m.port for m in modems], server.base_url, **kwargs)
         if tweak is not None:
             tweak(data)

@@ -37,6 +37,7 @@ def all_sent(service: Any) -> bool:
         )
 
 
+@pytest.mark.both_backends
 def test_complaints_reach_groups_and_citizen(modem: Any, botapi: Any, make_service: Any) -> None:
     service = make_service([modem], botapi)
     config = service.config
@@ -103,6 +104,7 @@ def test_complaints_reach_groups_and_citizen(modem: Any, botapi: Any, make_servi
     assert sum(1 for c in modem.commands if c.startswith("AT+CMGD")) >= 4  # 3 SMS, one of them in several parts
 
 
+@pytest.mark.both_backends
 def test_each_kind_gets_what_the_table_says(modem: Any, botapi: Any, make_service: Any) -> None:
     service = make_service([modem], botapi)
     admin = service.config.telegram.admin_chat_id
@@ -145,6 +147,7 @@ def test_each_kind_gets_what_the_table_says(modem: Any, botapi: Any, make_servic
     assert "tidak ditemukan" in replies["+6282222220002"][0]  # not the filer: no status disclosed
 
 
+@pytest.mark.both_backends
 def test_sms_stored_before_start_is_read_and_storage_emptied(modem: Any, botapi: Any, make_service: Any) -> None:
     # No host has the port open: the +CMTI indications are lost, as on real hardware.
     for i in range(5):
@@ -205,6 +208,7 @@ def test_dispatcher_crash_is_restarted_and_isolated(modem: Any, botapi: Any, mak
     assert len(botapi.messages_for(kesehatan)) >= 1
 
 
+@pytest.mark.both_backends
 def test_telegram_errors_keep_rows_pending_until_accepted(modem: Any, botapi: Any, make_service: Any) -> None:
     service = make_service([modem], botapi)
     botapi.fail_next("sendMessage", status=429, retry_after=1, times=1)
@@ -255,6 +259,7 @@ def test_incomplete_multipart_registered_after_wait(modem: Any, botapi: Any, mak
     assert modem.wait_for(lambda m: not m.stored, timeout=10)
 
 
+@pytest.mark.both_backends
 def test_flood_from_one_number_becomes_followups(modem: Any, botapi: Any, make_service: Any) -> None:
     def tweak(data: dict[str, Any]) -> None:
         data["intake"]["followup_interval_minutes"] = 0

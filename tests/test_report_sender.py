@@ -67,8 +67,8 @@ class Rig:
 
 
 @pytest.fixture()
-def rig(tmp_path: Path, botapi: BotApiServer, token_env: str) -> Iterator[Rig]:
-    config = parse_config(make_config_data(tmp_path, ["loop://"], botapi.base_url))
+def rig(tmp_path: Path, botapi: BotApiServer, token_env: str, db_url: str | None) -> Iterator[Rig]:
+    config = parse_config(make_config_data(tmp_path, ["loop://"], botapi.base_url, database=db_url))
     chats = tuple(dict.fromkeys(leader.chat_id for leader in config.leaders))
     assert len(chats) >= 2, "config.toml is expected to name at least two leaders' chats"
     handle = db.open_database(config.service.database)
@@ -115,6 +115,7 @@ def test_missed_report_is_sent_at_start(rig: Rig) -> None:
     assert wait_until(lambda: [r[:3] for r in rig.runs()] == [("2026-01", c, "sent") for c in sorted(rig.chats)])
 
 
+@pytest.mark.both_backends
 def test_two_instances_send_once(rig: Rig) -> None:
     clock = FakeClock(wib(2026, 2, 1, 8, 0))
     first = rig.start(clock, instance="host-a:1")
