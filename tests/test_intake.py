@@ -23,14 +23,15 @@ from tests.conftest import make_config_data
 
 
 @pytest.fixture()
-def intake(tmp_path: Path) -> Any:
-    data = make_config_data(tmp_path, ["/dev/null"], "http://127.0.0.1:1/bot")
+def intake(tmp_path: Path, db_url: str | None) -> Any:
+    data = make_config_data(tmp_path, ["/dev/null"], "http://127.0.0.1:1/bot", database=db_url)
     config = parse_config(data)
     db.open_database(config.service.database)
     yield Intake(config, build_classifier(config), Renderer(config))
     db.database.close()
 
 
+@pytest.mark.both_backends
 def test_ticket_numbers_unique_under_concurrency(intake: Intake) -> None:
     # Eight threads, each with its own connection, register SMS from numbers sharing
     # their last four digits: every ticket gets its own sequence number.
@@ -61,6 +62,7 @@ def test_ticket_numbers_unique_under_concurrency(intake: Intake) -> None:
     assert all(n.split("-")[1] == "0200" for n in numbers)
 
 
+@pytest.mark.both_backends
 def test_same_pdu_twice_is_one_sms(intake: Intake) -> None:
     pdu = encode_deliver("+6281234567890", "Banjir di perumahan kami setinggi lutut")[0]
     with db.database.connection_context():
@@ -163,3 +165,39 @@ def test_hung_actor_stops_being_healthy_then_supervisor_gives_up() -> None:
         release.set()
         supervisor.stop_all(time.monotonic() + 2)
         scheduler.stop()
+
+
+def test_status_query_from_a_stranger_naming_a_problem_becomes_a_complaint(intake: Intake) -> None:
+    # "When in doubt, a complaint": the earlier report went elsewhere, and no PIC would see this one.
+    text = "Lampu jalan mati sudah 2 minggu, laporan saya kemarin kok belum ditanggapi?"
+    with db.database.connection_context():
+        result = intake.store_sms("m", encode_deliver("+6281234560077", text)[0], time.time())
+        assert result.kind == "complaint" and result.ticket_number
+        ticket = db.Ticket.get(db.Ticket.number == result.ticket_number)
+        assert ticket.kind == "complaint" and ticket.text == text
+        assert db.OutboundSms.get(db.OutboundSms.ticket == ticket).purpose == "ack"
+        # The same words from a number that has a ticket are a status query about it.
+        again = intake.store_sms("m", encode_deliver("+6281234560077", text + " ")[0], time.time())
+        assert again.kind == "status_query" and db.Ticket.select().count() == 1
+        # A bare query from a stranger names no problem: answered, no ticket.
+        bare = intake.store_sms("m", encode_deliver("+6281234560078", "laporan sy kmrn kok blm dibalas")[0], time.time())
+        assert bare.kind == "status_query" and db.Ticket.select().count() == 1
+
+
+def test_ticket_registered_is_logged_only_after_the_commit(intake: Intake, monkeypatch: pytest.MonkeyPatch,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    # The commit fails (disk full, lock) after the ticket row was written: rolled back, no log line may name it.
+    def fail(*args: Any, **kwargs: Any) -> None:
+        raise OSError("disk full (injected)")
+
+    pdu = encode_deliver("+6281234560099", "Jalan berlubang di depan pasar, mohon diperbaiki")[0]
+    caplog.set_level("INFO", logger="laporgub.intake")
+    with db.database.connection_context():
+        monkeypatch.setattr(db.database.obj, "commit", fail)
+        with pytest.raises(OSError):
+            intake.store_sms("m", pdu, time.time())
+        assert db.Ticket.select().count() == 0
+        assert "event=ticket_registered" not in caplog.text
+        monkeypatch.undo()
+        result = intake.store_sms("m", pdu, time.time())
+    assert f"event=ticket_registered ticket={result.ticket_number} " in caplog.text
