@@ -983,6 +983,8 @@ def load_config(path: str | os.PathLike[str]) -> Config:
 def read_webhook_secrets(api: ApiConfig, environ: Mapping[str, str] | None = None) -> dict[str, Secret]:
     """Fetch each webhook's signing secret (``secret_env``, else ``secret_file``), by webhook name.
 
+    A relative ``secret_file`` names a systemd credential when ``$CREDENTIALS_DIRECTORY`` is set.
+
     Raises:
         ConfigError: naming each webhook whose secret is missing or empty.
     """
@@ -997,8 +999,12 @@ def read_webhook_secrets(api: ApiConfig, environ: Mapping[str, str] | None = Non
             if not value and not hook.secret_file:
                 problems.append(f"{path}.secret_env: environment variable {hook.secret_env} is not set or empty")
         if not value and hook.secret_file:
+            file = Path(hook.secret_file)
+            if not file.is_absolute() and env.get("CREDENTIALS_DIRECTORY"):
+                # systemd's LoadCredential=<name>:/etc/laporgub/... : readable by the service user only.
+                file = Path(env["CREDENTIALS_DIRECTORY"]) / file
             try:
-                value = Path(hook.secret_file).read_text(encoding="utf-8").strip()
+                value = file.read_text(encoding="utf-8").strip()
             except OSError as exc:
                 problems.append(f"{path}.secret_file: cannot read {hook.secret_file}: {exc.strerror or exc}")
                 continue

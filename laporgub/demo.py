@@ -67,12 +67,14 @@ def default_config_text() -> str:
     return resources.files("laporgub").joinpath("data/config.toml").read_text(encoding="utf-8")
 
 
-def demo_config(workdir: Path, modem_port: str, base_url: str, metrics_port: int) -> Config:
-    """The default config with the demo's emulators, database and ports."""
+def demo_config(workdir: Path, modem_port: str, base_url: str, metrics_port: int, api_port: int = 0) -> Config:
+    """The default config with the demo's emulators, database and ports (no API when ``api_port`` is 0)."""
     data: dict[str, Any] = tomllib.loads(default_config_text())
     data["service"]["database"] = f"sqlite:///{workdir / 'laporgub-demo.db'}"
     data["metrics"]["listen"] = f"127.0.0.1:{metrics_port}"
     data.pop("api", None)
+    if api_port:
+        data["api"] = {"listen": f"127.0.0.1:{api_port}"}
     data["telegram"]["base_url"] = base_url
     data["telegram"]["token_env"] = "LAPORGUB_DEMO_TOKEN"
     data["telegram"].pop("token_file", None)
@@ -113,8 +115,9 @@ def run_demo(*, forever: bool = False, metrics_port: int = 9464, out: Any = None
     modem = ModemEmulator(name="demo-modem", storage_size=30).start()
     botapi = BotApiServer(enforce_limits=True).start()
     port = _free_port(metrics_port)
+    api_port = _free_port(0)
     try:
-        config = demo_config(workdir, modem.port, botapi.base_url, port)
+        config = demo_config(workdir, modem.port, botapi.base_url, port, api_port)
     except ConfigError as exc:  # the packaged config is broken: a bug
         for line in exc.problems:
             say(line)
@@ -126,6 +129,7 @@ def run_demo(*, forever: bool = False, metrics_port: int = 9464, out: Any = None
     say(f"  Bot API:       {botapi.base_url}  (Telegram's flood limits enforced)")
     say(f"  database:      {config.service.database}")
     say(f"  metrics:       http://127.0.0.1:{port}/metrics")
+    say(f"  website API:   http://127.0.0.1:{api_port}/docs  (Open311: /open311/v2/services.json)")
     say(f"  log:           {log_path}")
     say("")
 
@@ -156,9 +160,13 @@ def run_demo(*, forever: bool = False, metrics_port: int = 9464, out: Any = None
             say(f"SMS  from {shown:<14} [{what}] {text[:70]}{'...' if len(text) > 70 else ''}")
             modem.receive_sms(sender, text)
             _sleep_watching(watcher, 0.4, should_exit)
+        web_ok = _web_complaint(say, api_port)
         done = _wait_done(watcher, modem, should_exit, timeout=90)
         watcher.poll()
         code = _summary(say, config, modem, botapi, done)
+        if code == 0 and not web_ok:
+            say("The website API did not answer as documented (see above).")
+            code = 1
         if forever and not should_exit.is_set():
             _interactive(say, modem, watcher, should_exit)
     finally:
@@ -217,6 +225,30 @@ class _Watcher:
             self.other.add(i.id)
             answer = "status answer" if i.kind == "status_query" else "help text"
             self.say(f"     {i.kind}: no ticket, {answer} queued by SMS to {mask_msisdn(i.sender)}")
+
+
+def _web_complaint(say: Any, api_port: int) -> bool:
+    """The LAPOR GUB! website's side: a web complaint into the same pipeline, posted twice with one Idempotency-Key."""
+    import httpx
+
+    from laporgub.api.auth import create_key
+
+    _, key = create_key("demo-website", ["submit", "read"])
+    body = {"text": "Jembatan penghubung Desa Wonoketingal Kec. Karanganyar Kab. Demak ambrol, anak sekolah "
+                    "terpaksa memutar 5 km", "reporter": {"name": "Siti", "phone": "+6281233334444"}}
+    headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": "demo-web-1"}
+    url = f"http://127.0.0.1:{api_port}/api/v1/complaints"
+    say(f"WEB  POST /api/v1/complaints  {body['text'][:70]}...")
+    try:
+        first = httpx.post(url, json=body, headers=headers, timeout=10)
+        again = httpx.post(url, json=body, headers=headers, timeout=10)
+    except httpx.HTTPError as exc:
+        say(f"     the API did not answer: {exc}")
+        return False
+    number = first.json().get("ticket") if first.status_code == 201 else None
+    say(f"     {first.status_code} ticket {number}; the same POST again (a retry): {again.status_code} "
+        f"ticket {again.json().get('ticket')}, no second ticket")
+    return number is not None and again.status_code == 200 and again.json().get("ticket") == number
 
 
 def _sleep_watching(watcher: _Watcher, seconds: float, should_exit: threading.Event) -> None:

@@ -119,6 +119,9 @@ _WORD_CONTEXT: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "solo": (frozenset({"bengawan"}), frozenset({"karier", "karir", "traveling", "player"})),
 }
 
+# Words before a district's or village's name: "Kec. Karanganyar Kab. Demak" is in Demak.
+_LOCAL_WORDS = frozenset({"kec", "kecamatan", "desa", "ds", "kel", "kelurahan", "dusun", "dukuh", "dk"})
+
 _NON_WORD = re.compile(r"[^\w~]+|_")
 # A hyphen between two words ("Semarang-Solo", "Purwodadi–Blora") names a route, kept as " ~ ".
 _ROUTE_DASH = re.compile(r"(?<=\w)\s*[-\u2013\u2014]+\s*(?=\w)")
@@ -144,6 +147,9 @@ class RegencyMatch:
         route: True when the name is one end of a route ("Semarang-Solo", "jalan
             Purwodadi-Blora"), which says less about where the complaint is than a
             place named on its own.
+        local: True when the name follows a district or village word ("Kec.
+            Karanganyar" lies in Demak, Kebumen, Purbalingga and Pekalongan too): it
+            names the regency only when no other place is named.
     """
 
     regency: str
@@ -151,6 +157,7 @@ class RegencyMatch:
     start: int
     bare: bool = False
     route: bool = False
+    local: bool = False
 
 
 def _alternation(words: Iterable[str]) -> str:
@@ -258,7 +265,9 @@ def match_regency(text: str, known: Callable[[str], bool] | None = None) -> tupl
             continue
         # A qualifier on an unshared name ("kota kudus", "kota mungkid") changes nothing.
         alias = m.group(0) if m.group("q2") is None else m.group(0).rsplit(" ", 1)[0]
-        found.append(RegencyMatch(ALIASES[name], alias, m.start(), route=route))
+        before = norm[: m.start()].split()
+        local = m.group("q") is None and bool(before) and before[-1] in _LOCAL_WORDS
+        found.append(RegencyMatch(ALIASES[name], alias, m.start(), route=route, local=local))
     return tuple(found)
 
 
@@ -267,9 +276,9 @@ def find_regency_match(text: str, known: Callable[[str], bool] | None = None) ->
     matches = match_regency(text, known)
     for wanted in ((False, False), (False, True), (True, False), (True, True)):
         for m in matches:
-            if (m.bare, m.route) == wanted:
+            if (m.bare, m.route) == wanted and not m.local:
                 return m
-    return None
+    return next((m for m in matches if m.local), None)
 
 
 def find_regency(text: str, known: Callable[[str], bool] | None = None) -> str | None:
@@ -278,7 +287,8 @@ def find_regency(text: str, known: Callable[[str], bool] | None = None) -> str |
     The first place that is neither a bare shared name nor one end of a route wins, so
     "Ungaran, Semarang" is Kabupaten Semarang and "tol Semarang-Solo dekat Bawen" too;
     then the first end of a route ("jalan Purwodadi-Blora": Grobogan); a bare shared
-    name ("Semarang") counts only when nothing else is named, and then means the Kota.
+    name ("Semarang") counts only when nothing else is named, and then means the Kota;
+    a name after a district or village word ("Kec. Karanganyar Kab. Demak") counts last.
 
     Args:
         text: free text, e.g. an SMS.

@@ -193,3 +193,18 @@ def test_routing_cli_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     lines = [json.loads(x) for x in predictions.read_text(encoding="utf-8").splitlines()]
     assert lines[0]["id"] == 7 and "infrastruktur" in lines[0]["predicted_groups"]
     assert lines[0]["predicted_kind"] == "complaint"
+
+
+def test_webhook_secret_file_relative_names_a_systemd_credential(tmp_path: Path) -> None:
+    from laporgub.config import ApiConfig, WebhookConfig, read_webhook_secrets
+
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "webhook_website").write_text("s3cret\n", encoding="utf-8")
+    api = ApiConfig(listen=None, webhooks=(WebhookConfig(name="website", url="https://example.org/h",
+                                                         secret_file="webhook_website"),))
+    secrets = read_webhook_secrets(api, {"CREDENTIALS_DIRECTORY": str(creds)})
+    assert secrets["website"] == "s3cret"
+    with pytest.raises(ConfigError) as err:  # outside systemd the relative path is not a credential
+        read_webhook_secrets(api, {})
+    assert err.value.problems[0].startswith("api.webhooks[0].secret_file: cannot read webhook_website")

@@ -217,7 +217,11 @@ def test_telegram_errors_keep_rows_pending_until_accepted(modem: Any, botapi: An
     assert wait_until(lambda: len(tickets()) == 1 and all_sent(service), timeout=40)
     assert botapi.early_retries == 0
     number = tickets()[0].number
-    assert any(number in t for t in chat_texts(botapi, CHANNEL))
+    with db.database.connection_context():
+        rows = [(n.destination, n.status, n.message_id, n.attempts, n.last_error, n.claimed_by)
+                for n in db.Notification.select().order_by(db.Notification.id)]
+    seen = [(m.chat_id, m.message_id, m.plain_text[:60]) for m in botapi.messages]
+    assert any(number in t for t in chat_texts(botapi, CHANNEL)), (rows, seen)
     errors = sum(service.metrics.value("laporgub_telegram_errors_total", group=g, error=e) or 0
                  for g in ("channel", "ekonomi_industri") for e in ("retry_after", "network", "other"))
     assert errors >= 3

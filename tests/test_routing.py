@@ -1231,3 +1231,20 @@ def test_holdout_corpus_quality(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(scores.darurat_missed) <= 1, scores.darurat_missed
     assert len(scores.noncomplaints_in_category) <= 2, scores.noncomplaints_in_category
     assert len(scores.complaints_as_spam_or_operator) <= 0.02 * scores.complaints, detail
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Karanganyar is also a kecamatan of Demak, Kebumen, Purbalingga and Pekalongan.
+        ("Jembatan Desa Wonoketingal Kec. Karanganyar Kab. Demak ambrol", "Kabupaten Demak"),
+        ("jalan rusak di kecamatan karanganyar kebumen", "Kabupaten Kebumen"),
+        ("Desa Batang, Kec. Batang? tidak: Kab. Pekalongan, Kec. Karanganyar", "Kabupaten Pekalongan"),
+        # Nothing else named: the district's name is still the best guess.
+        ("Jembatan di Kec. Karanganyar ambrol", "Kabupaten Karanganyar"),
+        # A qualified name is never demoted: "kab" comes before the district word's reach.
+        ("Kab. Karanganyar, desa Jaten", "Kabupaten Karanganyar"),
+    ],
+)
+def test_a_district_or_village_name_yields_to_the_regency_named(text: str, expected: str) -> None:
+    assert find_regency(text) == expected
