@@ -340,9 +340,10 @@ def mark_retry(ids: Iterable[int], next_attempt_at: float, error: str) -> None:
 
 
 def mark_failed(ids: Iterable[int], error: str) -> None:
+    """Give rows up (Telegram refused them as malformed); a row another sender got through stays sent."""
     db.Notification.update(
         status="failed", attempts=db.Notification.attempts + 1, last_error=error[:500],
-    ).where(db.Notification.id.in_(list(ids))).execute()
+    ).where(db.Notification.id.in_(list(ids)) & (db.Notification.status == "pending")).execute()
 
 
 def pending_count() -> int:

@@ -247,6 +247,30 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 20.0, interval: f
         time.sleep(interval)
     return predicate()
 
+def outboxes_settled(*, sms: bool = True, chat_replies: bool = False) -> bool:
+    """Every ticket routed and every notification (and outbound SMS, chat answer) sent, read in ONE statement.
+
+    Do not split this into one COUNT per table: each statement reads its own snapshot (PostgreSQL's
+    READ COMMITTED, SQLite's autocommit), so the notification count could run just before the filter
+    commits a ticket's routing (no rows yet: 0 pending) and the "unrouted tickets" count just after
+    (0 unrouted), and the check would pass while the new rows were still pending, nothing sent yet.
+    That flaked test_telegram_errors_keep_rows_pending_until_accepted[postgresql] in CI. One SELECT of
+    scalar subqueries reads one snapshot on both backends.
+    """
+    n, o, t, c = db.Notification, db.OutboundSms, db.Ticket, db.ChatReply
+    unsettled = [
+        n.select(peewee.fn.COUNT(n.id)).where(n.status != "sent"),
+        t.select(peewee.fn.COUNT(t.id)).where(t.filtered_at.is_null()),
+    ]
+    if sms:
+        unsettled.append(o.select(peewee.fn.COUNT(o.id)).where(o.status != "sent"))
+    if chat_replies:
+        unsettled.append(c.select(peewee.fn.COUNT(c.id)).where(c.status != "sent"))
+    query = peewee.Select(columns=[q.alias(f"u{i}") for i, q in enumerate(unsettled)]).bind(db.database)
+    with db.database.connection_context():
+        counts = query.tuples().first()
+    return counts is not None and not any(counts)
+
 def db_count(query: Callable[[], Any]) -> int:
     """Run a count in a connection of the test's own thread."""
     with db.database.connection_context():

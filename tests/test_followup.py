@@ -25,7 +25,7 @@ from laporgub.outbox import route_ticket
 from laporgub.pdu import encode_deliver
 from laporgub.render import Renderer, visible_len
 from laporgub.routing import Classifier
-from tests.conftest import TOKEN, TOKEN_ENV, make_config_data, wait_until
+from tests.conftest import TOKEN, TOKEN_ENV, make_config_data, outboxes_settled, wait_until
 
 WIB = ZoneInfo("Asia/Jakarta")
 T0 = datetime(2026, 11, 28, 9, 30, tzinfo=WIB).timestamp()
@@ -215,10 +215,8 @@ def kinds() -> dict[str, int]:
 
 
 def all_sent() -> bool:
-    with db.database.connection_context():
-        return (db.Notification.select().where(db.Notification.status != "sent").count() == 0
-                and db.Ticket.select().where(db.Ticket.filtered_at.is_null()).count() == 0
-                and db.ChatReply.select().where(db.ChatReply.status != "sent").count() == 0)
+    # One snapshot: separate counts can pass between two commits (see outboxes_settled).
+    return outboxes_settled(sms=False, chat_replies=True)
 
 
 def chat(botapi: Any, chat_id: int, needle: str) -> list[Any]:

@@ -8,7 +8,7 @@ import pytest
 
 from laporgub import db
 from laporgub.sim.modem import ModemEmulator
-from tests.conftest import wait_until
+from tests.conftest import outboxes_settled, wait_until
 
 CHANNEL = -1001000000001
 
@@ -19,12 +19,7 @@ def tickets() -> list[db.Ticket]:
 
 
 def settled() -> bool:
-    with db.database.connection_context():
-        return (
-            db.Notification.select().where(db.Notification.status != "sent").count() == 0
-            and db.OutboundSms.select().where(db.OutboundSms.status != "sent").count() == 0
-            and db.Ticket.select().where(db.Ticket.filtered_at.is_null()).count() == 0
-        )
+    return outboxes_settled()  # one snapshot: separate counts can pass between two commits
 
 
 @pytest.fixture()

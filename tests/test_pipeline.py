@@ -14,7 +14,7 @@ import pytest
 
 from laporgub import db
 from laporgub.pdu import decode_submit
-from tests.conftest import db_count, wait_until
+from tests.conftest import db_count, outboxes_settled, wait_until
 
 CHANNEL = -1001000000001
 
@@ -29,12 +29,8 @@ def chat_texts(botapi: Any, chat_id: int) -> list[str]:
 
 
 def all_sent(service: Any) -> bool:
-    with db.database.connection_context():
-        return (
-            db.Notification.select().where(db.Notification.status != "sent").count() == 0
-            and db.OutboundSms.select().where(db.OutboundSms.status != "sent").count() == 0
-            and db.Ticket.select().where(db.Ticket.filtered_at.is_null()).count() == 0
-        )
+    """Every ticket routed, every notification and outbound SMS sent (one snapshot: see outboxes_settled)."""
+    return outboxes_settled()
 
 
 @pytest.mark.both_backends
@@ -355,3 +351,47 @@ def test_burst_into_one_group_is_combined_within_flood_limits(modem: Any, make_s
         assert notify[int(len(notify) * 0.99) - 1] <= service.config.sla.notify_seconds
     finally:
         strict.stop()
+
+
+def test_all_sent_is_one_snapshot(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression (a CI flake): the settle check must not pass between two commits of the service.
+
+    The filter commits a ticket's routing (pending notification rows + ``filtered_at``) while the
+    test polls. Checked with one COUNT per table, the notification count could read before that
+    commit and the "unrouted" count after it: all_sent() said yes, nothing had been sent yet. Here
+    the routing commits just before each statement of the check in turn: it must never say yes.
+    """
+    db.open_database(f"sqlite:///{tmp_path / 'snapshot.db'}")
+    now = time.time()
+    with db.database.connection_context():
+        ticket = db.Ticket.create(number="261128-0200-1", day="261128", four="0200", seq=1, text="Jalan rusak",
+                                  received_at=now, registered_at=now, updated_at=now)
+        db.OutboundSms.create(destination="+6281234560200", text="ack", purpose="ack", ticket=ticket,
+                              status="sent", created_at=now)
+    target = db.database.obj
+    real_execute = target.execute_sql
+
+    def route() -> None:  # what route_ticket commits, in short
+        with db.database.atomic():
+            db.Notification.create(ticket=ticket, destination="channel", chat_id=CHANNEL, kind="ticket",
+                                   queued_at=now)
+            db.Ticket.update(filtered_at=now).where(db.Ticket.id == ticket.id).execute()
+
+    for k in range(4):  # route before the check's first, second, ... statement (or not at all)
+        with db.database.connection_context():
+            db.Notification.delete().execute()
+            db.Ticket.update(filtered_at=None).execute()
+        calls = {"n": 0}
+
+        def execute_sql(*args: Any, k: int = k, calls: dict[str, int] = calls, **kwargs: Any) -> Any:
+            n = calls["n"]
+            calls["n"] += 1  # first: route()'s own statements come through here too
+            if n == k:
+                route()
+            return real_execute(*args, **kwargs)
+
+        monkeypatch.setattr(target, "execute_sql", execute_sql)
+        settled = all_sent(None)
+        monkeypatch.undo()
+        assert not settled, f"all_sent() said settled with the routing committed before its statement {k + 1}"
+    target.close()

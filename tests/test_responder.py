@@ -26,7 +26,7 @@ from laporgub.render import Renderer
 from laporgub.responses import IncomingMessage, Outcome, ResponseDesk, load_offset, save_offset
 from laporgub.routing import Classifier
 from laporgub.sim.botapi import BotApiServer
-from tests.conftest import TOKEN, db_count, make_config_data, wait_until
+from tests.conftest import TOKEN, db_count, make_config_data, outboxes_settled, wait_until
 
 BOT = "laporgub_bot"
 CHANNEL = -1001000000001
@@ -295,13 +295,7 @@ def tickets() -> list[db.Ticket]:
 
 
 def all_sent() -> bool:
-    with db.database.connection_context():
-        return (
-            db.Notification.select().where(db.Notification.status != "sent").count() == 0
-            and db.OutboundSms.select().where(db.OutboundSms.status != "sent").count() == 0
-            and db.ChatReply.select().where(db.ChatReply.status != "sent").count() == 0
-            and db.Ticket.select().where(db.Ticket.filtered_at.is_null()).count() == 0
-        )
+    return outboxes_settled(chat_replies=True)  # one snapshot: separate counts can pass between two commits
 
 
 def responses() -> list[db.PicResponse]:
