@@ -252,3 +252,36 @@ def recover_local(me: str | None = None) -> dict[str, int]:
             logger.info("event=recovered_from_dead_instance table=%s rows=%s holders=%s", label, n,
                         ",".join(sorted(set(dead)))[:300])
     return freed
+
+
+# --------------------------------------------------------------------------
+# Outbox rows.
+
+
+def claim_rows(model: type[db.BaseModel], due: peewee.Expression, holder: str, now: float, limit: int,
+               set_status: str | None = None) -> list[int]:
+    """Claim up to ``limit`` due rows of an outbox for ``holder``, oldest first; their ids.
+
+    A row is free when nobody claimed it, we did, or the claim is older than
+    ``[service] claim_seconds`` (its sender died). One short transaction: on PostgreSQL
+    ``SELECT ... FOR UPDATE SKIP LOCKED`` then ``UPDATE``, so instances claiming at the same
+    moment get disjoint rows without waiting on each other; on SQLite the ``BEGIN IMMEDIATE``
+    transaction already serialises writers, and the ``UPDATE`` repeats the condition.
+    """
+    claimed_by = model.claimed_by  # type: ignore[attr-defined]
+    claimed_at = model.claimed_at  # type: ignore[attr-defined]
+    free = claimed_by.is_null() | (claimed_by == holder) | (claimed_at < now - claim_seconds())
+    fields: dict[str, object] = {"claimed_by": holder, "claimed_at": now}
+    if set_status is not None:
+        fields["status"] = set_status
+    pk = model._meta.primary_key
+    if db.is_sqlite() and not model.select(pk).where(due & free).limit(1).exists():
+        return []  # an idle look takes no write lock (SQLite has one for the whole file)
+    with db.database.atomic():
+        query = model.select(pk).where(due & free).order_by(pk).limit(limit)
+        if not db.is_sqlite():
+            query = query.for_update(skip_locked=True)
+        ids = [row.id for row in query]
+        if ids:
+            model.update(**fields).where(pk.in_(ids) & due & free).execute()
+    return ids

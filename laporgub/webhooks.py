@@ -39,14 +39,15 @@ from datetime import datetime, timezone
 
 import peewee
 
-from laporgub import db
+from laporgub import db, leases
 from laporgub.config import Config, WebhookConfig
 
 logger = logging.getLogger(__name__)
 
 EVENTS: tuple[str, ...] = ("ticket.created", "ticket.routed", "ticket.rerouted", "ticket.responded", "ticket.closed")
-#: A claimed row whose sender died is taken over after this many seconds (longer than any request timeout).
-LEASE_SECONDS = 120.0
+#: A claimed row whose sender died is taken over after this many seconds (the default of
+#: ``[service] claim_seconds``, which applies; see leases.py).
+LEASE_SECONDS = leases.CLAIM_SECONDS
 #: Receivers should refuse a signature whose timestamp is further than this from their clock.
 SIGNATURE_TOLERANCE_SECONDS = 300
 SIGNATURE_HEADER = "X-LaporGub-Signature"
@@ -179,27 +180,13 @@ def _blocked_by_earlier() -> peewee.Expression:
 def claim_due(claimer: str, now: float, endpoints: Iterable[str], limit: int = 10) -> list[Delivery]:
     """Claim due rows of ``endpoints`` that head their ticket's queue; expired claims are taken over."""
     W = db.WebhookDelivery
-    expired = now - LEASE_SECONDS
     due = ((W.status == "pending") & (W.next_attempt_at <= now)) | (
-        (W.status == "sending") & (W.claimed_at < expired))
-    candidates = list(
-        W.select(W.id).where(due & W.endpoint.in_(list(endpoints)) & ~_blocked_by_earlier())
-        .order_by(W.next_attempt_at, W.id).limit(limit)
-    )
-    claimed = []
-    for cand in candidates:
-        with db.database.atomic():
-            n = (
-                W.update(status="sending", claimed_by=claimer, claimed_at=now)
-                .where((W.id == cand.id) & (((W.status == "pending") & (W.next_attempt_at <= now))
-                                            | ((W.status == "sending") & (W.claimed_at < expired))))
-                .execute()
-            )
-        if n:
-            row = W.get_by_id(cand.id)
-            claimed.append(Delivery(row.id, row.event_id, row.endpoint, row.event, row.ticket_number, row.payload,
-                                    row.attempts, row.queued_at))
-    return claimed
+        (W.status == "sending") & (W.claimed_at < now - leases.claim_seconds()))
+    ids = leases.claim_rows(W, due & W.endpoint.in_(list(endpoints)) & ~_blocked_by_earlier(), claimer, now, limit,
+                            set_status="sending")
+    rows = W.select().where(W.id.in_(ids) & (W.claimed_by == claimer) & (W.status == "sending")).order_by(W.id)
+    return [Delivery(row.id, row.event_id, row.endpoint, row.event, row.ticket_number, row.payload, row.attempts,
+                     row.queued_at) for row in rows]
 
 
 def mark_delivered(delivery_id: int, claimer: str, status: int, now: float) -> bool:

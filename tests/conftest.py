@@ -9,6 +9,7 @@ import time
 import tomllib
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -270,6 +271,23 @@ def outboxes_settled(*, sms: bool = True, chat_replies: bool = False) -> bool:
     with db.database.connection_context():
         counts = query.tuples().first()
     return counts is not None and not any(counts)
+
+@contextmanager
+def memory_intake() -> Iterator[Any]:
+    """An Intake of the default config on an in-memory SQLite database (no service, no threads)."""
+    from laporgub.intake import Intake, build_classifier
+    from laporgub.render import Renderer
+
+    config = parse_config(default_data())
+    database = peewee.SqliteDatabase(":memory:", pragmas={"foreign_keys": 1})
+    db.database.initialize(database)
+    try:
+        with database.connection_context():
+            db.migrate(database)
+            yield Intake(config, build_classifier(config), Renderer(config))
+    finally:
+        db.database.initialize(None)
+
 
 def db_count(query: Callable[[], Any]) -> int:
     """Run a count in a connection of the test's own thread."""

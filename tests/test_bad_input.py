@@ -11,14 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import peewee
 import pytest
 
 from laporgub import db, pdu
 from laporgub.config import parse_config
 from laporgub.sim.botapi import parse_html, utf16_len
 from laporgub.sim.modem import ModemEmulator
-from tests.conftest import TOKEN, TOKEN_ENV, default_data, make_config_data, wait_until, write_config
+from tests.conftest import TOKEN, TOKEN_ENV, make_config_data, memory_intake, wait_until, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 CHANNEL = -1001000000001
@@ -26,15 +25,8 @@ CHANNEL = -1001000000001
 
 @pytest.fixture()
 def intake() -> Iterator[Any]:
-    from laporgub.intake import Intake, build_classifier
-    from laporgub.render import Renderer
-
-    config = parse_config(default_data())
-    database = peewee.SqliteDatabase(":memory:", pragmas={"foreign_keys": 1})
-    db.database.initialize(database)
-    with database.connection_context():
-        db.migrate(database)
-        yield Intake(config, build_classifier(config), Renderer(config))
+    with memory_intake() as intake:
+        yield intake
 
 
 def test_empty_sms_gets_the_help_text_and_no_ticket(intake: Any) -> None:

@@ -6,15 +6,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-import peewee
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from laporgub import db, pdu
-from laporgub.config import parse_config
 from laporgub.exceptions import PduError
-from tests.conftest import default_data
+from tests.conftest import memory_intake
 
 VALID = pdu.encode_deliver("+6281234567890", "Jalan rusak 😷 € [x] mohon diperbaiki " * 6, concat_reference=7)
 VALID += [pdu.encode_deliver("TELKOMSEL", "Sisa pulsa Rp 1.000")[0],
@@ -69,16 +67,8 @@ def test_joining_any_decoded_parts_gives_text(bases: list[str], data: st.DataObj
 
 @pytest.fixture(scope="module")
 def intake() -> Iterator[object]:
-    from laporgub.intake import Intake, build_classifier
-    from laporgub.render import Renderer
-
-    config = parse_config(default_data())
-    database = peewee.SqliteDatabase(":memory:", pragmas={"foreign_keys": 1})
-    db.database.initialize(database)
-    with database.connection_context():
-        db.migrate(database)
-        yield Intake(config, build_classifier(config), Renderer(config))
-    db.database.initialize(None)
+    with memory_intake() as intake:
+        yield intake
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
