@@ -90,11 +90,12 @@ def test_complaints_reach_groups_and_citizen(modem: Any, botapi: Any, make_servi
     assert m.value("laporgub_stage_duration_seconds_count", stage="register") == 3
     assert m.value("laporgub_stage_duration_seconds_count", stage="filter") == 3
     sent_rows = db_count(lambda: db.Notification.select().where(db.Notification.status == "sent").count())
-    assert m.value("laporgub_stage_duration_seconds_count", stage="notify") == sent_rows
+    # A dispatcher observes its metrics just after committing 'sent': wait for the last one.
+    assert wait_until(lambda: m.value("laporgub_stage_duration_seconds_count", stage="notify") == sent_rows, 10)
     assert m.value("laporgub_stage_duration_seconds_bucket", stage="register", le="9.0") == 3
     assert m.value("laporgub_sla_seconds", stage="filter") == 27
     assert m.value("laporgub_ready") == 1
-    assert m.value("laporgub_end_to_end_seconds_count") == 3
+    assert wait_until(lambda: m.value("laporgub_end_to_end_seconds_count") == 3, 10)
     assert m.value("laporgub_group_stage_duration_seconds_count", stage="notify", group="darurat") >= 1
     # SMS deleted only after commit: every AT+CMGD came after the message was stored.
     assert sum(1 for c in modem.commands if c.startswith("AT+CMGD")) >= 4  # 3 SMS, one of them in several parts
