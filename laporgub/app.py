@@ -33,6 +33,7 @@ from laporgub.actors.monitor import Monitor
 from laporgub.actors.registry import TicketRegistry
 from laporgub.actors.reporter import ReportGenerator
 from laporgub.actors.responder import Responder
+from laporgub.clock import SYSTEM, Clock
 from laporgub.config import Config, ConfigError, Secret, load_config
 from laporgub.exceptions import RegistryError
 from laporgub.intake import Intake, build_classifier
@@ -57,17 +58,19 @@ class Service:
         config: the validated configuration.
         token: the bot token.
         metrics_server: start the ``/metrics`` endpoint (tests may skip it).
-        clock: epoch seconds for follow-up monitoring (tests pass a simulated clock).
+        clock: the one clock everything in the service reads (wall and monotonic time);
+            tests pass one pinned to an awkward date.
     """
 
     def __init__(self, config: Config, token: Secret, *, metrics_server: bool = True,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Clock = SYSTEM) -> None:
         self.config = config
         self.clock = clock
         self.token = token
         self.want_metrics_server = metrics_server
         self.directory = Directory()
-        self.metrics = Metrics(config.sla.as_dict(), destinations(config), [m.name for m in config.modems])
+        self.metrics = Metrics(config.sla.as_dict(), destinations(config), [m.name for m in config.modems],
+                               clock=clock)
         self.supervisor = Supervisor(self.directory, self.metrics, hang_timeout=config.service.actor_hang_seconds)
         self.scheduler: Scheduler | None = None
         self.gateway: TelegramGateway | None = None
@@ -93,7 +96,7 @@ class Service:
         self.instance = leases.configure(config.service.instance, config.service.lease_seconds,
                                          config.service.claim_seconds)
         try:
-            db.open_database(config.service.database)
+            db.open_database(config.service.database, clock=self.clock)
             with db.database.connection_context():
                 leases.recover_local(self.instance)  # what a killed predecessor on this host held: ours again now
             logger.info("event=instance instance=%s", self.instance)
@@ -108,7 +111,8 @@ class Service:
         self._compile(config)
         self._started_destinations = destinations(config)
         self.alerts = Alerts(config.telegram.admin_chat_id, self.renderer.html,
-                             lambda: self.directory.tell(f"dispatcher:{ADMIN}", NotificationsQueued(ADMIN)))
+                             lambda: self.directory.tell(f"dispatcher:{ADMIN}", NotificationsQueued(ADMIN)),
+                             clock=self.clock)
 
         # Each starter reads the service's current rules when it runs, so an actor the
         # supervisor restarts after a reload gets the reloaded configuration.
@@ -121,7 +125,7 @@ class Service:
             "responder", lambda: Responder.start(config=self.config, gateway=self.gateway, **self._actors()),
             stop_timeout=3.0))
         self.supervisor.start_child(ChildSpec(
-            "monitor", lambda: Monitor.start(config=self.config, clock=self.clock, **self._actors())))
+            "monitor", lambda: Monitor.start(config=self.config, **self._actors())))
         self.supervisor.start_child(ChildSpec(
             "filter", lambda: KeywordFilter.start(config=self.config, classifier=self.classifier, **self._common())))
         self.supervisor.start_child(ChildSpec(
@@ -140,10 +144,10 @@ class Service:
         """Templates, keyword rules and intake for ``config`` (at start and on reload)."""
         self.renderer = Renderer(config)
         self.classifier = build_classifier(config)
-        self.intake = Intake(config, self.classifier, self.renderer)
+        self.intake = Intake(config, self.classifier, self.renderer, clock=self.clock)
 
     def _actors(self) -> dict[str, Any]:
-        return {"directory": self.directory, "scheduler": self.scheduler}
+        return {"directory": self.directory, "scheduler": self.scheduler, "clock": self.clock}
 
     def _common(self) -> dict[str, Any]:
         return {"metrics": self.metrics, **self._actors()}
@@ -230,7 +234,7 @@ class Service:
 
     def _sync_pics(self) -> None:
         """Mirror ``[[pics]]`` into the database (who may act on tickets, for reports)."""
-        now = time.time()
+        now = self.clock.time()
         with db.database.connection_context(), db.database.atomic():
             ids = [p.telegram_id for p in self.config.pics]
             for pic in self.config.pics:

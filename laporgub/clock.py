@@ -11,6 +11,8 @@ or drive both by hand (:class:`ManualClock`).
 
 A test (``tests/test_clock_discipline.py``) fails when a module outside this
 one reads ``time.time()``, ``datetime.now()`` or ``date.today()`` itself.
+Real waits (an I/O timeout, the stop budget, a start-up deadline) may read
+``time.monotonic()`` directly: they measure the machine, not the service's day.
 """
 
 from __future__ import annotations
@@ -61,6 +63,10 @@ class ShiftedClock(Clock):
     def jump(self, seconds: float) -> None:
         """Move wall time by ``seconds`` (forward or back); monotonic time is untouched."""
         self._offset += seconds
+
+    def set(self, wall: float) -> None:
+        """Make the wall time ``wall`` now; it goes on from there."""
+        self._offset = wall - time.monotonic()
 
 
 class ManualClock(Clock):

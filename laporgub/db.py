@@ -17,7 +17,6 @@ upgrade.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,8 @@ from typing import Any
 import peewee
 from playhouse import db_url
 from playhouse.pool import PooledPostgresqlDatabase
+
+from laporgub.clock import SYSTEM, Clock
 
 logger = logging.getLogger(__name__)
 
@@ -480,8 +481,39 @@ class ReconnectingPostgresqlDatabase(PooledPostgresqlDatabase):
 _MIGRATION_LOCK = 0x4C475542  # "LGUB"
 
 
-def open_database(url: str) -> peewee.Database:
-    """Point the models at ``url``, create or migrate the schema, and return the database."""
+def sqlite_path(url: str) -> str | None:
+    """The file of a ``sqlite:///PATH`` URL (None for other databases and ``:memory:``)."""
+    if not url.startswith("sqlite:///"):
+        return None
+    path = url[len("sqlite:///"):]
+    return path if path and path != ":memory:" else None
+
+
+def require_existing(url: str, key: str = "service.database") -> None:
+    """Raise :class:`RegistryError` naming the path when a SQLite database file does not exist.
+
+    Every command but ``run`` reads a database the service made: a typo in
+    ``[service] database`` must not look like an empty month.
+    """
+    from laporgub.exceptions import RegistryError
+
+    path = sqlite_path(url)
+    if path is not None and not Path(path).is_file():
+        raise RegistryError(f"{key}: no database file at {Path(path).absolute()} "
+                            "(a typo in the path? `laporgub run` creates it on its first start)")
+
+
+def open_database(url: str, *, create: bool = True, clock: Clock = SYSTEM) -> peewee.Database:
+    """Point the models at ``url``, create or migrate the schema, and return the database.
+
+    Args:
+        create: make the SQLite file (and its directory) when it does not exist; only
+            ``laporgub run`` does, every other command wants an existing database.
+        clock: dates the migrations (the first one is the installation's birth, see
+            :func:`installed_at`).
+    """
+    if not create:
+        require_existing(url)
     db = make_database(url)
     database.initialize(db)
     with db.connection_context():
@@ -490,9 +522,9 @@ def open_database(url: str) -> peewee.Database:
             # and a second instance waits on the lock, then finds the schema current.
             with db.atomic():
                 db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-                migrate(db)
+                migrate(db, clock)
         else:
-            migrate(db)
+            migrate(db, clock)
     return db
 
 
@@ -537,7 +569,7 @@ MIGRATIONS: tuple[tuple[int, Callable[[peewee.Database], None]], ...] = ((1, _v1
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
-def migrate(db: peewee.Database) -> int:
+def migrate(db: peewee.Database, clock: Clock = SYSTEM) -> int:
     """Apply the migrations this database lacks; return the schema version."""
     db.create_tables([SchemaVersion], safe=True)
     current = SchemaVersion.select(peewee.fn.MAX(SchemaVersion.version)).scalar() or 0
@@ -552,10 +584,15 @@ def migrate(db: peewee.Database) -> int:
             continue
         with db.atomic():
             step(db)
-            SchemaVersion.create(version=version, applied_at=time.time())
+            SchemaVersion.create(version=version, applied_at=clock.time())
         logger.info("event=schema_migrated version=%s", version)
         current = version
     return current
+
+
+def installed_at() -> float | None:
+    """When this database was created (its first migration), epoch seconds; None if unknown."""
+    return SchemaVersion.select(peewee.fn.MIN(SchemaVersion.applied_at)).scalar()
 
 
 def is_sqlite(db: peewee.Database | None = None) -> bool:

@@ -69,8 +69,13 @@ def _schema_version(database: peewee.Database) -> int:
             return int(db.SchemaVersion.select(peewee.fn.MAX(db.SchemaVersion.version)).scalar() or 0)
 
 
-def _open(url: str) -> peewee.Database:
-    """Open and migrate ``url`` (what the service would do at start); refuses a newer schema."""
+def _open(url: str, *, create: bool) -> peewee.Database:
+    """Open and migrate ``url`` (what the service would do at start); refuses a newer schema.
+
+    ``create``: the target may be a new SQLite file; the source must exist (a typo is not an empty database).
+    """
+    if not create:
+        db.require_existing(url)
     database = db.make_database(url)
     version = _schema_version(database)
     if version > db.SCHEMA_VERSION:
@@ -98,8 +103,9 @@ def copy_database(source_url: str, target_url: str, *, batch: int = BATCH,
     if source_url == target_url:
         raise CopyRefused("source and target are the same database")
     say = progress or (lambda _line: None)
-    target = _open(target_url)  # first: a newer target is refused before the source is touched
-    source = _open(source_url)
+    db.require_existing(source_url, key="--from")
+    target = _open(target_url, create=True)  # first: a newer target is refused before the source is touched
+    source = _open(source_url, create=False)
     if isinstance(source, peewee.SqliteDatabase) and isinstance(target, peewee.SqliteDatabase) \
             and source.database == target.database:
         raise CopyRefused("source and target are the same database")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -30,6 +29,7 @@ from datetime import datetime, timezone
 import peewee
 
 from laporgub import db, pdu, webhooks
+from laporgub.clock import SYSTEM, Clock
 from laporgub.config import Config
 from laporgub.exceptions import PduError
 from laporgub.outbox import ADMIN, destinations
@@ -107,8 +107,9 @@ def dedupe_key(pdu_hex: str) -> str:
 class Intake:
     """Stores inbound SMS and registers tickets. Call from one thread at a time per instance."""
 
-    def __init__(self, config: Config, classifier: Classifier, renderer: Renderer) -> None:
+    def __init__(self, config: Config, classifier: Classifier, renderer: Renderer, clock: Clock = SYSTEM) -> None:
         self.config = config
+        self.clock = clock
         self.classifier = classifier
         self.renderer = renderer
 
@@ -125,7 +126,7 @@ class Intake:
             error = None
         except PduError as exc:
             decoded, error = None, str(exc)
-        now = time.time()
+        now = self.clock.time()
         try:
             with db.database.atomic():
                 if decoded is None:
@@ -143,7 +144,7 @@ class Intake:
 
     def flush_incomplete(self, now: float | None = None) -> list[StoreResult]:
         """Register multipart SMS whose missing parts did not come within the configured wait."""
-        now = time.time() if now is None else now
+        now = self.clock.time() if now is None else now
         deadline = now - self.config.intake.concat_wait_minutes * 60
         stale = (
             db.InboundSms.select(db.InboundSms.sender_raw, db.InboundSms.concat_ref, db.InboundSms.concat_total)

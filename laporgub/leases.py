@@ -16,7 +16,7 @@ expired. Independently of leases every outbox row is *claimed* before it is sent
 outbox.py), so even an instance that lost its lease while stalled never sends a row another
 instance is sending.
 
-Times are the instances' wall clocks (``time.time()``): keep them in NTP sync; a skew
+Times are the instances' wall clocks (the service's :class:`~laporgub.clock.Clock`): keep them in NTP sync; a skew
 shorter than the lease's safety margin is harmless.
 
 Instance ids: ``[service] instance`` or, by default, ``<hostname>:<pid>``. Two live
@@ -30,12 +30,12 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import time
 from collections.abc import Callable
 
 import peewee
 
 from laporgub import db
+from laporgub.clock import SYSTEM
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ class LeaseKeeper:
         name: the lease, e.g. ``dispatch:kesehatan``.
         holder: the instance id (default: this process's).
         seconds: the lease time (default: ``[service] lease_seconds``).
-        clock: epoch seconds.
+        clock: wall time in epoch seconds (the service's clock).
     """
 
     def __init__(self, name: str, holder: str | None = None, seconds: float | None = None,
@@ -144,7 +144,7 @@ class LeaseKeeper:
         self.name = name
         self.holder = holder or instance_id()
         self.seconds = seconds if seconds is not None else lease_seconds()
-        self.clock = clock or time.time
+        self.clock = clock or SYSTEM
         self._expires = 0.0
         self._renewed = 0.0
         self._held = False

@@ -48,6 +48,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from laporgub import __version__, db
+from laporgub.clock import SYSTEM, Clock
 from laporgub.gazetteer import REGENCIES
 from laporgub.types import GROUP_KEYS, SMS_KINDS, STAGES
 
@@ -80,7 +81,8 @@ class Metrics:
         modems: modem names from ``[[modems]]``.
     """
 
-    def __init__(self, sla: dict[str, float], destinations: Iterable[str], modems: Iterable[str]) -> None:
+    def __init__(self, sla: dict[str, float], destinations: Iterable[str], modems: Iterable[str],
+                 clock: Clock = SYSTEM) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         destinations = tuple(destinations)
@@ -213,7 +215,7 @@ class Metrics:
             self.outbox_pending.labels(outbox=outbox).set(0)
 
         groups = tuple(d for d in destinations if d in GROUP_KEYS)
-        self.database = DatabaseCollector(groups=groups, destinations=destinations)
+        self.database = DatabaseCollector(groups=groups, destinations=destinations, clock=clock)
         #: What ``GET /metrics`` serves: the in-process registry plus the database-derived families.
         #: Registering both in one registry also checks that no name is declared twice.
         self.exposition = CollectorRegistry(auto_describe=True)
@@ -564,11 +566,11 @@ class DatabaseCollector(Collector):
         destinations: every notification destination (group keys, ``leader-<n>``, ``admin``).
         state_interval: seconds a backlog reading is reused.
         totals_interval: seconds the cumulative counts are reused.
-        clock: epoch seconds (tests pass their own).
+        clock: wall time, epoch seconds (the service's clock; tests pass their own).
     """
 
     def __init__(self, groups: Iterable[str], destinations: Iterable[str], *, state_interval: float = 1.0,
-                 totals_interval: float = 15.0, clock: Callable[[], float] = time.time) -> None:
+                 totals_interval: float = 15.0, clock: Callable[[], float] = SYSTEM) -> None:
         self.groups = tuple(groups)
         self.destinations = tuple(destinations)
         self.state_interval = state_interval

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import html
 import logging
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import peewee
 
 from laporgub import db, leases, webhooks
+from laporgub.clock import SYSTEM, Clock
 from laporgub.config import Config
 from laporgub.leases import claim_rows
 from laporgub.render import Renderer, TicketView
@@ -37,10 +37,12 @@ class Alerts:
         admin_chat_id: ``[telegram] admin_chat_id``.
         html: whether texts go out in HTML parse mode (then they are escaped here).
         wake: called after the row is committed (tells ``dispatcher:admin``).
+        clock: the service's clock.
     """
 
-    def __init__(self, admin_chat_id: int, html: bool, wake: Callable[[], object]) -> None:
+    def __init__(self, admin_chat_id: int, html: bool, wake: Callable[[], object], clock: Clock = SYSTEM) -> None:
         self.admin_chat_id = admin_chat_id
+        self.clock = clock
         self.html = html
         self.wake = wake
 
@@ -49,7 +51,7 @@ class Alerts:
         try:
             db.Notification.create(
                 destination=ADMIN, chat_id=self.admin_chat_id, kind="alert",
-                text=html.escape(text, quote=False) if self.html else text, queued_at=time.time(),
+                text=html.escape(text, quote=False) if self.html else text, queued_at=self.clock.time(),
             )
         except Exception:
             logger.exception("event=alert_failed text=%s", text[:200])
@@ -85,7 +87,7 @@ class Routed:
     filtered_at: float
 
 
-def route_ticket(config: Config, classifier: Classifier, ticket_id: int) -> Routed | None:
+def route_ticket(config: Config, classifier: Classifier, ticket_id: int, clock: Clock = SYSTEM) -> Routed | None:
     """Route a registered ticket: categories and notification rows, in one transaction.
 
     Returns None if the ticket is gone or was routed already (a repeated message).
@@ -94,7 +96,7 @@ def route_ticket(config: Config, classifier: Classifier, ticket_id: int) -> Rout
         ticket = db.Ticket.get_or_none(db.Ticket.id == ticket_id)
         if ticket is None or ticket.filtered_at is not None:
             return None
-        now = time.time()
+        now = clock.time()
         if ticket.kind == "spam":
             groups: tuple[str, ...] = ()
             regency = None
@@ -133,9 +135,9 @@ def route_ticket(config: Config, classifier: Classifier, ticket_id: int) -> Rout
     return Routed(ticket.id, ticket.number, tuple(targets), tuple(dests), ticket.registered_at, now)
 
 
-def unrouted_ticket_ids(older_than: float = 0.0) -> list[int]:
+def unrouted_ticket_ids(older_than: float = 0.0, clock: Clock = SYSTEM) -> list[int]:
     """Tickets committed but not yet routed (after a crash, or a lost message)."""
-    cutoff = time.time() - older_than
+    cutoff = clock.time() - older_than
     return [
         t.id
         for t in db.Ticket.select(db.Ticket.id)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from laporgub.clock import SYSTEM
 from laporgub.exceptions import PduError
 
 __all__ = [
@@ -871,7 +872,7 @@ def encode_deliver(
         raise PduError(f"ref_bits must be 8 or 16, got {ref_bits}")
     prefix = _encode_sca(smsc)
     address = _encode_sender(sender)
-    scts = _encode_scts(timestamp if timestamp is not None else datetime.now(WIB))
+    scts = _encode_scts(timestamp if timestamp is not None else SYSTEM.now(WIB))
     payloads = _split_payloads(text, encoding, 6 if ref_bits == 8 else 7)
     reference = _concat_reference(text, concat_reference, ref_bits)
     pdus = []

@@ -435,7 +435,7 @@ def privacy_main(config: Any, args: Any, out: Any, err: Any) -> int:
                   file=err)
             return 2
     try:
-        database = db.open_database(config.service.database)
+        database = db.open_database(config.service.database, create=False)
     except Exception as exc:  # noqa: BLE001 - reported as one line
         print(f"service.database: cannot open: {type(exc).__name__}: {exc}", file=err)
         return 1

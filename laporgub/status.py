@@ -21,19 +21,18 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import IO
 
 import peewee
 from prometheus_client.parser import text_string_to_metric_families
 
 from laporgub import db
+from laporgub.clock import SYSTEM, Clock
 from laporgub.config import Config
 from laporgub.metrics import OUTBOXES, SLA_NOTIFICATION_KINDS, DatabaseState, quantile, read_state
 from laporgub.outbox import destinations
@@ -197,16 +196,18 @@ def _table(out: IO[str], header: Iterable[str], rows: list[list[str]], align: st
 # -- the view ------------------------------------------------------------------------------
 
 
-def status_main(config: Config, out: IO[str], metrics_url: str | None = None, *, now: float | None = None) -> int:
+def status_main(config: Config, out: IO[str], metrics_url: str | None = None, *, now: float | None = None,
+                clock: Clock = SYSTEM) -> int:
     """Print the status of the last hour; return 0 if nothing needs attention, else 1.
 
     Args:
         config: the validated configuration (database, [sla], groups, modems).
         out: where to print.
         metrics_url: the service's ``/metrics``; default from ``[metrics] listen``.
-        now: epoch seconds (tests).
+        now: epoch seconds (default: the clock's).
+        clock: the clock to read when ``now`` is not given.
     """
-    now = time.time() if now is None else now
+    now = clock.time() if now is None else now
     attention: list[str] = []
     tz = config.tz
     start = datetime.fromtimestamp(now - WINDOW, tz)
@@ -288,10 +289,7 @@ def status_main(config: Config, out: IO[str], metrics_url: str | None = None, *,
 
 def _read_database(config: Config, now: float) -> tuple[list[StageFigures], DatabaseState, dict[str, int]]:
     url = config.service.database
-    if url.startswith("sqlite:///"):
-        path = url[len("sqlite:///"):]
-        if path and path != ":memory:" and not Path(path).exists():
-            raise FileNotFoundError(f"no database file at {path} (has the service run yet?)")
+    db.require_existing(url)
     # Bound without migrating: the status only reads, whatever the schema version.
     db.database.initialize(db.make_database(url))
     with db.database.connection_context():

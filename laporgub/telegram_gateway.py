@@ -1,5 +1,10 @@
 """The one Telegram gateway: a single asyncio loop thread that owns the PTB ``Bot``.
 
+Nothing else in the service talks to the Bot API: every message, file, poll and
+command list goes through a method here, and every chat message through the
+shared flood limiter (``tests/test_gateway_only.py`` fails when another module
+reaches for the ``Bot``).
+
 python-telegram-bot is asyncio-only and its HTTP connection pool is bound to
 the loop that opened it, so the whole process uses one loop in one thread.
 The per-group dispatcher actors hand their sends to it with
@@ -15,6 +20,7 @@ import concurrent.futures
 import logging
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -159,15 +165,47 @@ class TelegramGateway:
         return Sent(message_id=message.message_id, chat_id=message.chat_id)
 
     def send_document(
-        self, chat_id: int, data: bytes, filename: str, *, caption: str | None = None, wait: float = 30.0
+        self, chat_id: int, data: bytes, filename: str, *, caption: str | None = None, wait: float = 30.0,
+        timeout: float = 90.0,
     ) -> Sent:
-        """Send a file (``sendDocument``) within the flood limits."""
+        """Send a file (``sendDocument``) within the flood limits, like any message to that chat.
+
+        ``timeout`` bounds the whole upload (a report's PDF to a slow link); the
+        write timeout gets most of it.
+
+        Raises:
+            Throttled: no slot within ``wait``; nothing was sent.
+            telegram.error.TelegramError: as PTB raises them (a ``RetryAfter`` also blocks the chat here).
+        """
         self._slot(chat_id, wait)
         message = self._request(chat_id, self.bot.send_document(
             chat_id=chat_id, document=telegram.InputFile(data, filename=filename), caption=caption,
-            read_timeout=60, write_timeout=60,
-        ), timeout=90)
+            read_timeout=max(10.0, timeout / 3), write_timeout=max(10.0, timeout * 2 / 3),
+            connect_timeout=min(20.0, timeout / 4), pool_timeout=min(20.0, timeout / 4),
+        ), timeout=timeout + 5)
         return Sent(message_id=message.message_id, chat_id=message.chat_id)
+
+    def set_my_commands(self, commands: list[telegram.BotCommand]) -> None:
+        """Publish the command list (``setMyCommands``); not a chat message, so no flood slot."""
+        self.call(self.bot.set_my_commands(commands), timeout=self.config.request_timeout_seconds + 2)
+
+    def start_polling(self, *, offset: int | None, timeout: int, allowed_updates: list[str], bound: float,
+                      done: Callable[[asyncio.Task[Any]], object]) -> asyncio.Task[Any]:
+        """Start one ``getUpdates`` long poll as a task on the gateway loop; ``done`` gets the finished task.
+
+        Returns at once (within a few seconds): the caller's thread goes back to its inbox while
+        the poll waits on Telegram.
+        """
+        bot = self.bot
+
+        async def start() -> asyncio.Task[Any]:
+            task = asyncio.get_running_loop().create_task(asyncio.wait_for(
+                bot.get_updates(offset=offset, timeout=timeout, allowed_updates=allowed_updates), bound))
+            task.add_done_callback(done)
+            return task
+
+        result: asyncio.Task[Any] = self.call(start(), timeout=5.0)
+        return result
 
     def _slot(self, chat_id: int, wait: float) -> None:
         if not self.limiter.acquire(chat_id, timeout=wait):

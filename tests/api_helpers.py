@@ -30,10 +30,12 @@ class Api:
     service: Any
     base_url: str
     clients: list[httpx.Client] = field(default_factory=list)
+    made: int = 0
 
-    def key(self, *scopes: str, name: str = "test") -> str:
+    def key(self, *scopes: str, name: str | None = None) -> str:
+        self.made += 1
         with db.database.connection_context():
-            _info, key = auth.create_key(name, list(scopes))
+            _info, key = auth.create_key(name or f"test-{self.made}", list(scopes))
         return key
 
     def client(self, key: str | None = None, **kwargs: Any) -> httpx.Client:

@@ -215,14 +215,15 @@ def make_service(tmp_path: Path, token_env: str, db_url: str | None) -> Iterator
     threads: list[threading.Thread] = []
 
     def start(modems: list[ModemEmulator], server: BotApiServer, *, tweak: Callable[[dict[str, Any]], None] | None = None,
-              **kwargs: Any) -> Any:
+              clock: Any = None, **kwargs: Any) -> Any:
         if db_url is not None:
             kwargs.setdefault("database", db_url)
         data = make_config_data(tmp_path, [m.port for m in modems], server.base_url, **kwargs)
         if tweak is not None:
             tweak(data)
         config: Config = parse_config(data)
-        service = Service(config, Secret(token_env), metrics_server=False)
+        service = Service(config, Secret(token_env), metrics_server=False,
+                          **({"clock": clock} if clock is not None else {}))
         services.append(service)
         service.start()
         # The supervision loop, as the main thread runs it in `laporgub run`.
@@ -239,14 +240,73 @@ def make_service(tmp_path: Path, token_env: str, db_url: str | None) -> Iterator
     for service in services:
         service.stop()
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 20.0, interval: float = 0.05) -> bool:
-    """Poll ``predicate`` (a database or emulator condition) until true or timeout."""
+class Waited:
+    """What :func:`wait_until` saw: true when the condition held; when not, its repr says what was observed.
+
+    ``assert wait_until(...)`` then fails with the observation in pytest's message, not a bare ``False``.
+    """
+
+    def __init__(self, ok: bool, timeout: float, what: str, observed: str) -> None:
+        self.ok, self.timeout, self.what, self.observed = ok, timeout, what, observed
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __repr__(self) -> str:
+        if self.ok:
+            return "<condition met>"
+        return f"<condition {self.what} not met within {self.timeout:g} s; observed: {self.observed}>"
+
+
+def _describe(predicate: Callable[[], object]) -> str:
+    import inspect
+
+    try:
+        source = inspect.getsource(predicate).strip()
+    except (OSError, TypeError):
+        return getattr(predicate, "__name__", repr(predicate))
+    start = source.find("lambda")
+    return " ".join((source[start:] if start >= 0 else source).split())[:300]
+
+
+def observe_database() -> str:
+    """Counts that explain most stuck pipeline waits (tickets, routing, outboxes by status); never raises."""
+    try:
+        if db.database.obj is None:
+            return "no database bound"
+        with db.database.connection_context():
+            parts = [f"inbound_sms={db.InboundSms.select().count()}",
+                     f"tickets={db.Ticket.select().count()}",
+                     f"unrouted={db.Ticket.select().where(db.Ticket.filtered_at.is_null()).count()}"]
+            for model, name in ((db.Notification, "notifications"), (db.OutboundSms, "sms_out"),
+                                (db.ChatReply, "chat_replies")):
+                rows = model.select(model.status, peewee.fn.COUNT(model.id).alias("n")).group_by(model.status)
+                parts.append(f"{name}={{{', '.join(f'{r.status}: {r.n}' for r in rows)}}}")
+        return " ".join(parts)
+    except Exception as exc:  # noqa: BLE001 - an observation must not hide the real failure
+        return f"(database not readable: {type(exc).__name__}: {exc})"
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.05,
+               observe: Callable[[], object] | None = None) -> Waited:
+    """Poll ``predicate`` (a database or emulator condition) until true or ``timeout`` seconds pass.
+
+    A condition with a deadline, never a fixed sleep. Returns a :class:`Waited` that is
+    truthy when the condition held; when it did not, its repr names the condition and what
+    ``observe`` (default: the database's counts) returned at the deadline.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
-            return True
+            return Waited(True, timeout, "", "")
         time.sleep(interval)
-    return predicate()
+    if predicate():
+        return Waited(True, timeout, "", "")
+    try:
+        seen = observe() if observe is not None else observe_database()
+    except Exception as exc:  # noqa: BLE001
+        seen = f"(observation failed: {exc!r})"
+    return Waited(False, timeout, _describe(predicate), str(seen)[:2000])
 
 def outboxes_settled(*, sms: bool = True, chat_replies: bool = False) -> bool:
     """Every ticket routed and every notification (and outbound SMS, chat answer) sent, read in ONE statement.

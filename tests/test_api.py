@@ -126,7 +126,8 @@ def test_authentication_and_scopes(start_api: Any) -> None:
     from laporgub.api import auth
 
     with db.database.connection_context():
-        assert auth.revoke("old-site") == 1
+        (old,) = auth.keys_named("old-site")
+        assert auth.revoke(str(old.id)) is not None
     assert client.get("/api/v1/stats").status_code == 401
     with db.database.connection_context():
         stored = [k.key_hash for k in db.ApiKey.select()]

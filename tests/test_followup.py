@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from laporgub import db
+from laporgub.clock import ShiftedClock
 from laporgub.config import Config, parse_config
 from laporgub.followup import Followup
 from laporgub.intake import Intake, build_classifier
@@ -180,14 +181,19 @@ def test_steps_can_be_switched_off(tmp_path: Path) -> None:
 # The Monitor in the real service, with a simulated clock.
 
 
-class Clock:
-    """Epoch seconds the test sets; starts at the real time."""
+class Clock(ShiftedClock):
+    """The service's clock; the test sets its wall time (``clock.now = ...``), durations stay real."""
 
     def __init__(self) -> None:
-        self.now = time.time()
+        super().__init__(time.time())
 
-    def __call__(self) -> float:
-        return self.now
+    @property
+    def now(self) -> float:
+        return self.time()
+
+    @now.setter
+    def now(self, wall: float) -> None:
+        self.set(wall)
 
 
 def start_service(tmp_path: Path, modem: Any, botapi: Any, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Any:

@@ -7,7 +7,6 @@ Only the clock is simulated: a fake ``clock`` is "the 1st at 08:00 WIB".
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 from laporgub import db
 from laporgub.actors._base import Directory, Scheduler
 from laporgub.actors.reporter import ReportGenerator
+from laporgub.clock import Clock
 from laporgub.config import Config, Secret, parse_config
 from laporgub.sim.botapi import BotApiServer
 from laporgub.telegram_gateway import TelegramGateway
@@ -28,14 +28,17 @@ from tests.test_report_aggregate import seed_known_month, wib
 NAMES = ["laporan-laporgub-2026-01.pdf", "laporan-laporgub-2026-01.xlsx", "tiket-laporgub-2026-01.csv"]
 
 
-class FakeClock:
-    """A settable clock (epoch seconds)."""
+class FakeClock(Clock):
+    """The service's clock with a wall time the test sets (``clock.now = ...``); durations stay real."""
 
     def __init__(self, now: float) -> None:
         self.now = now
 
-    def __call__(self) -> float:
+    def time(self) -> float:
         return self.now
+
+#: The rig's database was created then: the service existed during the months reported on.
+INSTALLED = wib(2025, 11, 20, 9, 0)
 
 
 @dataclass
@@ -71,7 +74,7 @@ def rig(tmp_path: Path, botapi: BotApiServer, token_env: str, db_url: str | None
     config = parse_config(make_config_data(tmp_path, ["loop://"], botapi.base_url, database=db_url))
     chats = tuple(dict.fromkeys(leader.chat_id for leader in config.leaders))
     assert len(chats) >= 2, "config.toml is expected to name at least two leaders' chats"
-    handle = db.open_database(config.service.database)
+    handle = db.open_database(config.service.database, clock=FakeClock(INSTALLED))
     with handle.connection_context():
         seed_known_month()
     gateway = TelegramGateway(config.telegram, Secret(TOKEN))
@@ -145,7 +148,8 @@ def test_failed_send_is_retried_without_repeating_files(rig: Rig) -> None:
     assert all(d.outcome != "sent" for d in reporter.check().get(timeout=60))
     assert len(rig.documents(first)) == 0
 
-    time.sleep(1.2)
+    # Telegram's retry_after blocks the chat in the gateway's limiter for every sender (real time)
+    assert wait_until(lambda: rig.gateway.limiter.blocked_for(first) == 0, timeout=10)
     clock.now += 2
     assert [d.outcome for d in reporter.check().get(timeout=60)] == ["sent"]
     assert [d.document_name for d in rig.documents(first)] == NAMES
@@ -167,3 +171,69 @@ def test_stale_claim_is_taken_over(rig: Rig) -> None:
     assert rig.botapi.wait_for(lambda msgs: len([m for m in msgs if m.method == "sendDocument"]) >= 6, timeout=60)
     reporter.check().get(timeout=60)
     assert rig.total_documents() == 6
+
+
+def test_retry_after_on_the_report_holds_back_every_sender_to_that_chat(rig: Rig) -> None:
+    from laporgub.telegram_gateway import Throttled
+
+    clock = FakeClock(wib(2026, 2, 1, 7, 0))
+    reporter = rig.start(clock)
+    first, second = rig.chats[0], rig.chats[1]
+    clock.now = wib(2026, 2, 1, 8, 0)
+    rig.botapi.fail_next("sendDocument", status=429, retry_after=3)
+    outcome = {d.chat_id: d.outcome for d in reporter.check().get(timeout=60)}
+    assert outcome[first] == "failed"
+
+    # Any other sender to that chat (a group's dispatcher, a command's answer) waits too...
+    assert rig.gateway.limiter.blocked_for(first) > 0
+    with pytest.raises(Throttled):
+        rig.gateway.send_message(first, "Laporan baru 260201-0200-1", None, wait=0.0)
+    # ...while other chats are not held back.
+    rig.gateway.send_message(second, "Laporan baru 260201-0200-2", None, wait=5.0)
+
+    # Once the window Telegram gave has passed, the chat is open to every sender again.
+    assert wait_until(lambda: rig.gateway.limiter.blocked_for(first) == 0, timeout=15)
+    rig.gateway.send_message(first, "Laporan baru 260201-0200-1", None, wait=5.0)
+    clock.now += 10
+    assert [d.outcome for d in reporter.check().get(timeout=60)] == ["sent"]
+    assert [d.document_name for d in rig.documents(first)] == NAMES
+    assert rig.botapi.early_retries == 0  # nothing reached the chat inside the forbidden window
+
+
+def test_a_new_installation_sends_no_report_on_a_month_before_it(rig: Rig) -> None:
+    # The database was created on the 2nd of February: January's report would be empty and false.
+    with db.database.connection_context():
+        db.SchemaVersion.update(applied_at=wib(2026, 2, 2, 10, 0)).execute()
+    clock = FakeClock(wib(2026, 2, 2, 10, 5))
+    reporter = rig.start(clock)
+    assert reporter.check().get(timeout=60) == []
+    assert rig.runs() == [] and rig.total_documents() == 0
+
+    # February is the installation's first month: its report goes out on the 1st of March.
+    clock.now = wib(2026, 3, 1, 8, 0)
+    sent = [d for d in reporter.check().get(timeout=60) if d.outcome == "sent"]
+    assert sorted(d.chat_id for d in sent) == sorted(rig.chats) and {d.month for d in sent} == {"2026-02"}
+    assert {r[0] for r in rig.runs()} == {"2026-02"}
+
+
+def test_installed_during_the_month_reports_that_month(rig: Rig) -> None:
+    with db.database.connection_context():  # created on 20 January: January's report is due
+        db.SchemaVersion.update(applied_at=wib(2026, 1, 20, 9, 0)).execute()
+    rig.start(FakeClock(wib(2026, 2, 1, 8, 0)))  # its first check runs at start
+    assert wait_until(lambda: [r[:3] for r in rig.runs()] == [("2026-01", c, "sent") for c in sorted(rig.chats)])
+
+
+@pytest.mark.parametrize(("offset_minutes", "sent"), [(-1, True), (1, False)])
+def test_catch_up_window_last_minute_and_after(rig: Rig, offset_minutes: int, sent: bool) -> None:
+    # Down since before the 1st: back on the last minute of the 7-day catch-up window, or just after it.
+    from laporgub.report.settings import report_config
+
+    catch_up = report_config(rig.config).catch_up_days * 86400
+    clock = FakeClock(wib(2026, 2, 1, 8, 0) + catch_up + offset_minutes * 60)
+    reporter = rig.start(clock)
+    outcomes = [d.outcome for d in reporter.check().get(timeout=60)]  # after the check at start
+    if sent:
+        assert wait_until(lambda: [r[2] for r in rig.runs()] == ["sent"] * len(rig.chats))
+        assert rig.total_documents() == 3 * len(rig.chats)
+    else:
+        assert outcomes == [] and rig.runs() == [] and rig.total_documents() == 0

@@ -80,7 +80,8 @@ def test_status_without_a_database(tmp_path: Path) -> None:
     config, _ = _config(tmp_path)
     out = io.StringIO()
     assert status_main(config, out, CLOSED) == 1
-    assert "Database: cannot read" in out.getvalue() and "has the service run yet?" in out.getvalue()
+    assert "Database: cannot read" in out.getvalue() and "no database file at" in out.getvalue()
+    assert str(tmp_path / "laporgub.db") in out.getvalue()
     assert not (tmp_path / "laporgub.db").exists()  # the status never creates one
 
 

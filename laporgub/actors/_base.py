@@ -16,6 +16,8 @@ from typing import Any
 
 import pykka
 
+from laporgub.clock import SYSTEM, Clock
+
 logger = logging.getLogger(__name__)
 
 
@@ -106,7 +108,7 @@ class Scheduler:
 class LaporgubActor(pykka.ThreadingActor):
     """Base of every LaporGub actor: ``ping`` for the supervisor, timers, failure logging.
 
-    Subclasses get ``self.directory`` and ``self.scheduler`` from the app.
+    Subclasses get ``self.directory``, ``self.scheduler`` and ``self.clock`` from the app.
     """
 
     #: Name under which the actor is registered in the Directory.
@@ -115,10 +117,12 @@ class LaporgubActor(pykka.ThreadingActor):
     #: everything that matters is already in the database.
     use_daemon_thread = True
 
-    def __init__(self, *, directory: Directory, scheduler: Scheduler) -> None:
+    def __init__(self, *, directory: Directory, scheduler: Scheduler, clock: Clock = SYSTEM) -> None:
         super().__init__()
         self.directory = directory
         self.scheduler = scheduler
+        #: The service's one clock (wall and monotonic time); tests pin the date through it.
+        self.clock = clock
 
     def ping(self) -> bool:
         """Answer the supervisor's liveness check (runs in the actor's thread)."""

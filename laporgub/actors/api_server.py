@@ -22,6 +22,7 @@ from typing import Any
 import uvicorn
 
 from laporgub.actors._base import Directory, LaporgubActor, Scheduler
+from laporgub.clock import SYSTEM, Clock
 from laporgub.config import Listen
 from laporgub.exceptions import ApiServerError
 from laporgub.messages import ApiServerStopped
@@ -78,8 +79,8 @@ class ApiServer(LaporgubActor):
     actor_name = "api"
 
     def __init__(self, *, app_factory: Callable[[], Any], listen: Listen, status: ApiStatus,
-                 directory: Directory, scheduler: Scheduler) -> None:
-        super().__init__(directory=directory, scheduler=scheduler)
+                 directory: Directory, scheduler: Scheduler, clock: Clock = SYSTEM) -> None:
+        super().__init__(directory=directory, scheduler=scheduler, clock=clock)
         self.status = status
         port = status.port if listen.port == 0 and status.port else listen.port
         try:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import html
 import logging
 import re
-import time
 from typing import Any
 
 import telegram.error
 
 from laporgub import db
 from laporgub.actors._base import Directory, LaporgubActor, Scheduler
+from laporgub.clock import SYSTEM, Clock
 from laporgub.leases import LeaseKeeper
 from laporgub.messages import NotificationsQueued, Tick
 from laporgub.metrics import Metrics
@@ -60,9 +60,9 @@ class GroupDispatcher(LaporgubActor):
 
     def __init__(
         self, *, destination: str, chat_id: int, interval: float, gateway: TelegramGateway, renderer: Renderer,
-        alerts: Alerts, metrics: Metrics, directory: Directory, scheduler: Scheduler,
+        alerts: Alerts, metrics: Metrics, directory: Directory, scheduler: Scheduler, clock: Clock = SYSTEM
     ) -> None:
-        super().__init__(directory=directory, scheduler=scheduler)
+        super().__init__(directory=directory, scheduler=scheduler, clock=clock)
         self.actor_name = f"dispatcher:{destination}"
         self.destination = destination
         self.chat_id = chat_id
@@ -76,7 +76,7 @@ class GroupDispatcher(LaporgubActor):
         self._failures = 0
         self._alerted = False
         self._singles = False  # after a BadRequest on a combined message, send rows one by one
-        self.lease = LeaseKeeper(f"dispatch:{destination}")
+        self.lease = LeaseKeeper(f"dispatch:{destination}", clock=clock)
         self._holding = False
         self.sweep_interval = SWEEP_INTERVAL
 
@@ -124,10 +124,10 @@ class GroupDispatcher(LaporgubActor):
         if self._wake_at is not None and self._wake_at <= at:
             return
         self._wake_at = at
-        self.schedule(at - time.monotonic(), Tick("wake"))
+        self.schedule(at - self.clock.monotonic(), Tick("wake"))
 
     def _pump(self) -> None:
-        mono = time.monotonic()
+        mono = self.clock.monotonic()
         if not self.lease.held():  # another instance sends to this chat
             if self._holding:
                 self._give_up()
@@ -139,7 +139,7 @@ class GroupDispatcher(LaporgubActor):
             self._wake(min(self._next_send, mono + self.lease.retry_in))
             return
         try:
-            rows = claim_notifications(self.destination, self.renderer, time.time())
+            rows = claim_notifications(self.destination, self.renderer, self.clock.time())
         except Exception:
             logger.exception("event=outbox_read_failed destination=%s", self.destination)
             self._wake(mono + self.sweep_interval)
@@ -155,7 +155,7 @@ class GroupDispatcher(LaporgubActor):
             logger.exception("event=outbox_release_failed destination=%s", self.destination)
         db.release_connection()  # not held while Telegram answers
         self._send(batch, text)
-        self._wake(max(self._next_send, time.monotonic()))
+        self._wake(max(self._next_send, self.clock.monotonic()))
 
     def _take(self, rows: list[PendingNotification]) -> tuple[list[PendingNotification], list[str]]:
         """The rows the next request carries, and its text(s)."""
@@ -179,7 +179,7 @@ class GroupDispatcher(LaporgubActor):
     def _send(self, batch: list[PendingNotification], texts: list[str]) -> None:
         ids = [r.id for r in batch]
         tickets = ",".join(r.ticket or "-" for r in batch)
-        sent_at = time.time()
+        sent_at = self.clock.time()
         try:
             sent = None
             for i, text in enumerate(texts):
@@ -187,15 +187,15 @@ class GroupDispatcher(LaporgubActor):
                 # The parts of one split SMS go together: wait for their slots rather than resend part 1.
                 sent = self.gateway.send_message(self.chat_id, text, self.renderer.parse_mode,
                                                  wait=0.0 if i == 0 else self.interval + 65.0)
-            acked_at = time.time()
+            acked_at = self.clock.time()
         except Throttled as exc:
             # Another sender used this chat's slots (answers, alerts): no error, just later.
-            self._next_send = time.monotonic() + exc.retry_in
+            self._next_send = self.clock.monotonic() + exc.retry_in
             return
         except telegram.error.RetryAfter as exc:
             wait = retry_after_seconds(exc)
-            self._next_send = time.monotonic() + wait
-            self._error("retry_after", ids, time.time() + wait, f"retry_after {wait:g}s", tickets)
+            self._next_send = self.clock.monotonic() + wait
+            self._error("retry_after", ids, self.clock.time() + wait, f"retry_after {wait:g}s", tickets)
             return
         except telegram.error.Forbidden as exc:
             self._outage(ids, tickets, f"Forbidden: {exc.message}")
@@ -222,7 +222,7 @@ class GroupDispatcher(LaporgubActor):
             self._backoff("other", ids, tickets, f"{type(exc).__name__}: {exc.message}")
             return
         mark_sent(ids, sent_at, acked_at, sent.message_id if sent else 0)
-        self._next_send = time.monotonic() + self.interval * len(texts)
+        self._next_send = self.clock.monotonic() + self.interval * len(texts)
         self._failures = 0
         self._singles = False
         if self._alerted:
@@ -263,14 +263,14 @@ class GroupDispatcher(LaporgubActor):
     def _backoff(self, kind: str, ids: list[int], tickets: str, error: str) -> None:
         self._failures += 1
         delay = min(60.0, 1.0 * 2 ** (self._failures - 1))
-        self._next_send = time.monotonic() + delay
-        self._error(kind, ids, time.time() + delay, error, tickets)
+        self._next_send = self.clock.monotonic() + delay
+        self._error(kind, ids, self.clock.time() + delay, error, tickets)
 
     def _outage(self, ids: list[int], tickets: str, error: str) -> None:
         """The bot was removed from the chat: keep the rows, tell the admins once, try again slowly."""
         self._failures += 1
-        self._next_send = time.monotonic() + 60.0
-        self._error("forbidden", ids, time.time() + 60.0, error, tickets)
+        self._next_send = self.clock.monotonic() + 60.0
+        self._error("forbidden", ids, self.clock.time() + 60.0, error, tickets)
         if not self._alerted:
             self._alerted = True
             self._alert(
@@ -291,21 +291,21 @@ class GroupDispatcher(LaporgubActor):
         ids = [r.id for r in batch]
         if len(batch) > 1:
             self._singles = True  # find the one row Telegram objects to
-            mark_retry(ids, time.time(), f"BadRequest: {exc.message}")
+            mark_retry(ids, self.clock.time(), f"BadRequest: {exc.message}")
             return
         row = batch[0]
         if "parse entities" in exc.message.lower() and self.renderer.html:
             # Our markup is broken for this row: deliver it as plain text rather than not at all.
             try:
                 plain = [html.unescape(re.sub(r"</?[a-zA-Z][^<>]*>", "", m)) for m in row.messages]
-                sent_at = time.time()
+                sent_at = self.clock.time()
                 sent = None
                 for text in plain:
                     sent = self.gateway.send_message(self.chat_id, text, None, wait=self.interval + 65.0)
-                mark_sent(ids, sent_at, time.time(), sent.message_id if sent else 0)
+                mark_sent(ids, sent_at, self.clock.time(), sent.message_id if sent else 0)
                 return
             except Throttled:
-                mark_retry(ids, time.time() + self.interval, "throttled")
+                mark_retry(ids, self.clock.time() + self.interval, "throttled")
                 return
             except telegram.error.TelegramError as second:
                 exc = second  # type: ignore[assignment]
@@ -314,4 +314,4 @@ class GroupDispatcher(LaporgubActor):
             logger.error("event=notification_failed destination=%s ticket=%s detail=%s",
                          self.destination, row.ticket or "-", exc.message)
         else:
-            mark_retry(ids, time.time() + 30.0, f"BadRequest: {exc.message}")
+            mark_retry(ids, self.clock.time() + 30.0, f"BadRequest: {exc.message}")

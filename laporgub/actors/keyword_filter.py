@@ -7,6 +7,7 @@ from typing import Any
 
 from laporgub import db
 from laporgub.actors._base import Directory, LaporgubActor, Scheduler
+from laporgub.clock import SYSTEM, Clock
 from laporgub.config import Config
 from laporgub.messages import NotificationsQueued, Tick, TicketRegistered
 from laporgub.metrics import Metrics
@@ -29,8 +30,8 @@ class KeywordFilter(LaporgubActor):
     actor_name = "filter"
 
     def __init__(self, *, config: Config, classifier: Classifier, metrics: Metrics, directory: Directory,
-                 scheduler: Scheduler) -> None:
-        super().__init__(directory=directory, scheduler=scheduler)
+                 scheduler: Scheduler, clock: Clock = SYSTEM) -> None:
+        super().__init__(directory=directory, scheduler=scheduler, clock=clock)
         self.config = config
         self.classifier = classifier
         self.metrics = metrics
@@ -59,7 +60,7 @@ class KeywordFilter(LaporgubActor):
 
     def _sweep(self, min_age: float) -> None:
         try:
-            ids = unrouted_ticket_ids(older_than=min_age)
+            ids = unrouted_ticket_ids(older_than=min_age, clock=self.clock)
         except Exception:
             logger.exception("event=filter_sweep_failed")
             return
@@ -68,7 +69,7 @@ class KeywordFilter(LaporgubActor):
 
     def _route(self, ticket_id: int) -> None:
         try:
-            routed = route_ticket(self.config, self.classifier, ticket_id)
+            routed = route_ticket(self.config, self.classifier, ticket_id, clock=self.clock)
         except Exception:
             # Left unrouted in the database: the next sweep tries again.
             logger.exception("event=route_failed ticket_id=%s", ticket_id)

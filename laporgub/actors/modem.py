@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from typing import Any
 
 import serial
@@ -25,6 +24,7 @@ from laporgub.at import (
     parse_creg,
     parse_csq,
 )
+from laporgub.clock import SYSTEM, Clock
 from laporgub.config import ModemConfig
 from laporgub.exceptions import ModemError, PduError
 from laporgub.messages import ModemIndication, OutboundQueued, PortLost, SmsNotStored, SmsReceived, SmsStored, Tick
@@ -58,8 +58,8 @@ class ModemReader(LaporgubActor):
     """
 
     def __init__(self, *, config: ModemConfig, alerts: Alerts, metrics: Metrics, directory: Directory,
-                 scheduler: Scheduler) -> None:
-        super().__init__(directory=directory, scheduler=scheduler)
+                 scheduler: Scheduler, clock: Clock = SYSTEM) -> None:
+        super().__init__(directory=directory, scheduler=scheduler, clock=clock)
         self.config = config
         self.actor_name = f"modem:{config.name}"
         self.alerts = alerts
@@ -73,7 +73,7 @@ class ModemReader(LaporgubActor):
         self._backoff = BACKOFF_MIN
         self._timeouts = 0
         self._connect_pending = False
-        self._message_ref = int(time.time()) % 256
+        self._message_ref = int(self.clock.time()) % 256
         self._failures = 0  # failed connections in a row
         self._alerted = False
         self._ever_up = False
@@ -246,7 +246,7 @@ class ModemReader(LaporgubActor):
     def _on_urc(self, urc: Urc) -> None:
         # Runs in the AT reader thread: only hand over, never block.
         try:
-            self.actor_ref.tell(ModemIndication(urc.line, urc.pdu, time.time()))
+            self.actor_ref.tell(ModemIndication(urc.line, urc.pdu, self.clock.time()))
         except Exception:  # the actor is stopping
             pass
 
@@ -379,7 +379,7 @@ class ModemReader(LaporgubActor):
         except ModemError as exc:
             logger.warning("event=modem_sweep_failed modem=%s error=%s", self.config.name, exc)
             return
-        now = time.time()
+        now = self.clock.time()
         for item in stored:
             flight = self._in_flight.get(item.index)
             if flight is not None and flight[0] == item.pdu and now - flight[1] < IN_FLIGHT_TIMEOUT:
@@ -387,7 +387,7 @@ class ModemReader(LaporgubActor):
             self._offer(item.index, item.pdu, now)
 
     def _offer(self, index: int, pdu_hex: str, reported_at: float) -> None:
-        self._in_flight[index] = (pdu_hex, time.time())
+        self._in_flight[index] = (pdu_hex, self.clock.time())
         if len(self._first_reported) > 4 * MAX_FIRST_REPORTED:
             self._first_reported.clear()  # bounded: slots whose confirmation never came
         reported_at = self._first_reported.setdefault(pdu_hex, reported_at)
@@ -417,7 +417,7 @@ class ModemReader(LaporgubActor):
         if not self.up:
             return
         try:
-            claimed = claim_outbound(self.config.name, time.time(), limit=3)
+            claimed = claim_outbound(self.config.name, self.clock.time(), limit=3)
         except Exception:
             logger.exception("event=outbox_claim_failed modem=%s", self.config.name)
             return
@@ -436,7 +436,7 @@ class ModemReader(LaporgubActor):
             # encode_submit numbers each part's TP-MR from this one.
             self._message_ref = (self._message_ref + len(parts)) % 256
         except PduError as exc:
-            outbound_retry(sms.id, f"cannot encode: {exc}", time.time(), sms.attempts, max_attempts=1)
+            outbound_retry(sms.id, f"cannot encode: {exc}", self.clock.time(), sms.attempts, max_attempts=1)
             logger.error("event=sms_encode_failed modem=%s ticket=%s error=%s bug=true", name, sms.ticket or "-", exc)
             return
         refs = []
@@ -452,11 +452,11 @@ class ModemReader(LaporgubActor):
                 self.metrics.modem_errors.labels(modem=name, error="timeout").inc()
             else:
                 self.metrics.modem_errors.labels(modem=name, error="at_error").inc()
-            outbound_retry(sms.id, str(exc), time.time(), sms.attempts)
+            outbound_retry(sms.id, str(exc), self.clock.time(), sms.attempts)
             logger.warning("event=sms_send_failed modem=%s ticket=%s to=%s purpose=%s error=%s", name,
                            sms.ticket or "-", mask_msisdn(sms.destination), sms.purpose, exc)
             return
-        outbound_sent(sms.id, name, refs, time.time())
+        outbound_sent(sms.id, name, refs, self.clock.time())
         self.metrics.outbound_sms_sent.labels(modem=name).inc()
         logger.info("event=sms_sent modem=%s ticket=%s to=%s purpose=%s parts=%s", name, sms.ticket or "-",
                     mask_msisdn(sms.destination), sms.purpose, len(parts))

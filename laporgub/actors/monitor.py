@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from typing import Any
 
 from laporgub import db
 from laporgub.actors._base import Directory, LaporgubActor, Scheduler
+from laporgub.clock import SYSTEM, Clock
 from laporgub.config import Config
 from laporgub.followup import Followup
 from laporgub.messages import NotificationsQueued, Tick
@@ -24,17 +23,16 @@ class Monitor(LaporgubActor):
     database, so a restarted Monitor never repeats a step.
 
     Args:
-        clock: the time in epoch seconds (tests pass a simulated clock).
+        clock: the service's clock (tests pass a simulated one).
     """
 
     actor_name = "monitor"
 
     def __init__(self, *, config: Config, directory: Directory, scheduler: Scheduler,
-                 clock: Callable[[], float] = time.time) -> None:
-        super().__init__(directory=directory, scheduler=scheduler)
+                 clock: Clock = SYSTEM) -> None:
+        super().__init__(directory=directory, scheduler=scheduler, clock=clock)
         self.followup = Followup(config)
         self.interval = config.followup.check_interval_seconds
-        self.clock = clock
 
     def on_start(self) -> None:
         db.database.connect(reuse_if_open=True)
@@ -58,7 +56,7 @@ class Monitor(LaporgubActor):
             logger.warning("event=unknown_message actor=monitor message=%r", type(message).__name__)
 
     def _check(self) -> None:
-        now = self.clock()
+        now = self.clock.time()
         try:
             result = self.followup.run(now)
         except Exception:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from laporgub import db
 from laporgub.actors._base import Directory, LaporgubActor, Scheduler
+from laporgub.clock import SYSTEM, Clock
 from laporgub.intake import Intake
 from laporgub.messages import (
     NotificationsQueued,
@@ -38,8 +38,9 @@ class TicketRegistry(LaporgubActor):
 
     actor_name = "registry"
 
-    def __init__(self, *, intake: Intake, metrics: Metrics, directory: Directory, scheduler: Scheduler) -> None:
-        super().__init__(directory=directory, scheduler=scheduler)
+    def __init__(self, *, intake: Intake, metrics: Metrics, directory: Directory, scheduler: Scheduler,
+                 clock: Clock = SYSTEM) -> None:
+        super().__init__(directory=directory, scheduler=scheduler, clock=clock)
         self.intake = intake
         self.metrics = metrics
         self.flush_interval = min(FLUSH_INTERVAL, max(0.2, intake.config.intake.concat_wait_minutes * 60 / 4))
@@ -98,7 +99,7 @@ class TicketRegistry(LaporgubActor):
 
     def _flush(self) -> None:
         try:
-            results = self.intake.flush_incomplete(time.time())
+            results = self.intake.flush_incomplete(self.clock.time())
         except Exception:
             logger.exception("event=flush_incomplete_failed")
             return

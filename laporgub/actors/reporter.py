@@ -6,11 +6,8 @@ import logging
 import os
 import socket
 import tempfile
-import time
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +16,12 @@ import telegram.error
 
 from laporgub import db
 from laporgub.actors._base import Directory, LaporgubActor, Scheduler
+from laporgub.clock import SYSTEM, Clock
 from laporgub.messages import Tick
 from laporgub.report.build import BuiltReport, build_report, caption
-from laporgub.report.periods import Month, due_month, month_to_send, next_send_time
+from laporgub.report.periods import Month, due_month, month_to_send, next_send_time, service_existed
 from laporgub.report.settings import ReportConfig, report_chats, report_config
-from laporgub.telegram_gateway import TelegramGateway
+from laporgub.telegram_gateway import TelegramGateway, Throttled, retry_after_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +34,8 @@ RETRY_MONTHS = 2
 #: Telegram bots may upload at most 50 MB; bigger files go as ZIP.
 UPLOAD_LIMIT = 48 * 1024 * 1024
 SEND_TIMEOUT = 180.0
+#: How long a file waits for a free slot in the chat's flood limits before the try counts as failed.
+SLOT_WAIT = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +46,6 @@ class Delivery:
     chat_id: int
     outcome: str  # sent | failed | skipped (already sent, or claimed by another instance)
     detail: str = ""
-
-
-def _seconds(value: Any) -> float:
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 class ReportGenerator(LaporgubActor):
@@ -71,7 +67,7 @@ class ReportGenerator(LaporgubActor):
     Args:
         config: the validated configuration (``[report]``, leaders, time zone, SLA, groups).
         gateway: the Telegram gateway (``sendDocument``).
-        clock: returns the current epoch seconds; tests inject a fake one to be "the 1st at 08:00".
+        clock: the service's clock; tests inject one that is "the 1st at 08:00".
         instance: name recorded in ``report_run.claimed_by`` (default: host and process id).
         work_dir: where report files are built (default: a fresh temporary directory per build).
     """
@@ -80,12 +76,11 @@ class ReportGenerator(LaporgubActor):
 
     def __init__(
         self, *, config: Any, gateway: TelegramGateway, directory: Directory, scheduler: Scheduler,
-        clock: Callable[[], float] = time.time, instance: str | None = None, work_dir: str | None = None,
+        clock: Clock = SYSTEM, instance: str | None = None, work_dir: str | None = None,
     ) -> None:
-        super().__init__(directory=directory, scheduler=scheduler)
+        super().__init__(directory=directory, scheduler=scheduler, clock=clock)
         self.config = config
         self.gateway = gateway
-        self.clock = clock
         self.instance = instance or f"{socket.gethostname()}:{os.getpid()}"
         self.work_dir = work_dir
         self._retry_after = 0.0  # clock time before which failed rows are not retried (RetryAfter)
@@ -129,12 +124,15 @@ class ReportGenerator(LaporgubActor):
         if not chats:
             logger.warning("event=report_no_recipients detail=no_leaders_and_no_extra_chat_ids")
             return []
-        now = self.clock()
+        now = self.clock.time()
         tz = self.config.tz
         due = due_month(now, settings.day, settings.hour, settings.minute, tz)
         months = self._failed_months(due, now)
         current = month_to_send(now, settings.day, settings.hour, settings.minute, settings.catch_up_days, tz)
-        if current is not None:
+        installed = db.installed_at()
+        if current is not None and not service_existed(current, installed, tz):
+            self._warn_new_installation(current)
+        elif current is not None:
             months.append(current)
         elif not self._any_run(due):
             self._warn_missed(due)
@@ -153,7 +151,7 @@ class ReportGenerator(LaporgubActor):
 
     def _next_delay(self, deliveries: list[Delivery]) -> float:
         settings = self.settings
-        now = self.clock()
+        now = self.clock.time()
         if any(d.outcome == "failed" for d in deliveries):
             return max(settings.retry_minutes * 60.0, self._retry_after - now, 1.0)
         upcoming = next_send_time(now, settings.day, settings.hour, settings.minute, self.config.tz)
@@ -171,6 +169,12 @@ class ReportGenerator(LaporgubActor):
                            month, self.settings.catch_up_days)
         else:  # a new installation: the first report goes out at the next scheduled time
             logger.info("event=report_first_schedule month=%s", month.next())
+
+    def _warn_new_installation(self, month: Month) -> None:
+        if self._warned != str(month):
+            self._warned = str(month)
+            logger.info("event=report_skipped month=%s reason=month_ended_before_installation first_month=%s",
+                        month, month.next())
 
     def _failed_months(self, due: Month, now: float) -> list[Month]:
         """Earlier months with a failed (or abandoned) delivery still worth retrying."""
@@ -261,25 +265,26 @@ class ReportGenerator(LaporgubActor):
                 path = _uploadable(file.path)
                 if path.name in sent:
                     continue  # accepted on an earlier try: never twice
-                self.gateway.call(
-                    self.gateway.bot.send_document(
-                        chat_id=chat_id, document=path.read_bytes(), filename=path.name,
-                        caption=caption(built.report, file.format), read_timeout=60, write_timeout=120,
-                        connect_timeout=20, pool_timeout=20,
-                    ),
-                    timeout=SEND_TIMEOUT,
+                # Through the gateway's flood limiter like every message: a chat that Telegram
+                # told to wait (retry_after) waits for every sender, this one included.
+                self.gateway.send_document(
+                    chat_id, path.read_bytes(), path.name, caption=caption(built.report, file.format),
+                    wait=SLOT_WAIT, timeout=SEND_TIMEOUT,
                 )
                 sent.add(path.name)
                 self._mark_files(month, chat_id, sent)
+        except Throttled as exc:
+            self._retry_after = max(self._retry_after, self.clock.time() + exc.retry_in)
+            return self._failed(month, chat_id, f"throttled {exc.retry_in:.0f}s")
         except telegram.error.RetryAfter as exc:
-            wait = _seconds(exc.retry_after)
-            self._retry_after = self.clock() + wait
+            wait = retry_after_seconds(exc)
+            self._retry_after = self.clock.time() + wait
             return self._failed(month, chat_id, f"RetryAfter {wait:g}s")
         except telegram.error.TelegramError as exc:
             return self._failed(month, chat_id, f"{type(exc).__name__}: {exc.message}")
         except OSError as exc:
             return self._failed(month, chat_id, f"{type(exc).__name__}: {exc}")
-        updated = db.ReportRun.update(status="sent", sent_at=self.clock(), last_error=None).where(
+        updated = db.ReportRun.update(status="sent", sent_at=self.clock.time(), last_error=None).where(
             (db.ReportRun.month == str(month)) & (db.ReportRun.chat_id == chat_id)
             & (db.ReportRun.claimed_by == self.instance)).execute()
         if updated != 1:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +14,7 @@ import telegram.error
 
 from laporgub import db
 from laporgub.actors._base import Directory, LaporgubActor, Scheduler
+from laporgub.clock import SYSTEM, Clock
 from laporgub.commands import COMMANDS
 from laporgub.config import Config
 from laporgub.leases import LeaseKeeper, instance_id
@@ -106,9 +106,9 @@ class Responder(LaporgubActor):
     actor_name = "responder"
 
     def __init__(self, *, config: Config, gateway: TelegramGateway, directory: Directory, scheduler: Scheduler,
-                 poll_timeout: float = POLL_TIMEOUT) -> None:
-        super().__init__(directory=directory, scheduler=scheduler)
-        self.lease = LeaseKeeper("getupdates")
+                 poll_timeout: float = POLL_TIMEOUT, clock: Clock = SYSTEM) -> None:
+        super().__init__(directory=directory, scheduler=scheduler, clock=clock)
+        self.lease = LeaseKeeper("getupdates", clock=clock)
         self._leader = False
         self.gateway = gateway
         self.desk = ResponseDesk(config, gateway.username)
@@ -130,11 +130,11 @@ class Responder(LaporgubActor):
     def on_start(self) -> None:
         db.database.connect(reuse_if_open=True)
         try:
-            self._offset = load_offset(time.time())
+            self._offset = load_offset(self.clock.time())
         except Exception:
             self.release()
             raise
-        self._offset_at = time.time()
+        self._offset_at = self.clock.time()
         logger.info("event=responder_started offset=%s", self._offset)
         self.actor_ref.tell(Tick("replies"))  # answers a crash left unsent
         self.actor_ref.tell(Tick("poll"))
@@ -185,21 +185,15 @@ class Responder(LaporgubActor):
         self._generation += 1
         generation = self._generation
         ref = self.actor_ref
-        bot = self.gateway.bot
         # The Bot API takes whole seconds; a poll ends well before the lease needs renewing.
         offset = self._current_offset()
         timeout = max(0, int(min(self.poll_timeout, self.lease.seconds / 2)))
         # A task on the gateway loop: the actor thread returns to its inbox at once.
         bound = timeout + self.request_timeout + 15.0
-
-        async def start() -> asyncio.Task[Any]:
-            task = asyncio.get_running_loop().create_task(asyncio.wait_for(
-                bot.get_updates(offset=offset, timeout=timeout, allowed_updates=ALLOWED_UPDATES), bound))
-            task.add_done_callback(lambda t: _report(ref, generation, t))
-            return task
-
         try:
-            self._task = self.gateway.call(start(), timeout=5.0)
+            self._task = self.gateway.start_polling(
+                offset=offset, timeout=timeout, allowed_updates=list(ALLOWED_UPDATES), bound=bound,
+                done=lambda t: _report(ref, generation, t))
         except Exception as exc:
             self._poll_failed(f"{type(exc).__name__}: {exc}")
             return
@@ -211,11 +205,11 @@ class Responder(LaporgubActor):
         held = self.lease.held(renew=True)
         if held and not self._leader:
             try:
-                self._offset = load_offset(time.time())
+                self._offset = load_offset(self.clock.time())
             except Exception as exc:
                 logger.warning("event=offset_load_failed error=%s", exc)
                 return False
-            self._offset_at = time.time()
+            self._offset_at = self.clock.time()
             logger.info("event=getupdates_leader offset=%s", self._offset)
             self.actor_ref.tell(Tick("replies"))
         self._leader = held
@@ -227,7 +221,7 @@ class Responder(LaporgubActor):
         Every update handled was confirmed by the poll after it, so nothing replays; and
         after a week without updates Telegram may number the next one below an old offset.
         """
-        if self._offset is not None and time.time() - self._offset_at > OFFSET_MAX_AGE_SECONDS:
+        if self._offset is not None and self.clock.time() - self._offset_at > OFFSET_MAX_AGE_SECONDS:
             self._offset = None
         return self._offset
 
@@ -269,7 +263,7 @@ class Responder(LaporgubActor):
 
     def _handle(self, incoming: IncomingMessage) -> bool:
         """Handle one update and store the offset after it, together; False: database trouble, retry later."""
-        now = time.time()
+        now = self.clock.time()
         try:
             with db.database.atomic():
                 if not _unhandled(incoming.update_id, now):
@@ -326,13 +320,13 @@ class Responder(LaporgubActor):
 
     def _set_commands(self) -> None:
         """setMyCommands once (retried at most every minute until Telegram takes it)."""
-        if self._commands_set or time.monotonic() < self._commands_next_try:
+        if self._commands_set or self.clock.monotonic() < self._commands_next_try:
             return
         commands = [telegram.BotCommand(name, description) for name, _usage, description in COMMANDS]
         try:
-            self.gateway.call(self.gateway.bot.set_my_commands(commands), timeout=self.request_timeout + 2)
+            self.gateway.set_my_commands(commands)
         except Exception as exc:
-            self._commands_next_try = time.monotonic() + 60.0
+            self._commands_next_try = self.clock.monotonic() + 60.0
             logger.info("event=set_my_commands_failed error=%s", exc)
             return
         self._commands_set = True
@@ -348,17 +342,17 @@ class Responder(LaporgubActor):
         if self.desk.bot_username is None and self.gateway.username:
             self.desk.bot_username = self.gateway.username
         try:
-            replies = claim_replies(time.time())
+            replies = claim_replies(self.clock.time())
         except Exception:
             logger.exception("event=reply_outbox_read_failed")
-            self._wake_replies(time.time() + 5.0)
+            self._wake_replies(self.clock.time() + 5.0)
             return
         held: dict[int, float] = {}  # chat -> when it may get its next answer; its answers keep their order
         for reply in replies:
             if reply.chat_id in held:
                 reply_retry(reply.id, held[reply.chat_id], "waiting for an earlier answer", count=False)
                 continue
-            now = time.time()
+            now = self.clock.time()
             try:
                 sent = self.gateway.send_message(reply.chat_id, reply.text, None,
                                                  reply_to_message_id=reply.reply_to_message_id, wait=REPLY_WAIT)
@@ -389,7 +383,7 @@ class Responder(LaporgubActor):
                 held[reply.chat_id] = now + 10.0
                 reply_retry(reply.id, held[reply.chat_id], f"{type(exc).__name__}: {exc}")
                 continue
-            reply_sent(reply.id, sent.message_id, time.time())
+            reply_sent(reply.id, sent.message_id, self.clock.time())
         due = next_reply_due()
         if due is not None:
             self._wake_replies(due)
@@ -398,7 +392,7 @@ class Responder(LaporgubActor):
         if self._reply_wake_at is not None and self._reply_wake_at <= at:
             return
         self._reply_wake_at = at
-        self.schedule(max(0.0, at - time.time()), Tick("replies"))
+        self.schedule(max(0.0, at - self.clock.time()), Tick("replies"))
 
 
 def _unhandled(update_id: int, now: float) -> bool:

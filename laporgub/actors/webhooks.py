@@ -13,7 +13,6 @@ behind more than one round.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +20,7 @@ import httpx
 
 from laporgub import db, webhooks
 from laporgub.actors._base import Directory, LaporgubActor, Scheduler
+from laporgub.clock import SYSTEM, Clock
 from laporgub.config import Secret, WebhookConfig
 from laporgub.messages import Tick
 from laporgub.metrics import Metrics
@@ -45,8 +45,8 @@ class WebhookSender(LaporgubActor):
     actor_name = "webhooks"
 
     def __init__(self, *, hooks: tuple[WebhookConfig, ...], secrets: Mapping[str, Secret], metrics: Metrics,
-                 directory: Directory, scheduler: Scheduler) -> None:
-        super().__init__(directory=directory, scheduler=scheduler)
+                 directory: Directory, scheduler: Scheduler, clock: Clock = SYSTEM) -> None:
+        super().__init__(directory=directory, scheduler=scheduler, clock=clock)
         self.hooks = {h.name: h for h in hooks}
         self.secrets = dict(secrets)
         self.metrics = metrics
@@ -91,12 +91,12 @@ class WebhookSender(LaporgubActor):
             return POLL_INTERVAL
         if due is None:
             return POLL_INTERVAL
-        return max(0.0, min(POLL_INTERVAL, due - time.time()))
+        return max(0.0, min(POLL_INTERVAL, due - self.clock.time()))
 
     def _round(self) -> bool:
         """One claim-and-send round; True if it did any work (go again at once)."""
         try:
-            batch = webhooks.claim_due(self.claimer, time.time(), self.hooks, limit=BATCH)
+            batch = webhooks.claim_due(self.claimer, self.clock.time(), self.hooks, limit=BATCH)
         except Exception:
             logger.exception("event=webhook_claim_failed")
             return False
@@ -107,7 +107,7 @@ class WebhookSender(LaporgubActor):
     def _deliver(self, delivery: webhooks.Delivery) -> None:
         hook = self.hooks[delivery.endpoint]
         body = delivery.payload.encode("utf-8")
-        now = time.time()
+        now = self.clock.time()
         headers = webhooks.headers(self.secrets.get(hook.name, ""), delivery.event_id, delivery.event, body, now)
         status: int | None = None
         error = ""
@@ -116,7 +116,7 @@ class WebhookSender(LaporgubActor):
             response = self.client.post(hook.url, content=body, headers=headers, timeout=hook.timeout_seconds)
             status = response.status_code
             if 200 <= status < 300:
-                webhooks.mark_delivered(delivery.id, self.claimer, status, time.time())
+                webhooks.mark_delivered(delivery.id, self.claimer, status, self.clock.time())
                 self.metrics.webhook_deliveries.labels(endpoint=hook.name, result="delivered").inc()
                 logger.info("event=webhook_delivered endpoint=%s ticket=%s type=%s event_id=%s attempts=%s",
                             hook.name, delivery.ticket_number, delivery.event, delivery.event_id,
@@ -126,7 +126,7 @@ class WebhookSender(LaporgubActor):
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"
         try:
-            result = webhooks.mark_failed(delivery, self.claimer, hook, error, status, time.time())
+            result = webhooks.mark_failed(delivery, self.claimer, hook, error, status, self.clock.time())
         except Exception:
             logger.exception("event=webhook_settle_failed endpoint=%s id=%s", hook.name, delivery.id)
             return

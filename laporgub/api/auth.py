@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import peewee
 
 from laporgub import db
+from laporgub.clock import SYSTEM
 
 PREFIX = "lg_"
 SCOPES: tuple[str, ...] = ("submit", "read", "read:personal", "admin")
@@ -68,10 +69,23 @@ def effective_scopes(scopes: str) -> frozenset[str]:
     return frozenset(result)
 
 
-def create_key(name: str, scopes: list[str] | tuple[str, ...], now: float | None = None) -> tuple[KeyInfo, str]:
+class KeyNameInUse(ValueError):
+    """Raised when a new key would share its name with an active key (rotate that one instead)."""
+
+    def __init__(self, active: KeyInfo) -> None:
+        super().__init__(
+            f"a key named {active.name!r} is active (id {active.id}, {active.prefix}…); names of active keys are "
+            f"unique. To replace it: `laporgub api-key rotate {active.id}` (a new key with the same name and "
+            f"scopes; the old one works until `laporgub api-key revoke {active.id}`)")
+        self.active = active
+
+
+def create_key(name: str, scopes: list[str] | tuple[str, ...], now: float | None = None, *,
+               _rotating: bool = False) -> tuple[KeyInfo, str]:
     """Create a key; returns its description and the key (the only time it exists in clear).
 
     Raises:
+        KeyNameInUse: an active key has that name (only :func:`rotate` makes a second one).
         ValueError: an unknown scope, no scope, or an empty name.
     """
     unknown = [s for s in scopes if s not in SCOPES]
@@ -81,8 +95,12 @@ def create_key(name: str, scopes: list[str] | tuple[str, ...], now: float | None
         raise ValueError("give at least one --scope")
     if not name.strip() or len(name) > 64:
         raise ValueError("the name must be 1 to 64 characters")
+    if not _rotating:
+        active = db.ApiKey.get_or_none((db.ApiKey.name == name.strip()) & db.ApiKey.revoked_at.is_null())
+        if active is not None:
+            raise KeyNameInUse(_info(active))
     key = PREFIX + secrets.token_urlsafe(32)
-    now = time.time() if now is None else now
+    now = SYSTEM.time() if now is None else now
     ordered = [s for s in SCOPES if s in scopes]
     row = db.ApiKey.create(name=name.strip(), key_hash=hash_key(key), prefix=key[:10], scopes=" ".join(ordered),
                            created_at=now)
@@ -98,12 +116,47 @@ def list_keys() -> list[KeyInfo]:
     return [_info(r) for r in db.ApiKey.select().order_by(db.ApiKey.id)]
 
 
-def revoke(name_or_prefix: str, now: float | None = None) -> int:
-    """Revoke the keys with this name, or the key with this prefix; how many were revoked."""
-    now = time.time() if now is None else now
+def find_key(ref: str) -> KeyInfo | None:
+    """The key ``ref`` names: its id (``3`` or ``#3``, as ``api-key list`` shows it) or its prefix (``lg_AbCdEfG``).
+
+    A name is not a reference: names are not unique over time (a rotated key keeps its name).
+    """
+    ref = ref.strip().rstrip("…")
     A = db.ApiKey
-    return A.update(revoked_at=now).where(
-        ((A.name == name_or_prefix) | (A.prefix == name_or_prefix)) & A.revoked_at.is_null()).execute()
+    if ref.lstrip("#").isdigit():
+        row = A.get_or_none(A.id == int(ref.lstrip("#")))
+    elif ref.startswith(PREFIX) and len(ref) >= 6:
+        rows = list(A.select().where(A.prefix.startswith(ref[:10])).limit(2))
+        row = rows[0] if len(rows) == 1 else None
+    else:
+        row = None
+    return _info(row) if row is not None else None
+
+
+def keys_named(name: str) -> list[KeyInfo]:
+    """Every key (active or revoked) with this name, oldest first."""
+    return [_info(r) for r in db.ApiKey.select().where(db.ApiKey.name == name).order_by(db.ApiKey.id)]
+
+
+def revoke(ref: str, now: float | None = None) -> KeyInfo | None:
+    """Revoke the one key ``ref`` names (id or prefix, see :func:`find_key`); None if there is no such active key."""
+    info = find_key(ref)
+    if info is None or info.revoked_at is not None:
+        return None
+    now = SYSTEM.time() if now is None else now
+    db.ApiKey.update(revoked_at=now).where((db.ApiKey.id == info.id) & db.ApiKey.revoked_at.is_null()).execute()
+    return find_key(str(info.id))
+
+
+def rotate(ref: str, now: float | None = None) -> tuple[KeyInfo, str] | None:
+    """A new key with the name and scopes of the active key ``ref``; the old one stays valid until revoked.
+
+    The website switches to the new key, then ``revoke`` retires the old one: no moment without a working key.
+    """
+    old = find_key(ref)
+    if old is None or old.revoked_at is not None:
+        return None
+    return create_key(old.name, old.scopes, now, _rotating=True)
 
 
 #: last_used_at is written at most this often per key (a write per request would serialise reads).
@@ -117,7 +170,7 @@ def authenticate(key: str, now: float | None = None) -> Principal | None:
     row = db.ApiKey.get_or_none(db.ApiKey.key_hash == hash_key(key))
     if row is None or row.revoked_at is not None:
         return None
-    now = time.time() if now is None else now
+    now = SYSTEM.time() if now is None else now
     if row.last_used_at is None or now - row.last_used_at > _TOUCH_INTERVAL:
         try:
             db.ApiKey.update(last_used_at=now).where(db.ApiKey.id == row.id).execute()

@@ -95,7 +95,7 @@ def build_report(
         month: the month reported on.
         out_dir: created if missing.
         as_of: cut-off for responses (epoch seconds).
-        generated_at: shown as "Dibuat" (default: now).
+        generated_at: shown as "Dibuat" (default: ``as_of``).
         formats: subset of ``pdf``, ``xlsx``, ``csv``.
         database: default: the models' database.
     """
@@ -105,7 +105,7 @@ def build_report(
 
     started = time.monotonic()
     handle: peewee.Database = database if database is not None else db.database  # type: ignore[assignment]
-    generated_at = time.time() if generated_at is None else generated_at
+    generated_at = as_of if generated_at is None else generated_at
     settings = report_config(config)
     tz = config.tz
     target = settings.response_target_seconds

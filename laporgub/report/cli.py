@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sys
-import time
 from typing import Any
 
 from laporgub import db
+from laporgub.clock import SYSTEM, Clock
 from laporgub.report.build import build_report
 from laporgub.report.periods import Month
 
@@ -15,7 +15,7 @@ __all__ = ["report_main"]
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
-def report_main(config: Any, month: str, out_dir: str) -> int:
+def report_main(config: Any, month: str, out_dir: str, clock: Clock = SYSTEM) -> int:
     """Write the PDF, XLSX and CSV of ``month`` into ``out_dir``; print their paths.
 
     The same files the scheduled report sends, with data as of now. Exit codes:
@@ -27,12 +27,12 @@ def report_main(config: Any, month: str, out_dir: str) -> int:
         print(f"--month: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        database = db.open_database(config.service.database)
+        database = db.open_database(config.service.database, create=False, clock=clock)
     except Exception as exc:
         print(f"cannot open the database: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     try:
-        built = build_report(config, wanted, out_dir, as_of=time.time(), database=database)
+        built = build_report(config, wanted, out_dir, as_of=clock.time(), database=database)
     except Exception as exc:
         print(f"report for {wanted} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILURE

@@ -24,6 +24,7 @@ __all__ = [
     "month_to_send",
     "next_send_time",
     "send_time",
+    "service_existed",
 ]
 
 #: Indonesian month names, January first.
@@ -180,6 +181,15 @@ def month_to_send(now: float, day: int, hour: int, minute: int, catch_up_days: f
     if now - send_time(month, day, hour, minute, tz) > catch_up_days * 86400.0:
         return None
     return month
+
+
+def service_existed(month: Month, installed_at: float | None, tz: tzinfo) -> bool:
+    """Whether the service was running during ``month`` (it ended after the database was created).
+
+    A new installation sends no report on a month that ended before its first start:
+    the Governor would read an empty month in which the service did not exist.
+    """
+    return installed_at is None or month.window(tz)[1] > installed_at
 
 
 def next_send_time(now: float, day: int, hour: int, minute: int, tz: tzinfo) -> float:
