@@ -222,9 +222,15 @@ def test_ready_only_while_the_api_listens(start_api: Any, make_service: Any, mod
 
     # The API actor dies: the supervisor restarts it on the same port.
     port = service.api_status.port
-    service.directory.get("api").stop()
-    assert wait_until(lambda: service.directory.get("api").is_alive() and service.api_status.listening.is_set(),
-                      timeout=15)
+    old = service.directory.get("api")
+    old.stop()
+
+    def restarted() -> bool:
+        ref = service.directory.get("api")
+        return ref is not None and ref is not old and ref.is_alive() and service.api_status.listening.is_set()
+
+    assert wait_until(restarted, timeout=60, observe=lambda: (service.directory.get("api"),
+                                                              service.api_status.listening.is_set()))
     assert service.api_status.port == port
     assert httpx.get(f"{api.base_url}/open311/v2/services.json").status_code == 200
 

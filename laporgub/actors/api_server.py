@@ -41,6 +41,22 @@ class ApiStatus:
         self.listening = threading.Event()
         self.host: str | None = None
         self.port: int | None = None
+        #: The ApiServer that set ``listening``: a replaced server's late-ending thread must not clear
+        #: the flag its successor set (on a loaded machine the old one can end after the new one listens).
+        self.owner: object | None = None
+        self._lock = threading.Lock()
+
+    def set_listening(self, owner: object) -> None:
+        with self._lock:
+            self.owner = owner
+            self.listening.set()
+
+    def clear_listening(self, owner: object) -> None:
+        """Clear ``listening``, unless another server has taken over since."""
+        with self._lock:
+            if self.owner is owner or self.owner is None:
+                self.owner = None
+                self.listening.clear()
 
     @property
     def base_url(self) -> str:
@@ -107,7 +123,7 @@ class ApiServer(LaporgubActor):
                 self.release()
                 raise ApiServerError("the HTTP API server did not start")
             time.sleep(0.01)
-        self.status.listening.set()
+        self.status.set_listening(self)
         logger.info("event=api_listening listen=%s", self.status.base_url)
 
     def _serve(self) -> None:
@@ -120,7 +136,7 @@ class ApiServer(LaporgubActor):
             reason = f"{type(exc).__name__}: {exc}"
             logger.error("event=api_server_crashed error=%s", reason, exc_info=exc)
         finally:
-            self.status.listening.clear()
+            self.status.clear_listening(self)
         if not self.stopping:
             try:
                 self.actor_ref.tell(ApiServerStopped(reason))
@@ -134,7 +150,7 @@ class ApiServer(LaporgubActor):
 
     def release(self) -> None:
         self.stopping = True
-        self.status.listening.clear()
+        self.status.clear_listening(self)
         server, thread = self.server, self.thread
         if server is not None and thread is not None and thread.is_alive():
             server.should_exit = True
