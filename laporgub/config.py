@@ -905,11 +905,15 @@ def _log_levels(t: _Table) -> dict[str, str]:
     for key in list(table.data):
         level = table.str(key, choices=_LOG_LEVELS)
         if key not in LOG_COMPONENTS and not key.startswith("laporgub"):
-            hint = difflib.get_close_matches(key, LOG_COMPONENTS, n=1, cutoff=0.6)
-            suffix = f" Did you mean '{hint[0]}'?" if hint else ""
-            t.problems.add(f"{table.path}.{key}", f"unknown component (one of {', '.join(LOG_COMPONENTS)}, "
-                                                 f"or a logger name starting with 'laporgub').{suffix}")
-            continue
+            # Any other logger name is a library's (third-party loggers log at WARNING unless named
+            # here); a name close to one of ours is a typo.
+            hint = difflib.get_close_matches(key, LOG_COMPONENTS, n=1, cutoff=0.75)
+            if hint or not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*", key):
+                suffix = f" Did you mean '{hint[0]}'?" if hint else ""
+                t.problems.add(f"{table.path}.{key}", f"unknown component (one of {', '.join(LOG_COMPONENTS)}, "
+                                                     f"or a logger name such as 'laporgub.intake' or "
+                                                     f"'fontTools').{suffix}")
+                continue
         levels[LOG_COMPONENTS.get(key, key)] = level
     return levels
 

@@ -23,17 +23,28 @@ class OneLineFormatter(logging.Formatter):
         return text.replace("\r", "\\r").replace("\n", " | ")
 
 
+#: Libraries logged at WARNING even when the service runs at DEBUG: httpx logs every request URL,
+#: and the Bot API's URL contains the token.
+_NEVER_VERBOSE = ("httpx", "httpcore", "telegram", "telegram.ext")
+
+
 def setup_logging(level: str = "INFO", stream: object = None, components: dict[str, str] | None = None) -> None:
-    """Configure the root logger once; quiet chatty libraries."""
+    """Configure logging once: LaporGub's own loggers at ``level``, every other library at WARNING.
+
+    A third-party library speaks at INFO about its own business (the PDF font subsetter
+    writes 40-75 lines per report, uvicorn one per start); the service log is for the
+    service's events. ``[service] log_levels`` can still turn any logger up or down by name
+    (``fontTools = "INFO"``, ``routing = "DEBUG"``).
+    """
     handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
     handler.setFormatter(OneLineFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(level)
-    # httpx logs every request URL at INFO, and the Bot API URL contains the token.
-    for name in ("httpx", "httpcore", "telegram", "telegram.ext"):
+    root.setLevel(logging.WARNING)
+    logging.getLogger("laporgub").setLevel(level)
+    for name in _NEVER_VERBOSE:
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("pykka").setLevel(logging.WARNING if level != "DEBUG" else logging.DEBUG)
     for name, component_level in (components or {}).items():

@@ -208,3 +208,30 @@ def test_webhook_secret_file_relative_names_a_systemd_credential(tmp_path: Path)
     with pytest.raises(ConfigError) as err:  # outside systemd the relative path is not a credential
         read_webhook_secrets(api, {})
     assert err.value.problems[0].startswith("api.webhooks[0].secret_file: cannot read webhook_website")
+
+
+def test_third_party_loggers_are_quiet_unless_named(data: dict) -> None:
+    import io
+    import logging
+
+    from laporgub.logsetup import setup_logging
+
+    data["service"]["log_levels"] = {"uvicorn.error": "INFO"}
+    config = parse_config(data)
+    out = io.StringIO()
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        setup_logging("INFO", stream=out, components=dict(config.service.log_levels))
+        logging.getLogger("fontTools.subset").info("Glyph names: [...]")  # 40-75 of these per report
+        logging.getLogger("fontTools.subset").warning("a font problem")
+        logging.getLogger("laporgub.actors.reporter").info("event=report_sent month=2026-11")
+        logging.getLogger("uvicorn.error").info("Started server process")  # named in log_levels
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        for name in ("laporgub", "uvicorn.error"):
+            logging.getLogger(name).setLevel(logging.NOTSET)
+    text = out.getvalue()
+    assert "Glyph names" not in text and "a font problem" in text
+    assert "event=report_sent" in text and "Started server process" in text
