@@ -21,7 +21,7 @@ import re
 import string
 import tomllib
 import zoneinfo
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -449,13 +449,16 @@ class _Table:
         return value
 
     def int(self, key: str, default: Any = _MISSING, *, min: int | None = None, max: int | None = None,
-            choices: tuple[int, ...] | None = None, nonzero: bool = False) -> Any:
+            choices: tuple[int, ...] | None = None, nonzero: bool = False, telegram_id: bool = False) -> Any:
         value = self._get(key, default)
         if value is default:
             return value
         if isinstance(value, bool) or not isinstance(value, int):
             self.problems.add(self._key(key), f"must be an integer, not {_tname(value)}")
             return 0 if default is _MISSING else default
+        if telegram_id and not _telegram_id_ok(value):
+            self.problems.add(self._key(key), _TELEGRAM_ID_PROBLEM.format(value=value))
+            return value
         if choices is not None and value not in choices:
             self.problems.add(
                 self._key(key), f"must be one of {', '.join(str(c) for c in choices)}, not {value}"
@@ -546,6 +549,16 @@ class _Table:
             hint = difflib.get_close_matches(key, sorted(self.seen), n=1, cutoff=0.6)
             suffix = f" Did you mean '{hint[0]}'?" if hint else ""
             self.problems.add(self._key(key), f"unknown config key.{suffix}")
+
+
+#: Telegram user and chat ids have at most 52 significant bits (the Bot API's own promise).
+TELEGRAM_ID_LIMIT = 2**52
+_TELEGRAM_ID_PROBLEM = ("not a Telegram id: {value} has more than 52 bits (chat ids look like -1001234567890, "
+                        "user ids like 123456789; the bot's getUpdates or @RawDataBot shows them)")
+
+
+def _telegram_id_ok(value: int) -> bool:
+    return 0 < abs(value) < TELEGRAM_ID_LIMIT
 
 
 def _tname(value: Any) -> str:
@@ -693,7 +706,7 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
         base_file_url=t.str("base_file_url", None, check=_check_url),
         token_env=t.str("token_env", None, check=_check_env_name),
         token_file=t.str("token_file", None),
-        admin_chat_id=t.int("admin_chat_id", nonzero=True),
+        admin_chat_id=t.int("admin_chat_id", nonzero=True, telegram_id=True),
         parse_mode=t.str("parse_mode", "HTML", choices=("HTML", "none")),
         group_interval_seconds=t.float("group_interval_seconds", 3.2, min=0.0, max=60.0),
         private_interval_seconds=t.float("private_interval_seconds", 1.0, min=0.0, max=60.0),
@@ -741,6 +754,11 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
         if modem.name in names:
             problems.add(f"{m.path}.name", f"duplicate modem name {modem.name!r}")
         names.add(modem.name)
+        same = [other for other in modems if _same_port(other.port, modem.port)]
+        if isinstance(modem.port, str) and modem.port.strip() and same:
+            problems.add(f"{m.path}.port", f"{modem.port!r} is also the port of modem {same[0].name!r}: two "
+                                           "readers on one modem take each other's SMS and answers; give each modem "
+                                           "its own port")
         m.finish(secrets={"pin": "secrets do not belong in config.toml; name an environment variable with pin_env"})
         modems.append(modem)
 
@@ -749,14 +767,15 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
     for key in GROUP_KEYS:
         if key not in t.data:
             t.seen.add(key)
-            problems.add(f"groups.{key}", "missing (every group of DESIGN.md needs a table)")
+            problems.add(f"groups.{key}", f"missing: every group needs a table (the {len(GROUP_KEYS)} groups are "
+                                          f"{', '.join(GROUP_KEYS)}; see docs/sop.md)")
             continue
         g = t.table(key)
         keywords = g.str_list("keywords", () if key in _KEYWORDLESS_GROUPS else _MISSING, lower=True)
         groups[key] = GroupConfig(
             key=key,
             name=g.str("name"),
-            chat_id=g.int("chat_id", nonzero=True),
+            chat_id=g.int("chat_id", nonzero=True, telegram_id=True),
             keywords=keywords if isinstance(keywords, tuple) else (),
             negative_keywords=g.str_list("negative_keywords", (), lower=True),
             weight=g.float("weight", 1.0, positive=True, max=10.0),
@@ -767,14 +786,15 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
             t.seen.add(key)
             hint = difflib.get_close_matches(key, GROUP_KEYS, n=1, cutoff=0.6)
             suffix = f" Did you mean '{hint[0]}'?" if hint else ""
-            problems.add(f"groups.{key}", f"unknown group (the keys are fixed by DESIGN.md).{suffix}")
+            problems.add(f"groups.{key}", f"unknown group; the {len(GROUP_KEYS)} group keys are fixed: "
+                                          f"{', '.join(GROUP_KEYS)}.{suffix}")
     t.finish()
 
     pics: list[PicConfig] = []
     pic_ids: set[int] = set()
     for p in root.array_of_tables("pics", required=False):
         pic = PicConfig(
-            telegram_id=p.int("telegram_id", min=1),
+            telegram_id=p.int("telegram_id", min=1, telegram_id=True),
             name=p.str("name"),
             agency=p.str("agency"),
             surat_tugas=p.str("surat_tugas"),
@@ -792,7 +812,7 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
     for ld in root.array_of_tables("leaders", required=False):
         leader = LeaderConfig(
             name=ld.str("name"),
-            chat_id=ld.int("chat_id", nonzero=True),
+            chat_id=ld.int("chat_id", nonzero=True, telegram_id=True),
             groups=ld.str_list("groups", ()),
             regencies=ld.str_list("regencies", ()),
         )
@@ -823,6 +843,8 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
         for i, chat in enumerate(extra_ids):
             if isinstance(chat, bool) or not isinstance(chat, int) or chat == 0:
                 problems.add(f"report.extra_chat_ids[{i}]", "must be a non-zero integer chat id")
+            elif not _telegram_id_ok(chat):
+                problems.add(f"report.extra_chat_ids[{i}]", _TELEGRAM_ID_PROBLEM.format(value=chat))
             else:
                 extra.append(chat)
     formats = t.str_list("formats", FORMATS, lower=True)
@@ -918,6 +940,20 @@ def _log_levels(t: _Table) -> dict[str, str]:
     return levels
 
 
+def _same_port(a: Any, b: Any) -> bool:
+    """Whether two modem ports name one device (a /dev/serial/by-id link and its ttyUSB count as one)."""
+    if not isinstance(a, str) or not isinstance(b, str):
+        return False
+    a, b = a.strip(), b.strip()
+    if a.startswith("loop://"):  # pyserial's loopback: every open is a port of its own
+        return False
+    if a == b:
+        return True
+    if a.startswith("/") and b.startswith("/"):
+        return os.path.realpath(a) == os.path.realpath(b)
+    return False
+
+
 def _safe_listen(text: Any) -> Listen | None:
     if not isinstance(text, str):
         return None
@@ -936,7 +972,8 @@ def _check_group_refs(t: _Table, key: str, values: Any, problems: _Problems, *, 
         if value not in GROUP_KEYS:
             hint = difflib.get_close_matches(value, GROUP_KEYS, n=1, cutoff=0.6)
             suffix = f" Did you mean '{hint[0]}'?" if hint else ""
-            problems.add(f"{t.path}.{key}[{i}]", f"unknown group {value!r}.{suffix}")
+            allowed = ", ".join((*GROUP_KEYS, "'*' (all)") if allow_star else GROUP_KEYS)
+            problems.add(f"{t.path}.{key}[{i}]", f"unknown group {value!r} (one of {allowed}).{suffix}")
 
 
 def _check_regencies(t: _Table, values: Any, problems: _Problems) -> None:
@@ -948,9 +985,31 @@ def _check_regencies(t: _Table, values: Any, problems: _Problems) -> None:
         return
     for i, value in enumerate(values):
         if value not in REGENCIES:
-            hint = difflib.get_close_matches(value, REGENCIES, n=1, cutoff=0.5)
-            suffix = f" Did you mean '{hint[0]}'?" if hint else ""
-            problems.add(f"{t.path}.regencies[{i}]", f"unknown regency/city {value!r}.{suffix}")
+            hints = regency_hints(value, REGENCIES)
+            suffix = f" Did you mean {' or '.join(repr(h) for h in hints)}?" if hints else ""
+            problems.add(f"{t.path}.regencies[{i}]", f"unknown regency/city {value!r}; write the full name as "
+                                                     f"'Kabupaten X' or 'Kota X' (docs/sop.md lists the 35).{suffix}")
+
+
+def regency_hints(value: str, regencies: Iterable[str]) -> list[str]:
+    """The regency names an admin most likely meant by ``value`` ("Kab. Semarang" -> "Kabupaten Semarang")."""
+    names = list(regencies)
+    words = re.sub(r"[.,]", " ", value).split()
+    if not words:
+        return []
+    kind = {"kab": "Kabupaten", "kabupaten": "Kabupaten", "kb": "Kabupaten", "kota": "Kota", "kot": "Kota",
+            "kodya": "Kota", "kt": "Kota"}.get(words[0].lower())
+    rest = " ".join(words[1:] if kind else words).lower()
+    by_rest = [n for n in names if n.split(" ", 1)[1].lower() == rest]
+    if kind:
+        exact = [n for n in by_rest if n.startswith(kind)]
+        if exact:
+            return exact
+    if by_rest:
+        return sorted(by_rest)  # "Semarang": both the Kabupaten and the Kota
+    close = difflib.get_close_matches(f"{kind or ''} {rest}".strip().lower(), [n.lower() for n in names], n=1,
+                                      cutoff=0.6)
+    return [n for n in names if n.lower() in close]
 
 
 # --------------------------------------------------------------------------
@@ -958,7 +1017,7 @@ def _check_regencies(t: _Table, values: Any, problems: _Problems) -> None:
 
 
 def default_config_path() -> str:
-    """``$LAPORGUB_CONFIG``, else ``./config.toml`` (DESIGN.md)."""
+    """``$LAPORGUB_CONFIG``, else ``./config.toml``."""
     return os.environ.get("LAPORGUB_CONFIG") or "config.toml"
 
 
@@ -975,10 +1034,19 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         raise ConfigError([f"{name}: file not found"]) from None
     except OSError as exc:
         raise ConfigError([f"{name}: cannot read: {exc.strerror or exc}"]) from None
+    # Notepad and some editors start UTF-8 files with a byte order mark; TOML does not allow it,
+    # and nothing is lost by reading past it.
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise ConfigError([f"{name}: not UTF-8 text (byte {exc.start})"]) from None
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        byte = raw[exc.start]
+        guess = bytes([byte]).decode("cp1252", "replace")
+        raise ConfigError([f"{name}: line {line}, column {column}: not UTF-8 text (byte 0x{byte:02x}, "
+                           f"{guess!r} in Windows-1252/Latin-1): save the file as UTF-8"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{name}: TOML syntax error: {exc}"]) from None
     return parse_config(data, path=name)

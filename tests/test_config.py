@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,7 +62,7 @@ def test_all_problems_reported_at_once(data: dict) -> None:
     data["sla"]["notify_seconds"] = -1
     found = problems(data)
     assert "groups.kesehatan.chat_id: must be an integer, not a string" in found
-    assert "groups.darurat: missing (every group of DESIGN.md needs a table)" in found
+    assert "groups.darurat: missing: every group needs a table (the 11 groups are channel, sosial_hukum, kesehatan, ekonomi_industri, darurat, esdm_lh, pertanian, infrastruktur, energi, kabkota, pelayanan_publik; see docs/sop.md)" in found
     assert any(p.startswith("service.timezone: unknown time zone 'Mars/Olympus'") for p in found)
     assert any(p.startswith("modems[0].baudrate: must be one of") and p.endswith("not 11520") for p in found)
     assert "telegram.grups: unknown config key. Did you mean 'groups'?" not in found  # no such key in [telegram]
@@ -88,8 +89,10 @@ def test_unknown_group_and_pic_group(data: dict) -> None:
     data["groups"]["kesehatann"] = {"name": "x", "chat_id": -1}
     data["pics"][0]["groups"] = ["kesehatn"]
     found = problems(data)
-    assert "groups.kesehatann: unknown group (the keys are fixed by DESIGN.md). Did you mean 'kesehatan'?" in found
-    assert "pics[0].groups[0]: unknown group 'kesehatn'. Did you mean 'kesehatan'?" in found
+    assert ("groups.kesehatann: unknown group; the 11 group keys are fixed: channel, sosial_hukum, kesehatan, ekonomi_industri, darurat, esdm_lh, pertanian, infrastruktur, energi, kabkota, pelayanan_publik. "
+            "Did you mean 'kesehatan'?") in found
+    assert ("pics[0].groups[0]: unknown group 'kesehatn' (one of channel, sosial_hukum, kesehatan, ekonomi_industri, darurat, esdm_lh, pertanian, infrastruktur, energi, kabkota, pelayanan_publik). "
+            "Did you mean 'kesehatan'?") in found
 
 
 def test_template_variables_checked(data: dict) -> None:
@@ -99,14 +102,63 @@ def test_template_variables_checked(data: dict) -> None:
 
 
 def test_leader_regency_checked(data: dict) -> None:
-    data["leaders"][0]["regencies"] = ["Kab Semarang"]
+    data["leaders"][0]["regencies"] = ["Kab Semarang", "Kab. Semarang", "Kota Smarang", "Semarang", "Kab. Pati"]
     found = problems(data)
-    assert len(found) == 1 and found[0].startswith("leaders[0].regencies[0]: unknown regency/city 'Kab Semarang'")
+    assert len(found) == 5 and found[0].startswith("leaders[0].regencies[0]: unknown regency/city 'Kab Semarang'")
+    # The admin's abbreviation is read as written: Kab. is the Kabupaten, never the Kota.
+    assert found[0].endswith("Did you mean 'Kabupaten Semarang'?")
+    assert found[1].endswith("Did you mean 'Kabupaten Semarang'?")
+    assert found[2].endswith("Did you mean 'Kota Semarang'?")
+    assert found[3].endswith("Did you mean 'Kabupaten Semarang' or 'Kota Semarang'?")
+    assert found[4].endswith("Did you mean 'Kabupaten Pati'?")
 
 
 def test_duplicate_modem_names(data: dict) -> None:
     data["modems"].append(copy.deepcopy(data["modems"][0]))
+    data["modems"][1]["port"] = "/dev/ttyUSB7"
     assert problems(data) == ["modems[1].name: duplicate modem name 'modem-1'"]
+
+
+def test_two_modems_on_one_port(data: dict) -> None:
+    data["modems"].append({**copy.deepcopy(data["modems"][0]), "name": "modem-2"})
+    port = data["modems"][0]["port"]
+    assert problems(data) == [f"modems[1].port: {port!r} is also the port of modem 'modem-1': two readers on one "
+                              "modem take each other's SMS and answers; give each modem its own port"]
+
+
+@pytest.mark.parametrize("key", ["groups.kesehatan.chat_id", "telegram.admin_chat_id", "leaders.0.chat_id",
+                                 "pics.0.telegram_id"])
+def test_telegram_ids_have_at_most_52_bits(data: dict, key: str) -> None:
+    *path, last = key.split(".")
+    table: Any = data
+    for part in path:
+        table = table[int(part)] if part.isdigit() else table[part]
+    table[last] = 99999999999999999999999
+    (found,) = problems(data)
+    shown = key.replace(".0.", "[0].")
+    assert found.startswith(f"{shown}: not a Telegram id: 99999999999999999999999 has more than 52 bits")
+    table[last] = -(2**52 - 1) if last.endswith("chat_id") else 2**52 - 1
+    parse_config(data)  # the largest id Telegram can give is fine
+
+
+def test_byte_order_mark_is_read_past(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + CONFIG.read_bytes())  # as Notepad saves UTF-8
+    assert load_config(path).groups["kesehatan"].name
+
+
+def test_latin1_file_names_line_and_column(tmp_path: Path) -> None:
+    text = CONFIG.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    at = next(i for i, line in enumerate(lines) if line.startswith("name = ") and "Kesehatan" in line)
+    lines[at] = 'name = "Dinas Kesehatan Caf\u00e9"'
+    path = tmp_path / "config.toml"
+    path.write_bytes("\n".join(lines).encode("latin-1", "replace"))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    column = lines[at].index("\u00e9") + 1
+    assert info.value.problems == [f"{path}: line {at + 1}, column {column}: not UTF-8 text (byte 0xe9, 'é' in "
+                                   "Windows-1252/Latin-1): save the file as UTF-8"]
 
 
 def test_bad_listen_and_database(data: dict) -> None:
@@ -139,9 +191,33 @@ def test_check_config_cli_syntax_error_and_missing_file(tmp_path: Path) -> None:
         assert str(path) in proc.stderr
 
 
-def test_check_config_ok(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check-config", "--config", str(CONFIG)]) == 0
+def _with_database(tmp_path: Path, database: Path) -> Path:
+    text = CONFIG.read_text(encoding="utf-8").replace(
+        'database = "sqlite:////var/lib/laporgub/laporgub.db"', f'database = "sqlite:///{database}"', 1)
+    assert str(database) in text
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_check_config_ok(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-config", "--config", str(_with_database(tmp_path, tmp_path / "laporgub.db"))]) == 0
     assert "OK" in capsys.readouterr().out
+
+
+def test_check_config_looks_at_the_database_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    missing = tmp_path / "var" / "lib" / "laporgub-typo" / "laporgub.db"
+    assert main(["check-config", "--config", str(_with_database(tmp_path, missing))]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"service.database: the directory {missing.parent} does not exist (create it, or fix the path; under "
+        "systemd the unit's StateDirectory= makes /var/lib/laporgub)")
+    if os.geteuid() != 0:  # root writes anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        assert main(["check-config", "--config", str(_with_database(tmp_path, locked / "laporgub.db"))]) == 2
+        assert "is not writable" in capsys.readouterr().err
 
 
 def test_token_sources(tmp_path: Path) -> None:
