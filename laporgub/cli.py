@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="the whole service on an emulated modem and a local Bot API stand-in")
     demo.add_argument("--forever", action="store_true", help="keep running after the demo SMS (Ctrl-C stops)")
     demo.add_argument("--metrics-port", type=int, default=9464, help="metrics port while the demo runs (0: any free)")
+    demo.add_argument("--report", action="store_true",
+                      help="also send this month's report (PDF, XLSX, CSV) to the leaders' chats, as on the 1st")
     return parser
 
 
@@ -105,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         from laporgub.demo import run_demo
 
-        return run_demo(forever=args.forever, metrics_port=args.metrics_port)
+        return run_demo(forever=args.forever, metrics_port=args.metrics_port, report=args.report)
     return EXIT_FAILURE  # pragma: no cover - argparse rejects unknown commands
 
 
