@@ -31,7 +31,6 @@ import json
 import logging
 import os
 import socket
-import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from datetime import datetime, timezone
 import peewee
 
 from laporgub import db, leases
+from laporgub.clock import SYSTEM
 from laporgub.config import Config, WebhookConfig
 
 logger = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def ticket_event(config: Config, ticket: db.Ticket, event: str, data: dict[str, 
         return None
     if event not in EVENTS:
         raise ValueError(f"unknown webhook event {event!r}")
-    now = time.time() if now is None else now
+    now = SYSTEM.time() if now is None else now
     event_id = str(uuid.uuid4())
     body = json.dumps(
         {"id": event_id, "type": event, "created_at": iso(now), "ticket": _ticket_snapshot(ticket),
@@ -130,7 +130,7 @@ def verify(secret: str, signature: str, timestamp: str, body: bytes, *, now: flo
            tolerance: float = SIGNATURE_TOLERANCE_SECONDS) -> bool:
     """What a receiver does: constant-time compare, and refuse stale timestamps (replayed requests)."""
     try:
-        age = abs((time.time() if now is None else now) - int(timestamp))
+        age = abs((SYSTEM.time() if now is None else now) - int(timestamp))
     except ValueError:
         return False
     return age <= tolerance and hmac.compare_digest(sign(secret, timestamp, body), signature)
@@ -239,7 +239,7 @@ def replay(since: float, endpoint: str | None = None, now: float | None = None) 
     Rows being sent right now are left alone. Returns how many rows were queued again.
     """
     W = db.WebhookDelivery
-    now = time.time() if now is None else now
+    now = SYSTEM.time() if now is None else now
     query = W.update(status="pending", attempts=0, next_attempt_at=now, queued_at=now, claimed_by=None,
                      claimed_at=None, last_error=None).where(
         (W.created_at >= since) & W.status.in_(["delivered", "dead"]))
