@@ -150,13 +150,26 @@ def _target_days(report: MonthlyReport) -> str:
 
 
 def render_pdf(report: MonthlyReport, tz: tzinfo, path: Path, *, generated_at: float) -> None:
-    """Write the leaders' PDF for ``report`` to ``path``."""
-    month = report.month.label
-    pdf = _Pdf(f"Laporan Bulanan SMS Center LAPOR GUB! - {month}")
+    """Write the leaders' PDF for ``report`` to ``path``: one function below per section, in page order."""
+    pdf = _Pdf(f"Laporan Bulanan SMS Center LAPOR GUB! - {report.month.label}")
+    _cover(pdf, report, tz, generated_at)
+    _summary(pdf, report)
+    _stages(pdf, report)
+    _per_group(pdf, report)
+    _response_times(pdf, report)
+    _per_agency(pdf, report)
+    _per_pic(pdf, report)
+    _per_regency(pdf, report)
+    _keywords(pdf, report)
+    _open_tickets(pdf, report, tz)
+    _definitions(pdf, report)
+    pdf.output(str(path))
+
+
+def _cover(pdf: _Pdf, report: MonthlyReport, tz: tzinfo, generated_at: float) -> None:
+    """Page 1: title, period, the figures at a glance as tiles, complaints per day."""
     t, p = report.totals.stats, report.previous.stats
     target = _target_days(report)
-
-    # -- page 1: title and the figures at a glance ------------------------------
     pdf.add_page()
     pdf.set_fill_color(*_NAVY)
     pdf.rect(0, 0, 210, 62, style="F")
@@ -171,7 +184,7 @@ def render_pdf(report: MonthlyReport, tz: tzinfo, path: Path, *, generated_at: f
     pdf.set_text_color(0, 0, 0)
     pdf.set_xy(15, 72)
     pdf.set_font(_FONT, "B", 18)
-    pdf.cell(0, 10, f"Periode: {month}", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 10, f"Periode: {report.month.label}", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(_FONT, "", 9)
     pdf.set_text_color(*_GREY)
     pdf.cell(0, 5, f"Kepada Yth. Gubernur Jawa Tengah  |  Waktu: WIB ({report.timezone})",
@@ -222,7 +235,12 @@ def render_pdf(report: MonthlyReport, tz: tzinfo, path: Path, *, generated_at: f
         "Gubernur setiap bulan. Pengaduan dihitung pada bulan diterimanya; tanggapan dihitung sampai waktu "
         "\"data per\" di atas. Spam tidak termasuk pengaduan. Definisi lengkap di halaman terakhir.", size=7.5)
 
-    # -- summary ------------------------------------------------------------------
+
+def _summary(pdf: _Pdf, report: MonthlyReport) -> None:
+    """This month beside the month before."""
+    month = report.month.label
+    t, p = report.totals.stats, report.previous.stats
+    target = _target_days(report)
     pdf.add_page()
     pdf.heading(f"Ringkasan {month}")
     prev_label = report.month.previous().label
@@ -243,6 +261,9 @@ def render_pdf(report: MonthlyReport, tz: tzinfo, path: Path, *, generated_at: f
     ]
     pdf.grid(["Indikator", month, prev_label], rows, [100, 40, 40], ["L", "R", "R"], size=9)
 
+
+def _stages(pdf: _Pdf, report: MonthlyReport) -> None:
+    """SLA compliance of each SOP stage (same page as the summary)."""
     pdf.heading("Kepatuhan SLA per tahap (SOP)")
     stage_rows = [
         (STAGE_LABELS[s.stage], f"{s.limit_seconds:g} dtk".replace(".", ","), fmt_int(s.total),
@@ -255,39 +276,54 @@ def render_pdf(report: MonthlyReport, tz: tzinfo, path: Path, *, generated_at: f
              "dan pengiriman per pesan Telegram tiket tersebut ke tiap grup. Tahap yang belum selesai dihitung di "
              "luar batas.")
 
-    # -- per group ----------------------------------------------------------------------
+
+def _per_group(pdf: _Pdf, report: MonthlyReport) -> None:
+    """Complaints and responses per group: table, then the chart of complaints."""
     pdf.add_page()
     pdf.heading("Pengaduan dan tanggapan per grup")
     group_rows = [[g.label, *_stats_cells(g.stats)] for g in report.groups]
-    pdf.grid(["Grup", *_stats_header(target)], group_rows, [50, *_STATS_WIDTHS], ["L", *_STATS_ALIGN], size=7.5)
+    pdf.grid(["Grup", *_stats_header(_target_days(report))], group_rows, [50, *_STATS_WIDTHS],
+             ["L", *_STATS_ALIGN], size=7.5)
     pdf.note("Tiket yang dialihkan dihitung sekali di setiap grup yang dilaluinya. Tanggapan dihitung untuk grup "
              "tempat tiket berada saat ditanggapi; waktu tanggapan grup penerima pengalihan dihitung sejak "
              "pengalihan. Masih terbuka: tiket yang masih di grup dan belum ada tanggapan.")
     pdf.chart(charts.per_group(report.groups), width=170)
+
+
+def _response_times(pdf: _Pdf, report: MonthlyReport) -> None:
+    """The chart of response times per group, against the target."""
     pdf.add_page()
     pdf.heading("Waktu tanggapan per grup")
     pdf.chart(charts.response_times(report.groups, report.target_seconds), width=170)
 
-    # -- per agency and PIC ----------------------------------------------------------------
+
+def _per_agency(pdf: _Pdf, report: MonthlyReport) -> None:
+    """Per agency (same page as the response times)."""
     pdf.heading("Per instansi")
     if report.agencies:
         agency_rows = [[a.label, *_stats_cells(a.stats)] for a in report.agencies]
-        pdf.grid(["Instansi", *_stats_header(target)], agency_rows, [50, *_STATS_WIDTHS], ["L", *_STATS_ALIGN],
-                 size=7.5)
+        pdf.grid(["Instansi", *_stats_header(_target_days(report))], agency_rows, [50, *_STATS_WIDTHS],
+                 ["L", *_STATS_ALIGN], size=7.5)
     else:
         pdf.note("Belum ada PIC terdaftar atau tindakan PIC bulan ini.")
+
+
+def _per_pic(pdf: _Pdf, report: MonthlyReport) -> None:
+    """Per PIC, with the note that explains both agency and PIC tables."""
     pdf.add_page()
     pdf.heading("Per PIC")
     if report.pics:
         pic_rows = [[f"{r.label}\n{r.agency}", *_stats_cells(r.stats)] for r in report.pics]
-        pdf.grid(["PIC / instansi", *_stats_header(target)], pic_rows, [50, *_STATS_WIDTHS], ["L", *_STATS_ALIGN],
-                 size=7.5)
+        pdf.grid(["PIC / instansi", *_stats_header(_target_days(report))], pic_rows, [50, *_STATS_WIDTHS],
+                 ["L", *_STATS_ALIGN], size=7.5)
     else:
         pdf.note("Belum ada PIC terdaftar atau tindakan PIC bulan ini.")
     pdf.note("Instansi/PIC: pengaduan yang masuk ke grup tugasnya atau yang ditindaklanjutinya. Ditanggapi, "
              "ditutup dan dialihkan: oleh instansi/PIC tersebut. Masih terbuka: belum ada tanggapan dari siapa pun.")
 
-    # -- per regency -------------------------------------------------------------------------
+
+def _per_regency(pdf: _Pdf, report: MonthlyReport) -> None:
+    """Complaints per regency/city: chart, then table."""
     pdf.add_page()
     pdf.heading("Pengaduan per kabupaten/kota")
     pdf.chart(charts.per_regency(report.regencies), width=170)
@@ -295,11 +331,13 @@ def render_pdf(report: MonthlyReport, tz: tzinfo, path: Path, *, generated_at: f
                  fmt_pct(r.stats.share_on_target), fmt_duration(r.stats.median_seconds), fmt_int(r.stats.still_open)]
                 for r in report.regencies]
     if reg_rows:
-        pdf.grid(["Kabupaten/kota", "Diterima", "Ditanggapi", "% Ditanggapi", f"% <= {target}", "Median waktu",
-                  "Masih terbuka"], reg_rows, [52, 20, 20, 22, 22, 22, 22], ["L", "R", "R", "R", "R", "R", "R"],
-                 size=7.5)
+        pdf.grid(["Kabupaten/kota", "Diterima", "Ditanggapi", "% Ditanggapi", f"% <= {_target_days(report)}",
+                  "Median waktu", "Masih terbuka"], reg_rows, [52, 20, 20, 22, 22, 22, 22],
+                 ["L", "R", "R", "R", "R", "R", "R"], size=7.5)
 
-    # -- keywords -------------------------------------------------------------------------------
+
+def _keywords(pdf: _Pdf, report: MonthlyReport) -> None:
+    """The top keywords (same page as the regency table's end)."""
     pdf.heading("Kata kunci teratas")
     if report.keywords:
         names = {g.key: g.label for g in report.groups}
@@ -309,7 +347,9 @@ def render_pdf(report: MonthlyReport, tz: tzinfo, path: Path, *, generated_at: f
     else:
         pdf.note("Tidak ada kata kunci yang cocok bulan ini.")
 
-    # -- complaints without a response ---------------------------------------------------------------
+
+def _open_tickets(pdf: _Pdf, report: MonthlyReport, tz: tzinfo) -> None:
+    """The oldest complaints still without a response."""
     pdf.add_page()
     pdf.heading(f"Pengaduan belum ditanggapi: {fmt_int(report.open_count)}")
     if report.open_first:
@@ -327,11 +367,12 @@ def render_pdf(report: MonthlyReport, tz: tzinfo, path: Path, *, generated_at: f
     else:
         pdf.note("Semua pengaduan bulan ini sudah ditanggapi.")
 
-    # -- definitions ------------------------------------------------------------------------------------
+
+def _definitions(pdf: _Pdf, report: MonthlyReport) -> None:
+    """How the figures are counted (after the open list)."""
     pdf.heading("Keterangan")
     limits = ", ".join(f"{STAGE_LABELS[s.stage].split(' (')[0].lower()} {s.limit_seconds:g} dtk" for s in report.stages)
-    pdf.note(_DEFINITIONS.format(target=target, limits=limits.replace(".", ",")), size=8)
-    pdf.output(str(path))
+    pdf.note(_DEFINITIONS.format(target=_target_days(report), limits=limits.replace(".", ",")), size=8)
 
 
 _DEFINITIONS = """\
