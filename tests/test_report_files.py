@@ -7,6 +7,7 @@ show its figures: the XLSX to the unit (real numbers and dates, not text).
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -50,11 +51,19 @@ def _build(config: Config, out: Path, month: Month = JAN) -> BuiltReport:
     return build_report(config, month, out, as_of=AS_OF, generated_at=AS_OF)
 
 
-def _pdf_text(path: Path, *args: str) -> str:
+def _pdf_text(path: Path, *args: str, layout: bool = True) -> str:
     if PDFTOTEXT is None:
         pytest.skip("pdftotext not installed (Debian package poppler-utils)")
-    return subprocess.run([PDFTOTEXT, "-layout", *args, str(path), "-"], check=True, capture_output=True,
-                          text=True).stdout
+    return subprocess.run([PDFTOTEXT, *(["-layout"] if layout else []), *args, str(path), "-"], check=True,
+                          capture_output=True, text=True).stdout
+
+
+def _pdf_words(path: Path) -> str:
+    """The PDF's text in reading order with every run of white space as one space.
+
+    A cell that wraps comes out as consecutive lines, so a wrapped name reads whole here.
+    """
+    return " ".join(_pdf_text(path, layout=False).split())
 
 
 def _sheet(book: Any, name: str) -> list[tuple[Any, ...]]:
@@ -95,6 +104,62 @@ def test_pdf_shows_key_figures(config: Config, seeded: dict[str, str], tmp_path:
     assert "Group Infrastruktur" in everything and "Dinas PU Bina Marga" in everything
     assert "Kabupaten Demak" in everything and "puskesmas" in everything
     assert "+62" not in everything  # senders are masked
+
+
+LONG_AGENCY = "Dinas Pekerjaan Umum Bina Marga dan Cipta Karya Provinsi Jawa Tengah"
+
+
+def test_pdf_wraps_long_names_and_headers_instead_of_cutting(config: Config, seeded: dict[str, str],
+                                                             tmp_path: Path) -> None:
+    db.Pic.update(agency=LONG_AGENCY).where(db.Pic.telegram_id == 333).execute()
+    db.PicResponse.update(agency=LONG_AGENCY).where(db.PicResponse.pic_telegram_id == 333).execute()
+    pdf = _build(config, tmp_path / "out").files[0].path
+    words = _pdf_words(pdf)
+    assert words.count(LONG_AGENCY) == 2  # per agency, and under its PIC
+    assert "Ir. Budi " + LONG_AGENCY in words
+    assert "Median waktu Masih terbuka" in words  # the regency table's headers, wrapped in their cells
+    assert "..." not in _pdf_text(pdf) and "\u2026" not in words
+
+
+def test_pdf_open_list_is_compact(config: Config, seeded: dict[str, str], tmp_path: Path) -> None:
+    pdf = _build(config, tmp_path / "out").files[0].path
+    text = _pdf_text(pdf)
+    t3 = next(ln for ln in text.splitlines() if ln.strip().startswith(seeded["T3"]))
+    assert "Kab/Kota, Pelayanan Publik" in t3 and "Group" not in t3  # group names without "Group "
+    assert "01-01-2026 00:00" in t3 and "Kabupaten Demak" in t3  # one row, one line
+    assert 'Nama grup ditulis tanpa awalan "Group".' in text
+
+
+def test_pdf_long_listing_repeats_header_and_keeps_rows_whole(config: Config, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A month of the sample's tickets with long agency names: 100 open complaints over two pages."""
+    from laporgub.report import sample
+
+    monkeypatch.setattr(sample, "SAMPLE_PICS", tuple(
+        (pid, name, f"{agency} Provinsi Jawa Tengah", groups) for pid, name, agency, groups in sample.SAMPLE_PICS))
+    handle = db.open_database(config.service.database)
+    handle.connect(reuse_if_open=True)
+    month = Month(2026, 11)
+    sample.seed_month(handle, month, config.tz, 400, response_share=0.5)
+    end = month.window(config.tz)[1]
+    pdf = build_report(config, month, tmp_path / "out", as_of=end + 3 * 86400, generated_at=end).files[0].path
+    pages = _pdf_text(pdf).split("\f")
+    listing = [i for i, page in enumerate(pages) if "Pengaduan belum ditanggapi" in page]
+    assert len(listing) == 1
+    number = re.compile(r"^\s*(\d{6}-\d{4}-\d+)\s")
+    rows = 0
+    for page in pages[listing[0]:]:
+        lines = [ln for ln in page.splitlines() if number.match(ln)]
+        if not lines:
+            break
+        assert any(ln.split()[:2] == ["Nomor", "tiket"] for ln in page.splitlines()), "the header repeats"
+        assert all(re.search(r"\d{2}-11-2026 \d{2}:\d{2}\s+\d+,\d (hari|jam)", ln) for ln in lines), lines
+        rows += len(lines)
+    assert rows == 100
+    words = _pdf_words(pdf)
+    assert "Dinas Pekerjaan Umum Bina Marga Provinsi Jawa Tengah" in words
+    assert "..." not in _pdf_text(pdf)
+    handle.close()
 
 
 def test_xlsx_figures_to_the_unit(config: Config, seeded: dict[str, str], tmp_path: Path) -> None:

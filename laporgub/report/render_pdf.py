@@ -52,12 +52,20 @@ class _Pdf(FPDF):
 
     # -- helpers -------------------------------------------------------------
 
-    def heading(self, text: str) -> None:
+    def heading(self, text: str, keep: float = 25.0) -> None:
+        """A section title, on a new page unless ``keep`` mm of what follows fit below it."""
+        if self.get_y() + 9 + keep > self.page_break_trigger and self.get_y() > self.t_margin + 1:
+            self.add_page()
         self.set_font(_FONT, "B", 13)
         self.set_text_color(*_NAVY)
         self.cell(0, 9, text, new_x="LMARGIN", new_y="NEXT")
         self.set_text_color(0, 0, 0)
         self.set_font(_FONT, "", 8.5)
+
+    def note_height(self, text: str, size: float = 7.5) -> float:
+        """How many mm :meth:`note` takes for ``text``."""
+        self.set_font(_FONT, "", size)
+        return float(self.multi_cell(0, 3.8, text, dry_run=True, output="HEIGHT"))
 
     def note(self, text: str, size: float = 7.5) -> None:
         self.set_font(_FONT, "", size)
@@ -68,60 +76,84 @@ class _Pdf(FPDF):
 
     def grid(self, header: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[float],
              align: Sequence[str], size: float = 8.0, bold_last: bool = False) -> None:
-        """A table drawn cell by cell (fpdf2's ``table()`` wraps every cell and is ten times slower).
+        """A table drawn cell by cell (fpdf2's ``table()`` is ten times slower on the long lists).
 
-        Cells hold one or more lines (``\\n``); text too wide for its column is cut with an ellipsis.
-        The header repeats after a page break.
+        Text wraps at spaces onto further lines within its cell (``\\n`` forces a break; a word
+        wider than its column is broken between letters), nothing is cut; a row grows to its
+        tallest cell and never splits across pages. The header repeats after a page break.
         """
         line = size * 0.42
         x0 = self.l_margin
         total = sum(widths)
 
-        def draw(values: Sequence[str], height: float, fill: tuple[int, int, int] | None, bold: bool,
+        def lay_out(values: Sequence[str], bold: bool) -> list[list[str]]:
+            self.set_font(_FONT, "B" if bold else "", size)
+            return [self._wrap(text, width - 1.6) for text, width in zip(values, widths)]
+
+        def draw(cells: list[list[str]], fill: tuple[int, int, int] | None, bold: bool,
                  color: tuple[int, int, int] = (0, 0, 0)) -> None:
             y = self.get_y()
+            height = height_of(cells)
             if fill is not None:
                 self.set_fill_color(*fill)
                 self.rect(x0, y, total, height, style="F")
             self.set_font(_FONT, "B" if bold else "", size)
             self.set_text_color(*color)
             x = x0
-            for text, width, how in zip(values, widths, align):
-                for k, part in enumerate(text.split("\n")):
+            for lines, width, how in zip(cells, widths, align):
+                for k, part in enumerate(lines):
                     self.set_xy(x + 0.8, y + 0.7 + k * line)
-                    self.cell(width - 1.6, line, self._fit(part, width - 1.6), align=how)
+                    self.cell(width - 1.6, line, part, align=how)
                 x += width
             self.set_text_color(0, 0, 0)
             self.set_xy(x0, y + height)
 
-        def height_of(values: Sequence[str]) -> float:
-            return max(v.count("\n") + 1 for v in values) * line + 1.4
+        def height_of(cells: list[list[str]]) -> float:
+            return max(len(lines) for lines in cells) * line + 1.4
 
-        head_h = height_of(header)
+        head_cells = lay_out(header, True)
 
         def head() -> None:
-            draw(header, head_h, _NAVY, True, (255, 255, 255))
+            draw(head_cells, _NAVY, True, (255, 255, 255))
 
-        if self.get_y() + head_h + height_of(rows[0] if rows else header) > self.page_break_trigger:
+        laid = [lay_out(values, bold_last and i == len(rows) - 1) for i, values in enumerate(rows)]
+        if self.get_y() + height_of(head_cells) + height_of(laid[0] if laid else head_cells) > self.page_break_trigger:
             self.add_page()
         head()
-        for i, values in enumerate(rows):
-            h = height_of(values)
-            if self.get_y() + h > self.page_break_trigger:
+        for i, cells in enumerate(laid):
+            if self.get_y() + height_of(cells) > self.page_break_trigger:
                 self.add_page()
                 head()
-            draw(values, h, _PALE if i % 2 else None, bold_last and i == len(rows) - 1)
+            draw(cells, _PALE if i % 2 else None, bold_last and i == len(rows) - 1)
         self.set_draw_color(*_NAVY)
         self.line(x0, self.get_y(), x0 + total, self.get_y())
         self.set_font(_FONT, "", 8.5)
         self.ln(3)
 
-    def _fit(self, text: str, width: float) -> str:
-        if self.get_string_width(text) <= width:
-            return text
-        while text and self.get_string_width(text + "...") > width:
-            text = text[:-1]
-        return text + "..."
+    def _wrap(self, text: str, width: float) -> list[str]:
+        """``text`` as the lines that fit ``width`` in the current font (greedy, at spaces)."""
+        lines: list[str] = []
+        for part in text.split("\n"):
+            if self.get_string_width(part) <= width:  # nearly every cell: one measurement
+                lines.append(part)
+                continue
+            current = ""
+            for word in part.split(" "):
+                candidate = f"{current} {word}" if current else word
+                if self.get_string_width(candidate) <= width:
+                    current = candidate
+                    continue
+                if current:
+                    lines.append(current)
+                while self.get_string_width(word) > width and len(word) > 1:
+                    cut = len(word) - 1
+                    while cut > 1 and self.get_string_width(word[:cut]) > width:
+                        cut -= 1
+                    lines.append(word[:cut])
+                    word = word[cut:]
+                current = word
+            lines.append(current)
+        return lines
 
     def chart(self, png: bytes, width: float = 180) -> None:
         self.image(io.BytesIO(png), x=self.l_margin + (180 - width) / 2, w=width)
@@ -349,18 +381,20 @@ def _keywords(pdf: _Pdf, report: MonthlyReport) -> None:
 
 
 def _open_tickets(pdf: _Pdf, report: MonthlyReport, tz: tzinfo) -> None:
-    """The oldest complaints still without a response."""
+    """The oldest complaints still without a response: a compact listing, group names without "Group "."""
     pdf.add_page()
     pdf.heading(f"Pengaduan belum ditanggapi: {fmt_int(report.open_count)}")
     if report.open_first:
-        names = {g.key: g.label for g in report.groups}
+        names = {g.key: _short_group(g.label) for g in report.groups}
         open_rows = [
             [t_.number, ", ".join(names.get(g, g) for g in t_.groups) or "-", format_local(t_.received_at, tz),
              fmt_duration(t_.age_seconds), t_.sender, t_.regency or "-"]
             for t_ in report.open_first
         ]
+        if any(_short_group(g.label) != g.label for g in report.groups):
+            pdf.note('Tertua lebih dahulu. Nama grup ditulis tanpa awalan "Group".')
         pdf.grid(["Nomor tiket", "Grup", "Diterima (WIB)", "Umur", "Pengirim", "Kab/kota"], open_rows,
-                 [30, 50, 28, 18, 24, 30], ["L", "L", "L", "R", "L", "L"], size=7.5)
+                 [23, 59, 26, 16, 21, 35], ["L", "L", "L", "R", "L", "L"], size=7.5)
         if report.open_count > len(report.open_first):
             pdf.note(f"Ditampilkan {len(report.open_first)} tertua dari {fmt_int(report.open_count)}; daftar "
                      "lengkap ada di lembar \"Belum Ditanggapi\" berkas XLSX.")
@@ -368,11 +402,20 @@ def _open_tickets(pdf: _Pdf, report: MonthlyReport, tz: tzinfo) -> None:
         pdf.note("Semua pengaduan bulan ini sudah ditanggapi.")
 
 
+def _short_group(label: str) -> str:
+    """``Group Kesehatan`` -> ``Kesehatan`` (the groups' names all start alike)."""
+    for prefix in ("Group ", "Grup "):
+        if label[:len(prefix)].lower() == prefix.lower() and label[len(prefix):].strip():
+            return label[len(prefix):].strip()
+    return label
+
+
 def _definitions(pdf: _Pdf, report: MonthlyReport) -> None:
     """How the figures are counted (after the open list)."""
-    pdf.heading("Keterangan")
     limits = ", ".join(f"{STAGE_LABELS[s.stage].split(' (')[0].lower()} {s.limit_seconds:g} dtk" for s in report.stages)
-    pdf.note(_DEFINITIONS.format(target=_target_days(report), limits=limits.replace(".", ",")), size=8)
+    text = _DEFINITIONS.format(target=_target_days(report), limits=limits.replace(".", ","))
+    pdf.heading("Keterangan", keep=pdf.note_height(text, size=8))
+    pdf.note(text, size=8)
 
 
 _DEFINITIONS = """\
