@@ -284,3 +284,57 @@ def test_database_is_only_read(config: Config, seeded: dict[str, str], tmp_path:
     _build(config, tmp_path / "out")
     assert {m.__name__: m.select().count() for m in db.MODELS} == counts
 
+
+
+def _stats(received: int, responded: int, median_h: float | None = None, p90_h: float | None = None) -> Any:
+    from laporgub.report.aggregate import ResponseStats
+
+    return ResponseStats(received=received, responded=responded, on_target=responded, closed=0, still_open=0,
+                         rerouted=0, median_seconds=None if median_h is None else median_h * 3600,
+                         p90_seconds=None if p90_h is None else p90_h * 3600)
+
+
+def _assert_texts_clear(fig: Any) -> None:
+    """Every text of the chart is inside the figure, no value label leaves the axes, none touches the legend."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    box = ax.get_window_extent(renderer)
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert legend.y0 >= box.y1 - 1, "the legend is above the plot, over no bar"
+    low, high = ax.get_xlim()
+    ticks = [t for t in ax.get_xticklabels() if low <= t.get_position()[0] <= high]  # the others are not drawn
+    labels = [*ax.texts, *ax.get_yticklabels(), *ticks, ax.xaxis.label]
+    for text in labels:
+        if not text.get_text():
+            continue
+        extent = text.get_window_extent(renderer)
+        where = f"{text.get_text()!r} at {extent}"
+        assert extent.x0 >= 0 and extent.y0 >= 0, where
+        assert extent.x1 <= fig.bbox.width and extent.y1 <= fig.bbox.height, where
+        assert not extent.overlaps(legend), f"{where} overlaps the legend at {legend}"
+    for text in ax.texts:
+        assert text.get_window_extent(renderer).x1 <= box.x1 + 0.5, f"{text.get_text()!r} is cut at the axes edge"
+
+
+def test_chart_labels_clear_of_legend_and_edges() -> None:
+    """The long sample's page "per kabupaten/kota": "Lainnya" is the longest bar, its label sat under the legend."""
+    from laporgub.report import charts
+    from laporgub.report.aggregate import StatsRow
+
+    regencies = [StatsRow(key="(tidak disebut)", label="(tidak disebut)", stats=_stats(871, 726))]
+    regencies += [StatsRow(key=f"r{i}", label=f"Kabupaten Banjarnegara {i}", stats=_stats(77 - i, 60 - i))
+                  for i in range(35)]
+    _assert_texts_clear(charts.per_regency_figure(regencies))
+    groups = [StatsRow(key="channel", label="SMSLaporGubChannel", stats=_stats(2897, 2359)),
+              StatsRow(key="kabkota", label="Group Kab/Kota", stats=_stats(2026, 1633, 5.7, 26.7)),
+              StatsRow(key="x", label="Group Pelayanan Publik dan Perizinan Terpadu Satu Pintu Provinsi Jawa Tengah",
+                       stats=_stats(642, 510, 6.4, 300.0)),
+              StatsRow(key="kesehatan", label="Group Kesehatan", stats=_stats(320, 0))]
+    _assert_texts_clear(charts.per_group_figure(groups))
+    for target_days in (3, 1, 14):  # the target line far right, far left (under the legend's corner), at the end
+        _assert_texts_clear(charts.response_times_figure(groups, target_days * 86400))
+    fig = charts.per_group_figure(groups)
+    ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert "Group Pelayanan Publik dan Perizinan Terpadu\nSatu Pintu Provinsi Jawa Tengah" in ticks or any(
+        "\n" in t and t.replace("\n", " ").startswith("Group Pelayanan Publik") for t in ticks)
