@@ -121,6 +121,25 @@ def test_pdf_wraps_long_names_and_headers_instead_of_cutting(config: Config, see
     assert "..." not in _pdf_text(pdf) and "\u2026" not in words
 
 
+def test_pdf_admin_agency_is_not_listed_as_failing(config: Config, seeded: dict[str, str], tmp_path: Path) -> None:
+    """The admin's agency is only in the channel (which gets every complaint): what it did, no 0 % or 12,5 %."""
+    pdf = _build(config, tmp_path / "out").files[0].path
+    text = _pdf_text(pdf)
+    lines = [ln.split() for ln in text.splitlines()]
+    kominfo = [ln for ln in lines if ln[:1] == ["Diskominfo"]]
+    assert kominfo == [["Diskominfo", "tidak", "ada", "(hanya", "channel)", "1", "0", "1"],  # per agency
+                       ["Diskominfo"]]  # under its admin PIC's name
+    assert ["Biro", "Organisasi", "tidak", "ada", "(tidak", "terdaftar)", "1", "0", "0"] in lines
+    assert "Instansi tanpa grup tugas" in text and "PIC tanpa grup tugas" in text
+    admin = next(i for i, ln in enumerate(lines) if ln[:2] == ["Admin", "Kominfo"])
+    assert lines[admin][2:] == ["tidak", "ada", "(hanya", "channel)", "1", "0", "1"]
+    assert "%" not in " ".join(lines[admin]) and "8" not in lines[admin]
+    esdm = next(ln for ln in lines if ln[:2] == ["Dinas", "ESDM"])
+    assert esdm[2:5] == ["1", "0", "0,0%"]  # an agency on duty keeps its full row
+    words = _pdf_words(pdf)
+    assert "grup PIC selain channel" in words
+
+
 def test_pdf_open_list_is_compact(config: Config, seeded: dict[str, str], tmp_path: Path) -> None:
     pdf = _build(config, tmp_path / "out").files[0].path
     text = _pdf_text(pdf)
@@ -188,12 +207,21 @@ def test_xlsx_figures_to_the_unit(config: Config, seeded: dict[str, str], tmp_pa
     assert g["kesehatan"][2:6] == (2, 2, 1.0, 2) and g["kesehatan"][9] == 1
     assert g["pertanian"][2] == 0 and g["pertanian"][4] is None
 
-    agencies = _by_first(_sheet(book, "Per Instansi"))
-    assert agencies["Diskominfo"][1:4] == (8, 1, 0.125)
+    agency_rows = _sheet(book, "Per Instansi")
+    assert agency_rows[0] == ("Instansi", *STATS_COLUMNS, "Grup tugas")
+    agencies = _by_first(agency_rows)
+    assert [r[0] for r in agency_rows[1:]] == [  # those with duty groups first, then those without
+        "Dinas ESDM", "Dinas Kesehatan", "Dinas PU Bina Marga", "Biro Organisasi", "Diskominfo"]
+    assert agencies["Dinas Kesehatan"][1:4] == (2, 2, 1.0) and agencies["Dinas Kesehatan"][11] == "kesehatan"
+    # The admin's agency is only in the channel: what it did (answered and re-routed T7), no received, no rate.
+    assert agencies["Diskominfo"][1:] == (None, 1, None, None, None, None, None, 0, None, 1,
+                                          "tidak ada (hanya channel)")
+    assert agencies["Biro Organisasi"][2] == 1 and agencies["Biro Organisasi"][11] == "tidak ada (tidak terdaftar)"
     pics = _by_first(_sheet(book, "Per PIC"))
     assert set(pics) == {111, 222, 333, 444, 555}
-    assert pics[555][1:3] == ("Dedi", "Biro Organisasi") and pics[555][3:5] == (1, 1)
-    assert pics[333][8] == pytest.approx(49.0)
+    assert pics[555][1:3] == ("Dedi", "Biro Organisasi") and pics[555][3:5] == (None, 1)
+    assert pics[222][3:6] == (None, 1, None) and pics[222][13] == "tidak ada (hanya channel)"
+    assert pics[333][8] == pytest.approx(49.0) and pics[333][13] == "infrastruktur"
 
     regencies = _by_first(_sheet(book, "Per Kab-Kota"))
     assert regencies["Kabupaten Demak"][1:3] == (1, 0) and regencies["(tidak disebut)"][1:3] == (5, 4)
@@ -242,6 +270,12 @@ def test_csv_per_ticket(config: Config, seeded: dict[str, str], tmp_path: Path) 
     assert by_number[seeded["T6"]]["jenis"] == "spam" and by_number[seeded["T8"]]["kanal"] == "web"
     assert by_number[seeded["T1"]]["status"] == "ditutup" and by_number[seeded["T11"]]["status"] == "terbuka"
     assert all(r["pengirim"].count("*") == 4 for r in rows)
+    # agencies answering for a group the complaint passed through: never the admin's for being in the channel
+    assert t5["instansi_bertugas"] == "Dinas ESDM;Dinas PU Bina Marga"
+    assert by_number[seeded["T1"]]["instansi_bertugas"] == "Dinas Kesehatan"
+    assert by_number[seeded["T3"]]["instansi_bertugas"] == ""  # kabkota and pelayanan_publik have no PIC
+    assert by_number[seeded["T7"]]["instansi_tanggapan_pertama"] == "Diskominfo"  # what the admin did
+    assert not any("Diskominfo" in r["instansi_bertugas"] for r in rows)
     assert "+62" not in path.read_text(encoding="utf-8")
 
 

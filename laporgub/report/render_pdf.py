@@ -16,9 +16,17 @@ import matplotlib
 from fpdf import FPDF
 
 from laporgub.report import charts
-from laporgub.report.aggregate import MonthlyReport, ResponseStats
+from laporgub.report.aggregate import ActionRow, MonthlyReport, ResponseStats
 from laporgub.report.periods import format_local
-from laporgub.report.texts import STAGE_LABELS, fmt_duration, fmt_int, fmt_pct, fmt_seconds
+from laporgub.report.texts import (
+    AGENCY_RULE,
+    STAGE_LABELS,
+    fmt_duration,
+    fmt_int,
+    fmt_pct,
+    fmt_seconds,
+    no_duty_text,
+)
 
 __all__ = ["render_pdf"]
 
@@ -59,6 +67,16 @@ class _Pdf(FPDF):
         self.set_font(_FONT, "B", 13)
         self.set_text_color(*_NAVY)
         self.cell(0, 9, text, new_x="LMARGIN", new_y="NEXT")
+        self.set_text_color(0, 0, 0)
+        self.set_font(_FONT, "", 8.5)
+
+    def subheading(self, text: str) -> None:
+        """A title within a section, kept with the first lines below it."""
+        if self.get_y() + 6 + 15 > self.page_break_trigger:
+            self.add_page()
+        self.set_font(_FONT, "B", 9.5)
+        self.set_text_color(*_NAVY)
+        self.cell(0, 6, text, new_x="LMARGIN", new_y="NEXT")
         self.set_text_color(0, 0, 0)
         self.set_font(_FONT, "", 8.5)
 
@@ -330,28 +348,46 @@ def _response_times(pdf: _Pdf, report: MonthlyReport) -> None:
 
 
 def _per_agency(pdf: _Pdf, report: MonthlyReport) -> None:
-    """Per agency (same page as the response times)."""
+    """Per agency with duty groups (same page as the response times), then those without any."""
     pdf.heading("Per instansi")
     if report.agencies:
         agency_rows = [[a.label, *_stats_cells(a.stats)] for a in report.agencies]
         pdf.grid(["Instansi", *_stats_header(_target_days(report))], agency_rows, [50, *_STATS_WIDTHS],
                  ["L", *_STATS_ALIGN], size=7.5)
-    else:
+    elif not report.agencies_without_duty:
         pdf.note("Belum ada PIC terdaftar atau tindakan PIC bulan ini.")
+    else:
+        pdf.note("Tidak ada instansi dengan grup tugas.")
+    _without_duty(pdf, "Instansi tanpa grup tugas", "Instansi", [r.label for r in report.agencies_without_duty],
+                  report.agencies_without_duty)
 
 
 def _per_pic(pdf: _Pdf, report: MonthlyReport) -> None:
-    """Per PIC, with the note that explains both agency and PIC tables."""
+    """Per PIC with duty groups, those without any, and the note that explains both agency and PIC tables."""
     pdf.add_page()
     pdf.heading("Per PIC")
     if report.pics:
         pic_rows = [[f"{r.label}\n{r.agency}", *_stats_cells(r.stats)] for r in report.pics]
         pdf.grid(["PIC / instansi", *_stats_header(_target_days(report))], pic_rows, [50, *_STATS_WIDTHS],
                  ["L", *_STATS_ALIGN], size=7.5)
-    else:
+    elif not report.pics_without_duty:
         pdf.note("Belum ada PIC terdaftar atau tindakan PIC bulan ini.")
-    pdf.note("Instansi/PIC: pengaduan yang masuk ke grup tugasnya atau yang ditindaklanjutinya. Ditanggapi, "
-             "ditutup dan dialihkan: oleh instansi/PIC tersebut. Masih terbuka: belum ada tanggapan dari siapa pun.")
+    else:
+        pdf.note("Tidak ada PIC dengan grup tugas.")
+    _without_duty(pdf, "PIC tanpa grup tugas", "PIC / instansi",
+                  [f"{r.label}\n{r.agency}" for r in report.pics_without_duty], report.pics_without_duty)
+    pdf.note(AGENCY_RULE)
+
+
+def _without_duty(pdf: _Pdf, title: str, first: str, names: Sequence[str], rows: Sequence[ActionRow]) -> None:
+    """Agencies or PICs that answer for no complaint: what they did, without a rate."""
+    if not rows:
+        return
+    pdf.subheading(title)
+    pdf.grid([first, "Grup tugas", "Ditanggapi", "Ditutup", "Dialihkan"],
+             [[name, no_duty_text(r.groups), fmt_int(r.responded), fmt_int(r.closed), fmt_int(r.rerouted)]
+              for name, r in zip(names, rows)],
+             [80, 40, 20, 20, 20], ["L", "L", "R", "R", "R"], size=7.5)
 
 
 def _per_regency(pdf: _Pdf, report: MonthlyReport) -> None:
@@ -427,6 +463,8 @@ diterima sampai tanggapan pertama. Median: nilai tengah; P90: 90% pengaduan dita
 - Ditutup: tiket diselesaikan PIC. Masih terbuka: belum ada tanggapan sama sekali. Dialihkan: tiket dipindah \
 ke grup lain (/alihkan).
 - Per grup: tiket yang dialihkan dihitung sekali di setiap grup yang dilaluinya.
+- Per instansi/PIC: pengaduan yang masuk ke grup tugasnya (grup PIC selain channel, yang menerima semua \
+pengaduan) atau yang ditindaklanjutinya. Instansi/PIC tanpa grup tugas dicatat tindakannya saja, tanpa persentase.
 - SLA tahap (batas dari konfigurasi): {limits}.
 - Nomor pengirim disamarkan (0811****0200)."""
 
