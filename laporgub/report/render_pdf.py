@@ -11,6 +11,7 @@ import io
 from collections.abc import Sequence
 from datetime import tzinfo
 from pathlib import Path
+from typing import cast
 
 import matplotlib
 from fpdf import FPDF
@@ -83,7 +84,7 @@ class _Pdf(FPDF):
     def note_height(self, text: str, size: float = 7.5) -> float:
         """How many mm :meth:`note` takes for ``text``."""
         self.set_font(_FONT, "", size)
-        return float(self.multi_cell(0, 3.8, text, dry_run=True, output="HEIGHT"))
+        return cast(float, self.multi_cell(0, 3.8, text, dry_run=True, output="HEIGHT"))
 
     def note(self, text: str, size: float = 7.5) -> None:
         self.set_font(_FONT, "", size)

@@ -159,13 +159,13 @@ def render_xlsx(report: MonthlyReport, tz: tzinfo, path: Path, *, generated_at: 
         of those without any (only what they did: the figures that would be a rate stay empty)."""
         tail = [] if without is None else ["Grup tugas"]
         ws = book.sheet(name, [*lead, *STATS_COLUMNS, *tail], [*lead_widths, *stats_widths, *([26] * len(tail))])
-        row = 0
         for row, r in enumerate(rows, 1):
             duty = [] if without is None else [(", ".join(r.groups), book.text)]
             book.put(ws, row, [*lead_values(r), *_stats_values(book, r.stats), *duty])
-        for row, a in enumerate(without or (), row + 1):
+        for row, a in enumerate(without or (), len(rows) + 1):
             book.put(ws, row, [*lead_values(a), *_action_values(book, a), (no_duty_text(a.groups), book.text)])
-        ws.autofilter(0, 0, max(1, row), len(lead) + len(STATS_COLUMNS) + len(tail) - 1)
+        last = len(rows) + len(without or ())
+        ws.autofilter(0, 0, max(1, last), len(lead) + len(STATS_COLUMNS) + len(tail) - 1)
 
     stats_sheet("Per Grup", ["Kunci grup", "Grup"], [18, 30], report.groups,
                 lambda r: [(r.key, book.text), (r.label, book.text)])
