@@ -36,6 +36,7 @@ _FONT = "DejaVu"
 _NAVY = (31, 78, 121)
 _PALE = (234, 241, 248)
 _GREY = (110, 110, 110)
+_KEEP_WHOLE = 130.0  # mm: a table up to this tall starts on the next page rather than split
 
 
 class _Pdf(FPDF):
@@ -62,7 +63,11 @@ class _Pdf(FPDF):
     # -- helpers -------------------------------------------------------------
 
     def heading(self, text: str, keep: float = 25.0) -> None:
-        """A section title, on a new page unless ``keep`` mm of what follows fit below it."""
+        """A section title, on a new page unless ``keep`` mm of what follows fit below it.
+
+        What follows is kept whole up to half a page; a longer table only keeps its first rows.
+        """
+        keep = keep if keep <= _KEEP_WHOLE else 25.0
         if self.get_y() + 9 + keep > self.page_break_trigger and self.get_y() > self.t_margin + 1:
             self.add_page()
         self.set_font(_FONT, "B", 13)
@@ -71,9 +76,10 @@ class _Pdf(FPDF):
         self.set_text_color(0, 0, 0)
         self.set_font(_FONT, "", 8.5)
 
-    def subheading(self, text: str) -> None:
-        """A title within a section, kept with the first lines below it."""
-        if self.get_y() + 6 + 15 > self.page_break_trigger:
+    def subheading(self, text: str, keep: float = 15.0) -> None:
+        """A title within a section, kept with ``keep`` mm below it (up to half a page)."""
+        keep = keep if keep <= _KEEP_WHOLE else 15.0
+        if self.get_y() + 6 + keep > self.page_break_trigger:
             self.add_page()
         self.set_font(_FONT, "B", 9.5)
         self.set_text_color(*_NAVY)
@@ -106,8 +112,7 @@ class _Pdf(FPDF):
         total = sum(widths)
 
         def lay_out(values: Sequence[str], bold: bool) -> list[list[str]]:
-            self.set_font(_FONT, "B" if bold else "", size)
-            return [self._wrap(text, width - 1.6) for text, width in zip(values, widths)]
+            return self._cells(values, widths, size, bold)
 
         def draw(cells: list[list[str]], fill: tuple[int, int, int] | None, bold: bool,
                  color: tuple[int, int, int] = (0, 0, 0)) -> None:
@@ -148,6 +153,18 @@ class _Pdf(FPDF):
         self.line(x0, self.get_y(), x0 + total, self.get_y())
         self.set_font(_FONT, "", 8.5)
         self.ln(3)
+
+    def table_height(self, header: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[float],
+                     size: float = 8.0) -> float:
+        """The height :meth:`grid` takes for this table on one page."""
+        line = size * 0.42
+        return sum(max(len(lines) for lines in self._cells(values, widths, size, i == 0)) * line + 1.4
+                   for i, values in enumerate([header, *rows]))
+
+    def _cells(self, values: Sequence[str], widths: Sequence[float], size: float, bold: bool) -> list[list[str]]:
+        """Each cell's text as the lines it wraps into."""
+        self.set_font(_FONT, "B" if bold else "", size)
+        return [self._wrap(text, width - 1.6) for text, width in zip(values, widths)]
 
     def _wrap(self, text: str, width: float) -> list[str]:
         """``text`` as the lines that fit ``width`` in the current font (greedy, at spaces)."""
@@ -350,11 +367,11 @@ def _response_times(pdf: _Pdf, report: MonthlyReport) -> None:
 
 def _per_agency(pdf: _Pdf, report: MonthlyReport) -> None:
     """Per agency with duty groups (same page as the response times), then those without any."""
-    pdf.heading("Per instansi")
+    header = ["Instansi", *_stats_header(_target_days(report))]
+    agency_rows = [[a.label, *_stats_cells(a.stats)] for a in report.agencies]
+    pdf.heading("Per instansi", keep=pdf.table_height(header, agency_rows, [50, *_STATS_WIDTHS], 7.5))
     if report.agencies:
-        agency_rows = [[a.label, *_stats_cells(a.stats)] for a in report.agencies]
-        pdf.grid(["Instansi", *_stats_header(_target_days(report))], agency_rows, [50, *_STATS_WIDTHS],
-                 ["L", *_STATS_ALIGN], size=7.5)
+        pdf.grid(header, agency_rows, [50, *_STATS_WIDTHS], ["L", *_STATS_ALIGN], size=7.5)
     elif not report.agencies_without_duty:
         pdf.note("Belum ada PIC terdaftar atau tindakan PIC bulan ini.")
     else:
@@ -384,11 +401,11 @@ def _without_duty(pdf: _Pdf, title: str, first: str, names: Sequence[str], rows:
     """Agencies or PICs that answer for no complaint: what they did, without a rate."""
     if not rows:
         return
-    pdf.subheading(title)
-    pdf.grid([first, "Grup tugas", "Ditanggapi", "Ditutup", "Dialihkan"],
-             [[name, no_duty_text(r.groups), fmt_int(r.responded), fmt_int(r.closed), fmt_int(r.rerouted)]
-              for name, r in zip(names, rows)],
-             [80, 40, 20, 20, 20], ["L", "L", "R", "R", "R"], size=7.5)
+    header, widths = [first, "Grup tugas", "Ditanggapi", "Ditutup", "Dialihkan"], [80, 40, 20, 20, 20]
+    cells = [[name, no_duty_text(r.groups), fmt_int(r.responded), fmt_int(r.closed), fmt_int(r.rerouted)]
+             for name, r in zip(names, rows)]
+    pdf.subheading(title, keep=pdf.table_height(header, cells, widths, 7.5))
+    pdf.grid(header, cells, widths, ["L", "L", "R", "R", "R"], size=7.5)
 
 
 def _per_regency(pdf: _Pdf, report: MonthlyReport) -> None:
@@ -407,12 +424,13 @@ def _per_regency(pdf: _Pdf, report: MonthlyReport) -> None:
 
 def _keywords(pdf: _Pdf, report: MonthlyReport) -> None:
     """The top keywords (same page as the regency table's end)."""
-    pdf.heading("Kata kunci teratas")
+    names = {g.key: g.label for g in report.groups}
+    header, widths = ["No", "Kata kunci", "Grup", "Pengaduan"], [12, 70, 70, 28]
+    kw_rows = [[str(i), k.keyword, names.get(k.group, k.group), fmt_int(k.complaints)]
+               for i, k in enumerate(report.keywords, 1)]
+    pdf.heading("Kata kunci teratas", keep=pdf.table_height(header, kw_rows, widths))
     if report.keywords:
-        names = {g.key: g.label for g in report.groups}
-        kw_rows = [[str(i), k.keyword, names.get(k.group, k.group), fmt_int(k.complaints)]
-                   for i, k in enumerate(report.keywords, 1)]
-        pdf.grid(["No", "Kata kunci", "Grup", "Pengaduan"], kw_rows, [12, 70, 70, 28], ["R", "L", "L", "R"])
+        pdf.grid(header, kw_rows, widths, ["R", "L", "L", "R"])
     else:
         pdf.note("Tidak ada kata kunci yang cocok bulan ini.")
 
