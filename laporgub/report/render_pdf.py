@@ -36,7 +36,7 @@ _FONT = "DejaVu"
 _NAVY = (31, 78, 121)
 _PALE = (234, 241, 248)
 _GREY = (110, 110, 110)
-_KEEP_WHOLE = 130.0  # mm: a table up to this tall starts on the next page rather than split
+_KEEP_WHOLE = 130.0  # mm (half a page): a table up to this tall starts on the next page rather than split
 
 
 class _Pdf(FPDF):
@@ -65,25 +65,20 @@ class _Pdf(FPDF):
     def heading(self, text: str, keep: float = 25.0) -> None:
         """A section title, on a new page unless ``keep`` mm of what follows fit below it.
 
-        What follows is kept whole up to half a page; a longer table only keeps its first rows.
+        What follows is kept whole up to :data:`_KEEP_WHOLE`; of a longer table only its first rows.
         """
-        keep = keep if keep <= _KEEP_WHOLE else 25.0
-        if self.get_y() + 9 + keep > self.page_break_trigger and self.get_y() > self.t_margin + 1:
-            self.add_page()
-        self.set_font(_FONT, "B", 13)
-        self.set_text_color(*_NAVY)
-        self.cell(0, 9, text, new_x="LMARGIN", new_y="NEXT")
-        self.set_text_color(0, 0, 0)
-        self.set_font(_FONT, "", 8.5)
+        self._title(text, 13, 9, keep if keep <= _KEEP_WHOLE else 25.0)
 
     def subheading(self, text: str, keep: float = 15.0) -> None:
-        """A title within a section, kept with ``keep`` mm below it (up to half a page)."""
-        keep = keep if keep <= _KEEP_WHOLE else 15.0
-        if self.get_y() + 6 + keep > self.page_break_trigger:
+        """A title within a section, kept with ``keep`` mm below it (as :meth:`heading`)."""
+        self._title(text, 9.5, 6, keep if keep <= _KEEP_WHOLE else 15.0)
+
+    def _title(self, text: str, size: float, height: float, keep: float) -> None:
+        if self.get_y() + height + keep > self.page_break_trigger and self.get_y() > self.t_margin + 1:
             self.add_page()
-        self.set_font(_FONT, "B", 9.5)
+        self.set_font(_FONT, "B", size)
         self.set_text_color(*_NAVY)
-        self.cell(0, 6, text, new_x="LMARGIN", new_y="NEXT")
+        self.cell(0, height, text, new_x="LMARGIN", new_y="NEXT")
         self.set_text_color(0, 0, 0)
         self.set_font(_FONT, "", 8.5)
 
