@@ -19,7 +19,7 @@ import peewee
 import pytest
 
 from laporgub import db
-from laporgub.report.aggregate import NO_REGENCY, MonthlyReport, MonthSnapshot, aggregate
+from laporgub.report.aggregate import NO_REGENCY, ActionRow, MonthlyReport, MonthSnapshot, aggregate
 from laporgub.report.periods import Month
 
 WIB = zoneinfo.ZoneInfo("Asia/Jakarta")
@@ -235,23 +235,31 @@ def check_known_month(report: MonthlyReport, numbers: dict[str, str]) -> None:
     assert g["pertanian"].received == 0 and g["pertanian"].share_responded is None
 
     a = {r.key: r.stats for r in report.agencies}
-    assert set(a) == {"Dinas Kesehatan", "Diskominfo", "Dinas PU Bina Marga", "Dinas ESDM", "Biro Organisasi"}
+    # Answering for complaints comes from duty groups (a PIC's groups but the channel, which gets every complaint).
+    assert set(a) == {"Dinas Kesehatan", "Dinas PU Bina Marga", "Dinas ESDM"}
+    assert {r.key: r.groups for r in report.agencies} == {
+        "Dinas Kesehatan": ("kesehatan",), "Dinas PU Bina Marga": ("infrastruktur",), "Dinas ESDM": ("energi",)}
     assert (a["Dinas Kesehatan"].received, a["Dinas Kesehatan"].responded, a["Dinas Kesehatan"].closed) == (2, 2, 1)
     assert approx(a["Dinas Kesehatan"].median_seconds, 2.25 * H)
-    dk = a["Diskominfo"]  # the admin watches the channel: every complaint reaches it; it answered T7
-    assert (dk.received, dk.responded, dk.on_target, dk.still_open, dk.rerouted) == (8, 1, 1, 2, 1)
-    assert approx(dk.median_seconds, 1 * H)
     pu = a["Dinas PU Bina Marga"]  # T2 96h, T5 2h from the re-routing; T11's answer is after the cut-off
     assert (pu.received, pu.responded, pu.on_target) == (2, 2, 1) and approx(pu.p90_seconds, 86.6 * H)
     esdm = a["Dinas ESDM"]
     assert (esdm.received, esdm.responded, esdm.rerouted, esdm.still_open) == (1, 0, 1, 0)
-    bo = a["Biro Organisasi"]
-    assert (bo.received, bo.responded) == (1, 1) and approx(bo.median_seconds, 10 * H)
+    # The admin's agency is only in the channel: not responsible for the 8 complaints, listed with what it did
+    # (re-routed T7 and answered it). Biro Organisasi's PIC is no longer registered: what it did (answered T8).
+    assert report.agencies_without_duty == (
+        ActionRow(key="Biro Organisasi", label="Biro Organisasi", responded=1, closed=0, rerouted=0, groups=()),
+        ActionRow(key="Diskominfo", label="Diskominfo", responded=1, closed=0, rerouted=1, groups=("channel",)),
+    )
 
     pics = {r.key: r for r in report.pics}
-    assert set(pics) == {"111", "222", "333", "444", "555"}
-    assert (pics["555"].label, pics["555"].agency) == ("Dedi", "Biro Organisasi")
+    assert set(pics) == {"111", "333", "444"}
     assert pics["111"].stats == a["Dinas Kesehatan"] and pics["333"].stats == pu
+    assert report.pics_without_duty == (
+        ActionRow(key="555", label="Dedi", agency="Biro Organisasi", responded=1, closed=0, rerouted=0, groups=()),
+        ActionRow(key="222", label="Admin Kominfo", agency="Diskominfo", responded=1, closed=0, rerouted=1,
+                  groups=("channel",)),
+    )
 
     r = {x.key: x.stats for x in report.regencies}
     assert (r[NO_REGENCY].received, r[NO_REGENCY].responded) == (5, 4)  # T4 T5 T7 T8 T11
@@ -287,6 +295,28 @@ def check_known_month(report: MonthlyReport, numbers: dict[str, str]) -> None:
 def test_known_month_every_figure(database: peewee.Database) -> None:
     numbers = seed_known_month().numbers
     check_known_month(build(database), numbers)
+
+
+def test_channel_membership_adds_no_duty(database: peewee.Database) -> None:
+    """A PIC in the channel and in a topic group answers for the topic group's complaints only."""
+    seed_known_month()
+    db.Pic.create(telegram_id=666, name="Eka", agency="Diskominfo", surat_tugas="800/2/2026",
+                  groups="channel,darurat", admin=False, updated_at=0)
+    report = build(database)
+    a = {r.key: r for r in report.agencies}
+    dk = a["Diskominfo"]  # T11 reached darurat (still open); T7 its admin re-routed and answered
+    assert dk.groups == ("darurat",)
+    assert (dk.stats.received, dk.stats.responded, dk.stats.still_open, dk.stats.rerouted) == (2, 1, 1, 1)
+    assert "Diskominfo" not in {r.key for r in report.agencies_without_duty}
+    eka = next(r for r in report.pics if r.key == "666")
+    assert (eka.stats.received, eka.stats.responded, eka.stats.still_open) == (1, 0, 1)  # not 8 from the channel
+    assert [r.key for r in report.pics_without_duty] == ["555", "222"]  # the admin PIC itself still has no duty
+    inactive = db.Pic.update(active=False).where(db.Pic.telegram_id == 444).execute()
+    assert inactive == 1
+    report = build(database)
+    assert "444" not in {r.key for r in report.pics}
+    citra = next(r for r in report.pics_without_duty if r.key == "444")  # acted on T5, no longer on duty
+    assert (citra.responded, citra.rerouted, citra.groups) == (0, 1, ())
 
 
 def test_empty_month(database: peewee.Database) -> None:

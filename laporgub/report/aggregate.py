@@ -29,9 +29,15 @@ Definitions (``docs/report.md`` explains them to readers):
   ``ticket_category`` rows, active or not). A response counts for a group
   when it was made while the ticket was in that group; for a group the
   ticket entered by re-routing, the time runs from the re-routing.
-* **Per agency / per PIC**, a ticket counts when it reached a group of the
-  agency's/PIC's (``pic.groups``) or when the agency/PIC acted on it;
-  responses, closes and re-routes count when made by that agency/PIC.
+* **Per agency / per PIC**: an agency/PIC answers for the complaints that
+  reach its **duty groups**, the PIC's groups (``pic.groups``) other than
+  ``channel``, by the keyword filter or by re-routing. ``channel`` receives
+  every complaint by design, so being in it makes nobody responsible for
+  answering. A complaint counts for an agency/PIC with duty groups when it
+  reached one of them or when the agency/PIC acted on it; responses, closes
+  and re-routes count when made by that agency/PIC. An agency/PIC with no
+  duty group (only ``channel``, or no longer registered) gets no rate: it
+  is listed apart with what it did (:class:`ActionRow`).
 * **Stage SLA**: register = registered_at - received_at and filter =
   filtered_at - registered_at over the month's tickets (complaints and
   spam); notify = sent_at - queued_at and deliver = acked_at - sent_at over
@@ -46,7 +52,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, tzinfo
 from typing import Any
@@ -62,6 +68,7 @@ from laporgub.types import GROUP_KEYS, STAGES
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "ActionRow",
     "DayCount",
     "KeywordCount",
     "MonthSnapshot",
@@ -82,6 +89,8 @@ __all__ = [
 NO_REGENCY = "(tidak disebut)"
 #: Agency of a PIC action whose PIC has none recorded.
 NO_AGENCY = "(tanpa instansi)"
+#: The group that receives every complaint: being in it makes no agency responsible for answering.
+CHANNEL = "channel"
 #: Ticket rows the PDF lists; the XLSX and CSV have all of them.
 OPEN_LIST_LIMIT = 100
 
@@ -134,12 +143,38 @@ class StatsRow:
         label: what people read (group name, PIC name, ...).
         agency: the PIC's agency (PIC rows only).
         stats: the figures.
+        groups: the duty groups of an agency or PIC (agency and PIC rows only).
     """
 
     key: str
     label: str
     stats: ResponseStats
     agency: str = ""
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRow:
+    """An agency or PIC with no duty group: what it did, and no rate (it answers for no complaint).
+
+    Attributes:
+        key: agency name, or PIC telegram id (as text).
+        label: agency name or PIC name.
+        agency: the PIC's agency (PIC rows only).
+        groups: its registered groups (``("channel",)`` for the admin); empty when not, or no
+            longer, registered.
+        responded: complaints of the month it answered (a response or a close) by the cut-off.
+        closed: complaints it closed.
+        rerouted: complaints it re-routed.
+    """
+
+    key: str
+    label: str
+    responded: int
+    closed: int
+    rerouted: int
+    agency: str = ""
+    groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +252,7 @@ class TicketRecord:
     sender: str  # masked
     register_seconds: float | None
     filter_seconds: float | None
+    duty_agencies: tuple[str, ...] = ()  # agencies answering for a group it passed through (complaints only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,8 +277,8 @@ class MonthlyReport:
     previous: Totals
     stages: tuple[StageSla, ...]
     groups: tuple[StatsRow, ...]
-    agencies: tuple[StatsRow, ...]
-    pics: tuple[StatsRow, ...]
+    agencies: tuple[StatsRow, ...]  # those with a duty group
+    pics: tuple[StatsRow, ...]  # those with a duty group
     regencies: tuple[StatsRow, ...]
     days: tuple[DayCount, ...]
     keywords: tuple[KeywordCount, ...]
@@ -250,6 +286,8 @@ class MonthlyReport:
     open_count: int
     start: float
     end: float
+    agencies_without_duty: tuple[ActionRow, ...] = ()
+    pics_without_duty: tuple[ActionRow, ...] = ()
 
 
 # --------------------------------------------------------------------------- the snapshot
@@ -552,14 +590,19 @@ GROUP BY grp, keywords"""
     def open_count(self) -> int:
         return int(self._query(f"SELECT COUNT(*) FROM {self.t} WHERE is_c = 1 AND first_at IS NULL")[0][0] or 0)
 
-    def pics(self) -> dict[int, _PicInfo]:
-        """PICs from the ``pic`` table (mirrored from config.toml) plus anyone who acted on the month's complaints."""
+    def registered_pics(self) -> dict[int, _PicInfo]:
+        """PICs from the ``pic`` table (mirrored from config.toml); an inactive one has no groups."""
         result: dict[int, _PicInfo] = {}
         for telegram_id, name, agency, groups, active in self._query(
             f"SELECT telegram_id, name, agency, groups, active FROM {_P} ORDER BY telegram_id"
         ):
             member = tuple(g.strip() for g in (groups or "").split(",") if g.strip()) if active else ()
             result[int(telegram_id)] = _PicInfo(int(telegram_id), name, agency or NO_AGENCY, member)
+        return result
+
+    def pics(self) -> dict[int, _PicInfo]:
+        """PICs from the ``pic`` table plus anyone who acted on the month's complaints."""
+        result = self.registered_pics()
         text = f"""
 SELECT r.pic_telegram_id, MAX(r.pic_name), MAX(r.agency)
 FROM {_R} r JOIN {self.t} mt ON mt.id = r.ticket_id AND mt.is_c = 1
@@ -617,6 +660,17 @@ WHERE c.source <> 'reroute' OR c.created_at <= :as_of
 ORDER BY mt.received_at, mt.id, c."group"
 """
         target = self.target_seconds
+        agencies_of: dict[str, set[str]] = {}  # duty group -> agencies that answer for it
+        for info in self.registered_pics().values():
+            for group in info.duty:
+                agencies_of.setdefault(group, set()).add(info.agency)
+        duty_cache: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+        def duty_agencies(passed: tuple[str, ...]) -> tuple[str, ...]:
+            if passed not in duty_cache:
+                duty_cache[passed] = tuple(sorted(set().union(*(agencies_of.get(g, ()) for g in passed))))
+            return duty_cache[passed]
+
         group_rows = itertools.groupby(sql.stream(self.database, groups, self.params), key=lambda r: r[0])
         # Both streams share one order and every group row's ticket is in the first stream,
         # so the next pending group rows belong to this ticket or to a later one.
@@ -628,10 +682,11 @@ ORDER BY mt.received_at, mt.id, c."group"
                 pending = next(group_rows, None)
             first_at, closed_at = _opt(r[7]), _opt(r[8])
             wait = None if first_at is None else max(0.0, first_at - float(r[4]))
+            passed = tuple(g for _, g, _ in rows)
             yield TicketRecord(
                 number=r[1], kind="pengaduan" if r[2] else "spam", channel=r[3], received_at=float(r[4]),
                 regency=r[5], groups=tuple(g for _, g, left in rows if not left),
-                passed_groups=tuple(g for _, g, _ in rows), rerouted=bool(r[6]),
+                passed_groups=passed, rerouted=bool(r[6]), duty_agencies=duty_agencies(passed) if r[2] else (),
                 status="ditutup" if closed_at is not None else ("ditanggapi" if first_at is not None else "terbuka"),
                 first_response_at=first_at, response_seconds=wait,
                 on_target=wait is not None and wait <= target, closed_at=closed_at,
@@ -651,31 +706,7 @@ ORDER BY mt.received_at, mt.id, c."group"
             StatsRow(key=g, label=group_names.get(g, g), stats=by_group.get(g, EMPTY_STATS)) for g in known + others
         )
 
-        pics = self.pics()
-        by_agency = self.actor_stats(
-            actor_expr="COALESCE(r.agency, p.agency, :no_agency)", actor_type="VARCHAR(128)",
-            members=sorted({(p.agency, g) for p in pics.values() for g in p.groups}),
-            extra={"no_agency": NO_AGENCY},
-        )
-        agencies = tuple(
-            StatsRow(key=a, label=a, stats=by_agency.get(a, EMPTY_STATS))
-            for a in sorted(set(by_agency) | {p.agency for p in pics.values() if p.groups})
-        )
-        by_pic = self.actor_stats(
-            actor_expr="r.pic_telegram_id", actor_type="BIGINT",
-            members=sorted({(p.telegram_id, g) for p in pics.values() for g in p.groups}),
-        )
-
-        def pic_order(pid: int) -> tuple[str, str, int]:
-            info = pics.get(pid)
-            return (info.agency, info.name, pid) if info else ("", "", pid)
-
-        pic_rows = tuple(
-            StatsRow(key=str(pid), label=pics[pid].name if pid in pics else str(pid),
-                     agency=pics[pid].agency if pid in pics else NO_AGENCY, stats=by_pic.get(pid, EMPTY_STATS))
-            for pid in sorted(set(by_pic) | {p.telegram_id for p in pics.values() if p.groups}, key=pic_order)
-        )
-
+        agencies, agencies_without_duty, pic_rows, pics_without_duty = self.responsibility()
         by_regency = self.ticket_stats("COALESCE(regency, :no_regency)", extra={"no_regency": NO_REGENCY})
         regencies = tuple(
             StatsRow(key=r, label=r, stats=s)
@@ -687,7 +718,60 @@ ORDER BY mt.received_at, mt.id, c."group"
             groups=groups, agencies=agencies, pics=pic_rows, regencies=regencies, days=self.days(),
             keywords=self.keywords(), open_first=tuple(self.open_tickets(limit=OPEN_LIST_LIMIT)),
             open_count=self.open_count(), start=self.start, end=self.end,
+            agencies_without_duty=agencies_without_duty, pics_without_duty=pics_without_duty,
         )
+
+    def responsibility(self) -> tuple[tuple[StatsRow, ...], tuple[ActionRow, ...],
+                                      tuple[StatsRow, ...], tuple[ActionRow, ...]]:
+        """Per agency and per PIC: (agencies with duty groups, agencies without, the same for PICs).
+
+        Duty groups are a PIC's groups other than ``channel``; an agency's are its PICs'. Rows with
+        duty groups carry the full figures; the others only what they did. Agencies and PICs
+        registered in the ``pic`` table are listed even when they did nothing; others only when
+        they acted on the month's complaints.
+        """
+        pics = self.pics()
+        by_agency = self.actor_stats(
+            actor_expr="COALESCE(r.agency, p.agency, :no_agency)", actor_type="VARCHAR(128)",
+            members=sorted({(p.agency, g) for p in pics.values() for g in p.duty}),
+            extra={"no_agency": NO_AGENCY},
+        )
+        by_pic = self.actor_stats(
+            actor_expr="r.pic_telegram_id", actor_type="BIGINT",
+            members=sorted({(p.telegram_id, g) for p in pics.values() for g in p.duty}),
+        )
+        agency_groups: dict[str, set[str]] = {}
+        agency_duty: dict[str, set[str]] = {}
+        for p in pics.values():
+            if p.groups:
+                agency_groups.setdefault(p.agency, set()).update(p.groups)
+                agency_duty.setdefault(p.agency, set()).update(p.duty)
+
+        agencies, agencies_without = [], []
+        for a in sorted(set(by_agency) | set(agency_groups)):
+            stats = by_agency.get(a, EMPTY_STATS)
+            if agency_duty.get(a):
+                agencies.append(StatsRow(key=a, label=a, stats=stats, groups=_in_order(agency_duty[a])))
+            else:
+                agencies_without.append(ActionRow(key=a, label=a, responded=stats.responded, closed=stats.closed,
+                                                  rerouted=stats.rerouted, groups=_in_order(agency_groups.get(a, ()))))
+
+        def pic_order(pid: int) -> tuple[str, str, int]:
+            info = pics.get(pid)
+            return (info.agency, info.name, pid) if info else ("", "", pid)
+
+        pic_rows, pics_without = [], []
+        for pid in sorted(set(by_pic) | {p.telegram_id for p in pics.values() if p.groups}, key=pic_order):
+            info = pics.get(pid)
+            name, agency = (info.name, info.agency) if info else (str(pid), NO_AGENCY)
+            stats = by_pic.get(pid, EMPTY_STATS)
+            if info is not None and info.duty:
+                pic_rows.append(StatsRow(key=str(pid), label=name, agency=agency, stats=stats, groups=info.duty))
+            else:
+                pics_without.append(ActionRow(key=str(pid), label=name, agency=agency, responded=stats.responded,
+                                              closed=stats.closed, rerouted=stats.rerouted,
+                                              groups=info.groups if info else ()))
+        return tuple(agencies), tuple(agencies_without), tuple(pic_rows), tuple(pics_without)
 
 
 #: Turns a CTE ``per(actor, responded, wait, closed, still_open, rerouted)`` into one row per actor.
@@ -737,7 +821,18 @@ class _PicInfo:
     telegram_id: int
     name: str
     agency: str
-    groups: tuple[str, ...]
+    groups: tuple[str, ...]  # registered groups, empty when inactive or unknown
+
+    @property
+    def duty(self) -> tuple[str, ...]:
+        """The groups whose complaints the PIC answers for: every group but the channel, which gets them all."""
+        return tuple(g for g in self.groups if g != CHANNEL)
+
+
+def _in_order(groups: Iterable[str]) -> tuple[str, ...]:
+    """Group keys in the usual order (unknown ones last, by name)."""
+    chosen = set(groups)
+    return tuple(g for g in GROUP_KEYS if g in chosen) + tuple(sorted(chosen - set(GROUP_KEYS)))
 
 
 # --------------------------------------------------------------------------- entry points

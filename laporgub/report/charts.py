@@ -12,17 +12,29 @@ from collections.abc import Sequence
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.ticker import MaxNLocator
 
-from laporgub.report.aggregate import DayCount, StatsRow
+from laporgub.report.aggregate import DayCount, ResponseStats, StatsRow
 
-__all__ = ["per_day", "per_group", "per_regency", "response_times"]
+__all__ = [
+    "per_day",
+    "per_day_figure",
+    "per_group",
+    "per_group_figure",
+    "per_regency",
+    "per_regency_figure",
+    "response_times",
+    "response_times_figure",
+]
 
 _BLUE = "#1f4e79"
 _LIGHT = "#9dc3e6"
 _ORANGE = "#c55a11"
 _GREY = "#a6a6a6"
 _DPI = 150
+_RIGHT = 0.97  # right edge of the axes, as a fraction of the figure's width
+_LABEL_INCHES = 2.4  # a longer y label (a group's or regency's name) wraps onto a second line
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -31,15 +43,66 @@ def _figure(width: float, height: float) -> Figure:
     return fig
 
 
-def _png(fig: Figure, labels: Sequence[str] = (), top: float = 0.12) -> bytes:
-    # Fixed margins instead of tight_layout(), which draws the figure once more just to measure it:
-    # the left margin fits the longest y label (about 0.067 inch a character at 8 pt).
-    width, height = fig.get_size_inches()
-    left = (0.45 + 0.067 * max((len(label) for label in labels), default=0)) / width
-    fig.subplots_adjust(left=min(0.5, left), right=0.97, top=1 - top / height, bottom=0.5 / height)
+def _inches(fig: Figure, text: str, size: float) -> float:
+    """Width of ``text`` (its longest line) at ``size`` pt, measured by the canvas's own renderer.
+
+    Measuring one string does not draw the figure (``tight_layout()`` would draw it once more).
+    """
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    prop = FontProperties(size=size)
+    return max(renderer.get_text_width_height_descent(line, prop, ismath=False)[0]
+               for line in text.split("\n")) / fig.dpi
+
+
+def _wrap_label(fig: Figure, text: str, size: float, max_inches: float) -> str:
+    """``text`` broken at spaces into lines no wider than ``max_inches`` (a longer single word stays whole)."""
+    if _inches(fig, text, size) <= max_inches:
+        return text
+    lines: list[str] = []
+    for word in text.split():
+        if lines and _inches(fig, f"{lines[-1]} {word}", size) <= max_inches:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return "\n".join(lines)
+
+
+def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=_DPI)
     return buf.getvalue()
+
+
+def _layout(fig: Figure, left_inches: float = 0.45, top: float = 0.12) -> Figure:
+    # Fixed margins instead of tight_layout(), which draws the figure once more just to measure it:
+    # the left margin is measured from the y labels by the caller, the top one holds the legend.
+    width, height = fig.get_size_inches()
+    fig.subplots_adjust(left=min(0.5, left_inches / width), right=_RIGHT, top=1 - top / height,
+                        bottom=0.5 / height)
+    return fig
+
+
+def _left_margin(fig: Figure, labels: Sequence[str], size: float = 8) -> float:
+    """Inches left of the axes: the longest y label, the tick and a gap."""
+    return 0.2 + max((_inches(fig, label, size) for label in labels), default=0.0)
+
+
+def _room_for(fig: Figure, left_inches: float, ends: Sequence[float], texts: Sequence[str], size: float,
+              minimum: float) -> float:
+    """The x-axis maximum at which every ``texts[i]``, drawn from x = ``ends[i]``, ends inside the axes."""
+    width = fig.get_size_inches()[0]
+    axes = width * _RIGHT - min(0.5 * width, left_inches)
+    xmax = minimum
+    for end, text in zip(ends, texts):
+        free = axes - _inches(fig, text, size) - 0.05
+        if end > 0 and free > 0:
+            xmax = max(xmax, end * axes / free)
+    return xmax
+
+
+def _legend_above(ax) -> None:  # type: ignore[no-untyped-def]
+    """The legend in the figure's top margin, left-aligned with the axes: never over a bar or its label."""
+    ax.legend(fontsize=7, frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=3, borderaxespad=0.3)
 
 
 def _style(ax) -> None:  # type: ignore[no-untyped-def]
@@ -55,7 +118,12 @@ def _empty(ax, text: str = "Tidak ada data bulan ini") -> None:  # type: ignore[
 
 
 def per_day(days: Sequence[DayCount]) -> bytes:
-    """Complaints per day (responded part darker), spam as a line."""
+    """Complaints per day (responded part darker), spam as a line: a PNG."""
+    return _png(per_day_figure(days))
+
+
+def per_day_figure(days: Sequence[DayCount]) -> Figure:
+    """The figure of :func:`per_day`, laid out (tests measure where its texts fall)."""
     fig = _figure(7.5, 3.0)
     ax = fig.add_subplot()
     x = [d.date.day for d in days]
@@ -73,79 +141,99 @@ def per_day(days: Sequence[DayCount]) -> bytes:
     if not any(complaints) and not any(d.spam for d in days):
         ax.text(0.5, 0.5, "Tidak ada pengaduan bulan ini", ha="center", va="center", fontsize=10,
                 color=_GREY, transform=ax.transAxes)
-    ax.legend(fontsize=7, frameon=False, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=3)
+    _legend_above(ax)
     _style(ax)
-    return _png(fig, ("00000",), top=0.3)
+    return _layout(fig, _left_margin(fig, ["00000"]) + 0.3, top=0.3)
 
 
-def _hbars(rows: Sequence[StatsRow], title_note: str, height: float) -> bytes:
+def _hbars(rows: Sequence[StatsRow], title_note: str, height: float) -> Figure:
     fig = _figure(7.5, height)
     ax = fig.add_subplot()
     if not rows or not any(r.stats.received for r in rows):
         _empty(ax)
         _style(ax)
-        return _png(fig)
-    labels = [r.label for r in rows][::-1]
+        return _layout(fig)
+    labels = [_wrap_label(fig, r.label, 8, _LABEL_INCHES) for r in rows][::-1]
     received = [r.stats.received for r in rows][::-1]
     responded = [r.stats.responded for r in rows][::-1]
     y = range(len(rows))
     ax.barh(y, received, color=_LIGHT, label="Diterima")
     ax.barh(y, responded, color=_BLUE, label="Ditanggapi")
+    texts = []
     for i, (rec, resp) in enumerate(zip(received, responded)):
         share = f"{resp / rec * 100:.0f}%".replace(".", ",") if rec else ""
-        ax.text(rec, i, f" {rec:,}".replace(",", ".") + (f" ({share})" if share else ""), va="center", fontsize=7)
+        texts.append(f" {rec:,}".replace(",", ".") + (f" ({share})" if share else ""))
+        ax.text(rec, i, texts[-1], va="center", fontsize=7)
+    left = _left_margin(fig, labels)
     ax.set_yticks(list(y))
     ax.set_yticklabels(labels, fontsize=8)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlim(0, max(received) * 1.18 or 1)
+    ax.set_xlim(0, _room_for(fig, left, received, texts, 7, minimum=max(received) * 1.02 or 1))
+    ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.set_xlabel(f"Jumlah pengaduan{title_note}", fontsize=8)
-    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    _legend_above(ax)
     _style(ax)
-    return _png(fig, labels)
+    return _layout(fig, left, top=0.3)
 
 
 def per_group(groups: Sequence[StatsRow]) -> bytes:
     """Complaints per group, responded part darker (the channel, which gets every complaint, is left out)."""
+    return _png(per_group_figure(groups))
+
+
+def per_group_figure(groups: Sequence[StatsRow]) -> Figure:
+    """The figure of :func:`per_group`, laid out."""
     rows = [g for g in groups if g.key != "channel"]
     return _hbars(rows, " (channel menerima semua pengaduan, tidak ditampilkan)", 3.6)
 
 
 def per_regency(regencies: Sequence[StatsRow], top: int = 15) -> bytes:
     """Complaints per regency/city: the ``top`` most named, the rest summed as "lainnya"."""
+    return _png(per_regency_figure(regencies, top))
+
+
+def per_regency_figure(regencies: Sequence[StatsRow], top: int = 15) -> Figure:
+    """The figure of :func:`per_regency`, laid out."""
     rows = list(regencies[:top])
     rest = regencies[top:]
     if rest:
-        from laporgub.report.aggregate import ResponseStats
-
         rows.append(StatsRow(key="lainnya", label=f"Lainnya ({len(rest)} kab/kota)", stats=ResponseStats(
             received=sum(r.stats.received for r in rest), responded=sum(r.stats.responded for r in rest),
             on_target=0, closed=0, still_open=0, rerouted=0, median_seconds=None, p90_seconds=None)))
-    return _hbars(rows, "", max(2.5, 0.28 * len(rows) + 0.9))
+    return _hbars(rows, "", max(2.7, 0.28 * len(rows) + 1.1))
 
 
 def response_times(groups: Sequence[StatsRow], target_seconds: float) -> bytes:
     """Median and 90th percentile time to first response per group, in hours, with the target line."""
+    return _png(response_times_figure(groups, target_seconds))
+
+
+def response_times_figure(groups: Sequence[StatsRow], target_seconds: float) -> Figure:
+    """The figure of :func:`response_times`, laid out."""
     rows = [g for g in groups if g.key != "channel" and g.stats.median_seconds is not None]
     fig = _figure(7.5, 3.6)
     ax = fig.add_subplot()
     if not rows:
         _empty(ax, "Belum ada tanggapan bulan ini")
         _style(ax)
-        return _png(fig)
-    labels = [r.label for r in rows][::-1]
+        return _layout(fig)
+    labels = [_wrap_label(fig, r.label, 8, _LABEL_INCHES) for r in rows][::-1]
     median = [(r.stats.median_seconds or 0) / 3600 for r in rows][::-1]
     p90 = [(r.stats.p90_seconds or 0) / 3600 for r in rows][::-1]
     y = list(range(len(rows)))
     ax.barh([v + 0.2 for v in y], p90, height=0.4, color=_LIGHT, label="Persentil ke-90")
     ax.barh([v - 0.2 for v in y], median, height=0.4, color=_BLUE, label="Median")
     target_h = target_seconds / 3600
+    target_text = f" target {target_h / 24:g} hari".replace(".", ",")
     ax.axvline(target_h, color=_ORANGE, linestyle="--", linewidth=1)
-    ax.text(target_h, len(rows) - 0.4, f" target {target_h / 24:g} hari".replace(".", ","), color=_ORANGE,
-            fontsize=7, va="bottom")
+    # the target's label sits in a strip above the top bar, inside the axes (the legend is above the axes)
+    ax.set_ylim(-0.6, len(rows) + 0.1)
+    ax.text(target_h, len(rows) - 0.35, target_text, color=_ORANGE, fontsize=7, va="bottom")
+    left = _left_margin(fig, labels)
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=8)
     ax.set_xlabel("Waktu sampai tanggapan pertama (jam)", fontsize=8)
-    ax.set_xlim(0, max(max(p90), target_h) * 1.3)
-    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    ax.set_xlim(0, _room_for(fig, left, [target_h], [target_text], 7, minimum=max(max(p90), target_h) * 1.1))
+    _legend_above(ax)
     _style(ax)
-    return _png(fig, labels)
+    return _layout(fig, left, top=0.3)

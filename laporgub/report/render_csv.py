@@ -2,7 +2,9 @@
 
 UTF-8 without a byte-order mark, comma-separated, a header row, decimal points,
 times as ``YYYY-MM-DD HH:MM:SS`` in WIB. Senders are masked; SMS texts are not
-included (the report travels through chat groups).
+included (the report travels through chat groups). ``instansi_bertugas`` names
+the agencies that answer for a group the complaint passed through (their PICs'
+groups other than ``channel``), the same rule as the per-agency tables.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "nomor_tiket", "jenis", "kanal", "diterima_wib", "kabupaten_kota", "grup", "grup_dilalui", "dialihkan",
     "status", "tanggapan_pertama_wib", "waktu_tanggapan_jam", "dalam_target", "ditutup_wib",
     "instansi_tanggapan_pertama", "pic_tanggapan_pertama", "pengirim", "registrasi_detik", "penyaringan_detik",
+    "instansi_bertugas",
 )
 
 
@@ -41,7 +44,7 @@ def render_csv(records: Iterable[TicketRecord], tz: tzinfo, path: Path) -> int:
                 ";".join(r.passed_groups), int(r.rerouted), r.status, clock.text(r.first_response_at),
                 _num(None if r.response_seconds is None else r.response_seconds / 3600.0, 4), int(r.on_target),
                 clock.text(r.closed_at), r.first_agency or "", r.first_pic or "", r.sender,
-                _num(r.register_seconds, 3), _num(r.filter_seconds, 3),
+                _num(r.register_seconds, 3), _num(r.filter_seconds, 3), ";".join(r.duty_agencies),
             ))
             count += 1
     return count

@@ -15,9 +15,9 @@ from typing import Any
 
 import xlsxwriter  # type: ignore[import-untyped]
 
-from laporgub.report.aggregate import MonthlyReport, OpenTicket, ResponseStats, StatsRow, Totals
+from laporgub.report.aggregate import ActionRow, MonthlyReport, OpenTicket, ResponseStats, StatsRow, Totals
 from laporgub.report.periods import LocalClock
-from laporgub.report.texts import STAGE_LABELS
+from laporgub.report.texts import AGENCY_RULE, STAGE_LABELS, no_duty_text
 
 __all__ = ["SHEETS", "STATS_COLUMNS", "render_xlsx"]
 
@@ -92,6 +92,14 @@ def _stats_values(book: _Book, s: ResponseStats) -> list[tuple[Any, Any]]:
     ]
 
 
+def _action_values(book: _Book, a: ActionRow) -> list[tuple[Any, Any]]:
+    """The stats columns of an agency/PIC without duty groups: only what it did (responded, closed, re-routed)."""
+    return [
+        (None, None), (a.responded, book.int), (None, None), (None, None), (None, None), (None, None),
+        (None, None), (a.closed, book.int), (None, None), (a.rerouted, book.int),
+    ]
+
+
 def _summary_rows(t: Totals, target: str) -> list[tuple[str, str, Any, str]]:
     """(key, label, value, kind) for the summary sheet."""
     s = t.stats
@@ -146,17 +154,26 @@ def render_xlsx(report: MonthlyReport, tz: tzinfo, path: Path, *, generated_at: 
     stats_widths = [10, 10, 11, 12, 11, 13, 13, 9, 10, 10]
 
     def stats_sheet(name: str, lead: Sequence[str], lead_widths: Sequence[float],
-                    rows: Sequence[StatsRow], lead_values: Any) -> None:
-        ws = book.sheet(name, [*lead, *STATS_COLUMNS], [*lead_widths, *stats_widths])
-        for i, r in enumerate(rows, 1):
-            book.put(ws, i, [*lead_values(r), *_stats_values(book, r.stats)])
-        ws.autofilter(0, 0, max(1, len(rows)), len(lead) + len(STATS_COLUMNS) - 1)
+                    rows: Sequence[StatsRow], lead_values: Any, without: Sequence[ActionRow] | None = None) -> None:
+        """One row per group/agency/PIC/regency; agencies and PICs end with their duty groups and the rows
+        of those without any (only what they did: the figures that would be a rate stay empty)."""
+        tail = [] if without is None else ["Grup tugas"]
+        ws = book.sheet(name, [*lead, *STATS_COLUMNS, *tail], [*lead_widths, *stats_widths, *([26] * len(tail))])
+        for row, r in enumerate(rows, 1):
+            duty = [] if without is None else [(", ".join(r.groups), book.text)]
+            book.put(ws, row, [*lead_values(r), *_stats_values(book, r.stats), *duty])
+        for row, a in enumerate(without or (), len(rows) + 1):
+            book.put(ws, row, [*lead_values(a), *_action_values(book, a), (no_duty_text(a.groups), book.text)])
+        last = len(rows) + len(without or ())
+        ws.autofilter(0, 0, max(1, last), len(lead) + len(STATS_COLUMNS) + len(tail) - 1)
 
     stats_sheet("Per Grup", ["Kunci grup", "Grup"], [18, 30], report.groups,
                 lambda r: [(r.key, book.text), (r.label, book.text)])
-    stats_sheet("Per Instansi", ["Instansi"], [36], report.agencies, lambda r: [(r.label, book.text)])
+    stats_sheet("Per Instansi", ["Instansi"], [36], report.agencies, lambda r: [(r.label, book.text)],
+                without=report.agencies_without_duty)
     stats_sheet("Per PIC", ["Telegram ID", "Nama PIC", "Instansi"], [13, 26, 30], report.pics,
-                lambda r: [(int(r.key), book.text), (r.label, book.text), (r.agency, book.text)])
+                lambda r: [(int(r.key), book.text), (r.label, book.text), (r.agency, book.text)],
+                without=report.pics_without_duty)
     stats_sheet("Per Kab-Kota", ["Kabupaten/Kota"], [28], report.regencies, lambda r: [(r.label, book.text)])
 
     # Per Hari
@@ -204,8 +221,7 @@ def render_xlsx(report: MonthlyReport, tz: tzinfo, path: Path, *, generated_at: 
         ("Per grup", "Tiket yang dialihkan dihitung sekali di setiap grup yang dilaluinya; tanggapan dihitung untuk "
                      "grup tempat tiket berada saat ditanggapi; waktu grup penerima pengalihan dihitung sejak "
                      "pengalihan.", book.wrap),
-        ("Per instansi/PIC", "Pengaduan yang masuk ke grup tugasnya atau yang ditindaklanjutinya; ditanggapi, "
-                             "ditutup dan dialihkan oleh instansi/PIC tersebut.", book.wrap),
+        ("Per instansi/PIC", AGENCY_RULE, book.wrap),
         ("Masih terbuka", "Belum ada tanggapan sama sekali (status open).", book.wrap),
         ("Durasi", "Waktu tanggapan dalam jam, tahap SLA dalam detik; persentil dengan interpolasi linear.",
          book.wrap),

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = [
+    "AGENCY_RULE",
     "STAGE_LABELS",
     "fmt_duration",
     "fmt_int",
     "fmt_pct",
     "fmt_seconds",
+    "no_duty_text",
 ]
 
 #: What each SOP stage is called in the report.
@@ -17,6 +21,21 @@ STAGE_LABELS: dict[str, str] = {
     "notify": "Notifikasi (kategori -> permintaan ke Telegram)",
     "deliver": "Pengiriman (permintaan -> jawaban Telegram)",
 }
+
+
+#: Who answers for a complaint, in the PDF's and the XLSX's words.
+AGENCY_RULE = (
+    "Grup tugas: grup PIC selain channel (channel menerima semua pengaduan, jadi tidak menjadikan siapa pun "
+    "bertanggung jawab). Instansi/PIC dengan grup tugas: pengaduan yang masuk ke grup tugasnya atau yang "
+    "ditindaklanjutinya; ditanggapi, ditutup dan dialihkan oleh instansi/PIC tersebut; masih terbuka: belum ada "
+    "tanggapan dari siapa pun. Instansi/PIC tanpa grup tugas (hanya di channel, atau tidak lagi terdaftar) "
+    "dicatat tindakannya saja, tanpa persentase."
+)
+
+
+def no_duty_text(groups: Sequence[str]) -> str:
+    """Why an agency/PIC whose registered groups are ``groups`` has no duty group."""
+    return "tidak ada (hanya channel)" if groups else "tidak ada (tidak terdaftar)"
 
 
 def fmt_int(value: int | None) -> str:
