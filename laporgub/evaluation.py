@@ -6,10 +6,14 @@ regency) so a keyword change can be tried before a reload.
 
 ``eval_routing_main`` runs the classifier over a labelled corpus (JSON lines with
 ``sender``, ``text``, ``expected_groups`` without ``channel``, and ``kind``) and prints
-precision, recall and F1 per group and micro-averaged over the category groups and
-``kabkota`` (``pelayanan_publik`` reported beside them), the confusion for the worst
-groups, and the outside checks of issue 5: darurat complaints missed, non-complaints
-routed to a category group, real complaints classified spam or operator. With a
+precision, recall and F1 per group and micro-averaged over the nine topic groups and
+``kabkota`` (``pelayanan_publik`` included), the confusion for the worst groups, and the
+checks that matter more than an average: complaints lost to another kind, non-complaints
+leaked into a group, darurat complaints missed, status queries recognised, complaints
+marked spam. Scoring is lenient: a line may say that some of its groups are only
+acceptable (``notes`` starting ``AMBIGUOUS core=[...] acceptable=[...]``, or an
+``also_acceptable`` list); such a group is neither required nor wrong (docs/routing.md
+has the labelling rules). With a
 predictions path it also writes, for every input line in order, the input's fields plus
 ``predicted_groups``, ``predicted_kind`` and ``regency``, so any other tool can score the
 same run. It works on any corpus: lines that are not JSON objects are reported and
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,9 +48,12 @@ __all__ = [
     "score_routing",
 ]
 
-#: The groups micro-F1 is computed over (issue 5): the category groups and kabkota.
-SCORED_GROUPS: tuple[str, ...] = (*CATEGORY_GROUPS, "kabkota")
-_REPORTED_GROUPS: tuple[str, ...] = (*SCORED_GROUPS, "pelayanan_publik")
+#: The groups micro-F1 is computed over: the nine topic groups (``pelayanan_publik`` too) and kabkota.
+SCORED_GROUPS: tuple[str, ...] = (*CATEGORY_GROUPS, "pelayanan_publik", "kabkota")
+_REPORTED_GROUPS: tuple[str, ...] = SCORED_GROUPS
+# "AMBIGUOUS core=['a', 'b'] acceptable=['c']" at the start of a line's notes.
+_AMBIGUOUS = re.compile(r"^\s*AMBIGUOUS\s+core=\[(?P<core>[^\]]*)\]\s+acceptable=\[(?P<acceptable>[^\]]*)\]")
+_QUOTED = re.compile(r"[\"']([^\"']+)[\"']")
 
 #: Sender used for corpus lines without one: an ordinary subscriber (an empty sender would be an operator).
 DEFAULT_SENDER = "+628000000000"
@@ -65,6 +73,8 @@ class CorpusLine:
         sender: the sender, ``DEFAULT_SENDER`` when the line has none.
         expected_groups: the labelled groups without ``channel``, or None when unlabelled.
         kind: the labelled kind, or None when unlabelled.
+        acceptable: groups that are neither required nor wrong on this line (the
+            ``acceptable`` part of an ``AMBIGUOUS`` note and ``also_acceptable``).
     """
 
     number: int
@@ -73,6 +83,12 @@ class CorpusLine:
     sender: str
     expected_groups: frozenset[str] | None
     kind: str | None
+    acceptable: frozenset[str] = frozenset()
+
+    @property
+    def required(self) -> frozenset[str] | None:
+        """The groups a router must give: ``expected_groups`` less the acceptable ones."""
+        return None if self.expected_groups is None else self.expected_groups - self.acceptable
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,13 +119,13 @@ class RoutingScores:
     """Everything ``eval-routing`` reports about one run.
 
     Attributes:
-        groups: group -> its score, for the scored groups and ``pelayanan_publik``.
-        micro: micro-average over ``SCORED_GROUPS``.
+        groups: group -> its score, for the scored groups.
+        micro: micro-average over ``SCORED_GROUPS`` (lenient: acceptable groups ignored).
         labelled_groups: lines with ``expected_groups``.
         labelled_kinds: lines with a ``kind``.
         kind_correct: of those, how many got their kind.
         kind_confusion: (expected kind, predicted kind) -> lines.
-        darurat_missed: complaints expecting darurat that did not get it.
+        darurat_missed: complaints requiring darurat that did not get it.
         noncomplaints_in_category: lines labelled not-a-complaint that reached a category group.
         complaints: lines labelled complaint.
         complaints_as_spam_or_operator: of those, classified spam or operator.
@@ -118,6 +134,12 @@ class RoutingScores:
         missed: group -> Counter of the groups predicted on the lines that expected it and missed it.
         extra: group -> Counter of the groups expected on the lines that got it wrongly.
         examples: group -> a few texts it missed or got wrongly.
+        complaints_lost: complaints classified as another kind (any of them): (kind given, text).
+        complaints_as_spam: complaints classified spam.
+        noncomplaints_in_groups: lines labelled spam or operator that reached any group, or
+            labelled status/too short and answered as a complaint: (labelled kind, text).
+        status_queries: lines labelled status_query.
+        status_recognised: of those, classified status_query.
     """
 
     groups: Mapping[str, GroupScore]
@@ -135,10 +157,19 @@ class RoutingScores:
     missed: Mapping[str, Counter[str]] = field(default_factory=dict)
     extra: Mapping[str, Counter[str]] = field(default_factory=dict)
     examples: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    complaints_lost: tuple[tuple[str, str], ...] = ()
+    complaints_as_spam: tuple[str, ...] = ()
+    noncomplaints_in_groups: tuple[tuple[str, str], ...] = ()
+    status_queries: int = 0
+    status_recognised: int = 0
 
     @property
     def has_labels(self) -> bool:
         return self.labelled_groups > 0 or self.labelled_kinds > 0
+
+    def group(self, name: str) -> GroupScore:
+        """The score of one group (zero counts for a group never seen)."""
+        return self.groups.get(name, GroupScore(0, 0, 0))
 
 
 # --------------------------------------------------------------------------
@@ -235,15 +266,34 @@ def read_corpus(lines: Iterable[str]) -> tuple[list[CorpusLine], list[str]]:
         sender = data.get("sender")
         groups = data.get("expected_groups")
         kind = data.get("kind")
+        expected = (frozenset(str(g) for g in groups) - {"channel"}) if isinstance(groups, list) else None
+        acceptable, required = _leniency(data)
+        if expected is not None and required is not None:
+            # An AMBIGUOUS note names the required groups; the rest of the line's groups are acceptable.
+            acceptable |= expected - required
+            expected |= required
         rows.append(CorpusLine(
             number=number,
             fields=data,
             text=text,
             sender=str(sender) if sender not in (None, "") else DEFAULT_SENDER,
-            expected_groups=(frozenset(str(g) for g in groups) - {"channel"}) if isinstance(groups, list) else None,
+            expected_groups=expected,
             kind=kind if isinstance(kind, str) and kind else None,
+            acceptable=acceptable - (required or frozenset()),
         ))
     return rows, problems
+
+
+def _leniency(data: Mapping[str, Any]) -> tuple[frozenset[str], frozenset[str] | None]:
+    """(acceptable groups, required groups or None) from a line's ``notes`` and ``also_acceptable``."""
+    also = data.get("also_acceptable")
+    acceptable = {str(g) for g in also} if isinstance(also, list) else set()
+    notes = data.get("notes")
+    m = _AMBIGUOUS.match(notes) if isinstance(notes, str) else None
+    if m is None:
+        return frozenset(acceptable - {"channel"}), None
+    acceptable |= set(_QUOTED.findall(m.group("acceptable")))
+    return frozenset(acceptable - {"channel"}), frozenset(_QUOTED.findall(m.group("core"))) - {"channel"}
 
 
 def _expected_regency(row: CorpusLine) -> tuple[bool, str | None]:
@@ -255,7 +305,11 @@ def _expected_regency(row: CorpusLine) -> tuple[bool, str | None]:
 
 
 def score_routing(rows: Sequence[CorpusLine], predictions: Sequence[Classification]) -> RoutingScores:
-    """Compare predictions with the labels of ``rows`` (same order).
+    """Compare predictions with the labels of ``rows`` (same order), leniently.
+
+    A predicted group is a true positive when the line requires it, ignored when the line
+    lists it as acceptable, a false positive otherwise; a required group not predicted is
+    a false negative.
 
     Args:
         rows: the corpus lines.
@@ -273,8 +327,12 @@ def score_routing(rows: Sequence[CorpusLine], predictions: Sequence[Classificati
     kind_confusion: Counter[tuple[str, str]] = Counter()
     darurat_missed: list[str] = []
     noncomplaints: list[str] = []
+    complaints_as_spam_or_operator: list[str] = []
     complaints_as_spam: list[str] = []
+    lost: list[tuple[str, str]] = []
+    leaked: list[tuple[str, str]] = []
     labelled_groups = labelled_kinds = kind_correct = complaints = regency_labelled = regency_correct = 0
+    status_queries = status_recognised = 0
     for row, c in zip(rows, predictions, strict=True):
         got = set(c.groups) - {"channel"}
         if row.kind is not None:
@@ -283,24 +341,35 @@ def score_routing(rows: Sequence[CorpusLine], predictions: Sequence[Classificati
             kind_confusion[(row.kind, c.kind)] += 1
             if row.kind != "complaint" and got & set(CATEGORY_GROUPS):
                 noncomplaints.append(row.text)
+            if row.kind in ("spam", "operator") and got:
+                leaked.append((row.kind, row.text))
+            elif row.kind in ("status_query", "too_short") and c.kind == "complaint":
+                leaked.append((row.kind, row.text))
+            if row.kind == "status_query":
+                status_queries += 1
+                status_recognised += c.kind == "status_query"
             if row.kind == "complaint":
                 complaints += 1
                 if c.kind in ("spam", "operator"):
+                    complaints_as_spam_or_operator.append(row.text)
+                if c.kind == "spam":
                     complaints_as_spam.append(row.text)
-        if row.expected_groups is None:
+                if c.kind != "complaint":
+                    lost.append((c.kind, row.text))
+        required = row.required
+        if required is None:
             continue
         labelled_groups += 1
-        expected = set(row.expected_groups)
-        if "darurat" in expected and "darurat" not in got and row.kind in (None, "complaint"):
+        if "darurat" in required and "darurat" not in got and row.kind in (None, "complaint"):
             darurat_missed.append(row.text)
         for g in _REPORTED_GROUPS:
-            if g in expected and g in got:
+            if g in required and g in got:
                 tp[g] += 1
-            elif g in got:
+            elif g in got and g not in row.acceptable:
                 fp[g] += 1
-                extra[g].update(sorted(expected) or ["(no group)"])
+                extra[g].update(sorted(required) or ["(no group)"])
                 examples[g].append(f"+ {row.text}")
-            elif g in expected:
+            elif g in required and g not in got:
                 fn[g] += 1
                 missed[g].update(sorted(got) or [f"(no group: {c.kind})"])
                 examples[g].append(f"- {row.text}")
@@ -314,9 +383,11 @@ def score_routing(rows: Sequence[CorpusLine], predictions: Sequence[Classificati
         groups=groups, micro=micro, labelled_groups=labelled_groups, labelled_kinds=labelled_kinds,
         kind_correct=kind_correct, kind_confusion=dict(kind_confusion), darurat_missed=tuple(darurat_missed),
         noncomplaints_in_category=tuple(noncomplaints), complaints=complaints,
-        complaints_as_spam_or_operator=tuple(complaints_as_spam), regency_correct=regency_correct,
+        complaints_as_spam_or_operator=tuple(complaints_as_spam_or_operator), regency_correct=regency_correct,
         regency_labelled=regency_labelled, missed=missed, extra=extra,
         examples={g: tuple(v[:_EXAMPLES]) for g, v in examples.items()},
+        complaints_lost=tuple(lost), complaints_as_spam=tuple(complaints_as_spam),
+        noncomplaints_in_groups=tuple(leaked), status_queries=status_queries, status_recognised=status_recognised,
     )
 
 
@@ -346,11 +417,11 @@ def _print_scores(s: RoutingScores, out: TextIO) -> None:
         score = s.groups[g]
         print(f"{g:<18}{_fmt(score.precision):>10}{_fmt(score.recall):>8}{_fmt(score.f1):>8}"
               f"{score.tp + score.fn:>9}{score.tp + score.fp:>11}", file=out)
-        if g == SCORED_GROUPS[-1]:
-            m = s.micro
-            print(f"{'micro (scored)':<18}{_fmt(m.precision):>10}{_fmt(m.recall):>8}{_fmt(m.f1):>8}"
-                  f"{m.tp + m.fn:>9}{m.tp + m.fp:>11}", file=out)
-    print("(micro-average over the category groups and kabkota; pelayanan_publik reported, not in it)", file=out)
+    m = s.micro
+    print(f"{'micro (scored)':<18}{_fmt(m.precision):>10}{_fmt(m.recall):>8}{_fmt(m.f1):>8}"
+          f"{m.tp + m.fn:>9}{m.tp + m.fp:>11}", file=out)
+    print("(lenient: a group a line lists as acceptable counts neither way; micro-average over the nine topic"
+          " groups, pelayanan_publik included, and kabkota)", file=out)
 
     scored = [g for g in SCORED_GROUPS if s.groups[g].fp or s.groups[g].fn]
     worst = sorted(scored, key=lambda g: (s.groups[g].f1 or 0.0, g))[:_WORST]
@@ -364,7 +435,7 @@ def _print_scores(s: RoutingScores, out: TextIO) -> None:
             print(f"    when missed, the line got: {went}", file=out)
         if s.extra[g]:
             came = ", ".join(f"{k} {n}" for k, n in s.extra[g].most_common())
-            print(f"    when wrongly given, the line expected: {came}", file=out)
+            print(f"    when wrongly given, the line required: {came}", file=out)
         for example in s.examples[g]:
             print(f"    {_short(example)}", file=out)
 
@@ -377,19 +448,31 @@ def _print_scores(s: RoutingScores, out: TextIO) -> None:
         for k in kinds:
             counts = "".join(f"{s.kind_confusion.get((k, p), 0):>13}" for p in kinds)
             print(f"  {k:<16}{counts}", file=out)
-    print("\nchecks of issue 5:", file=out)
-    print(f"  darurat complaints missed: {len(s.darurat_missed)}", file=out)
-    for text in s.darurat_missed[:_EXAMPLES]:
-        print(f"    {_short(text)}", file=out)
+    print("\nchecks:", file=out)
+    print(f"  complaints lost to another kind: {len(s.complaints_lost)}/{s.complaints}", file=out)
+    for kind, text in s.complaints_lost[:_EXAMPLES]:
+        print(f"    ({kind}) {_short(text)}", file=out)
+    print(f"  non-complaints leaked into groups: {len(s.noncomplaints_in_groups)}"
+          " (spam/operator given a group, status/too-short answered as a complaint)", file=out)
+    for kind, text in s.noncomplaints_in_groups[:_EXAMPLES]:
+        print(f"    ({kind}) {_short(text)}", file=out)
     print(f"  spam/operator/status/too-short lines in a category group: {len(s.noncomplaints_in_category)}",
           file=out)
     for text in s.noncomplaints_in_category[:_EXAMPLES]:
         print(f"    {_short(text)}", file=out)
+    print(f"  darurat complaints missed: {len(s.darurat_missed)}", file=out)
+    for text in s.darurat_missed[:_EXAMPLES]:
+        print(f"    {_short(text)}", file=out)
+    if s.status_queries:
+        print(f"  status queries recognised: {s.status_recognised}/{s.status_queries}"
+              f" ({s.status_recognised / s.status_queries:.1%})", file=out)
+    rate = len(s.complaints_as_spam) / s.complaints if s.complaints else 0.0
+    print(f"  complaints marked spam: {len(s.complaints_as_spam)}/{s.complaints} ({rate:.1%})", file=out)
+    for text in s.complaints_as_spam[:_EXAMPLES]:
+        print(f"    {_short(text)}", file=out)
     rate = len(s.complaints_as_spam_or_operator) / s.complaints if s.complaints else 0.0
     print(f"  complaints classified spam or operator: {len(s.complaints_as_spam_or_operator)}/{s.complaints}"
           f" ({rate:.1%})", file=out)
-    for text in s.complaints_as_spam_or_operator[:_EXAMPLES]:
-        print(f"    {_short(text)}", file=out)
     if s.regency_labelled:
         print(f"  regency accuracy: {s.regency_correct / s.regency_labelled:.3f}"
               f" ({s.regency_correct}/{s.regency_labelled})", file=out)
