@@ -353,6 +353,8 @@ _WEAK_PREFIXES = frozenset({"be", "nge", "ng", "ny"})
 _SHORT_WORD = 3
 # Javanese nasal prefixes of one letter ("mbayar", "ndandani"): only before a consonant.
 _JAVANESE_NASAL = ("m", "n")
+# The nasal that replaces a root's first consonant in colloquial verbs ("mukul": pukul, "nabrak": tabrak).
+_COLLOQUIAL_NASAL = {"m": "p", "n": "t"}
 
 
 def _affix_roots(token: str) -> tuple[frozenset[str], frozenset[str]]:
@@ -460,6 +462,12 @@ class _Reader:
         stem = self._sastrawi.stem(token) if len(token) > 4 else None
         if stem is not None:
             long = long | {stem}
+        if token[:1] in _COLLOQUIAL_NASAL and len(token) >= 5 and token[1] in _VOWELS and not self._known(token, long):
+            # Colloquial and Javanese verbs drop the root's first consonant for a nasal with no
+            # "me-" before it ("mukulin" = memukuli, "nabrak" = menabrak): only in words no
+            # dictionary knows, so "makan" never becomes "pakan".
+            restored = _COLLOQUIAL_NASAL[token[0]] + token[1:]
+            long = long | _affix_roots(restored)[0]
         correction = self._correct(token, long) if self._typos else None
         if correction is not None:
             fixed_long, fixed_short = _affix_roots(correction)
@@ -720,6 +728,100 @@ _OTHER_OFFICES = frozenset({
     "perangkat", "babinsa", "bhabinkamtibmas", "dusun", "kadus",
 })
 _STATUS_ALONE = frozenset({"status", "statusnya", "cek status", "cek laporan", "cek tiket"})
+# "CEK 240311", "STATUS LG-2024-001234", "cek#55621": a query word, then an identifier of any
+# shape (digits, with short letter codes around them), then nothing but courtesy words.
+_QUERY_WORDS = frozenset({"cek", "status", "statusnya", "tiket", "ticket", "tiketnya", "check", "lacak"})
+_REF_COURTESY = frozenset({"bagaimana", "gimana", "berapa", "terima", "kasih", "makasih", "nomor", "laporan",
+                           "aduan", "pengaduan", "info", "kabar", "sudah", "belum", "tiket", "status"})
+_REF_CODE_LETTERS = 5
+# Status query or a new fact? A reply about an old report is owed only when the message asks
+# about the report and tells nothing new: clauses that neither name nor ask about the report
+# but hold a topic keyword, or a fresh event ("tadi pagi", "hari ini", "makin parah"), are a
+# complaint (a death threat "sudah lapor RT tapi dicuekin" must reach a group).
+_CLAUSE_SPLIT = re.compile(r"[.!?;,:&\n()\[\]]+|(?=\b(?:tapi|tp|namun|tetapi|padahal|pdhl|skrg|sekarang|saiki)\b)",
+                           re.IGNORECASE)
+_FRESH_WORDS = frozenset({"tadi", "barusan", "semalam", "makin", "semakin", "terulang", "bertambah", "kini"})
+_FRESH_PHRASES = (("hari", "ini"), ("pagi", "ini"), ("siang", "ini"), ("sore", "ini"), ("malam", "ini"),
+                  ("kejadian", "lagi"), ("tambah", "parah"), ("kembali", "terjadi"), ("saat", "ini"))
+_NOW_WORDS = frozenset({"sekarang"})
+_UNTIL = frozenset({"sampai", "hingga", "smp", "sampe"})
+_UPDATE_WORDS = frozenset({"update", "updet", "apdet", "menindaklanjuti"})
+
+# Words around a keyword that change what it means (built in; laporgub classify shows them):
+# a simile ("becek kayak sawah"), a landmark ("halte depan pasar", "tiang di depan SD"), and
+# for darurat an event that did not happen ("hampir tabrakan"), happened long ago ("ambrol
+# sejak banjir tahun lalu"), happens by habit ("kalau hujan kelas kebanjiran") or is a leak,
+# not a flood ("atap bocor, ruang kelas kebanjiran").
+_SIMILE = frozenset({"seperti", "bagai", "bagaikan", "bak", "mirip", "layaknya", "ibarat", "macam"})
+_LANDMARK_PREPS = frozenset({"depan", "dekat", "deket", "samping", "sebelah", "belakang", "seberang", "sebrang",
+                             "sekitar", "arah", "menuju", "pinggir"})
+_ROUTE_WORDS = frozenset({"jalan", "akses", "arah", "menuju"})
+_LANDMARK_NOUNS = frozenset({"pasar", "sekolah", "sd", "sdn", "smp", "smpn", "sma", "sman", "smk", "smkn", "madrasah",
+                             "mts", "terminal", "stasiun", "halte", "puskesmas", "rumah", "rsud", "klinik", "pabrik",
+                             "spbu", "kantor", "balai", "kampus", "toko", "minimarket", "pangkalan", "kios", "apotek",
+                             "masjid", "gedung", "pom"})
+_HEDGES = frozenset({"hampir", "nyaris", "terancam", "berpotensi", "potensi", "khawatir", "kuatir", "rawan", "meh",
+                     "cegah", "mencegah", "antisipasi", "sebelum", "takutnya", "seandainya", "jangan"})
+_HEDGES_NEXT = frozenset({"bisa", "bakal", "akan"})
+_PAST_UNITS = frozenset({"tahun", "bulan", "minggu", "thn", "bln"})
+_PAST_AFTER = frozenset({"lalu", "silam", "kemarin", "kepungkur", "kapungkur", "wingi"})
+_PAST_BEFORE = frozenset({"bekas", "pasca", "sisa", "sehabis", "dulu", "pernah"})
+_HABIT_WORDS = frozenset({"kalau", "jika", "bila", "tiap", "setiap", "saat", "waktu", "pas", "musim", "sering",
+                          "langganan", "selalu"})
+_ROOMS = frozenset({"kelas", "ruang", "ruangan", "kamar", "kantor", "aula", "gedung", "dapur", "mushola", "musholla"})
+_FLOOD_WORDS = frozenset({"banjir", "rendam", "genang", "terendam", "tergenang", "kebanjiran"})
+# Violence that is going on while the sender writes is an emergency too (GUIDE-style darurat).
+_VIOLENCE = frozenset({
+    "aniaya", "keroyok", "dipukuli", "memukuli", "dipukul", "pemukulan", "mukul", "mukulin", "mukuli", "berkelahi",
+    "perkelahian", "tawuran", "bacok", "dibacok", "tusuk", "ditusuk", "golok", "parang", "celurit", "clurit", "sajam",
+    "senjata tajam", "senjata api", "amuk", "ngamuk", "mengancam", "ngancam", "ngancem", "diancam", "ancaman",
+    "begal", "rampok", "culik", "penculikan", "perkosa", "kdrt", "kekerasan", "ditendang", "menendang", "nendang",
+    "ditampar", "nampar", "digebuki", "gebuki", "carok", "bentrok", "pembunuhan", "dibunuh",
+})
+_NOW_MARKERS = frozenset({"sekarang", "sedang", "barusan", "masih", "kini"})
+_NOW_PHRASES = (("saat", "ini"), ("baru", "saja"), ("tolong", "cepat"), ("cepat", "datang"), ("segera", "datang"),
+                ("cepat", "tolong"))
+_NOW_REACH = 8
+_HABITUAL = frozenset({"sering", "tiap", "setiap", "selalu", "kerap", "biasanya"})
+_WATER_WORDS = frozenset({"air", "banjir", "genang", "tergenang", "genangan", "rob", "rendam", "terendam"})
+_DEPTH_UNITS = {"cm": 30, "centi": 30, "senti": 30, "centimeter": 30, "meter": 1, "m": 1}
+
+# Signs that a message is a scam whatever official words it borrows: a link with a call to
+# open it ("sudah cair, cek di <link>"), an app file, a request for a bank code, for money to
+# an account ("transfer dulu, nanti saya ganti"), a donation to an unknown account, an advert
+# for papers or loans. A citizen reporting one says so ("saya ditipu", "ada yang ngaku").
+_SCAM_PHRASES = (
+    "tolong transfer", "transfer dulu", "segera transfer", "harap transfer", "silakan transfer",
+    "silahkan transfer", "transfer ke rekening", "kirim ke rekening", "kirim uang ke", "salah transfer",
+    "nanti saya ganti", "nanti aku ganti", "nanti diganti", "kode otp", "kode verifikasi", "sebutkan kode",
+    "sebutkan kodenya", "kirimkan kode", "kirim kode", "kode yang masuk", "berikan kode", "kodenya dikirim",
+    "kode dikirim", "biaya admin", "biaya administrasi", "biaya pencairan", "minta pulsa", "kirim pulsa",
+    "belikan pulsa",
+)
+_AD_PHRASES = (
+    "jasa pembuatan", "jasa pengurusan", "terima jasa", "menerima jasa", "melayani pembuatan", "bisa bantu buat",
+    "bisa bantu urus", "tanpa antri", "tanpa antre", "tanpa tes", "dijamin jadi", "dijamin asli", "hari jadi",
+    "proses cepat", "harga bersahabat", "tanpa jaminan", "tanpa agunan", "langsung cair", "cair cepat",
+    "bunga rendah", "minat hubungi", "hubungi wa", "slot gacor", "daftar sekarang", "dana tunai",
+)
+_BAIT_WORDS = frozenset({"cek", "klik", "cair", "dicairkan", "pencairan", "daftar", "login", "verifikasi", "update",
+                         "perbarui", "unduh", "download", "install", "instal", "buka", "lihat", "klaim", "isi",
+                         "aktifkan", "dinonaktifkan", "diblokir", "kunjungi", "akses"})
+_DONATION = frozenset({"donasi", "galang", "sumbangan", "infaq", "infak", "sedekah"})
+_ACCOUNT = frozenset({"rekening", "transfer", "tf"})
+_APK = re.compile(r"\.apk\b|\bapk\b", re.IGNORECASE)
+# What a citizen reporting a scam writes; weaker signs of a citizen ("anak saya", "desa kami")
+# are also what impersonators write, so they do not outweigh a scam sign.
+_MARKERS_AGAINST_SCAM = (
+    "ditipu", "tertipu", "penipuan", "penipu", "modus", "mengaku", "ngaku", "mengatasnamakan", "catut", "dicatut",
+    "saya lapor", "mau lapor", "ingin lapor", "lapor ada", "melaporkan", "ditindak", "diusut", "diberantas",
+    "berantas", "dapat sms", "ada sms", "terima sms", "sms dari", "sms penipuan", "pesan penipuan", "nomor penipu",
+    "diblokir nomornya", "mohon diblokir", "tolong diblokir", "hoaks", "hoax", "palsu", "apakah benar", "benarkah",
+    "resmi atau", "saya transfer", "sudah transfer", "terlanjur", "hilang uang", "dibawa kabur", "saldo hilang",
+    "ludes",
+    "disuruh", "diminta", "dimintai", "ditelpon", "ditelepon", "ada yang", "waspada", "hati hati", "jangan klik",
+    "kena tipu", "jadi korban", "menjadi korban", "link aneh", "tetangga saya", "warga kami",
+)
 
 # Signs of a mass message, each weighing 1 as spam evidence (decorated letters 2).
 _URL = re.compile(
@@ -743,6 +845,57 @@ _DECORATED = re.compile("[\U0001D400-\U0001D7FF\uFF21-\uFF5A\u24B6-\u24E9]")
 
 def _decorated(text: str) -> bool:
     return _DECORATED.search(text) is not None
+
+
+def _clause_index(text: str, count: int, normalize: Callable[[str], str]) -> list[int]:
+    """For each of the ``count`` words of the normalised text, the number of its clause."""
+    index: list[int] = []
+    for number, piece in enumerate(_CLAUSE_SPLIT.split(text)):
+        index.extend([number] * len(normalize(piece).split()))
+    if len(index) != count:  # normalisation across a cut differed: one clause
+        return [0] * count
+    return index
+
+
+def _has_phrase(tokens: Sequence[str], phrase: tuple[str, ...]) -> bool:
+    k = len(phrase)
+    return any(tuple(tokens[i: i + k]) == phrase for i in range(len(tokens) - k + 1))
+
+
+def _context_reason(hit: _Hit, tokens: Sequence[str]) -> str | None:
+    """Why the words around a keyword match change its meaning, or None (see ``_SIMILE`` and below)."""
+    start, end = hit.start, hit.end
+    before = tokens[max(0, start - 2): start]
+    if _SIMILE.intersection(before):
+        return f"(perumpamaan: {next(t for t in before if t in _SIMILE)})"
+    first = hit.keyword.split()[0]
+    if hit.label != _EMERGENCY_GROUP and first in _LANDMARK_NOUNS and start > 0:
+        prev = tokens[start - 1]
+        if prev in _LANDMARK_PREPS or (prev == "ke" and start > 1 and tokens[start - 2] in _ROUTE_WORDS):
+            return f"(patokan tempat: {prev})"
+    if hit.label != _EMERGENCY_GROUP or hit.keyword in ("kekerasan sedang terjadi", "ketinggian air"):
+        return None
+    near = tokens[max(0, start - 2): start]
+    if _HEDGES.intersection(near) or (start > 0 and tokens[start - 1] in _HEDGES_NEXT):
+        word = next((t for t in near if t in _HEDGES), tokens[start - 1])
+        return f"(belum terjadi: {word})"
+    after = tokens[end + 1: end + 7]
+    for i, t in enumerate(after[:-1]):
+        if t in _PAST_UNITS and after[i + 1] in _PAST_AFTER:
+            return f"(masa lalu: {t} {after[i + 1]})"
+    if len(after) >= 3 and after[0] in ("sudah", "selama") and after[1].isdigit() and after[2] in _PAST_UNITS:
+        return f"(sudah lama: {' '.join(after[:3])})"
+    if _PAST_BEFORE.intersection(tokens[max(0, start - 3): start]):
+        return f"(masa lalu: {next(t for t in tokens[max(0, start - 3): start] if t in _PAST_BEFORE)})"
+    habit = tokens[max(0, start - 4): start]
+    if "hujan" in habit and _HABIT_WORDS.intersection(habit):
+        return "(kebiasaan: kalau hujan)"
+    if start > 0 and tokens[start - 1] in ("sering", "langganan", "selalu"):
+        return f"(kebiasaan: {tokens[start - 1]})"
+    if (_FLOOD_WORDS.intersection(hit.keyword.split()) and "bocor" in tokens
+            and _ROOMS.intersection(tokens[max(0, start - 3): start])):
+        return "(bocor, bukan banjir)"
+    return None
 
 
 def _spam_signs(text: str, tokens: Sequence[str]) -> list[str]:
@@ -954,6 +1107,9 @@ class Classifier:
                              *(("tight", kw) for kw in _STATUS_ANCHORS_TIGHT)], 2)
         index.add("ask", [*(("far", kw) for kw in _STATUS_ASKS_FAR), *(("reply", kw) for kw in _STATUS_ASKS_REPLY),
                           *(("near", kw) for kw in _STATUS_ASKS_NEAR)], 0)
+        index.add("scam", (("scam", kw) for kw in _SCAM_PHRASES), 1)
+        index.add("ad", (("ad", kw) for kw in _AD_PHRASES), 1)
+        index.add("against", (("against", kw) for kw in _MARKERS_AGAINST_SCAM), 1)
         self._reader = _Reader(index.words("topic", "spam", "anchor", "ask", "status"),
                                base | frozenset(abbreviations) | _FILLER,
                                typo_min_length=rules.typo_min_length,
@@ -1021,21 +1177,18 @@ class Classifier:
             return _Reading(Classification(kind, (), None, MappingProxyType(dict(matched or {})), ticket_ref, norm),
                             **extra)
 
-        if sender is not None:
-            if is_operator_sender(sender):
-                return other("operator")
-            ticket = parse_ticket_number(text)
-            if ticket is not None:
-                return other("status_query", ticket)
+        if sender is not None and is_operator_sender(sender):
+            return other("operator")
         forms = tuple(self._reader.forms(t) for t in tokens)
         found = self._index.find(forms)
-        topic_forms, topic_found = forms, found
+        topic_tokens, topic_forms, topic_found = tokens, forms, found
         if _URL.search(text):
             # Words inside a link ("banpres-umkm.info") are bait, not topic.
             linkless = " ".join(w for w in text.split() if not _URL.search(w))
-            topic_forms = tuple(self._reader.forms(t) for t in self._normalize(linkless).split())
+            topic_tokens = tuple(self._normalize(linkless).split())
+            topic_forms = tuple(self._reader.forms(t) for t in topic_tokens)
             topic_found = self._index.find(topic_forms)
-        topic_hits, cancelled = self._topic_hits(topic_forms, topic_found)
+        topic_hits, cancelled = self._topic_hits(topic_tokens, topic_forms, topic_found)
         spam_hits = found.get("spam", [])
         context: dict[str, Any] = {"forms": forms, "tokens": tokens, "cancelled": cancelled}
         if sender is None:
@@ -1043,13 +1196,19 @@ class Classifier:
                         ] if _weight(spam_hits) >= 2 else []
             return self._complaint(text, norm, [*topic_hits, *reported], context)
 
-        spam_score, topic_score, verdict = self._spam_verdict(text, tokens, found, spam_hits, topic_hits)
+        ticket = parse_ticket_number(text)
+        if ticket is not None and not self._new_fact(text, tokens, found, topic_hits if topic_tokens is tokens
+                                                     else self._topic_hits(tokens, forms, found)[0]):
+            return other("status_query", ticket, **context)
+        spam_score, topic_score, verdict, scam = self._spam_verdict(text, tokens, found, spam_hits, topic_hits)
         context |= {"spam_score": spam_score, "topic_score": topic_score}
         if verdict == "spam":
-            signs = tuple(dict.fromkeys(_spam_signs(text, tokens)))
+            signs = tuple(dict.fromkeys([*scam, *_spam_signs(text, tokens)]))
             return other("spam", matched={_SPAM: (*_first_seen(spam_hits), *signs)}, **context)
-        if self._is_status_query(norm, tokens, found):
-            return other("status_query", **context)
+        if ticket is None and (self._short_status(tokens) or self._is_status_query(norm, tokens, found)):
+            if not self._new_fact(text, tokens, found, topic_hits if topic_tokens is tokens
+                                  else self._topic_hits(tokens, forms, found)[0]):
+                return other("status_query", **context)
         if self._meaningful_words(tokens) < self.rules.min_words:
             # A careful human pages on "kebakaran!!" alone.
             if not any(h.label == _EMERGENCY_GROUP and not h.weak for h in topic_hits):
@@ -1057,6 +1216,8 @@ class Classifier:
         # Fraud and gambling are the law group's, whatever else the report mentions.
         reported = [dataclasses.replace(h, label=_FRAUD_GROUP, weak=False) for h in spam_hits
                     ] if verdict == "reported" else []
+        if verdict == "reported" and scam:
+            reported.append(_Hit(_FRAUD_GROUP, scam[0], 0, 0))
         return self._complaint(text, norm, [*topic_hits, *reported], context)
 
     def _complaint(self, text: str, norm: str, hits: list[_Hit], context: dict[str, Any]) -> _Reading:
@@ -1064,7 +1225,11 @@ class Classifier:
         for h in hits:
             by_group.setdefault(h.label, []).append(h)
         scores = {g: self._score(g, hs) for g, hs in by_group.items()}
-        passed = {g for g, s in scores.items() if s >= self.rules.min_score}
+        strong = {g for g, hs in by_group.items() if any(not h.weak for h in hs)}
+        # Weak keywords are what stands in passing ("anak sy batuk" in a smoke complaint): beside a
+        # group with a strong keyword they add their group only when the admin weighted it up.
+        passed = {g for g, s in scores.items() if s >= self.rules.min_score
+                  and (not strong or g in strong or self.rules.group_weights.get(g, 1.0) > 1.0)}
         if not passed:
             # Nothing stands out: every topic with some evidence, as a careful reader would.
             passed = {g for g in scores if g != _FALLBACK_GROUP}
@@ -1091,9 +1256,9 @@ class Classifier:
         weight = self.rules.group_weights.get(group, 1.0)
         return weight * (len(strong) + self.rules.weak_weight * len(weak))
 
-    def _topic_hits(self, forms: Sequence[_Forms], found: Mapping[str, list[_Hit]]
+    def _topic_hits(self, tokens: Sequence[str], forms: Sequence[_Forms], found: Mapping[str, list[_Hit]]
                     ) -> tuple[list[_Hit], dict[str, tuple[str, ...]]]:
-        hits = found.get("topic", [])
+        hits = [*found.get("topic", []), *self._built_in_hits(tokens)]
         if not hits:
             return hits, {}
         cancelled: dict[str, list[str]] = {}
@@ -1110,11 +1275,40 @@ class Classifier:
                 continue
             by = [n.keyword for n in negatives if n.label == h.label and n.overlaps(h)]
             by += [w.keyword for w in self._wildcards_around(h, forms) if w.wraps(h, forms)]
+            reason = _context_reason(h, tokens)
+            if reason:
+                by.append(reason)
             if by:
                 cancelled.setdefault(h.label, []).extend(by)
                 continue
             kept.append(h)
         return kept, {g: tuple(dict.fromkeys(v)) for g, v in cancelled.items()}
+
+    def _built_in_hits(self, tokens: Sequence[str]) -> list[_Hit]:
+        """Darurat evidence no keyword list can hold: violence going on now, a flood's depth in numbers."""
+        if _EMERGENCY_GROUP not in self.rules.keywords:
+            return []
+        found: list[_Hit] = []
+        n = len(tokens)
+        violent = [i for i, t in enumerate(tokens) if t in _VIOLENCE
+                   or (i + 1 < n and f"{t} {tokens[i + 1]}" in _VIOLENCE)]
+        for i in violent:
+            window = tokens[max(0, i - _NOW_REACH): i + _NOW_REACH]
+            if _HABITUAL.intersection(window):
+                continue
+            now = bool(_NOW_MARKERS.intersection(window)) or (i > 0 and tokens[i - 1] == "lagi")
+            now = now or any(_has_phrase(window, p) for p in _NOW_PHRASES)
+            if now:
+                found.append(_Hit(_EMERGENCY_GROUP, "kekerasan sedang terjadi", i, i))
+                break
+        for i, t in enumerate(tokens):
+            threshold = _DEPTH_UNITS.get(t)
+            if threshold is None or i == 0 or not tokens[i - 1].isdigit() or int(tokens[i - 1]) < threshold:
+                continue
+            if _WATER_WORDS.intersection(tokens[max(0, i - 5): i - 1]):
+                found.append(_Hit(_EMERGENCY_GROUP, "ketinggian air", i - 1, i))
+                break
+        return found
 
     def _wildcards_around(self, hit: _Hit, forms: Sequence[_Forms]) -> list[_Wildcard]:
         """The wildcard negatives of the hit's group whose word next to the ``*`` stands there."""
@@ -1129,19 +1323,26 @@ class Classifier:
         return [w for key in near.intersection(by_word) for w in by_word[key]]
 
     def _spam_verdict(self, text: str, tokens: Sequence[str], found: Mapping[str, list[_Hit]], spam_hits: list[_Hit],
-                      topic_hits: list[_Hit]) -> tuple[float, float, str | None]:
-        """(spam evidence, topic evidence, ``"spam"``, ``"reported"`` or None)."""
+                      topic_hits: list[_Hit]) -> tuple[float, float, str | None, tuple[str, ...]]:
+        """(spam evidence, topic evidence, ``"spam"``, ``"reported"`` or None, scam signs)."""
+        scam = self._scam_signs(text, tokens, found)
         phrases = _outermost(spam_hits)
         signs = _spam_signs(text, tokens)
         weight = sum(min(2, h.words) for h in phrases)
         score = weight + len(signs)
         topic = _weight(h for h in topic_hits if not h.weak)
+        if scam:
+            # A scam borrows official words ("BLT", "PLN", "KTP"): they do not weigh against it,
+            # only a citizen saying it happened to them does.
+            against = [m for m in found.get("against", ())
+                       if not any(m.overlaps(s) for s in (*spam_hits, *found.get("scam", ()), *found.get("ad", ())))]
+            return score + 2 * len(scam), topic, "reported" if against else "spam", scam
         if score < 2 or not (weight or "[huruf hias]" in signs):
-            return score, topic, None
+            return score, topic, None, ()
         # A citizen reporting fraud or gambling: when in doubt, a complaint.
         for m in found.get("marker", ()):
             if not any(m.overlaps(s) for s in spam_hits):
-                return score, topic, "reported" if weight >= 2 else None
+                return score, topic, "reported" if weight >= 2 else None, ()
         # Topic words and a citizen's voice ("saya", "warga") weigh against: a phrase in both
         # lists ("judi online") cancels out, while the official words of phishing ("PLN",
         # "bansos") are outweighed. One piece of evidence alone ("24 jam", "hp rusak") is
@@ -1150,7 +1351,23 @@ class Classifier:
         pieces = len(phrases) + len(signs)
         alone = topic == 0 and voice == 0 and weight >= 2
         spam = score > topic + voice and (pieces >= 2 or alone)
-        return score, topic, "spam" if spam else None
+        return score, topic, "spam" if spam else None, ()
+
+    def _scam_signs(self, text: str, tokens: Sequence[str], found: Mapping[str, list[_Hit]]) -> tuple[str, ...]:
+        """The signs of a scam in ``text`` (see ``_SCAM_PHRASES``), in a stable order."""
+        signs = [h.keyword for h in _outermost(found.get("scam", ()))]
+        ads = [h.keyword for h in _outermost(found.get("ad", ()))]
+        if len(ads) >= 2 or (ads and _CONTACT_NUMBER.search(text)):
+            signs.extend(ads)
+        if _URL.search(text):
+            linkless = {t for w in text.split() if not _URL.search(w) for t in self._normalize(w).split()}
+            if _BAIT_WORDS.intersection(linkless):
+                signs.append("[tautan + ajakan]")
+        if _APK.search(text):
+            signs.append("[file apk]")
+        if _DONATION.intersection(tokens) and _ACCOUNT.intersection(tokens):
+            signs.append("[donasi ke rekening]")
+        return tuple(dict.fromkeys(signs))
 
     def _meaningful_words(self, tokens: Sequence[str]) -> int:
         return sum(1 for t in tokens if len(t) >= 2 and not t.isdigit() and t not in _FILLER)
@@ -1175,6 +1392,53 @@ class Classifier:
         return False
 
     @staticmethod
+    def _short_status(tokens: Sequence[str]) -> bool:
+        """"CEK 240311", "Status LG-2024-001234", "cek#55621 mksh": a query word, an identifier, courtesy."""
+        first = next((i for i, t in enumerate(tokens) if t in _QUERY_WORDS), None)
+        if first is None:
+            return False
+        digits = [i for i, t in enumerate(tokens) if t.isdigit()]
+        if not any(len(tokens[i]) >= 3 for i in digits) or min(digits) < first:
+            return False
+        ident = set(digits)
+        for i in digits:  # letter codes beside the digits ("lg", "adu", "jtg")
+            for j in (i - 1, i + 1):
+                if 0 <= j < len(tokens) and tokens[j].isalpha() and len(tokens[j]) <= _REF_CODE_LETTERS \
+                        and tokens[j] not in _QUERY_WORDS and tokens[j] not in _FILLER:
+                    ident.add(j)
+        rest = [t for i, t in enumerate(tokens) if i != first and i not in ident]
+        return all(t in _FILLER or t in _REF_COURTESY or t in _QUERY_WORDS for t in rest)
+
+    def _new_fact(self, text: str, tokens: Sequence[str], found: Mapping[str, list[_Hit]],
+                  topic_hits: Sequence[_Hit]) -> bool:
+        """Whether a message that names an earlier report also reports something new.
+
+        The text is cut into clauses (punctuation, "tapi", "sekarang"...); a clause that neither
+        names nor asks about the report (a status phrase, "laporan saya", a ticket number, "cek")
+        but holds a topic keyword, or tells a fresh event ("tadi", "hari ini", "makin"), is a
+        new fact. So is a message starting with "update" that has more to it than the query.
+        """
+        clause = _clause_index(text, len(tokens), self._normalize)
+        query_clauses = {clause[i] for i, t in enumerate(tokens) if t in _QUERY_WORDS or t.isdigit()}
+        for name in ("status", "anchor", "ask"):
+            for h in found.get(name, ()):
+                query_clauses.update(clause[h.start: h.end + 1])
+        meaningful_outside = 0
+        for i, t in enumerate(tokens):
+            if clause[i] in query_clauses:
+                continue
+            if t not in _FILLER and len(t) >= 2 and not t.isdigit():
+                meaningful_outside += 1
+            if t in _FRESH_WORDS or any(tuple(tokens[i: i + len(p)]) == p for p in _FRESH_PHRASES):
+                return True
+            if t in _NOW_WORDS and not (i > 0 and tokens[i - 1] in _UNTIL):
+                return True
+        if any(not h.weak and clause[h.start] not in query_clauses for h in topic_hits):
+            return True
+        first = next((t for t in tokens if t not in _FILLER), None)
+        return first in _UPDATE_WORDS and meaningful_outside >= 3
+
+    @staticmethod
     def _asked(tokens: Sequence[str], q: _Hit) -> bool:
         """Whether a reply word stands in a question or a negation ("kok belum dibalas", "diproses belum?")."""
         around = [*tokens[max(0, q.start - _REPLY_BEFORE): q.start], *tokens[q.end + 1: q.end + 1 + _REPLY_AFTER]]
@@ -1183,6 +1447,8 @@ class Classifier:
     @staticmethod
     def _reported_elsewhere(tokens: Sequence[str], anchor: _Hit) -> bool:
         after = tokens[anchor.end + 1: anchor.end + 5]
+        if after and after[0] in _OTHER_OFFICES:  # "sudah lapor RT"
+            return True
         if not after or after[0] not in _ELSEWHERE_PREPS:
             return False
         if any(t in _OTHER_OFFICES for t in after[1:]):
