@@ -761,21 +761,30 @@ _LANDMARK_NOUNS = frozenset({"pasar", "sekolah", "sd", "sdn", "smp", "smpn", "sm
                              "spbu", "kantor", "balai", "kampus", "toko", "minimarket", "pangkalan", "kios", "apotek",
                              "masjid", "gedung", "pom"})
 _HEDGES = frozenset({"hampir", "nyaris", "terancam", "berpotensi", "potensi", "khawatir", "kuatir", "rawan", "meh",
-                     "cegah", "mencegah", "antisipasi", "sebelum", "takutnya", "seandainya", "jangan"})
-_HEDGES_NEXT = frozenset({"bisa", "bakal", "akan"})
+                     "cegah", "mencegah", "antisipasi", "sebelum", "takutnya", "seandainya", "jangan", "takut",
+                     "nanti"})
+# Words of self-harm, where "mau" (about to) is the emergency itself.
+_INTENT_KEYWORDS = frozenset({"lompat", "melompat", "terjun", "bunuh", "gantung"})
+_CAUSES = frozenset({"karena", "akibat", "gara", "sebab", "imbas", "dampak", "bikin"})
+_NEGATIONS = frozenset({"tidak", "bukan", "agar", "supaya", "biar", "jangan", "jgn"})
+_COUNT_WORDS = frozenset({"puluhan", "ratusan", "ribuan", "beberapa", "banyak", "se", "satu", "dua", "tiga", "empat",
+                          "lima", "sepuluh"})
+_PROBLEM_WORDS = frozenset({"rusak", "bocor", "roboh", "ambruk", "jebol", "terbakar", "kebakaran", "sepi", "tutup",
+                            "kotor", "bau", "penuh", "kumuh", "banjir", "mati", "padam", "terbengkalai", "mangkrak"})
+_HEDGES_NEXT = frozenset({"bisa", "bakal", "akan", "mau", "hendak", "arep", "takut"})
 _PAST_UNITS = frozenset({"tahun", "bulan", "minggu", "thn", "bln"})
 _PAST_AFTER = frozenset({"lalu", "silam", "kemarin", "kepungkur", "kapungkur", "wingi"})
 _PAST_BEFORE = frozenset({"bekas", "pasca", "sisa", "sehabis", "dulu", "pernah"})
 _HABIT_WORDS = frozenset({"kalau", "jika", "bila", "tiap", "setiap", "saat", "waktu", "pas", "musim", "sering",
                           "langganan", "selalu"})
+_LANDFILL = frozenset({"sampah", "tpa", "tps", "timbunan"})
 _ROOMS = frozenset({"kelas", "ruang", "ruangan", "kamar", "kantor", "aula", "gedung", "dapur", "mushola", "musholla"})
 _FLOOD_WORDS = frozenset({"banjir", "rendam", "genang", "terendam", "tergenang", "kebanjiran"})
 # Violence that is going on while the sender writes is an emergency too (GUIDE-style darurat).
 _VIOLENCE = frozenset({
     "aniaya", "keroyok", "dipukuli", "memukuli", "dipukul", "pemukulan", "mukul", "mukulin", "mukuli", "berkelahi",
     "perkelahian", "tawuran", "bacok", "dibacok", "tusuk", "ditusuk", "golok", "parang", "celurit", "clurit", "sajam",
-    "senjata tajam", "senjata api", "amuk", "ngamuk", "mengancam", "ngancam", "ngancem", "diancam", "ancaman",
-    "begal", "rampok", "culik", "penculikan", "perkosa", "kdrt", "kekerasan", "ditendang", "menendang", "nendang",
+    "senjata tajam", "senjata api", "amuk", "ngamuk", "begal", "rampok", "culik", "penculikan", "perkosa", "kdrt", "kekerasan", "ditendang", "menendang", "nendang",
     "ditampar", "nampar", "digebuki", "gebuki", "carok", "bentrok", "pembunuhan", "dibunuh",
 })
 _NOW_MARKERS = frozenset({"sekarang", "sedang", "barusan", "masih", "kini"})
@@ -817,7 +826,7 @@ _MARKERS_AGAINST_SCAM = (
     "saya lapor", "mau lapor", "ingin lapor", "lapor ada", "melaporkan", "ditindak", "diusut", "diberantas",
     "berantas", "dapat sms", "ada sms", "terima sms", "sms dari", "sms penipuan", "pesan penipuan", "nomor penipu",
     "diblokir nomornya", "mohon diblokir", "tolong diblokir", "hoaks", "hoax", "palsu", "apakah benar", "benarkah",
-    "resmi atau", "saya transfer", "sudah transfer", "terlanjur", "hilang uang", "dibawa kabur", "saldo hilang",
+    "resmi atau", "saya transfer", "saya sudah transfer", "sudah saya transfer", "terlanjur", "hilang uang", "dibawa kabur", "saldo hilang",
     "ludes",
     "disuruh", "diminta", "dimintai", "ditelpon", "ditelepon", "ada yang", "waspada", "hati hati", "jangan klik",
     "kena tipu", "jadi korban", "menjadi korban", "link aneh", "tetangga saya", "warga kami",
@@ -857,6 +866,12 @@ def _clause_index(text: str, count: int, normalize: Callable[[str], str]) -> lis
     return index
 
 
+def _fresh(tokens: Sequence[str]) -> bool:
+    """Whether a text tells of something that happens now or just happened ("tadi", "sekarang", "hari ini")."""
+    return bool(_FRESH_WORDS.intersection(tokens) or _NOW_MARKERS.intersection(tokens)
+                or any(_has_phrase(tokens, p) for p in (*_FRESH_PHRASES, *_NOW_PHRASES)))
+
+
 def _has_phrase(tokens: Sequence[str], phrase: tuple[str, ...]) -> bool:
     k = len(phrase)
     return any(tuple(tokens[i: i + k]) == phrase for i in range(len(tokens) - k + 1))
@@ -865,20 +880,30 @@ def _has_phrase(tokens: Sequence[str], phrase: tuple[str, ...]) -> bool:
 def _context_reason(hit: _Hit, tokens: Sequence[str]) -> str | None:
     """Why the words around a keyword match change its meaning, or None (see ``_SIMILE`` and below)."""
     start, end = hit.start, hit.end
+    while start > 0 and tokens[start - 1] == tokens[hit.start]:  # "longsor2" is one word said twice
+        start -= 1
     before = tokens[max(0, start - 2): start]
     if _SIMILE.intersection(before):
         return f"(perumpamaan: {next(t for t in before if t in _SIMILE)})"
-    first = hit.keyword.split()[0]
-    if hit.label != _EMERGENCY_GROUP and first in _LANDMARK_NOUNS and start > 0:
+    words = hit.keyword.split()
+    if words == ["kk"] and start > 0 and (tokens[start - 1].isdigit() or tokens[start - 1] in _COUNT_WORDS):
+        return "(jumlah kepala keluarga)"
+    if (hit.label != _EMERGENCY_GROUP and words[0] in _LANDMARK_NOUNS and start > 0
+            and not _PROBLEM_WORDS.intersection(words)):
         prev = tokens[start - 1]
         if prev in _LANDMARK_PREPS or (prev == "ke" and start > 1 and tokens[start - 2] in _ROUTE_WORDS):
             return f"(patokan tempat: {prev})"
     if hit.label != _EMERGENCY_GROUP or hit.keyword in ("kekerasan sedang terjadi", "ketinggian air"):
         return None
     near = tokens[max(0, start - 2): start]
-    if _HEDGES.intersection(near) or (start > 0 and tokens[start - 1] in _HEDGES_NEXT):
+    if _NEGATIONS.intersection(near) and hit.words == 1:
+        return f"(tidak terjadi: {next(t for t in near if t in _NEGATIONS)})"
+    intent = bool(_INTENT_KEYWORDS.intersection(words))
+    if not intent and (_HEDGES.intersection(near) or (start > 0 and tokens[start - 1] in _HEDGES_NEXT)):
         word = next((t for t in near if t in _HEDGES), tokens[start - 1])
         return f"(belum terjadi: {word})"
+    if _CAUSES.intersection(near) and not _fresh(tokens):
+        return f"(penyebab: {next(t for t in near if t in _CAUSES)})"
     after = tokens[end + 1: end + 7]
     for i, t in enumerate(after[:-1]):
         if t in _PAST_UNITS and after[i + 1] in _PAST_AFTER:
@@ -887,12 +912,14 @@ def _context_reason(hit: _Hit, tokens: Sequence[str]) -> str | None:
         return f"(sudah lama: {' '.join(after[:3])})"
     if _PAST_BEFORE.intersection(tokens[max(0, start - 3): start]):
         return f"(masa lalu: {next(t for t in tokens[max(0, start - 3): start] if t in _PAST_BEFORE)})"
-    habit = tokens[max(0, start - 4): start]
-    if "hujan" in habit and _HABIT_WORDS.intersection(habit):
-        return "(kebiasaan: kalau hujan)"
+    for habit in (tokens[max(0, start - 4): start], tokens[end + 1: end + 4]):
+        if "hujan" in habit and _HABIT_WORDS.intersection(habit):
+            return "(kebiasaan: kalau hujan)"
     if start > 0 and tokens[start - 1] in ("sering", "langganan", "selalu"):
         return f"(kebiasaan: {tokens[start - 1]})"
-    if (_FLOOD_WORDS.intersection(hit.keyword.split()) and "bocor" in tokens
+    if "longsor" in words and _LANDFILL.intersection(tokens[max(0, start - 4): start]):
+        return "(sampah, bukan bencana)"
+    if (_FLOOD_WORDS.intersection(words) and "bocor" in tokens
             and _ROOMS.intersection(tokens[max(0, start - 3): start])):
         return "(bocor, bukan banjir)"
     return None
@@ -1232,7 +1259,7 @@ class Classifier:
                   and (not strong or g in strong or self.rules.group_weights.get(g, 1.0) > 1.0)}
         if not passed:
             # Nothing stands out: every topic with some evidence, as a careful reader would.
-            passed = {g for g in scores if g != _FALLBACK_GROUP}
+            passed = set(scores)
         groups = set(passed)
         matched = {g: _first_seen(by_group[g]) for g in groups}
         place: RegencyMatch | None = find_regency_match(text, self._reader.known)
