@@ -777,6 +777,7 @@ _PAST_AFTER = frozenset({"lalu", "silam", "kemarin", "kepungkur", "kapungkur", "
 _PAST_BEFORE = frozenset({"bekas", "pasca", "sisa", "sehabis", "dulu", "pernah"})
 _HABIT_WORDS = frozenset({"kalau", "jika", "bila", "tiap", "setiap", "saat", "waktu", "pas", "musim", "sering",
                           "langganan", "selalu"})
+_WHEN_WORDS = frozenset({"saat", "waktu", "pas"})
 _LANDFILL = frozenset({"sampah", "tpa", "tps", "timbunan"})
 _ROOMS = frozenset({"kelas", "ruang", "ruangan", "kamar", "kantor", "aula", "gedung", "dapur", "mushola", "musholla"})
 _FLOOD_WORDS = frozenset({"banjir", "rendam", "genang", "terendam", "tergenang", "kebanjiran"})
@@ -913,7 +914,9 @@ def _context_reason(hit: _Hit, tokens: Sequence[str]) -> str | None:
     if _PAST_BEFORE.intersection(tokens[max(0, start - 3): start]):
         return f"(masa lalu: {next(t for t in tokens[max(0, start - 3): start] if t in _PAST_BEFORE)})"
     for habit in (tokens[max(0, start - 4): start], tokens[end + 1: end + 4]):
-        if "hujan" in habit and _HABIT_WORDS.intersection(habit):
+        said = _HABIT_WORDS.intersection(habit)
+        # "saat hujan angin semalam" is one night, not a habit.
+        if "hujan" in habit and said and not (said <= _WHEN_WORDS and _fresh(tokens)):
             return "(kebiasaan: kalau hujan)"
     if start > 0 and tokens[start - 1] in ("sering", "langganan", "selalu"):
         return f"(kebiasaan: {tokens[start - 1]})"
