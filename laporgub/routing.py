@@ -68,7 +68,7 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
-from laporgub.gazetteer import RegencyMatch, find_regency_match, place_words
+from laporgub.gazetteer import RegencyMatch, find_regency_match, place_words, places
 
 logger = logging.getLogger(__name__)
 
@@ -177,11 +177,17 @@ def _sastrawi() -> _Sastrawi:
 
 
 @lru_cache(maxsize=1)
+def _lexicon_words() -> frozenset[str]:
+    return frozenset(w.strip() for w in _data_text("lexicon.txt").splitlines() if w.strip() and not w.startswith("#"))
+
+
+@lru_cache(maxsize=1)
 def _base_lexicon() -> frozenset[str]:
-    """Words known to be spelt right: Sastrawi's roots, ``data/lexicon.txt``, abbreviations."""
-    extra = {w.strip() for w in _data_text("lexicon.txt").splitlines() if w.strip() and not w.startswith("#")}
+    """Words known to be spelt right: Sastrawi's roots, ``data/lexicon.txt``, abbreviations, place names."""
     abbreviations = set(_ABBREVIATIONS) | {w for v in _ABBREVIATIONS.values() for w in v.split()}
-    return frozenset(_sastrawi().words | extra | abbreviations | place_words())
+    kecamatan, villages = places()
+    names = {w for name in (*kecamatan, *villages) for w in name.split()}
+    return frozenset(_sastrawi().words | _lexicon_words() | abbreviations | place_words() | names)
 
 
 # --------------------------------------------------------------------------
@@ -867,6 +873,22 @@ def _clause_index(text: str, count: int, normalize: Callable[[str], str]) -> lis
     return index
 
 
+_PLACE_WORDS = frozenset({"kecamatan", "desa", "kelurahan", "dusun", "dukuh"})
+
+
+def _in_place_name(hit: _Hit, tokens: Sequence[str]) -> bool:
+    """Whether the hit lies in the name of a kecamatan or village after "desa"/"kecamatan" ("Ds Sawahan")."""
+    kecamatan, villages = places()
+    for i in range(max(0, hit.start - 3), hit.start):
+        if tokens[i] not in _PLACE_WORDS:
+            continue
+        for k in range(3, 0, -1):
+            name = " ".join(tokens[i + 1: i + 1 + k])
+            if i + k >= hit.end and (name in kecamatan or name in villages):
+                return True
+    return False
+
+
 def _fresh(tokens: Sequence[str]) -> bool:
     """Whether a text tells of something that happens now or just happened ("tadi", "sekarang", "hari ini")."""
     return bool(_FRESH_WORDS.intersection(tokens) or _NOW_MARKERS.intersection(tokens)
@@ -1145,6 +1167,10 @@ class Classifier:
                                typo_min_length=rules.typo_min_length,
                                typo_two_edit_length=rules.typo_two_edit_length)
         self._reader.first_words = index.first_words()
+        # Ordinary words: a kecamatan of that name counts only after "kec"/"desa" ("di taman" is a park).
+        self._ordinary = frozenset(_sastrawi().words | _lexicon_words() | set(abbreviations) | _FILLER
+                                   | {w for v in abbreviations.values() for w in v.split()}
+                                   | self._index.words("topic", "spam"))
 
     # -- public API ----------------------------------------------------------
 
@@ -1265,8 +1291,9 @@ class Classifier:
             passed = set(scores)
         groups = set(passed)
         matched = {g: _first_seen(by_group[g]) for g in groups}
-        place: RegencyMatch | None = find_regency_match(text, self._reader.known)
-        if place is not None:
+        place: RegencyMatch | None = find_regency_match(text, self._reader.known, self._ordinary.__contains__)
+        if place is not None and not place.place:
+            # A kecamatan or village alone sets the regency (its leaders see the complaint), not kabkota.
             groups.add(_REGENCY_GROUP)
             matched.setdefault(_REGENCY_GROUP, (place.alias,))
         if not groups - {_REGENCY_GROUP, _FALLBACK_GROUP}:
@@ -1305,7 +1332,7 @@ class Classifier:
                 continue
             by = [n.keyword for n in negatives if n.label == h.label and n.overlaps(h)]
             by += [w.keyword for w in self._wildcards_around(h, forms) if w.wraps(h, forms)]
-            reason = _context_reason(h, tokens)
+            reason = "(nama tempat)" if _in_place_name(h, tokens) else _context_reason(h, tokens)
             if reason:
                 by.append(reason)
             if by:
