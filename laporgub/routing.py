@@ -820,9 +820,11 @@ _AD_PHRASES = (
     "proses cepat", "harga bersahabat", "tanpa jaminan", "tanpa agunan", "langsung cair", "cair cepat",
     "bunga rendah", "minat hubungi", "hubungi wa", "slot gacor", "daftar sekarang", "dana tunai",
 )
-_BAIT_WORDS = frozenset({"cek", "klik", "cair", "dicairkan", "pencairan", "daftar", "login", "verifikasi", "update",
-                         "perbarui", "unduh", "download", "install", "instal", "buka", "lihat", "klaim", "isi",
-                         "aktifkan", "dinonaktifkan", "diblokir", "kunjungi", "akses"})
+_BAIT_WORDS = frozenset({"cair", "dicairkan", "pencairan", "daftar", "login", "verifikasi", "perbarui", "unduh",
+                         "download", "install", "instal", "klaim", "aktifkan", "dinonaktifkan", "nonaktif", "diblokir",
+                         "undian", "hadiah", "saldo"})
+# "cek"/"klik" by a link bait only in a message without a citizen's voice ("mohon dicek, videonya di ...").
+_BAIT_WEAK = frozenset({"cek", "klik", "isi", "update"})
 _DONATION = frozenset({"donasi", "galang", "sumbangan", "infaq", "infak", "sedekah"})
 _ACCOUNT = frozenset({"rekening", "transfer", "tf"})
 _APK = re.compile(r"\.apk\b|\bapk\b", re.IGNORECASE)
@@ -925,7 +927,7 @@ def _context_reason(hit: _Hit, tokens: Sequence[str]) -> str | None:
     if not intent and (_HEDGES.intersection(near) or (start > 0 and tokens[start - 1] in _HEDGES_NEXT)):
         word = next((t for t in near if t in _HEDGES), tokens[start - 1])
         return f"(belum terjadi: {word})"
-    if _CAUSES.intersection(near) and not _fresh(tokens):
+    if _CAUSES.intersection(near) and _PAST_AFTER.intersection(tokens[end + 1: end + 4]) and not _fresh(tokens):
         return f"(penyebab: {next(t for t in near if t in _CAUSES)})"
     after = tokens[end + 1: end + 7]
     for i, t in enumerate(after[:-1]):
@@ -1288,7 +1290,7 @@ class Classifier:
                   and (not strong or g in strong or self.rules.group_weights.get(g, 1.0) > 1.0)}
         if not passed:
             # Nothing stands out: every topic with some evidence, as a careful reader would.
-            passed = set(scores)
+            passed = {g for g in scores if g != _FALLBACK_GROUP}
         groups = set(passed)
         matched = {g: _first_seen(by_group[g]) for g in groups}
         place: RegencyMatch | None = find_regency_match(text, self._reader.known, self._ordinary.__contains__)
@@ -1418,7 +1420,8 @@ class Classifier:
             signs.extend(ads)
         if _URL.search(text):
             linkless = {t for w in text.split() if not _URL.search(w) for t in self._normalize(w).split()}
-            if _BAIT_WORDS.intersection(linkless):
+            if _BAIT_WORDS.intersection(linkless) or (_BAIT_WEAK.intersection(linkless)
+                                                      and not _COMPLAINT_VOICE.intersection(linkless)):
                 signs.append("[tautan + ajakan]")
         if _APK.search(text):
             signs.append("[file apk]")
