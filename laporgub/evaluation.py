@@ -25,6 +25,7 @@ to ``out``; the CLI wires them (``laporgub/cli.py``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -42,8 +43,13 @@ __all__ = [
     "CorpusLine",
     "GroupScore",
     "RoutingScores",
+    "Correction",
+    "Suggestion",
     "classify_main",
     "eval_routing_main",
+    "load_corrections",
+    "suggest_keywords",
+    "suggest_keywords_main",
     "read_corpus",
     "score_routing",
 ]
@@ -529,3 +535,238 @@ def eval_routing_main(rules: RoutingRules, corpus_path: str, predictions_path: s
 
 def _any_label(rows: Sequence[CorpusLine]) -> bool:
     return any(row.kind is not None or row.expected_groups for row in rows)
+
+
+# --------------------------------------------------------------------------
+# suggest-keywords
+
+_SUGGEST_SKIP_GROUPS = frozenset({"channel", "kabkota"})
+_MIN_WORD = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """One ``/alihkan``: a ticket a PIC moved from the groups it left to the group it belongs in.
+
+    Attributes:
+        ticket: the ticket number.
+        text: the complaint's text.
+        to_group: the group the PIC moved it to.
+        from_groups: the groups it left (empty when it left only the channel).
+    """
+
+    ticket: str
+    text: str
+    to_group: str
+    from_groups: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A keyword (or negative keyword) that would have routed corrected tickets rightly.
+
+    Attributes:
+        group: the group whose list it would join.
+        keyword: the words, as an admin would write them in config.toml.
+        negative: True for a negative keyword (keeps the ticket out of ``group``).
+        fixes: corrected tickets it would have routed rightly.
+        of: corrected tickets concerned (moved to, or away from, ``group``).
+        f1_change: micro-F1 on the labelled corpora with it, minus without (None: no corpus).
+    """
+
+    group: str
+    keyword: str
+    negative: bool
+    fixes: int
+    of: int
+    f1_change: float | None
+
+
+def load_corrections(since: float) -> list[Correction]:
+    """Every ``/alihkan`` from ``since`` (epoch seconds) on, oldest first, from the open database.
+
+    A re-route is stored as the ticket's category row for the new group (``source =
+    "reroute"``, created at the moment of the move); the groups it left got
+    ``removed_at`` at that same moment.
+    """
+    from laporgub import db
+
+    rows = (db.TicketCategory.select(db.TicketCategory, db.Ticket)
+            .join(db.Ticket)
+            .where((db.TicketCategory.source == "reroute") & (db.TicketCategory.created_at >= since))
+            .order_by(db.TicketCategory.created_at, db.TicketCategory.id))
+    found: list[Correction] = []
+    for row in rows:
+        left = (db.TicketCategory.select(db.TicketCategory.group)
+                .where((db.TicketCategory.ticket == row.ticket) & (db.TicketCategory.removed_at == row.created_at)
+                       & (db.TicketCategory.group != row.group)))
+        found.append(Correction(row.ticket.number, row.ticket.text, row.group,
+                                tuple(sorted(r.group for r in left if r.group != "channel"))))
+    return found
+
+
+def _micro_f1(rows: Sequence[CorpusLine], predictions: Sequence[Classification]) -> float:
+    return score_routing(rows, predictions).micro.f1 or 0.0
+
+
+def _with_keyword(rules: RoutingRules, group: str, keyword: str, negative: bool) -> RoutingRules:
+    lists = dict(rules.negative_keywords if negative else rules.keywords)
+    lists[group] = (*lists.get(group, ()), keyword)
+    return dataclasses.replace(rules, **{"negative_keywords" if negative else "keywords": lists})
+
+
+def _candidate_phrases(norm: str, skip: frozenset[str]) -> list[str]:
+    """Words and two-word phrases of a normalised text that could be keywords."""
+    words = norm.split()
+    useful = [not (w in skip or w.isdigit() or len(w) < _MIN_WORD) for w in words]
+    found = [w for w, ok in zip(words, useful) if ok]
+    found += [f"{a} {b}" for (a, ok_a), (b, ok_b) in zip(zip(words, useful), zip(words[1:], useful[1:]))
+              if ok_a or ok_b]
+    return list(dict.fromkeys(found))
+
+
+def suggest_keywords(rules: RoutingRules, corrections: Sequence[Correction], rows: Sequence[CorpusLine],
+                     *, top: int = 5, tried: int = 25) -> list[Suggestion]:
+    """Per group, the keywords that would have routed the corrected tickets rightly, best first.
+
+    For the group a ticket was moved to: its words and two-word phrases that are not yet
+    keywords; for a group it was moved away from: the phrase of the matched keyword and
+    its neighbour, as a negative keyword. Each is tried in the rules: how many of the
+    corrected tickets it routes rightly, and the change in micro-F1 on ``rows`` (only the
+    lines holding its words are classified again).
+
+    Args:
+        rules: the rules in force (config.toml's).
+        corrections: the ``/alihkan`` corrections.
+        rows: labelled corpus lines (may be empty: no F1 change then).
+        top: suggestions kept per group and kind.
+        tried: candidates tried per group and kind (the most frequent ones).
+
+    Returns:
+        Suggestions that fix at least one corrected ticket, sorted by group, then kind, fixes,
+        F1 change.
+    """
+    from laporgub.routing import _FILLER, normalize
+
+    base = Classifier(rules)
+    base_predictions = [base.classify(r.text, r.sender) for r in rows]
+    base_f1 = _micro_f1(rows, base_predictions) if rows else None
+    row_norms = [p.normalized for p in base_predictions]
+    skip = frozenset(_FILLER) | {w for kws in rules.keywords.values() for kw in kws
+                                 for w in normalize(kw.lstrip("~")).split()}
+    out: list[Suggestion] = []
+    by_target: dict[str, list[Correction]] = {}
+    by_source: dict[str, list[Correction]] = {}
+    for c in corrections:
+        if c.to_group not in _SUGGEST_SKIP_GROUPS:
+            by_target.setdefault(c.to_group, []).append(c)
+        for g in c.from_groups:
+            if g not in _SUGGEST_SKIP_GROUPS:
+                by_source.setdefault(g, []).append(c)
+
+    def trial(group: str, keyword: str, negative: bool, concerned: list[Correction]) -> Suggestion | None:
+        trial_rules = _with_keyword(rules, group, keyword, negative)
+        classifier = Classifier(trial_rules)
+        fixes = sum(1 for c in concerned if (group in classifier.route(c.text).groups) != negative)
+        if not fixes:
+            return None
+        change = None
+        if rows and base_f1 is not None:
+            words = normalize(keyword).split()
+            predictions = [classifier.classify(r.text, r.sender) if all(w[:4] in n for w in words) else p
+                           for r, p, n in zip(rows, base_predictions, row_norms)]
+            change = _micro_f1(rows, predictions) - base_f1
+        return Suggestion(group, keyword, negative, fixes, len(concerned), change)
+
+    def best(found: list[Suggestion]) -> list[Suggestion]:
+        return sorted(found, key=lambda s: (-s.fixes, -(s.f1_change or 0.0), s.keyword))[:top]
+
+    for group in sorted(by_target, key=lambda g: (-len(by_target[g]), g)):
+        concerned = [c for c in by_target[group] if group not in base.route(c.text).groups]
+        counts: Counter[str] = Counter()
+        for c in concerned:
+            counts.update(_candidate_phrases(normalize(c.text), skip))
+        found = [s for kw, _ in counts.most_common(tried) if (s := trial(group, kw, False, concerned))]
+        out.extend(best(found))
+    for group in sorted(by_source, key=lambda g: (-len(by_source[g]), g)):
+        concerned = [c for c in by_source[group] if group in base.route(c.text).groups]
+        counts = Counter()
+        for c in concerned:
+            e = base.explain(c.text, DEFAULT_SENDER)
+            words = e.classification.normalized.split()
+            for kw in e.candidates.get(group, ()):
+                first = normalize(kw.lstrip("~")).split()[0]
+                for i, w in enumerate(words):
+                    if w.startswith(first[:4]):
+                        if i > 0 and words[i - 1] not in _FILLER:
+                            counts[f"{words[i - 1]} {w}"] += 1
+                        if i + 1 < len(words) and words[i + 1] not in _FILLER:
+                            counts[f"{w} {words[i + 1]}"] += 1
+        found = [s for kw, _ in counts.most_common(tried) if (s := trial(group, kw, True, concerned))]
+        out.extend(best(found))
+    return out
+
+
+def suggest_keywords_main(rules: RoutingRules, database_url: str, since_text: str, corpus_paths: Sequence[str],
+                          out: TextIO, *, now: float, tz: Any, top: int = 5) -> int:
+    """``laporgub suggest-keywords --config FILE [--since 30d] [--corpus FILE ...]``.
+
+    Args:
+        rules: the rules in force.
+        database_url: ``[service] database``.
+        since_text: ``30d``, ``12h``, a date or an ISO time.
+        corpus_paths: labelled corpora to measure the F1 change on (none: no F1 column).
+        out: where to print.
+        now: the current wall time (epoch seconds), from the service's clock.
+        tz: the service's time zone (for dates given without one).
+        top: suggestions per group.
+
+    Returns:
+        0, or 2 when an argument or file cannot be read, 1 when the database cannot be opened.
+    """
+    from laporgub import db
+    from laporgub.privacy import parse_since
+
+    since = parse_since(since_text, now, tz)
+    if since is None:
+        print(f"--since: not a date, time or span (YYYY-MM-DD, ISO time, 30d, 12h): {since_text!r}", file=out)
+        return 2
+    rows: list[CorpusLine] = []
+    for path in corpus_paths:
+        try:
+            with open(path, encoding="utf-8-sig", errors="replace") as f:
+                lines, _ = read_corpus(f)
+        except OSError as exc:
+            print(f"suggest-keywords: cannot read {path}: {exc.strerror or exc}", file=out)
+            return 2
+        rows.extend(line for line in lines if line.expected_groups is not None or line.kind is not None)
+    try:
+        database = db.open_database(database_url)
+    except Exception as exc:  # noqa: BLE001 - reported as one line
+        print(f"service.database: cannot open: {type(exc).__name__}: {exc}", file=out)
+        return 1
+    with database.connection_context():
+        corrections = load_corrections(since)
+    print(f"{len(corrections)} correction(s) by /alihkan since {since_text}", file=out)
+    if corpus_paths:
+        print(f"F1 change: micro-F1 on {len(rows)} labelled lines of {', '.join(corpus_paths)}", file=out)
+    else:
+        print("no labelled corpus given (--corpus FILE): no F1 change shown", file=out)
+    if not corrections:
+        return 0
+    suggestions = suggest_keywords(rules, corrections, rows, top=top)
+    if not suggestions:
+        print("no keyword would have routed these tickets rightly without other changes", file=out)
+        return 0
+    current: tuple[str, bool] | None = None
+    for s in suggestions:
+        if (s.group, s.negative) != current:
+            current = (s.group, s.negative)
+            what = "negative keywords (keep out of)" if s.negative else "keywords for"
+            print(f"\n{what} {s.group}:", file=out)
+            print(f"  {'keyword':<28}{'fixes':>8}{'F1 change':>12}", file=out)
+        change = "" if s.f1_change is None else f"{s.f1_change:+.4f}"
+        print(f"  {s.keyword:<28}{f'{s.fixes}/{s.of}':>8}{change:>12}", file=out)
+    print("\nThe admin decides: add a line to [groups.<key>] keywords or negative_keywords in config.toml, "
+          "try it with `laporgub classify`, then reload.", file=out)
+    return 0

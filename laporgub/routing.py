@@ -778,6 +778,7 @@ _COUNT_WORDS = frozenset({"puluhan", "ratusan", "ribuan", "beberapa", "banyak", 
 _PROBLEM_WORDS = frozenset({"rusak", "bocor", "roboh", "ambruk", "jebol", "terbakar", "kebakaran", "sepi", "tutup",
                             "kotor", "bau", "penuh", "kumuh", "banjir", "mati", "padam", "terbengkalai", "mangkrak"})
 _HEDGES_NEXT = frozenset({"bisa", "bakal", "akan", "mau", "hendak", "arep", "takut"})
+_NOT_YET = _HEDGES | _HEDGES_NEXT | _NEGATIONS
 _PAST_UNITS = frozenset({"tahun", "bulan", "minggu", "thn", "bln"})
 _PAST_AFTER = frozenset({"lalu", "silam", "kemarin", "kepungkur", "kapungkur", "wingi"})
 _PAST_BEFORE = frozenset({"bekas", "pasca", "sisa", "sehabis", "dulu", "pernah"})
@@ -791,7 +792,8 @@ _FLOOD_WORDS = frozenset({"banjir", "rendam", "genang", "terendam", "tergenang",
 _VIOLENCE = frozenset({
     "aniaya", "keroyok", "dipukuli", "memukuli", "dipukul", "pemukulan", "mukul", "mukulin", "mukuli", "berkelahi",
     "perkelahian", "tawuran", "bacok", "dibacok", "tusuk", "ditusuk", "golok", "parang", "celurit", "clurit", "sajam",
-    "senjata tajam", "senjata api", "amuk", "ngamuk", "begal", "rampok", "culik", "penculikan", "perkosa", "kdrt", "kekerasan", "ditendang", "menendang", "nendang",
+    "senjata tajam", "senjata api", "amuk", "ngamuk", "begal", "rampok", "culik", "penculikan", "perkosa", "kdrt",
+    "kekerasan", "ditendang", "menendang", "nendang",
     "ditampar", "nampar", "digebuki", "gebuki", "carok", "bentrok", "pembunuhan", "dibunuh",
 })
 _NOW_MARKERS = frozenset({"sekarang", "sedang", "barusan", "masih", "kini"})
@@ -835,9 +837,9 @@ _MARKERS_AGAINST_SCAM = (
     "saya lapor", "mau lapor", "ingin lapor", "lapor ada", "melaporkan", "ditindak", "diusut", "diberantas",
     "berantas", "dapat sms", "ada sms", "terima sms", "sms dari", "sms penipuan", "pesan penipuan", "nomor penipu",
     "diblokir nomornya", "mohon diblokir", "tolong diblokir", "hoaks", "hoax", "palsu", "apakah benar", "benarkah",
-    "resmi atau", "saya transfer", "saya sudah transfer", "sudah saya transfer", "terlanjur", "hilang uang", "dibawa kabur", "saldo hilang",
-    "ludes",
-    "disuruh", "diminta", "dimintai", "ditelpon", "ditelepon", "ada yang", "waspada", "hati hati", "jangan klik",
+    "resmi atau", "saya transfer", "saya sudah transfer", "sudah saya transfer", "terlanjur", "hilang uang",
+    "dibawa kabur", "saldo hilang", "ludes", "disuruh", "diminta", "dimintai", "ditelpon", "ditelepon", "ada yang",
+    "waspada", "hati hati", "jangan klik",
     "kena tipu", "jadi korban", "menjadi korban", "link aneh", "tetangga saya", "warga kami",
 )
 
@@ -920,6 +922,9 @@ def _context_reason(hit: _Hit, tokens: Sequence[str]) -> str | None:
             return f"(patokan tempat: {prev})"
     if hit.label != _EMERGENCY_GROUP or hit.keyword in ("kekerasan sedang terjadi", "ketinggian air"):
         return None
+    inside = [t for t in tokens[hit.start + 1: end] if t in _NOT_YET]  # "rumah hampir roboh": "rumah roboh"
+    if inside:
+        return f"(belum terjadi: {inside[0]})"
     near = tokens[max(0, start - 2): start]
     if _NEGATIONS.intersection(near) and hit.words == 1:
         return f"(tidak terjadi: {next(t for t in near if t in _NEGATIONS)})"

@@ -47,7 +47,7 @@ def synced(config: str, defaults: str) -> str:
         end = tables[i + 1].start() if i + 1 < len(tables) else len(config)
         body = config[table.start(): end]
         name = table.group("name")
-        body = _ARRAY.sub(lambda m: wanted.get((name, m.group("key")), m.group(0)), body)
+        body = _ARRAY.sub(lambda m, name=name: wanted.get((name, m.group("key")), m.group(0)), body)
         out.append(body)
     return "".join(out)
 
