@@ -357,6 +357,8 @@ _SHORT_SUFFIXES = ("nipun", "nya", "ne", "ku", "mu")
 # Prefixes that are also the start of many plain words: only before roots of four letters or more.
 _WEAK_PREFIXES = frozenset({"be", "nge", "ng", "ny"})
 _SHORT_WORD = 3
+# What the Sastrawi stemmer can take off (its prefixes and suffixes): a word with none of them is its own root.
+_STEMMABLE = re.compile(r"^(?:di|ke|se|be|me|pe|te)|(?:i|kan|an|lah|kah|tah|pun|ku|mu|nya)$")
 # Javanese nasal prefixes of one letter ("mbayar", "ndandani"): only before a consonant.
 _JAVANESE_NASAL = ("m", "n")
 # The nasal that replaces a root's first consonant in colloquial verbs ("mukul": pukul, "nabrak": tabrak).
@@ -465,7 +467,7 @@ class _Reader:
             single = frozenset((token,))
             return _Forms(single, single, None, single & self.first_words)
         long, short = _affix_roots(token)
-        stem = self._sastrawi.stem(token) if len(token) > 4 else None
+        stem = self._sastrawi.stem(token) if len(token) > 4 and _STEMMABLE.search(token) else None
         if stem is not None:
             long = long | {stem}
         if token[:1] in _COLLOQUIAL_NASAL and len(token) >= 5 and token[1] in _VOWELS and not self._known(token, long):
