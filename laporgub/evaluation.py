@@ -219,14 +219,14 @@ def classify_main(config_rules: RoutingRules, text: str, sender: str, out: TextI
             if group in c.matched:
                 print(f"  {group:<17} {', '.join(c.matched[group])}", file=out)
     if e.cancelled:
-        print("cancelled by negative keywords:", file=out)
+        print("cancelled by negative keywords or context:", file=out)
         for group, negatives in e.cancelled.items():
             print(f"  {group:<17} {', '.join(negatives)}", file=out)
     if e.spam_score:
         print(f"spam evidence {e.spam_score:g} against topic evidence {e.topic_score:g}", file=out)
     if c.kind == "complaint" and c.groups and "pelayanan_publik" in c.groups and "pelayanan_publik" not in c.matched:
         print("pelayanan_publik: no topic group matched (the fallback)", file=out)
-    print("weak keywords (~) route alone only when no group has a strong keyword.", file=out)
+    print("weak keywords (~) route only when no group has a strong keyword.", file=out)
     return 0
 
 

@@ -31,14 +31,22 @@ Negative keywords (contiguous phrases) cancel the matches of their group they ov
 that overlaps none (``simulasi``) cancels the whole group; a ``*`` stands for any keyword of
 the group (``tidak ada *`` cancels ``tidak ada banjir`` and ``tidak ada kebakaran``).
 
+Words around a keyword that change its meaning cancel it too (``_context_reason``, shown
+as "cancelled" by ``laporgub classify``): a simile ("kayak sawah"), a landmark ("depan
+pasar"), a count ("40 KK"), a village's name; for darurat an event not happening now
+("hampir", "mau", "tahun lalu", "kalau hujan", a leak, a landfill). Darurat also has
+evidence no list can hold: violence going on now and a flood's depth in numbers
+(``_built_in_hits``); a negative keyword of the group vetoes it like any match.
+
 Keywords weigh 1, or ``weak_weight`` (0.5) when written with a leading ``~``: words that
 often stand in passing in complaints about something else (``~ambulans`` in an accident, a
 ``~proyek`` in a wage complaint). A group receives the complaint when its matches, times its
-``group_weights`` entry (default 1), reach ``min_score`` (1); when no group does (a strong
-keyword of ``pelayanan_publik`` counts), every topic group with some evidence receives it;
-when none has any, ``pelayanan_publik``. ``kabkota`` is added when a regency or city is
-named (``laporgub.gazetteer``). An SMS too short to be a complaint still is one when it
-names an emergency ("kebakaran!!"): a careful human would page.
+``group_weights`` entry (default 1), reach ``min_score`` (1), weak ones counting only when no
+group has a strong keyword or the group's weight is above 1; when no group does, every
+topic group with some evidence receives it; when none has any, ``pelayanan_publik``.
+``kabkota`` is added when a regency or city is named (``laporgub.gazetteer``); a kecamatan
+or village alone sets the regency only. An SMS too short to be a complaint still is one
+when it names an emergency ("kebakaran!!"): a careful human would page.
 
 Spam needs evidence: spam phrases (a phrase weighs 2, a word 1) plus signs of a mass
 message (a link, a phone number to contact, decorated letters, a reader addressed as
@@ -47,7 +55,13 @@ message (a link, a phone number to contact, decorated letters, a reader addresse
 separate pieces of evidence, unless the message has nothing else to it ("mama minta pulsa
 ..."); and no sign of a citizen reporting them (``COMPLAINT_MARKERS``: "saya ditipu", "lapor
 ada", "desa kami"...). Such a report is a complaint and also goes to ``sosial_hukum``: when
-in doubt, a complaint (DESIGN.md).
+in doubt, a complaint (DESIGN.md). Scam signs (``_SCAM_PHRASES``, a link with a call to cash
+in, an ``.apk``, a donation to an account) make spam whatever official words the text
+borrows, unless a citizen says it happened to them (``_MARKERS_AGAINST_SCAM``).
+
+A status query (by ticket number, by a query word and any identifier, or by a mention of an
+earlier report with a question about it) is one only when no clause of the text reports a
+new fact (``_new_fact``): a complaint is never lost to another kind.
 
 ``Classifier.route`` gives the groups of a text already known to be a complaint, for
 re-routing a registered ticket; ``Classifier.explain`` says why, for ``laporgub classify``.
