@@ -756,6 +756,7 @@ _QUERY_WORDS = frozenset({"cek", "status", "statusnya", "tiket", "ticket", "tike
 _REF_COURTESY = frozenset({"bagaimana", "gimana", "berapa", "terima", "kasih", "makasih", "nomor", "laporan",
                            "aduan", "pengaduan", "info", "kabar", "sudah", "belum", "tiket", "status"})
 _REF_CODE_LETTERS = 5
+_REF_MIN_DIGITS = 4
 # Status query or a new fact? A reply about an old report is owed only when the message asks
 # about the report and tells nothing new: clauses that neither name nor ask about the report
 # but hold a topic keyword, or a fresh event ("tadi pagi", "hari ini", "makin parah"), are a
@@ -783,8 +784,7 @@ _LANDMARK_NOUNS = frozenset({"pasar", "sekolah", "sd", "sdn", "smp", "smpn", "sm
                              "spbu", "kantor", "balai", "kampus", "toko", "minimarket", "pangkalan", "kios", "apotek",
                              "masjid", "gedung", "pom"})
 _HEDGES = frozenset({"hampir", "nyaris", "terancam", "berpotensi", "potensi", "khawatir", "kuatir", "rawan", "meh",
-                     "cegah", "mencegah", "antisipasi", "sebelum", "takutnya", "seandainya", "jangan", "takut",
-                     "nanti"})
+                     "cegah", "mencegah", "antisipasi", "sebelum", "takutnya", "seandainya", "jangan", "nanti"})
 # Words of self-harm, where "mau" (about to) is the emergency itself.
 _INTENT_KEYWORDS = frozenset({"lompat", "melompat", "terjun", "bunuh", "gantung"})
 _CAUSES = frozenset({"karena", "akibat", "gara", "sebab", "imbas", "dampak", "bikin"})
@@ -793,7 +793,7 @@ _COUNT_WORDS = frozenset({"puluhan", "ratusan", "ribuan", "beberapa", "banyak", 
                           "lima", "sepuluh"})
 _PROBLEM_WORDS = frozenset({"rusak", "bocor", "roboh", "ambruk", "jebol", "terbakar", "kebakaran", "sepi", "tutup",
                             "kotor", "bau", "penuh", "kumuh", "banjir", "mati", "padam", "terbengkalai", "mangkrak"})
-_HEDGES_NEXT = frozenset({"bisa", "bakal", "akan", "mau", "hendak", "arep", "takut"})
+_HEDGES_NEXT = frozenset({"bisa", "bakal", "akan", "mau", "hendak", "arep"})
 _NOT_YET = _HEDGES | _HEDGES_NEXT | _NEGATIONS
 _PAST_UNITS = frozenset({"tahun", "bulan", "minggu", "thn", "bln"})
 _PAST_AFTER = frozenset({"lalu", "silam", "kemarin", "kepungkur", "kapungkur", "wingi"})
@@ -809,7 +809,7 @@ _VIOLENCE = frozenset({
     "aniaya", "keroyok", "dipukuli", "memukuli", "dipukul", "pemukulan", "mukul", "mukulin", "mukuli", "berkelahi",
     "perkelahian", "tawuran", "bacok", "dibacok", "tusuk", "ditusuk", "golok", "parang", "celurit", "clurit", "sajam",
     "senjata tajam", "senjata api", "amuk", "ngamuk", "begal", "rampok", "culik", "penculikan", "perkosa", "kdrt",
-    "kekerasan", "ditendang", "menendang", "nendang",
+    "kekerasan", "ditendang", "menendang", "nendang", "pisau", "pedang", "samurai", "pistol",
     "ditampar", "nampar", "digebuki", "gebuki", "carok", "bentrok", "pembunuhan", "dibunuh",
 })
 _NOW_MARKERS = frozenset({"sekarang", "sedang", "barusan", "masih", "kini"})
@@ -836,13 +836,20 @@ _AD_PHRASES = (
     "jasa pembuatan", "jasa pengurusan", "terima jasa", "menerima jasa", "melayani pembuatan", "bisa bantu buat",
     "bisa bantu urus", "tanpa antri", "tanpa antre", "tanpa tes", "dijamin jadi", "dijamin asli", "hari jadi",
     "proses cepat", "harga bersahabat", "tanpa jaminan", "tanpa agunan", "langsung cair", "cair cepat",
-    "bunga rendah", "minat hubungi", "hubungi wa", "slot gacor", "daftar sekarang", "dana tunai",
+    "bunga rendah", "minat hubungi", "hubungi wa", "slot gacor", "daftar sekarang", "dana tunai", "terima pembuatan",
+    "terima pengurusan", "melayani pengurusan", "melayani pembuatan", "pembuatan kilat", "proses kilat", "urus cepat",
+    "dijamin",
 )
-_BAIT_WORDS = frozenset({"cair", "dicairkan", "pencairan", "daftar", "login", "verifikasi", "perbarui", "unduh",
+_BAIT_WORDS = frozenset({"cair", "dicairkan", "pencairan", "verifikasi", "perbarui", "unduh",
                          "download", "install", "instal", "klaim", "aktifkan", "dinonaktifkan", "nonaktif", "diblokir",
                          "undian", "hadiah", "saldo"})
-# "cek"/"klik" by a link bait only in a message without a citizen's voice ("mohon dicek, videonya di ...").
-_BAIT_WEAK = frozenset({"cek", "klik", "isi", "update"})
+# "cek"/"klik" by a link bait only in a message without a citizen's voice ("mohon dicek, videonya di ...",
+# "website PPDB error, tidak bisa daftar").
+_BAIT_WEAK = frozenset({"cek", "klik", "isi", "update", "daftar", "login"})
+_CITIZEN_TONE = frozenset({"saya", "kami", "warga", "kok", "kenapa", "error", "gagal", "susah", "sulit", "rusak",
+                           "mohon", "belum", "eror", "lemot"})
+# Government, school and university sites are not the bait of a scam.
+_OFFICIAL_LINK = re.compile(r"\.(?:go|ac|sch|mil|desa)\.id\b", re.IGNORECASE)
 _DONATION = frozenset({"donasi", "galang", "sumbangan", "infaq", "infak", "sedekah"})
 _ACCOUNT = frozenset({"rekening", "transfer", "tf"})
 _APK = re.compile(r"\.apk\b|\bapk\b", re.IGNORECASE)
@@ -942,10 +949,15 @@ def _context_reason(hit: _Hit, tokens: Sequence[str]) -> str | None:
     if inside:
         return f"(belum terjadi: {inside[0]})"
     near = tokens[max(0, start - 2): start]
-    if _NEGATIONS.intersection(near) and hit.words == 1:
-        return f"(tidak terjadi: {next(t for t in near if t in _NEGATIONS)})"
+    # "agar tidak tenggelam", "bukan kebakaran"; not "damkar tidak datang, api makin besar".
+    if start > 0 and tokens[start - 1] in _NEGATIONS and hit.words == 1:
+        return f"(tidak terjadi: {tokens[start - 1]})"
     intent = bool(_INTENT_KEYWORDS.intersection(words))
-    if not intent and (_HEDGES.intersection(near) or (start > 0 and tokens[start - 1] in _HEDGES_NEXT)):
+    able = start > 1 and tokens[start - 1] == "bisa" and tokens[start - 2] in _NEGATIONS | {"belum"}  # cannot
+    # "takut longsor" fears what has not happened; "takut air terus naik" fears more of what has.
+    feared = start > 0 and tokens[start - 1] == "takut" and hit.words == 1
+    if not intent and not able and (_HEDGES.intersection(near) or feared
+                                    or (start > 0 and tokens[start - 1] in _HEDGES_NEXT)):
         word = next((t for t in near if t in _HEDGES), tokens[start - 1])
         return f"(belum terjadi: {word})"
     if _CAUSES.intersection(near) and _PAST_AFTER.intersection(tokens[end + 1: end + 4]) and not _fresh(tokens):
@@ -1338,7 +1350,7 @@ class Classifier:
 
     def _topic_hits(self, tokens: Sequence[str], forms: Sequence[_Forms], found: Mapping[str, list[_Hit]]
                     ) -> tuple[list[_Hit], dict[str, tuple[str, ...]]]:
-        hits = [*found.get("topic", []), *self._built_in_hits(tokens)]
+        hits = [*found.get("topic", []), *self._built_in_hits(tokens, forms)]
         if not hits:
             return hits, {}
         cancelled: dict[str, list[str]] = {}
@@ -1364,13 +1376,13 @@ class Classifier:
             kept.append(h)
         return kept, {g: tuple(dict.fromkeys(v)) for g, v in cancelled.items()}
 
-    def _built_in_hits(self, tokens: Sequence[str]) -> list[_Hit]:
+    def _built_in_hits(self, tokens: Sequence[str], forms: Sequence[_Forms]) -> list[_Hit]:
         """Darurat evidence no keyword list can hold: violence going on now, a flood's depth in numbers."""
         if _EMERGENCY_GROUP not in self.rules.keywords:
             return []
         found: list[_Hit] = []
         n = len(tokens)
-        violent = [i for i, t in enumerate(tokens) if t in _VIOLENCE
+        violent = [i for i, t in enumerate(tokens) if t in _VIOLENCE or not _VIOLENCE.isdisjoint(forms[i].long)
                    or (i + 1 < n and f"{t} {tokens[i + 1]}" in _VIOLENCE)]
         for i in violent:
             window = tokens[max(0, i - _NOW_REACH): i + _NOW_REACH]
@@ -1439,10 +1451,11 @@ class Classifier:
         ads = [h.keyword for h in _outermost(found.get("ad", ()))]
         if len(ads) >= 2 or (ads and _CONTACT_NUMBER.search(text)):
             signs.extend(ads)
-        if _URL.search(text):
+        links = [w for w in text.split() if _URL.search(w)]
+        if links and not all(_OFFICIAL_LINK.search(w) for w in links):
             linkless = {t for w in text.split() if not _URL.search(w) for t in self._normalize(w).split()}
             if _BAIT_WORDS.intersection(linkless) or (_BAIT_WEAK.intersection(linkless)
-                                                      and not _COMPLAINT_VOICE.intersection(linkless)):
+                                                      and not (_COMPLAINT_VOICE | _CITIZEN_TONE) & linkless):
                 signs.append("[tautan + ajakan]")
         if _APK.search(text):
             signs.append("[file apk]")
@@ -1500,7 +1513,9 @@ class Classifier:
         new fact. So is a message starting with "update" that has more to it than the query.
         """
         clause = _clause_index(text, len(tokens), self._normalize)
-        query_clauses = {clause[i] for i, t in enumerate(tokens) if t in _QUERY_WORDS or t.isdigit()}
+        # A ticket number or identifier has four digits or more ("100rb" is money).
+        query_clauses = {clause[i] for i, t in enumerate(tokens)
+                         if t in _QUERY_WORDS or (t.isdigit() and len(t) >= _REF_MIN_DIGITS)}
         for name in ("status", "anchor", "ask"):
             for h in found.get(name, ()):
                 query_clauses.update(clause[h.start: h.end + 1])
