@@ -290,6 +290,16 @@ def read_corpus(lines: Iterable[str]) -> tuple[list[CorpusLine], list[str]]:
     return rows, problems
 
 
+def _read_corpus_file(path: str, command: str, out: TextIO) -> tuple[list[CorpusLine], list[str]] | None:
+    """``read_corpus`` of a file (any BOM, undecodable bytes replaced); None, said on ``out``, if unreadable."""
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as f:
+            return read_corpus(f)
+    except OSError as exc:
+        print(f"{command}: cannot read {path}: {exc.strerror or exc}", file=out)
+        return None
+
+
 def _leniency(data: Mapping[str, Any]) -> tuple[frozenset[str], frozenset[str] | None]:
     """(acceptable groups, required groups or None) from a line's ``notes`` and ``also_acceptable``."""
     also = data.get("also_acceptable")
@@ -499,12 +509,10 @@ def eval_routing_main(rules: RoutingRules, corpus_path: str, predictions_path: s
         The exit status: 0, or 2 when the corpus cannot be read or the predictions
         cannot be written.
     """
-    try:
-        with open(corpus_path, encoding="utf-8-sig", errors="replace") as f:
-            rows, problems = read_corpus(f)
-    except OSError as exc:
-        print(f"eval-routing: cannot read {corpus_path}: {exc.strerror or exc}", file=out)
+    read = _read_corpus_file(corpus_path, "eval-routing", out)
+    if read is None:
         return 2
+    rows, problems = read
     classifier = Classifier(rules)
     predictions = [classifier.classify(row.text, row.sender) for row in rows]
     for problem in problems:
@@ -733,12 +741,10 @@ def suggest_keywords_main(rules: RoutingRules, database_url: str, since_text: st
         return 2
     rows: list[CorpusLine] = []
     for path in corpus_paths:
-        try:
-            with open(path, encoding="utf-8-sig", errors="replace") as f:
-                lines, _ = read_corpus(f)
-        except OSError as exc:
-            print(f"suggest-keywords: cannot read {path}: {exc.strerror or exc}", file=out)
+        read = _read_corpus_file(path, "suggest-keywords", out)
+        if read is None:
             return 2
+        lines, _ = read
         rows.extend(line for line in lines if line.expected_groups is not None or line.kind is not None)
     try:
         database = db.open_database(database_url)
