@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
         "eval-routing", help="score routing on a labelled JSONL corpus (precision/recall/F1 per group)"))
     evaluate.add_argument("corpus", help="JSON lines with sender, text, expected_groups, kind")
     evaluate.add_argument("--predictions", default=None, help="also write every prediction to this JSONL file")
+    suggest = with_config(sub.add_parser(
+        "suggest-keywords", help="keywords that would have routed the tickets PICs moved with /alihkan rightly"))
+    suggest.add_argument("--since", default="30d", help="YYYY-MM-DD, an ISO time, or a span like 30d (default)")
+    suggest.add_argument("--corpus", action="append", default=[],
+                         help="labelled JSONL corpus for the F1 change (repeatable)")
     st = with_config(sub.add_parser("status", help="the last hour: SLA per stage, backlog, modems, open tickets; "
                                                     "exit 1 if something needs attention"))
     st.add_argument("--metrics-url", default=None, help="the service's /metrics (default: from [metrics] listen)")
@@ -85,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args.config)
     if args.command == "pics":
         return pics(args.config)
-    if args.command in ("classify", "eval-routing"):
+    if args.command in ("classify", "eval-routing", "suggest-keywords"):
         return routing_command(args)
     if args.command == "status":
         return status(args.config, args.metrics_url)
@@ -142,7 +147,7 @@ def api_command(args: argparse.Namespace) -> int:
 
 
 def routing_command(args: argparse.Namespace) -> int:
-    """``laporgub classify`` and ``laporgub eval-routing`` with the config's keyword rules."""
+    """``laporgub classify``, ``eval-routing`` and ``suggest-keywords`` with the config's keyword rules."""
     from laporgub import evaluation
     from laporgub.intake import routing_rules
 
@@ -152,6 +157,11 @@ def routing_command(args: argparse.Namespace) -> int:
     rules = routing_rules(config)
     if args.command == "classify":
         return evaluation.classify_main(rules, args.text, args.sender or evaluation.DEFAULT_SENDER, sys.stdout)
+    if args.command == "suggest-keywords":
+        from laporgub.clock import SYSTEM
+
+        return evaluation.suggest_keywords_main(rules, config.service.database, args.since, args.corpus, sys.stdout,
+                                                now=SYSTEM.time(), tz=config.tz)
     return evaluation.eval_routing_main(rules, args.corpus, args.predictions, sys.stdout)
 
 

@@ -6,10 +6,14 @@ regency) so a keyword change can be tried before a reload.
 
 ``eval_routing_main`` runs the classifier over a labelled corpus (JSON lines with
 ``sender``, ``text``, ``expected_groups`` without ``channel``, and ``kind``) and prints
-precision, recall and F1 per group and micro-averaged over the category groups and
-``kabkota`` (``pelayanan_publik`` reported beside them), the confusion for the worst
-groups, and the outside checks of issue 5: darurat complaints missed, non-complaints
-routed to a category group, real complaints classified spam or operator. With a
+precision, recall and F1 per group and micro-averaged over the nine topic groups and
+``kabkota`` (``pelayanan_publik`` included), the confusion for the worst groups, and the
+checks that matter more than an average: complaints lost to another kind, non-complaints
+leaked into a group, darurat complaints missed, status queries recognised, complaints
+marked spam. Scoring is lenient: a line may say that some of its groups are only
+acceptable (``notes`` starting ``AMBIGUOUS core=[...] acceptable=[...]``, or an
+``also_acceptable`` list); such a group is neither required nor wrong (docs/routing.md
+has the labelling rules). With a
 predictions path it also writes, for every input line in order, the input's fields plus
 ``predicted_groups``, ``predicted_kind`` and ``regency``, so any other tool can score the
 same run. It works on any corpus: lines that are not JSON objects are reported and
@@ -21,8 +25,10 @@ to ``out``; the CLI wires them (``laporgub/cli.py``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,15 +43,23 @@ __all__ = [
     "CorpusLine",
     "GroupScore",
     "RoutingScores",
+    "Correction",
+    "Suggestion",
     "classify_main",
     "eval_routing_main",
+    "load_corrections",
+    "suggest_keywords",
+    "suggest_keywords_main",
     "read_corpus",
     "score_routing",
 ]
 
-#: The groups micro-F1 is computed over (issue 5): the category groups and kabkota.
-SCORED_GROUPS: tuple[str, ...] = (*CATEGORY_GROUPS, "kabkota")
-_REPORTED_GROUPS: tuple[str, ...] = (*SCORED_GROUPS, "pelayanan_publik")
+#: The groups micro-F1 is computed over: the nine topic groups (``pelayanan_publik`` too) and kabkota.
+SCORED_GROUPS: tuple[str, ...] = (*CATEGORY_GROUPS, "pelayanan_publik", "kabkota")
+_REPORTED_GROUPS: tuple[str, ...] = SCORED_GROUPS
+# "AMBIGUOUS core=['a', 'b'] acceptable=['c']" at the start of a line's notes.
+_AMBIGUOUS = re.compile(r"^\s*AMBIGUOUS\s+core=\[(?P<core>[^\]]*)\]\s+acceptable=\[(?P<acceptable>[^\]]*)\]")
+_QUOTED = re.compile(r"[\"']([^\"']+)[\"']")
 
 #: Sender used for corpus lines without one: an ordinary subscriber (an empty sender would be an operator).
 DEFAULT_SENDER = "+628000000000"
@@ -65,6 +79,8 @@ class CorpusLine:
         sender: the sender, ``DEFAULT_SENDER`` when the line has none.
         expected_groups: the labelled groups without ``channel``, or None when unlabelled.
         kind: the labelled kind, or None when unlabelled.
+        acceptable: groups that are neither required nor wrong on this line (the
+            ``acceptable`` part of an ``AMBIGUOUS`` note and ``also_acceptable``).
     """
 
     number: int
@@ -73,6 +89,12 @@ class CorpusLine:
     sender: str
     expected_groups: frozenset[str] | None
     kind: str | None
+    acceptable: frozenset[str] = frozenset()
+
+    @property
+    def required(self) -> frozenset[str] | None:
+        """The groups a router must give: ``expected_groups`` less the acceptable ones."""
+        return None if self.expected_groups is None else self.expected_groups - self.acceptable
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,13 +125,13 @@ class RoutingScores:
     """Everything ``eval-routing`` reports about one run.
 
     Attributes:
-        groups: group -> its score, for the scored groups and ``pelayanan_publik``.
-        micro: micro-average over ``SCORED_GROUPS``.
+        groups: group -> its score, for the scored groups.
+        micro: micro-average over ``SCORED_GROUPS`` (lenient: acceptable groups ignored).
         labelled_groups: lines with ``expected_groups``.
         labelled_kinds: lines with a ``kind``.
         kind_correct: of those, how many got their kind.
         kind_confusion: (expected kind, predicted kind) -> lines.
-        darurat_missed: complaints expecting darurat that did not get it.
+        darurat_missed: complaints requiring darurat that did not get it.
         noncomplaints_in_category: lines labelled not-a-complaint that reached a category group.
         complaints: lines labelled complaint.
         complaints_as_spam_or_operator: of those, classified spam or operator.
@@ -118,6 +140,12 @@ class RoutingScores:
         missed: group -> Counter of the groups predicted on the lines that expected it and missed it.
         extra: group -> Counter of the groups expected on the lines that got it wrongly.
         examples: group -> a few texts it missed or got wrongly.
+        complaints_lost: complaints classified as another kind (any of them): (kind given, text).
+        complaints_as_spam: complaints classified spam.
+        noncomplaints_in_groups: lines labelled spam or operator that reached any group, or
+            labelled status/too short and answered as a complaint: (labelled kind, text).
+        status_queries: lines labelled status_query.
+        status_recognised: of those, classified status_query.
     """
 
     groups: Mapping[str, GroupScore]
@@ -135,10 +163,19 @@ class RoutingScores:
     missed: Mapping[str, Counter[str]] = field(default_factory=dict)
     extra: Mapping[str, Counter[str]] = field(default_factory=dict)
     examples: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    complaints_lost: tuple[tuple[str, str], ...] = ()
+    complaints_as_spam: tuple[str, ...] = ()
+    noncomplaints_in_groups: tuple[tuple[str, str], ...] = ()
+    status_queries: int = 0
+    status_recognised: int = 0
 
     @property
     def has_labels(self) -> bool:
         return self.labelled_groups > 0 or self.labelled_kinds > 0
+
+    def group(self, name: str) -> GroupScore:
+        """The score of one group (zero counts for a group never seen)."""
+        return self.groups.get(name, GroupScore(0, 0, 0))
 
 
 # --------------------------------------------------------------------------
@@ -182,14 +219,14 @@ def classify_main(config_rules: RoutingRules, text: str, sender: str, out: TextI
             if group in c.matched:
                 print(f"  {group:<17} {', '.join(c.matched[group])}", file=out)
     if e.cancelled:
-        print("cancelled by negative keywords:", file=out)
+        print("cancelled by negative keywords or context:", file=out)
         for group, negatives in e.cancelled.items():
             print(f"  {group:<17} {', '.join(negatives)}", file=out)
     if e.spam_score:
         print(f"spam evidence {e.spam_score:g} against topic evidence {e.topic_score:g}", file=out)
     if c.kind == "complaint" and c.groups and "pelayanan_publik" in c.groups and "pelayanan_publik" not in c.matched:
         print("pelayanan_publik: no topic group matched (the fallback)", file=out)
-    print("weak keywords (~) route alone only when no group has a strong keyword.", file=out)
+    print("weak keywords (~) route only when no group has a strong keyword.", file=out)
     return 0
 
 
@@ -235,15 +272,44 @@ def read_corpus(lines: Iterable[str]) -> tuple[list[CorpusLine], list[str]]:
         sender = data.get("sender")
         groups = data.get("expected_groups")
         kind = data.get("kind")
+        expected = (frozenset(str(g) for g in groups) - {"channel"}) if isinstance(groups, list) else None
+        acceptable, required = _leniency(data)
+        if expected is not None and required is not None:
+            # An AMBIGUOUS note names the required groups; the rest of the line's groups are acceptable.
+            acceptable |= expected - required
+            expected |= required
         rows.append(CorpusLine(
             number=number,
             fields=data,
             text=text,
             sender=str(sender) if sender not in (None, "") else DEFAULT_SENDER,
-            expected_groups=(frozenset(str(g) for g in groups) - {"channel"}) if isinstance(groups, list) else None,
+            expected_groups=expected,
             kind=kind if isinstance(kind, str) and kind else None,
+            acceptable=acceptable - (required or frozenset()),
         ))
     return rows, problems
+
+
+def _read_corpus_file(path: str, command: str, out: TextIO) -> tuple[list[CorpusLine], list[str]] | None:
+    """``read_corpus`` of a file (any BOM, undecodable bytes replaced); None, said on ``out``, if unreadable."""
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as f:
+            return read_corpus(f)
+    except OSError as exc:
+        print(f"{command}: cannot read {path}: {exc.strerror or exc}", file=out)
+        return None
+
+
+def _leniency(data: Mapping[str, Any]) -> tuple[frozenset[str], frozenset[str] | None]:
+    """(acceptable groups, required groups or None) from a line's ``notes`` and ``also_acceptable``."""
+    also = data.get("also_acceptable")
+    acceptable = {str(g) for g in also} if isinstance(also, list) else set()
+    notes = data.get("notes")
+    m = _AMBIGUOUS.match(notes) if isinstance(notes, str) else None
+    if m is None:
+        return frozenset(acceptable - {"channel"}), None
+    acceptable |= set(_QUOTED.findall(m.group("acceptable")))
+    return frozenset(acceptable - {"channel"}), frozenset(_QUOTED.findall(m.group("core"))) - {"channel"}
 
 
 def _expected_regency(row: CorpusLine) -> tuple[bool, str | None]:
@@ -255,7 +321,11 @@ def _expected_regency(row: CorpusLine) -> tuple[bool, str | None]:
 
 
 def score_routing(rows: Sequence[CorpusLine], predictions: Sequence[Classification]) -> RoutingScores:
-    """Compare predictions with the labels of ``rows`` (same order).
+    """Compare predictions with the labels of ``rows`` (same order), leniently.
+
+    A predicted group is a true positive when the line requires it, ignored when the line
+    lists it as acceptable, a false positive otherwise; a required group not predicted is
+    a false negative.
 
     Args:
         rows: the corpus lines.
@@ -273,8 +343,12 @@ def score_routing(rows: Sequence[CorpusLine], predictions: Sequence[Classificati
     kind_confusion: Counter[tuple[str, str]] = Counter()
     darurat_missed: list[str] = []
     noncomplaints: list[str] = []
+    complaints_as_spam_or_operator: list[str] = []
     complaints_as_spam: list[str] = []
+    lost: list[tuple[str, str]] = []
+    leaked: list[tuple[str, str]] = []
     labelled_groups = labelled_kinds = kind_correct = complaints = regency_labelled = regency_correct = 0
+    status_queries = status_recognised = 0
     for row, c in zip(rows, predictions, strict=True):
         got = set(c.groups) - {"channel"}
         if row.kind is not None:
@@ -283,24 +357,35 @@ def score_routing(rows: Sequence[CorpusLine], predictions: Sequence[Classificati
             kind_confusion[(row.kind, c.kind)] += 1
             if row.kind != "complaint" and got & set(CATEGORY_GROUPS):
                 noncomplaints.append(row.text)
+            if row.kind in ("spam", "operator") and got:
+                leaked.append((row.kind, row.text))
+            elif row.kind in ("status_query", "too_short") and c.kind == "complaint":
+                leaked.append((row.kind, row.text))
+            if row.kind == "status_query":
+                status_queries += 1
+                status_recognised += c.kind == "status_query"
             if row.kind == "complaint":
                 complaints += 1
                 if c.kind in ("spam", "operator"):
+                    complaints_as_spam_or_operator.append(row.text)
+                if c.kind == "spam":
                     complaints_as_spam.append(row.text)
-        if row.expected_groups is None:
+                if c.kind != "complaint":
+                    lost.append((c.kind, row.text))
+        required = row.required
+        if required is None:
             continue
         labelled_groups += 1
-        expected = set(row.expected_groups)
-        if "darurat" in expected and "darurat" not in got and row.kind in (None, "complaint"):
+        if "darurat" in required and "darurat" not in got and row.kind in (None, "complaint"):
             darurat_missed.append(row.text)
         for g in _REPORTED_GROUPS:
-            if g in expected and g in got:
+            if g in required and g in got:
                 tp[g] += 1
-            elif g in got:
+            elif g in got and g not in row.acceptable:
                 fp[g] += 1
-                extra[g].update(sorted(expected) or ["(no group)"])
+                extra[g].update(sorted(required) or ["(no group)"])
                 examples[g].append(f"+ {row.text}")
-            elif g in expected:
+            elif g in required and g not in got:
                 fn[g] += 1
                 missed[g].update(sorted(got) or [f"(no group: {c.kind})"])
                 examples[g].append(f"- {row.text}")
@@ -314,9 +399,11 @@ def score_routing(rows: Sequence[CorpusLine], predictions: Sequence[Classificati
         groups=groups, micro=micro, labelled_groups=labelled_groups, labelled_kinds=labelled_kinds,
         kind_correct=kind_correct, kind_confusion=dict(kind_confusion), darurat_missed=tuple(darurat_missed),
         noncomplaints_in_category=tuple(noncomplaints), complaints=complaints,
-        complaints_as_spam_or_operator=tuple(complaints_as_spam), regency_correct=regency_correct,
+        complaints_as_spam_or_operator=tuple(complaints_as_spam_or_operator), regency_correct=regency_correct,
         regency_labelled=regency_labelled, missed=missed, extra=extra,
         examples={g: tuple(v[:_EXAMPLES]) for g, v in examples.items()},
+        complaints_lost=tuple(lost), complaints_as_spam=tuple(complaints_as_spam),
+        noncomplaints_in_groups=tuple(leaked), status_queries=status_queries, status_recognised=status_recognised,
     )
 
 
@@ -346,11 +433,11 @@ def _print_scores(s: RoutingScores, out: TextIO) -> None:
         score = s.groups[g]
         print(f"{g:<18}{_fmt(score.precision):>10}{_fmt(score.recall):>8}{_fmt(score.f1):>8}"
               f"{score.tp + score.fn:>9}{score.tp + score.fp:>11}", file=out)
-        if g == SCORED_GROUPS[-1]:
-            m = s.micro
-            print(f"{'micro (scored)':<18}{_fmt(m.precision):>10}{_fmt(m.recall):>8}{_fmt(m.f1):>8}"
-                  f"{m.tp + m.fn:>9}{m.tp + m.fp:>11}", file=out)
-    print("(micro-average over the category groups and kabkota; pelayanan_publik reported, not in it)", file=out)
+    m = s.micro
+    print(f"{'micro (scored)':<18}{_fmt(m.precision):>10}{_fmt(m.recall):>8}{_fmt(m.f1):>8}"
+          f"{m.tp + m.fn:>9}{m.tp + m.fp:>11}", file=out)
+    print("(lenient: a group a line lists as acceptable counts neither way; micro-average over the nine topic"
+          " groups, pelayanan_publik included, and kabkota)", file=out)
 
     scored = [g for g in SCORED_GROUPS if s.groups[g].fp or s.groups[g].fn]
     worst = sorted(scored, key=lambda g: (s.groups[g].f1 or 0.0, g))[:_WORST]
@@ -364,7 +451,7 @@ def _print_scores(s: RoutingScores, out: TextIO) -> None:
             print(f"    when missed, the line got: {went}", file=out)
         if s.extra[g]:
             came = ", ".join(f"{k} {n}" for k, n in s.extra[g].most_common())
-            print(f"    when wrongly given, the line expected: {came}", file=out)
+            print(f"    when wrongly given, the line required: {came}", file=out)
         for example in s.examples[g]:
             print(f"    {_short(example)}", file=out)
 
@@ -377,19 +464,31 @@ def _print_scores(s: RoutingScores, out: TextIO) -> None:
         for k in kinds:
             counts = "".join(f"{s.kind_confusion.get((k, p), 0):>13}" for p in kinds)
             print(f"  {k:<16}{counts}", file=out)
-    print("\nchecks of issue 5:", file=out)
-    print(f"  darurat complaints missed: {len(s.darurat_missed)}", file=out)
-    for text in s.darurat_missed[:_EXAMPLES]:
-        print(f"    {_short(text)}", file=out)
+    print("\nchecks:", file=out)
+    print(f"  complaints lost to another kind: {len(s.complaints_lost)}/{s.complaints}", file=out)
+    for kind, text in s.complaints_lost[:_EXAMPLES]:
+        print(f"    ({kind}) {_short(text)}", file=out)
+    print(f"  non-complaints leaked into groups: {len(s.noncomplaints_in_groups)}"
+          " (spam/operator given a group, status/too-short answered as a complaint)", file=out)
+    for kind, text in s.noncomplaints_in_groups[:_EXAMPLES]:
+        print(f"    ({kind}) {_short(text)}", file=out)
     print(f"  spam/operator/status/too-short lines in a category group: {len(s.noncomplaints_in_category)}",
           file=out)
     for text in s.noncomplaints_in_category[:_EXAMPLES]:
         print(f"    {_short(text)}", file=out)
+    print(f"  darurat complaints missed: {len(s.darurat_missed)}", file=out)
+    for text in s.darurat_missed[:_EXAMPLES]:
+        print(f"    {_short(text)}", file=out)
+    if s.status_queries:
+        print(f"  status queries recognised: {s.status_recognised}/{s.status_queries}"
+              f" ({s.status_recognised / s.status_queries:.1%})", file=out)
+    rate = len(s.complaints_as_spam) / s.complaints if s.complaints else 0.0
+    print(f"  complaints marked spam: {len(s.complaints_as_spam)}/{s.complaints} ({rate:.1%})", file=out)
+    for text in s.complaints_as_spam[:_EXAMPLES]:
+        print(f"    {_short(text)}", file=out)
     rate = len(s.complaints_as_spam_or_operator) / s.complaints if s.complaints else 0.0
     print(f"  complaints classified spam or operator: {len(s.complaints_as_spam_or_operator)}/{s.complaints}"
           f" ({rate:.1%})", file=out)
-    for text in s.complaints_as_spam_or_operator[:_EXAMPLES]:
-        print(f"    {_short(text)}", file=out)
     if s.regency_labelled:
         print(f"  regency accuracy: {s.regency_correct / s.regency_labelled:.3f}"
               f" ({s.regency_correct}/{s.regency_labelled})", file=out)
@@ -410,12 +509,10 @@ def eval_routing_main(rules: RoutingRules, corpus_path: str, predictions_path: s
         The exit status: 0, or 2 when the corpus cannot be read or the predictions
         cannot be written.
     """
-    try:
-        with open(corpus_path, encoding="utf-8-sig", errors="replace") as f:
-            rows, problems = read_corpus(f)
-    except OSError as exc:
-        print(f"eval-routing: cannot read {corpus_path}: {exc.strerror or exc}", file=out)
+    read = _read_corpus_file(corpus_path, "eval-routing", out)
+    if read is None:
         return 2
+    rows, problems = read
     classifier = Classifier(rules)
     predictions = [classifier.classify(row.text, row.sender) for row in rows]
     for problem in problems:
@@ -446,3 +543,236 @@ def eval_routing_main(rules: RoutingRules, corpus_path: str, predictions_path: s
 
 def _any_label(rows: Sequence[CorpusLine]) -> bool:
     return any(row.kind is not None or row.expected_groups for row in rows)
+
+
+# --------------------------------------------------------------------------
+# suggest-keywords
+
+_SUGGEST_SKIP_GROUPS = frozenset({"channel", "kabkota"})
+_MIN_WORD = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """One ``/alihkan``: a ticket a PIC moved from the groups it left to the group it belongs in.
+
+    Attributes:
+        ticket: the ticket number.
+        text: the complaint's text.
+        to_group: the group the PIC moved it to.
+        from_groups: the groups it left (empty when it left only the channel).
+    """
+
+    ticket: str
+    text: str
+    to_group: str
+    from_groups: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A keyword (or negative keyword) that would have routed corrected tickets rightly.
+
+    Attributes:
+        group: the group whose list it would join.
+        keyword: the words, as an admin would write them in config.toml.
+        negative: True for a negative keyword (keeps the ticket out of ``group``).
+        fixes: corrected tickets it would have routed rightly.
+        of: corrected tickets concerned (moved to, or away from, ``group``).
+        f1_change: micro-F1 on the labelled corpora with it, minus without (None: no corpus).
+    """
+
+    group: str
+    keyword: str
+    negative: bool
+    fixes: int
+    of: int
+    f1_change: float | None
+
+
+def load_corrections(since: float) -> list[Correction]:
+    """Every ``/alihkan`` from ``since`` (epoch seconds) on, oldest first, from the open database.
+
+    A re-route is stored as the ticket's category row for the new group (``source =
+    "reroute"``, created at the moment of the move); the groups it left got
+    ``removed_at`` at that same moment.
+    """
+    from laporgub import db
+
+    rows = (db.TicketCategory.select(db.TicketCategory, db.Ticket)
+            .join(db.Ticket)
+            .where((db.TicketCategory.source == "reroute") & (db.TicketCategory.created_at >= since))
+            .order_by(db.TicketCategory.created_at, db.TicketCategory.id))
+    found: list[Correction] = []
+    for row in rows:
+        left = (db.TicketCategory.select(db.TicketCategory.group)
+                .where((db.TicketCategory.ticket == row.ticket) & (db.TicketCategory.removed_at == row.created_at)
+                       & (db.TicketCategory.group != row.group)))
+        found.append(Correction(row.ticket.number, row.ticket.text, row.group,
+                                tuple(sorted(r.group for r in left if r.group != "channel"))))
+    return found
+
+
+def _micro_f1(rows: Sequence[CorpusLine], predictions: Sequence[Classification]) -> float:
+    return score_routing(rows, predictions).micro.f1 or 0.0
+
+
+def _with_keyword(rules: RoutingRules, group: str, keyword: str, negative: bool) -> RoutingRules:
+    lists = dict(rules.negative_keywords if negative else rules.keywords)
+    lists[group] = (*lists.get(group, ()), keyword)
+    return dataclasses.replace(rules, **{"negative_keywords" if negative else "keywords": lists})
+
+
+def _candidate_phrases(norm: str, skip: frozenset[str]) -> list[str]:
+    """Words and two-word phrases of a normalised text that could be keywords."""
+    words = norm.split()
+    useful = [not (w in skip or w.isdigit() or len(w) < _MIN_WORD) for w in words]
+    found = [w for w, ok in zip(words, useful) if ok]
+    found += [f"{a} {b}" for (a, ok_a), (b, ok_b) in zip(zip(words, useful), zip(words[1:], useful[1:]))
+              if ok_a or ok_b]
+    return list(dict.fromkeys(found))
+
+
+def suggest_keywords(rules: RoutingRules, corrections: Sequence[Correction], rows: Sequence[CorpusLine],
+                     *, top: int = 5, tried: int = 25) -> list[Suggestion]:
+    """Per group, the keywords that would have routed the corrected tickets rightly, best first.
+
+    For the group a ticket was moved to: its words and two-word phrases that are not yet
+    keywords; for a group it was moved away from: the phrase of the matched keyword and
+    its neighbour, as a negative keyword. Each is tried in the rules: how many of the
+    corrected tickets it routes rightly, and the change in micro-F1 on ``rows`` (only the
+    lines holding its words are classified again).
+
+    Args:
+        rules: the rules in force (config.toml's).
+        corrections: the ``/alihkan`` corrections.
+        rows: labelled corpus lines (may be empty: no F1 change then).
+        top: suggestions kept per group and kind.
+        tried: candidates tried per group and kind (the most frequent ones).
+
+    Returns:
+        Suggestions that fix at least one corrected ticket, sorted by group, then kind, fixes,
+        F1 change.
+    """
+    from laporgub.routing import _FILLER, normalize
+
+    base = Classifier(rules)
+    base_predictions = [base.classify(r.text, r.sender) for r in rows]
+    base_f1 = _micro_f1(rows, base_predictions) if rows else None
+    row_norms = [p.normalized for p in base_predictions]
+    skip = frozenset(_FILLER) | {w for kws in rules.keywords.values() for kw in kws
+                                 for w in normalize(kw.lstrip("~")).split()}
+    out: list[Suggestion] = []
+    by_target: dict[str, list[Correction]] = {}
+    by_source: dict[str, list[Correction]] = {}
+    for c in corrections:
+        if c.to_group not in _SUGGEST_SKIP_GROUPS:
+            by_target.setdefault(c.to_group, []).append(c)
+        for g in c.from_groups:
+            if g not in _SUGGEST_SKIP_GROUPS:
+                by_source.setdefault(g, []).append(c)
+
+    def trial(group: str, keyword: str, negative: bool, concerned: list[Correction]) -> Suggestion | None:
+        trial_rules = _with_keyword(rules, group, keyword, negative)
+        classifier = Classifier(trial_rules)
+        fixes = sum(1 for c in concerned if (group in classifier.route(c.text).groups) != negative)
+        if not fixes:
+            return None
+        change = None
+        if rows and base_f1 is not None:
+            words = normalize(keyword).split()
+            predictions = [classifier.classify(r.text, r.sender) if all(w[:4] in n for w in words) else p
+                           for r, p, n in zip(rows, base_predictions, row_norms)]
+            change = _micro_f1(rows, predictions) - base_f1
+        return Suggestion(group, keyword, negative, fixes, len(concerned), change)
+
+    def best(found: list[Suggestion]) -> list[Suggestion]:
+        return sorted(found, key=lambda s: (-s.fixes, -(s.f1_change or 0.0), s.keyword))[:top]
+
+    for group in sorted(by_target, key=lambda g: (-len(by_target[g]), g)):
+        concerned = [c for c in by_target[group] if group not in base.route(c.text).groups]
+        counts: Counter[str] = Counter()
+        for c in concerned:
+            counts.update(_candidate_phrases(normalize(c.text), skip))
+        found = [s for kw, _ in counts.most_common(tried) if (s := trial(group, kw, False, concerned))]
+        out.extend(best(found))
+    for group in sorted(by_source, key=lambda g: (-len(by_source[g]), g)):
+        concerned = [c for c in by_source[group] if group in base.route(c.text).groups]
+        counts = Counter()
+        for c in concerned:
+            e = base.explain(c.text, DEFAULT_SENDER)
+            words = e.classification.normalized.split()
+            for kw in e.candidates.get(group, ()):
+                first = normalize(kw.lstrip("~")).split()[0]
+                for i, w in enumerate(words):
+                    if w.startswith(first[:4]):
+                        if i > 0 and words[i - 1] not in _FILLER:
+                            counts[f"{words[i - 1]} {w}"] += 1
+                        if i + 1 < len(words) and words[i + 1] not in _FILLER:
+                            counts[f"{w} {words[i + 1]}"] += 1
+        found = [s for kw, _ in counts.most_common(tried) if (s := trial(group, kw, True, concerned))]
+        out.extend(best(found))
+    return out
+
+
+def suggest_keywords_main(rules: RoutingRules, database_url: str, since_text: str, corpus_paths: Sequence[str],
+                          out: TextIO, *, now: float, tz: Any, top: int = 5) -> int:
+    """``laporgub suggest-keywords --config FILE [--since 30d] [--corpus FILE ...]``.
+
+    Args:
+        rules: the rules in force.
+        database_url: ``[service] database``.
+        since_text: ``30d``, ``12h``, a date or an ISO time.
+        corpus_paths: labelled corpora to measure the F1 change on (none: no F1 column).
+        out: where to print.
+        now: the current wall time (epoch seconds), from the service's clock.
+        tz: the service's time zone (for dates given without one).
+        top: suggestions per group.
+
+    Returns:
+        0, or 2 when an argument or file cannot be read, 1 when the database cannot be opened.
+    """
+    from laporgub import db
+    from laporgub.privacy import parse_since
+
+    since = parse_since(since_text, now, tz)
+    if since is None:
+        print(f"--since: not a date, time or span (YYYY-MM-DD, ISO time, 30d, 12h): {since_text!r}", file=out)
+        return 2
+    rows: list[CorpusLine] = []
+    for path in corpus_paths:
+        read = _read_corpus_file(path, "suggest-keywords", out)
+        if read is None:
+            return 2
+        lines, _ = read
+        rows.extend(line for line in lines if line.expected_groups is not None or line.kind is not None)
+    try:
+        database = db.open_database(database_url)
+    except Exception as exc:  # noqa: BLE001 - reported as one line
+        print(f"service.database: cannot open: {type(exc).__name__}: {exc}", file=out)
+        return 1
+    with database.connection_context():
+        corrections = load_corrections(since)
+    print(f"{len(corrections)} correction(s) by /alihkan since {since_text}", file=out)
+    if corpus_paths:
+        print(f"F1 change: micro-F1 on {len(rows)} labelled lines of {', '.join(corpus_paths)}", file=out)
+    else:
+        print("no labelled corpus given (--corpus FILE): no F1 change shown", file=out)
+    if not corrections:
+        return 0
+    suggestions = suggest_keywords(rules, corrections, rows, top=top)
+    if not suggestions:
+        print("no keyword would have routed these tickets rightly without other changes", file=out)
+        return 0
+    current: tuple[str, bool] | None = None
+    for s in suggestions:
+        if (s.group, s.negative) != current:
+            current = (s.group, s.negative)
+            what = "negative keywords (keep out of)" if s.negative else "keywords for"
+            print(f"\n{what} {s.group}:", file=out)
+            print(f"  {'keyword':<28}{'fixes':>8}{'F1 change':>12}", file=out)
+        change = "" if s.f1_change is None else f"{s.f1_change:+.4f}"
+        print(f"  {s.keyword:<28}{f'{s.fixes}/{s.of}':>8}{change:>12}", file=out)
+    print("\nThe admin decides: add a line to [groups.<key>] keywords or negative_keywords in config.toml, "
+          "try it with `laporgub classify`, then reload.", file=out)
+    return 0

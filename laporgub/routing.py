@@ -31,14 +31,22 @@ Negative keywords (contiguous phrases) cancel the matches of their group they ov
 that overlaps none (``simulasi``) cancels the whole group; a ``*`` stands for any keyword of
 the group (``tidak ada *`` cancels ``tidak ada banjir`` and ``tidak ada kebakaran``).
 
+Words around a keyword that change its meaning cancel it too (``_context_reason``, shown
+as "cancelled" by ``laporgub classify``): a simile ("kayak sawah"), a landmark ("depan
+pasar"), a count ("40 KK"), a village's name; for darurat an event not happening now
+("hampir", "mau", "tahun lalu", "kalau hujan", a leak, a landfill). Darurat also has
+evidence no list can hold: violence going on now and a flood's depth in numbers
+(``_built_in_hits``); a negative keyword of the group vetoes it like any match.
+
 Keywords weigh 1, or ``weak_weight`` (0.5) when written with a leading ``~``: words that
 often stand in passing in complaints about something else (``~ambulans`` in an accident, a
 ``~proyek`` in a wage complaint). A group receives the complaint when its matches, times its
-``group_weights`` entry (default 1), reach ``min_score`` (1); when no group does (a strong
-keyword of ``pelayanan_publik`` counts), every topic group with some evidence receives it;
-when none has any, ``pelayanan_publik``. ``kabkota`` is added when a regency or city is
-named (``laporgub.gazetteer``). An SMS too short to be a complaint still is one when it
-names an emergency ("kebakaran!!"): a careful human would page.
+``group_weights`` entry (default 1), reach ``min_score`` (1), weak ones counting only when no
+group has a strong keyword or the group's weight is above 1; when no group does, every
+topic group with some evidence receives it; when none has any, ``pelayanan_publik``.
+``kabkota`` is added when a regency or city is named (``laporgub.gazetteer``); a kecamatan
+or village alone sets the regency only. An SMS too short to be a complaint still is one
+when it names an emergency ("kebakaran!!"): a careful human would page.
 
 Spam needs evidence: spam phrases (a phrase weighs 2, a word 1) plus signs of a mass
 message (a link, a phone number to contact, decorated letters, a reader addressed as
@@ -47,7 +55,13 @@ message (a link, a phone number to contact, decorated letters, a reader addresse
 separate pieces of evidence, unless the message has nothing else to it ("mama minta pulsa
 ..."); and no sign of a citizen reporting them (``COMPLAINT_MARKERS``: "saya ditipu", "lapor
 ada", "desa kami"...). Such a report is a complaint and also goes to ``sosial_hukum``: when
-in doubt, a complaint (DESIGN.md).
+in doubt, a complaint (DESIGN.md). Scam signs (``_SCAM_PHRASES``, a link with a call to cash
+in, an ``.apk``, a donation to an account) make spam whatever official words the text
+borrows, unless a citizen says it happened to them (``_MARKERS_AGAINST_SCAM``).
+
+A status query (by ticket number, by a query word and any identifier, or by a mention of an
+earlier report with a question about it) is one only when no clause of the text reports a
+new fact (``_new_fact``): a complaint is never lost to another kind.
 
 ``Classifier.route`` gives the groups of a text already known to be a complaint, for
 re-routing a registered ticket; ``Classifier.explain`` says why, for ``laporgub classify``.
@@ -68,7 +82,7 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
-from laporgub.gazetteer import RegencyMatch, find_regency_match, place_words
+from laporgub.gazetteer import RegencyMatch, find_regency_match, place_words, places
 
 logger = logging.getLogger(__name__)
 
@@ -177,11 +191,17 @@ def _sastrawi() -> _Sastrawi:
 
 
 @lru_cache(maxsize=1)
+def _lexicon_words() -> frozenset[str]:
+    return frozenset(w.strip() for w in _data_text("lexicon.txt").splitlines() if w.strip() and not w.startswith("#"))
+
+
+@lru_cache(maxsize=1)
 def _base_lexicon() -> frozenset[str]:
-    """Words known to be spelt right: Sastrawi's roots, ``data/lexicon.txt``, abbreviations."""
-    extra = {w.strip() for w in _data_text("lexicon.txt").splitlines() if w.strip() and not w.startswith("#")}
+    """Words known to be spelt right: Sastrawi's roots, ``data/lexicon.txt``, abbreviations, place names."""
     abbreviations = set(_ABBREVIATIONS) | {w for v in _ABBREVIATIONS.values() for w in v.split()}
-    return frozenset(_sastrawi().words | extra | abbreviations | place_words())
+    kecamatan, villages = places()
+    names = {w for name in (*kecamatan, *villages) for w in name.split()}
+    return frozenset(_sastrawi().words | _lexicon_words() | abbreviations | place_words() | names)
 
 
 # --------------------------------------------------------------------------
@@ -351,8 +371,12 @@ _SHORT_SUFFIXES = ("nipun", "nya", "ne", "ku", "mu")
 # Prefixes that are also the start of many plain words: only before roots of four letters or more.
 _WEAK_PREFIXES = frozenset({"be", "nge", "ng", "ny"})
 _SHORT_WORD = 3
+# What the Sastrawi stemmer can take off (its prefixes and suffixes): a word with none of them is its own root.
+_STEMMABLE = re.compile(r"^(?:di|ke|se|be|me|pe|te)|(?:i|kan|an|lah|kah|tah|pun|ku|mu|nya)$")
 # Javanese nasal prefixes of one letter ("mbayar", "ndandani"): only before a consonant.
 _JAVANESE_NASAL = ("m", "n")
+# The nasal that replaces a root's first consonant in colloquial verbs ("mukul": pukul, "nabrak": tabrak).
+_COLLOQUIAL_NASAL = {"m": "p", "n": "t"}
 
 
 def _affix_roots(token: str) -> tuple[frozenset[str], frozenset[str]]:
@@ -457,9 +481,15 @@ class _Reader:
             single = frozenset((token,))
             return _Forms(single, single, None, single & self.first_words)
         long, short = _affix_roots(token)
-        stem = self._sastrawi.stem(token) if len(token) > 4 else None
+        stem = self._sastrawi.stem(token) if len(token) > 4 and _STEMMABLE.search(token) else None
         if stem is not None:
             long = long | {stem}
+        if token[:1] in _COLLOQUIAL_NASAL and len(token) >= 5 and token[1] in _VOWELS and not self._known(token, long):
+            # Colloquial and Javanese verbs drop the root's first consonant for a nasal with no
+            # "me-" before it ("mukulin" = memukuli, "nabrak" = menabrak): only in words no
+            # dictionary knows, so "makan" never becomes "pakan".
+            restored = _COLLOQUIAL_NASAL[token[0]] + token[1:]
+            long = long | _affix_roots(restored)[0]
         correction = self._correct(token, long) if self._typos else None
         if correction is not None:
             fixed_long, fixed_short = _affix_roots(correction)
@@ -720,6 +750,121 @@ _OTHER_OFFICES = frozenset({
     "perangkat", "babinsa", "bhabinkamtibmas", "dusun", "kadus",
 })
 _STATUS_ALONE = frozenset({"status", "statusnya", "cek status", "cek laporan", "cek tiket"})
+# "CEK 240311", "STATUS LG-2024-001234", "cek#55621": a query word, then an identifier of any
+# shape (digits, with short letter codes around them), then nothing but courtesy words.
+_QUERY_WORDS = frozenset({"cek", "status", "statusnya", "tiket", "ticket", "tiketnya", "check", "lacak"})
+_REF_COURTESY = frozenset({"bagaimana", "gimana", "berapa", "terima", "kasih", "makasih", "nomor", "laporan",
+                           "aduan", "pengaduan", "info", "kabar", "sudah", "belum", "tiket", "status"})
+_REF_CODE_LETTERS = 5
+_REF_MIN_DIGITS = 4
+# Status query or a new fact? A reply about an old report is owed only when the message asks
+# about the report and tells nothing new: clauses that neither name nor ask about the report
+# but hold a topic keyword, or a fresh event ("tadi pagi", "hari ini", "makin parah"), are a
+# complaint (a death threat "sudah lapor RT tapi dicuekin" must reach a group).
+_CLAUSE_SPLIT = re.compile(r"[.!?;,:&\n()\[\]]+|(?=\b(?:tapi|tp|namun|tetapi|padahal|pdhl|skrg|sekarang|saiki)\b)",
+                           re.IGNORECASE)
+_FRESH_WORDS = frozenset({"tadi", "barusan", "semalam", "makin", "semakin", "terulang", "bertambah", "kini"})
+_FRESH_PHRASES = (("hari", "ini"), ("pagi", "ini"), ("siang", "ini"), ("sore", "ini"), ("malam", "ini"),
+                  ("kejadian", "lagi"), ("tambah", "parah"), ("kembali", "terjadi"), ("saat", "ini"))
+_NOW_WORDS = frozenset({"sekarang"})
+_UNTIL = frozenset({"sampai", "hingga", "smp", "sampe"})
+_UPDATE_WORDS = frozenset({"update", "updet", "apdet", "menindaklanjuti"})
+
+# Words around a keyword that change what it means (built in; laporgub classify shows them):
+# a simile ("becek kayak sawah"), a landmark ("halte depan pasar", "tiang di depan SD"), and
+# for darurat an event that did not happen ("hampir tabrakan"), happened long ago ("ambrol
+# sejak banjir tahun lalu"), happens by habit ("kalau hujan kelas kebanjiran") or is a leak,
+# not a flood ("atap bocor, ruang kelas kebanjiran").
+_SIMILE = frozenset({"seperti", "bagai", "bagaikan", "bak", "mirip", "layaknya", "ibarat", "macam"})
+_LANDMARK_PREPS = frozenset({"depan", "dekat", "deket", "samping", "sebelah", "belakang", "seberang", "sebrang",
+                             "sekitar", "arah", "menuju", "pinggir"})
+_ROUTE_WORDS = frozenset({"jalan", "akses", "arah", "menuju"})
+_LANDMARK_NOUNS = frozenset({"pasar", "sekolah", "sd", "sdn", "smp", "smpn", "sma", "sman", "smk", "smkn", "madrasah",
+                             "mts", "terminal", "stasiun", "halte", "puskesmas", "rumah", "rsud", "klinik", "pabrik",
+                             "spbu", "kantor", "balai", "kampus", "toko", "minimarket", "pangkalan", "kios", "apotek",
+                             "masjid", "gedung", "pom"})
+_HEDGES = frozenset({"hampir", "nyaris", "terancam", "berpotensi", "potensi", "khawatir", "kuatir", "rawan", "meh",
+                     "cegah", "mencegah", "antisipasi", "sebelum", "takutnya", "seandainya", "jangan", "nanti"})
+# Words of self-harm, where "mau" (about to) is the emergency itself.
+_INTENT_KEYWORDS = frozenset({"lompat", "melompat", "terjun", "bunuh", "gantung"})
+_CAUSES = frozenset({"karena", "akibat", "gara", "sebab", "imbas", "dampak", "bikin"})
+_NEGATIONS = frozenset({"tidak", "bukan", "agar", "supaya", "biar", "jangan", "jgn"})
+_COUNT_WORDS = frozenset({"puluhan", "ratusan", "ribuan", "beberapa", "banyak", "se", "satu", "dua", "tiga", "empat",
+                          "lima", "sepuluh"})
+_PROBLEM_WORDS = frozenset({"rusak", "bocor", "roboh", "ambruk", "jebol", "terbakar", "kebakaran", "sepi", "tutup",
+                            "kotor", "bau", "penuh", "kumuh", "banjir", "mati", "padam", "terbengkalai", "mangkrak"})
+_HEDGES_NEXT = frozenset({"bisa", "bakal", "akan", "mau", "hendak", "arep"})
+_NOT_YET = _HEDGES | _HEDGES_NEXT | _NEGATIONS
+_PAST_UNITS = frozenset({"tahun", "bulan", "minggu", "thn", "bln"})
+_PAST_AFTER = frozenset({"lalu", "silam", "kemarin", "kepungkur", "kapungkur", "wingi"})
+_PAST_BEFORE = frozenset({"bekas", "pasca", "sisa", "sehabis", "dulu", "pernah"})
+_HABIT_WORDS = frozenset({"kalau", "jika", "bila", "tiap", "setiap", "saat", "waktu", "pas", "musim", "sering",
+                          "langganan", "selalu"})
+_WHEN_WORDS = frozenset({"saat", "waktu", "pas"})
+_LANDFILL = frozenset({"sampah", "tpa", "tps", "timbunan"})
+_ROOMS = frozenset({"kelas", "ruang", "ruangan", "kamar", "kantor", "aula", "gedung", "dapur", "mushola", "musholla"})
+_FLOOD_WORDS = frozenset({"banjir", "rendam", "genang", "terendam", "tergenang", "kebanjiran"})
+# Violence that is going on while the sender writes is an emergency too (GUIDE-style darurat).
+_VIOLENCE = frozenset({
+    "aniaya", "keroyok", "dipukuli", "memukuli", "dipukul", "pemukulan", "mukul", "mukulin", "mukuli", "berkelahi",
+    "perkelahian", "tawuran", "bacok", "dibacok", "tusuk", "ditusuk", "golok", "parang", "celurit", "clurit", "sajam",
+    "senjata tajam", "senjata api", "amuk", "ngamuk", "begal", "rampok", "culik", "penculikan", "perkosa", "kdrt",
+    "kekerasan", "ditendang", "menendang", "nendang", "pisau", "pedang", "samurai", "pistol",
+    "ditampar", "nampar", "digebuki", "gebuki", "carok", "bentrok", "pembunuhan", "dibunuh",
+})
+_NOW_MARKERS = frozenset({"sekarang", "sedang", "barusan", "masih", "kini"})
+_NOW_PHRASES = (("saat", "ini"), ("baru", "saja"), ("tolong", "cepat"), ("cepat", "datang"), ("segera", "datang"),
+                ("cepat", "tolong"))
+_NOW_REACH = 8
+_HABITUAL = frozenset({"sering", "tiap", "setiap", "selalu", "kerap", "biasanya"})
+_WATER_WORDS = frozenset({"air", "banjir", "genang", "tergenang", "genangan", "rob", "rendam", "terendam"})
+_DEPTH_UNITS = {"cm": 30, "centi": 30, "senti": 30, "centimeter": 30, "meter": 1, "m": 1}
+
+# Signs that a message is a scam whatever official words it borrows: a link with a call to
+# open it ("sudah cair, cek di <link>"), an app file, a request for a bank code, for money to
+# an account ("transfer dulu, nanti saya ganti"), a donation to an unknown account, an advert
+# for papers or loans. A citizen reporting one says so ("saya ditipu", "ada yang ngaku").
+_SCAM_PHRASES = (
+    "tolong transfer", "transfer dulu", "segera transfer", "harap transfer", "silakan transfer",
+    "silahkan transfer", "transfer ke rekening", "kirim ke rekening", "kirim uang ke", "salah transfer",
+    "nanti saya ganti", "nanti aku ganti", "nanti diganti", "kode otp", "kode verifikasi", "sebutkan kode",
+    "sebutkan kodenya", "kirimkan kode", "kirim kode", "kode yang masuk", "berikan kode", "kodenya dikirim",
+    "kode dikirim", "biaya admin", "biaya administrasi", "biaya pencairan", "minta pulsa", "kirim pulsa",
+    "belikan pulsa",
+)
+_AD_PHRASES = (
+    "jasa pembuatan", "jasa pengurusan", "terima jasa", "menerima jasa", "melayani pembuatan", "bisa bantu buat",
+    "bisa bantu urus", "tanpa antri", "tanpa antre", "tanpa tes", "dijamin jadi", "dijamin asli", "hari jadi",
+    "proses cepat", "harga bersahabat", "tanpa jaminan", "tanpa agunan", "langsung cair", "cair cepat",
+    "bunga rendah", "minat hubungi", "hubungi wa", "slot gacor", "daftar sekarang", "dana tunai", "terima pembuatan",
+    "terima pengurusan", "melayani pengurusan", "melayani pembuatan", "pembuatan kilat", "proses kilat", "urus cepat",
+    "dijamin",
+)
+_BAIT_WORDS = frozenset({"cair", "dicairkan", "pencairan", "verifikasi", "perbarui", "unduh",
+                         "download", "install", "instal", "klaim", "aktifkan", "dinonaktifkan", "nonaktif", "diblokir",
+                         "undian", "hadiah", "saldo"})
+# "cek"/"klik" by a link bait only in a message without a citizen's voice ("mohon dicek, videonya di ...",
+# "website PPDB error, tidak bisa daftar").
+_BAIT_WEAK = frozenset({"cek", "klik", "isi", "update", "daftar", "login"})
+_CITIZEN_TONE = frozenset({"saya", "kami", "warga", "kok", "kenapa", "error", "gagal", "susah", "sulit", "rusak",
+                           "mohon", "belum", "eror", "lemot"})
+# Government, school and university sites are not the bait of a scam.
+_OFFICIAL_LINK = re.compile(r"\.(?:go|ac|sch|mil|desa)\.id\b", re.IGNORECASE)
+_DONATION = frozenset({"donasi", "galang", "sumbangan", "infaq", "infak", "sedekah"})
+_ACCOUNT = frozenset({"rekening", "transfer", "tf"})
+_APK = re.compile(r"\.apk\b|\bapk\b", re.IGNORECASE)
+# What a citizen reporting a scam writes; weaker signs of a citizen ("anak saya", "desa kami")
+# are also what impersonators write, so they do not outweigh a scam sign.
+_MARKERS_AGAINST_SCAM = (
+    "ditipu", "tertipu", "penipuan", "penipu", "modus", "mengaku", "ngaku", "mengatasnamakan", "catut", "dicatut",
+    "saya lapor", "mau lapor", "ingin lapor", "lapor ada", "melaporkan", "ditindak", "diusut", "diberantas",
+    "berantas", "dapat sms", "ada sms", "terima sms", "sms dari", "sms penipuan", "pesan penipuan", "nomor penipu",
+    "diblokir nomornya", "mohon diblokir", "tolong diblokir", "hoaks", "hoax", "palsu", "apakah benar", "benarkah",
+    "resmi atau", "saya transfer", "saya sudah transfer", "sudah saya transfer", "terlanjur", "hilang uang",
+    "dibawa kabur", "saldo hilang", "ludes", "disuruh", "diminta", "dimintai", "ditelpon", "ditelepon", "ada yang",
+    "waspada", "hati hati", "jangan klik",
+    "kena tipu", "jadi korban", "menjadi korban", "link aneh", "tetangga saya", "warga kami",
+)
 
 # Signs of a mass message, each weighing 1 as spam evidence (decorated letters 2).
 _URL = re.compile(
@@ -743,6 +888,101 @@ _DECORATED = re.compile("[\U0001D400-\U0001D7FF\uFF21-\uFF5A\u24B6-\u24E9]")
 
 def _decorated(text: str) -> bool:
     return _DECORATED.search(text) is not None
+
+
+def _clause_index(text: str, count: int, normalize: Callable[[str], str]) -> list[int]:
+    """For each of the ``count`` words of the normalised text, the number of its clause."""
+    index: list[int] = []
+    for number, piece in enumerate(_CLAUSE_SPLIT.split(text)):
+        index.extend([number] * len(normalize(piece).split()))
+    if len(index) != count:  # normalisation across a cut differed: one clause
+        return [0] * count
+    return index
+
+
+_PLACE_WORDS = frozenset({"kecamatan", "desa", "kelurahan", "dusun", "dukuh"})
+
+
+def _in_place_name(hit: _Hit, tokens: Sequence[str]) -> bool:
+    """Whether the hit lies in the name of a kecamatan or village after "desa"/"kecamatan" ("Ds Sawahan")."""
+    kecamatan, villages = places()
+    for i in range(max(0, hit.start - 3), hit.start):
+        if tokens[i] not in _PLACE_WORDS:
+            continue
+        for k in range(3, 0, -1):
+            name = " ".join(tokens[i + 1: i + 1 + k])
+            if i + k >= hit.end and (name in kecamatan or name in villages):
+                return True
+    return False
+
+
+def _fresh(tokens: Sequence[str]) -> bool:
+    """Whether a text tells of something that happens now or just happened ("tadi", "sekarang", "hari ini")."""
+    return bool(_FRESH_WORDS.intersection(tokens) or _NOW_MARKERS.intersection(tokens)
+                or any(_has_phrase(tokens, p) for p in (*_FRESH_PHRASES, *_NOW_PHRASES)))
+
+
+def _has_phrase(tokens: Sequence[str], phrase: tuple[str, ...]) -> bool:
+    k = len(phrase)
+    return any(tuple(tokens[i: i + k]) == phrase for i in range(len(tokens) - k + 1))
+
+
+def _context_reason(hit: _Hit, tokens: Sequence[str]) -> str | None:
+    """Why the words around a keyword match change its meaning, or None (see ``_SIMILE`` and below)."""
+    start, end = hit.start, hit.end
+    while start > 0 and tokens[start - 1] == tokens[hit.start]:  # "longsor2" is one word said twice
+        start -= 1
+    before = tokens[max(0, start - 2): start]
+    if _SIMILE.intersection(before):
+        return f"(perumpamaan: {next(t for t in before if t in _SIMILE)})"
+    words = hit.keyword.split()
+    if words == ["kk"] and start > 0 and (tokens[start - 1].isdigit() or tokens[start - 1] in _COUNT_WORDS):
+        return "(jumlah kepala keluarga)"
+    if (hit.label != _EMERGENCY_GROUP and words[0] in _LANDMARK_NOUNS and start > 0
+            and not _PROBLEM_WORDS.intersection(words)):
+        prev = tokens[start - 1]
+        if prev in _LANDMARK_PREPS or (prev == "ke" and start > 1 and tokens[start - 2] in _ROUTE_WORDS):
+            return f"(patokan tempat: {prev})"
+    if hit.label != _EMERGENCY_GROUP or hit.keyword in ("kekerasan sedang terjadi", "ketinggian air"):
+        return None
+    inside = [t for t in tokens[hit.start + 1: end] if t in _NOT_YET]  # "rumah hampir roboh": "rumah roboh"
+    if inside:
+        return f"(belum terjadi: {inside[0]})"
+    near = tokens[max(0, start - 2): start]
+    # "agar tidak tenggelam", "bukan kebakaran"; not "damkar tidak datang, api makin besar".
+    if start > 0 and tokens[start - 1] in _NEGATIONS and hit.words == 1:
+        return f"(tidak terjadi: {tokens[start - 1]})"
+    intent = bool(_INTENT_KEYWORDS.intersection(words))
+    able = start > 1 and tokens[start - 1] == "bisa" and tokens[start - 2] in _NEGATIONS | {"belum"}  # cannot
+    # "takut longsor" fears what has not happened; "takut air terus naik" fears more of what has.
+    feared = start > 0 and tokens[start - 1] == "takut" and hit.words == 1
+    if not intent and not able and (_HEDGES.intersection(near) or feared
+                                    or (start > 0 and tokens[start - 1] in _HEDGES_NEXT)):
+        word = next((t for t in near if t in _HEDGES), tokens[start - 1])
+        return f"(belum terjadi: {word})"
+    if _CAUSES.intersection(near) and _PAST_AFTER.intersection(tokens[end + 1: end + 4]) and not _fresh(tokens):
+        return f"(penyebab: {next(t for t in near if t in _CAUSES)})"
+    after = tokens[end + 1: end + 7]
+    for i, t in enumerate(after[:-1]):
+        if t in _PAST_UNITS and after[i + 1] in _PAST_AFTER:
+            return f"(masa lalu: {t} {after[i + 1]})"
+    if len(after) >= 3 and after[0] in ("sudah", "selama") and after[1].isdigit() and after[2] in _PAST_UNITS:
+        return f"(sudah lama: {' '.join(after[:3])})"
+    if _PAST_BEFORE.intersection(tokens[max(0, start - 3): start]):
+        return f"(masa lalu: {next(t for t in tokens[max(0, start - 3): start] if t in _PAST_BEFORE)})"
+    for habit in (tokens[max(0, start - 4): start], tokens[end + 1: end + 4]):
+        said = _HABIT_WORDS.intersection(habit)
+        # "saat hujan angin semalam" is one night, not a habit.
+        if "hujan" in habit and said and not (said <= _WHEN_WORDS and _fresh(tokens)):
+            return "(kebiasaan: kalau hujan)"
+    if start > 0 and tokens[start - 1] in ("sering", "langganan", "selalu"):
+        return f"(kebiasaan: {tokens[start - 1]})"
+    if "longsor" in words and _LANDFILL.intersection(tokens[max(0, start - 4): start]):
+        return "(sampah, bukan bencana)"
+    if (_FLOOD_WORDS.intersection(words) and "bocor" in tokens
+            and _ROOMS.intersection(tokens[max(0, start - 3): start])):
+        return "(bocor, bukan banjir)"
+    return None
 
 
 def _spam_signs(text: str, tokens: Sequence[str]) -> list[str]:
@@ -954,11 +1194,18 @@ class Classifier:
                              *(("tight", kw) for kw in _STATUS_ANCHORS_TIGHT)], 2)
         index.add("ask", [*(("far", kw) for kw in _STATUS_ASKS_FAR), *(("reply", kw) for kw in _STATUS_ASKS_REPLY),
                           *(("near", kw) for kw in _STATUS_ASKS_NEAR)], 0)
+        index.add("scam", (("scam", kw) for kw in _SCAM_PHRASES), 1)
+        index.add("ad", (("ad", kw) for kw in _AD_PHRASES), 1)
+        index.add("against", (("against", kw) for kw in _MARKERS_AGAINST_SCAM), 1)
         self._reader = _Reader(index.words("topic", "spam", "anchor", "ask", "status"),
                                base | frozenset(abbreviations) | _FILLER,
                                typo_min_length=rules.typo_min_length,
                                typo_two_edit_length=rules.typo_two_edit_length)
         self._reader.first_words = index.first_words()
+        # Ordinary words: a kecamatan of that name counts only after "kec"/"desa" ("di taman" is a park).
+        self._ordinary = frozenset(_sastrawi().words | _lexicon_words() | set(abbreviations) | _FILLER
+                                   | {w for v in abbreviations.values() for w in v.split()}
+                                   | self._index.words("topic", "spam"))
 
     # -- public API ----------------------------------------------------------
 
@@ -1021,21 +1268,18 @@ class Classifier:
             return _Reading(Classification(kind, (), None, MappingProxyType(dict(matched or {})), ticket_ref, norm),
                             **extra)
 
-        if sender is not None:
-            if is_operator_sender(sender):
-                return other("operator")
-            ticket = parse_ticket_number(text)
-            if ticket is not None:
-                return other("status_query", ticket)
+        if sender is not None and is_operator_sender(sender):
+            return other("operator")
         forms = tuple(self._reader.forms(t) for t in tokens)
         found = self._index.find(forms)
-        topic_forms, topic_found = forms, found
+        topic_tokens, topic_forms, topic_found = tokens, forms, found
         if _URL.search(text):
             # Words inside a link ("banpres-umkm.info") are bait, not topic.
             linkless = " ".join(w for w in text.split() if not _URL.search(w))
-            topic_forms = tuple(self._reader.forms(t) for t in self._normalize(linkless).split())
+            topic_tokens = tuple(self._normalize(linkless).split())
+            topic_forms = tuple(self._reader.forms(t) for t in topic_tokens)
             topic_found = self._index.find(topic_forms)
-        topic_hits, cancelled = self._topic_hits(topic_forms, topic_found)
+        topic_hits, cancelled = self._topic_hits(topic_tokens, topic_forms, topic_found)
         spam_hits = found.get("spam", [])
         context: dict[str, Any] = {"forms": forms, "tokens": tokens, "cancelled": cancelled}
         if sender is None:
@@ -1043,13 +1287,19 @@ class Classifier:
                         ] if _weight(spam_hits) >= 2 else []
             return self._complaint(text, norm, [*topic_hits, *reported], context)
 
-        spam_score, topic_score, verdict = self._spam_verdict(text, tokens, found, spam_hits, topic_hits)
+        ticket = parse_ticket_number(text)
+        if ticket is not None and not self._new_fact(text, tokens, found, topic_hits if topic_tokens is tokens
+                                                     else self._topic_hits(tokens, forms, found)[0]):
+            return other("status_query", ticket, **context)
+        spam_score, topic_score, verdict, scam = self._spam_verdict(text, tokens, found, spam_hits, topic_hits)
         context |= {"spam_score": spam_score, "topic_score": topic_score}
         if verdict == "spam":
-            signs = tuple(dict.fromkeys(_spam_signs(text, tokens)))
+            signs = tuple(dict.fromkeys([*scam, *_spam_signs(text, tokens)]))
             return other("spam", matched={_SPAM: (*_first_seen(spam_hits), *signs)}, **context)
-        if self._is_status_query(norm, tokens, found):
-            return other("status_query", **context)
+        if ticket is None and (self._short_status(tokens) or self._is_status_query(norm, tokens, found)):
+            if not self._new_fact(text, tokens, found, topic_hits if topic_tokens is tokens
+                                  else self._topic_hits(tokens, forms, found)[0]):
+                return other("status_query", **context)
         if self._meaningful_words(tokens) < self.rules.min_words:
             # A careful human pages on "kebakaran!!" alone.
             if not any(h.label == _EMERGENCY_GROUP and not h.weak for h in topic_hits):
@@ -1057,6 +1307,8 @@ class Classifier:
         # Fraud and gambling are the law group's, whatever else the report mentions.
         reported = [dataclasses.replace(h, label=_FRAUD_GROUP, weak=False) for h in spam_hits
                     ] if verdict == "reported" else []
+        if verdict == "reported" and scam:
+            reported.append(_Hit(_FRAUD_GROUP, scam[0], 0, 0))
         return self._complaint(text, norm, [*topic_hits, *reported], context)
 
     def _complaint(self, text: str, norm: str, hits: list[_Hit], context: dict[str, Any]) -> _Reading:
@@ -1064,14 +1316,19 @@ class Classifier:
         for h in hits:
             by_group.setdefault(h.label, []).append(h)
         scores = {g: self._score(g, hs) for g, hs in by_group.items()}
-        passed = {g for g, s in scores.items() if s >= self.rules.min_score}
+        strong = {g for g, hs in by_group.items() if any(not h.weak for h in hs)}
+        # Weak keywords are what stands in passing ("anak sy batuk" in a smoke complaint): beside a
+        # group with a strong keyword they add their group only when the admin weighted it up.
+        passed = {g for g, s in scores.items() if s >= self.rules.min_score
+                  and (not strong or g in strong or self.rules.group_weights.get(g, 1.0) > 1.0)}
         if not passed:
             # Nothing stands out: every topic with some evidence, as a careful reader would.
             passed = {g for g in scores if g != _FALLBACK_GROUP}
         groups = set(passed)
         matched = {g: _first_seen(by_group[g]) for g in groups}
-        place: RegencyMatch | None = find_regency_match(text, self._reader.known)
-        if place is not None:
+        place: RegencyMatch | None = find_regency_match(text, self._reader.known, self._ordinary.__contains__)
+        if place is not None and not place.place:
+            # A kecamatan or village alone sets the regency (its leaders see the complaint), not kabkota.
             groups.add(_REGENCY_GROUP)
             matched.setdefault(_REGENCY_GROUP, (place.alias,))
         if not groups - {_REGENCY_GROUP, _FALLBACK_GROUP}:
@@ -1091,9 +1348,9 @@ class Classifier:
         weight = self.rules.group_weights.get(group, 1.0)
         return weight * (len(strong) + self.rules.weak_weight * len(weak))
 
-    def _topic_hits(self, forms: Sequence[_Forms], found: Mapping[str, list[_Hit]]
+    def _topic_hits(self, tokens: Sequence[str], forms: Sequence[_Forms], found: Mapping[str, list[_Hit]]
                     ) -> tuple[list[_Hit], dict[str, tuple[str, ...]]]:
-        hits = found.get("topic", [])
+        hits = [*found.get("topic", []), *self._built_in_hits(tokens, forms)]
         if not hits:
             return hits, {}
         cancelled: dict[str, list[str]] = {}
@@ -1110,11 +1367,40 @@ class Classifier:
                 continue
             by = [n.keyword for n in negatives if n.label == h.label and n.overlaps(h)]
             by += [w.keyword for w in self._wildcards_around(h, forms) if w.wraps(h, forms)]
+            reason = "(nama tempat)" if _in_place_name(h, tokens) else _context_reason(h, tokens)
+            if reason:
+                by.append(reason)
             if by:
                 cancelled.setdefault(h.label, []).extend(by)
                 continue
             kept.append(h)
         return kept, {g: tuple(dict.fromkeys(v)) for g, v in cancelled.items()}
+
+    def _built_in_hits(self, tokens: Sequence[str], forms: Sequence[_Forms]) -> list[_Hit]:
+        """Darurat evidence no keyword list can hold: violence going on now, a flood's depth in numbers."""
+        if _EMERGENCY_GROUP not in self.rules.keywords:
+            return []
+        found: list[_Hit] = []
+        n = len(tokens)
+        violent = [i for i, t in enumerate(tokens) if t in _VIOLENCE or not _VIOLENCE.isdisjoint(forms[i].long)
+                   or (i + 1 < n and f"{t} {tokens[i + 1]}" in _VIOLENCE)]
+        for i in violent:
+            window = tokens[max(0, i - _NOW_REACH): i + _NOW_REACH]
+            if _HABITUAL.intersection(window):
+                continue
+            now = bool(_NOW_MARKERS.intersection(window)) or (i > 0 and tokens[i - 1] == "lagi")
+            now = now or any(_has_phrase(window, p) for p in _NOW_PHRASES)
+            if now:
+                found.append(_Hit(_EMERGENCY_GROUP, "kekerasan sedang terjadi", i, i))
+                break
+        for i, t in enumerate(tokens):
+            threshold = _DEPTH_UNITS.get(t)
+            if threshold is None or i == 0 or not tokens[i - 1].isdigit() or int(tokens[i - 1]) < threshold:
+                continue
+            if _WATER_WORDS.intersection(tokens[max(0, i - 5): i - 1]):
+                found.append(_Hit(_EMERGENCY_GROUP, "ketinggian air", i - 1, i))
+                break
+        return found
 
     def _wildcards_around(self, hit: _Hit, forms: Sequence[_Forms]) -> list[_Wildcard]:
         """The wildcard negatives of the hit's group whose word next to the ``*`` stands there."""
@@ -1129,19 +1415,26 @@ class Classifier:
         return [w for key in near.intersection(by_word) for w in by_word[key]]
 
     def _spam_verdict(self, text: str, tokens: Sequence[str], found: Mapping[str, list[_Hit]], spam_hits: list[_Hit],
-                      topic_hits: list[_Hit]) -> tuple[float, float, str | None]:
-        """(spam evidence, topic evidence, ``"spam"``, ``"reported"`` or None)."""
+                      topic_hits: list[_Hit]) -> tuple[float, float, str | None, tuple[str, ...]]:
+        """(spam evidence, topic evidence, ``"spam"``, ``"reported"`` or None, scam signs)."""
+        scam = self._scam_signs(text, tokens, found)
         phrases = _outermost(spam_hits)
         signs = _spam_signs(text, tokens)
         weight = sum(min(2, h.words) for h in phrases)
         score = weight + len(signs)
         topic = _weight(h for h in topic_hits if not h.weak)
+        if scam:
+            # A scam borrows official words ("BLT", "PLN", "KTP"): they do not weigh against it,
+            # only a citizen saying it happened to them does.
+            against = [m for m in found.get("against", ())
+                       if not any(m.overlaps(s) for s in (*spam_hits, *found.get("scam", ()), *found.get("ad", ())))]
+            return score + 2 * len(scam), topic, "reported" if against else "spam", scam
         if score < 2 or not (weight or "[huruf hias]" in signs):
-            return score, topic, None
+            return score, topic, None, ()
         # A citizen reporting fraud or gambling: when in doubt, a complaint.
         for m in found.get("marker", ()):
             if not any(m.overlaps(s) for s in spam_hits):
-                return score, topic, "reported" if weight >= 2 else None
+                return score, topic, "reported" if weight >= 2 else None, ()
         # Topic words and a citizen's voice ("saya", "warga") weigh against: a phrase in both
         # lists ("judi online") cancels out, while the official words of phishing ("PLN",
         # "bansos") are outweighed. One piece of evidence alone ("24 jam", "hp rusak") is
@@ -1150,7 +1443,25 @@ class Classifier:
         pieces = len(phrases) + len(signs)
         alone = topic == 0 and voice == 0 and weight >= 2
         spam = score > topic + voice and (pieces >= 2 or alone)
-        return score, topic, "spam" if spam else None
+        return score, topic, "spam" if spam else None, ()
+
+    def _scam_signs(self, text: str, tokens: Sequence[str], found: Mapping[str, list[_Hit]]) -> tuple[str, ...]:
+        """The signs of a scam in ``text`` (see ``_SCAM_PHRASES``), in a stable order."""
+        signs = [h.keyword for h in _outermost(found.get("scam", ()))]
+        ads = [h.keyword for h in _outermost(found.get("ad", ()))]
+        if len(ads) >= 2 or (ads and _CONTACT_NUMBER.search(text)):
+            signs.extend(ads)
+        links = [w for w in text.split() if _URL.search(w)]
+        if links and not all(_OFFICIAL_LINK.search(w) for w in links):
+            linkless = {t for w in text.split() if not _URL.search(w) for t in self._normalize(w).split()}
+            if _BAIT_WORDS.intersection(linkless) or (_BAIT_WEAK.intersection(linkless)
+                                                      and not (_COMPLAINT_VOICE | _CITIZEN_TONE) & linkless):
+                signs.append("[tautan + ajakan]")
+        if _APK.search(text):
+            signs.append("[file apk]")
+        if _DONATION.intersection(tokens) and _ACCOUNT.intersection(tokens):
+            signs.append("[donasi ke rekening]")
+        return tuple(dict.fromkeys(signs))
 
     def _meaningful_words(self, tokens: Sequence[str]) -> int:
         return sum(1 for t in tokens if len(t) >= 2 and not t.isdigit() and t not in _FILLER)
@@ -1175,6 +1486,55 @@ class Classifier:
         return False
 
     @staticmethod
+    def _short_status(tokens: Sequence[str]) -> bool:
+        """"CEK 240311", "Status LG-2024-001234", "cek#55621 mksh": a query word, an identifier, courtesy."""
+        first = next((i for i, t in enumerate(tokens) if t in _QUERY_WORDS), None)
+        if first is None:
+            return False
+        digits = [i for i, t in enumerate(tokens) if t.isdigit()]
+        if not any(len(tokens[i]) >= 3 for i in digits) or min(digits) < first:
+            return False
+        ident = set(digits)
+        for i in digits:  # letter codes beside the digits ("lg", "adu", "jtg")
+            for j in (i - 1, i + 1):
+                if 0 <= j < len(tokens) and tokens[j].isalpha() and len(tokens[j]) <= _REF_CODE_LETTERS \
+                        and tokens[j] not in _QUERY_WORDS and tokens[j] not in _FILLER:
+                    ident.add(j)
+        rest = [t for i, t in enumerate(tokens) if i != first and i not in ident]
+        return all(t in _FILLER or t in _REF_COURTESY or t in _QUERY_WORDS for t in rest)
+
+    def _new_fact(self, text: str, tokens: Sequence[str], found: Mapping[str, list[_Hit]],
+                  topic_hits: Sequence[_Hit]) -> bool:
+        """Whether a message that names an earlier report also reports something new.
+
+        The text is cut into clauses (punctuation, "tapi", "sekarang"...); a clause that neither
+        names nor asks about the report (a status phrase, "laporan saya", a ticket number, "cek")
+        but holds a topic keyword, or tells a fresh event ("tadi", "hari ini", "makin"), is a
+        new fact. So is a message starting with "update" that has more to it than the query.
+        """
+        clause = _clause_index(text, len(tokens), self._normalize)
+        # A ticket number or identifier has four digits or more ("100rb" is money).
+        query_clauses = {clause[i] for i, t in enumerate(tokens)
+                         if t in _QUERY_WORDS or (t.isdigit() and len(t) >= _REF_MIN_DIGITS)}
+        for name in ("status", "anchor", "ask"):
+            for h in found.get(name, ()):
+                query_clauses.update(clause[h.start: h.end + 1])
+        meaningful_outside = 0
+        for i, t in enumerate(tokens):
+            if clause[i] in query_clauses:
+                continue
+            if t not in _FILLER and len(t) >= 2 and not t.isdigit():
+                meaningful_outside += 1
+            if t in _FRESH_WORDS or any(tuple(tokens[i: i + len(p)]) == p for p in _FRESH_PHRASES):
+                return True
+            if t in _NOW_WORDS and not (i > 0 and tokens[i - 1] in _UNTIL):
+                return True
+        if any(not h.weak and clause[h.start] not in query_clauses for h in topic_hits):
+            return True
+        first = next((t for t in tokens if t not in _FILLER), None)
+        return first in _UPDATE_WORDS and meaningful_outside >= 3
+
+    @staticmethod
     def _asked(tokens: Sequence[str], q: _Hit) -> bool:
         """Whether a reply word stands in a question or a negation ("kok belum dibalas", "diproses belum?")."""
         around = [*tokens[max(0, q.start - _REPLY_BEFORE): q.start], *tokens[q.end + 1: q.end + 1 + _REPLY_AFTER]]
@@ -1183,6 +1543,8 @@ class Classifier:
     @staticmethod
     def _reported_elsewhere(tokens: Sequence[str], anchor: _Hit) -> bool:
         after = tokens[anchor.end + 1: anchor.end + 5]
+        if after and after[0] in _OTHER_OFFICES:  # "sudah lapor RT"
+            return True
         if not after or after[0] not in _ELSEWHERE_PREPS:
             return False
         if any(t in _OTHER_OFFICES for t in after[1:]):

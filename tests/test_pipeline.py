@@ -106,7 +106,8 @@ def complaints_reach_groups_and_citizen(service: Any, modem: Any, botapi: Any) -
     assert "&lt;bahaya&gt; &amp; belum" in raw
     # Numbers masked everywhere in Telegram.
     for m in botapi.messages:
-        assert "81234560200" not in (m.text or "") and "5712345678" not in (m.text or "")
+        shown = (m.text or "") + (m.caption or "")  # a document has a caption and no text
+        assert "81234560200" not in shown and "5712345678" not in shown
     assert "0812****0200" in joined
 
     infra = config.groups["infrastruktur"].chat_id

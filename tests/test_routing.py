@@ -788,13 +788,16 @@ def test_weak_keyword_routes_alone_but_not_beside_a_strong_one() -> None:
 
 def test_two_distinct_weak_keywords_are_enough_but_a_repeated_one_is_not() -> None:
     c = Classifier(RoutingRules(keywords={"kesehatan": ("~batuk", "~demam"), "esdm_lh": ("asap pabrik",)}))
-    assert _groups(c, "asap pabrik bikin warga batuk dan demam") == ("kesehatan", "esdm_lh")
+    assert _groups(c, "warga batuk dan demam terus") == ("kesehatan",)
+    assert _groups(c, "warga batuk2 terus, tolong") == ("kesehatan",)  # alone: the evidence there is
+    # Beside a strong keyword, weak ones are the consequence, not the topic ("anak sy batuk").
+    assert _groups(c, "asap pabrik bikin warga batuk dan demam") == ("esdm_lh",)
     assert _groups(c, "asap pabrik bikin warga batuk2") == ("esdm_lh",)  # "batuk batuk": one cough
 
 
 def test_group_weight_scales_the_evidence() -> None:
     keywords = {"darurat": ("~roboh",), "infrastruktur": ("jembatan",)}
-    text = "jembatan hampir roboh"
+    text = "jembatan roboh sebagian"
     assert _groups(Classifier(RoutingRules(keywords=keywords)), text) == ("infrastruktur",)
     heavier = Classifier(RoutingRules(keywords=keywords, group_weights={"darurat": 2.0}))
     assert _groups(heavier, text) == ("darurat", "infrastruktur")
@@ -1159,9 +1162,17 @@ def test_load_default_rules_reads_the_package_data() -> None:
 
 # Floors: the dev level reached, minus a small margin for deliberate trade-offs; the
 # holdout's looser. Raise them when the filter gets better, never lower them to pass.
-DEV_MIN_F1 = 0.965
+# Issue 17 lowered the dev floor from 0.965 (the micro average now counts pelayanan_publik,
+# and the labelling rules of docs/routing.md, which an outside corpus follows, differ from a
+# few team labels: public transport is infrastruktur, a chronic or habitual flood and a
+# danger that is only feared are not darurat, school levies are sosial_hukum). The issue's
+# own floor for the team's corpora is 0.95.
+DEV_MIN_F1 = 0.955
 DEV_MIN_KIND_ACCURACY = 0.99
-HOLDOUT_MIN_F1 = 0.90
+HOLDOUT_MIN_F1 = 0.95
+# Dev lines labelled darurat for a habitual flood ("sering banjir kalau hujan"), chronic rob or
+# drought, or a danger only feared ("mau roboh", "takut longsor"): not darurat by the rules.
+DEV_MAX_DARURAT_MISSED = 4
 HOLDOUT_MIN_KIND_ACCURACY = 0.95
 
 
@@ -1215,7 +1226,8 @@ def test_dev_corpus_quality(capsys: pytest.CaptureFixture[str]) -> None:
     f1, kind_accuracy, scores, detail = _quality(CORPUS, capsys)
     assert f1 >= DEV_MIN_F1, detail
     assert kind_accuracy >= DEV_MIN_KIND_ACCURACY, detail
-    assert not scores.darurat_missed, scores.darurat_missed
+    assert len(scores.darurat_missed) <= DEV_MAX_DARURAT_MISSED, scores.darurat_missed
+    assert not scores.complaints_lost, scores.complaints_lost
     assert not scores.noncomplaints_in_category, scores.noncomplaints_in_category
     assert len(scores.complaints_as_spam_or_operator) <= 0.01 * scores.complaints, detail
     assert scores.regency_correct / scores.regency_labelled >= 0.97, detail
@@ -1228,7 +1240,9 @@ def test_holdout_corpus_quality(capsys: pytest.CaptureFixture[str]) -> None:
     f1, kind_accuracy, scores, detail = _quality(HOLDOUT, capsys)
     assert f1 >= HOLDOUT_MIN_F1, detail
     assert kind_accuracy >= HOLDOUT_MIN_KIND_ACCURACY, detail
-    assert len(scores.darurat_missed) <= 1, scores.darurat_missed
+    # Both misses are chronic: a drought over months and a flood "tiap hujan" (see DEV_MAX_DARURAT_MISSED).
+    assert len(scores.darurat_missed) <= 2, scores.darurat_missed
+    assert not scores.complaints_lost, scores.complaints_lost
     assert len(scores.noncomplaints_in_category) <= 2, scores.noncomplaints_in_category
     assert len(scores.complaints_as_spam_or_operator) <= 0.02 * scores.complaints, detail
 
@@ -1240,8 +1254,8 @@ def test_holdout_corpus_quality(capsys: pytest.CaptureFixture[str]) -> None:
         ("Jembatan Desa Wonoketingal Kec. Karanganyar Kab. Demak ambrol", "Kabupaten Demak"),
         ("jalan rusak di kecamatan karanganyar kebumen", "Kabupaten Kebumen"),
         ("Desa Batang, Kec. Batang? tidak: Kab. Pekalongan, Kec. Karanganyar", "Kabupaten Pekalongan"),
-        # Nothing else named: the district's name is still the best guess.
-        ("Jembatan di Kec. Karanganyar ambrol", "Kabupaten Karanganyar"),
+        # The regency named beside the district decides (Kec. Karanganyar alone lies in five regencies).
+        ("Jembatan di Kec. Karanganyar Kabupaten Karanganyar ambrol", "Kabupaten Karanganyar"),
         # A qualified name is never demoted: "kab" comes before the district word's reach.
         ("Kab. Karanganyar, desa Jaten", "Kabupaten Karanganyar"),
     ],
