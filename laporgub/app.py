@@ -39,6 +39,7 @@ from laporgub.intake import Intake, build_classifier
 from laporgub.messages import NotificationsQueued
 from laporgub.metrics import Metrics, start_metrics_server
 from laporgub.outbox import ADMIN, Alerts, destinations, outbound_pending_count, pending_count
+from laporgub.smsguard import SmsGuard
 from laporgub.render import Renderer
 from laporgub.sdnotify import Notifier
 from laporgub.supervisor import ChildSpec, Supervisor
@@ -102,6 +103,10 @@ class Service:
             # Unreachable, locked past the busy timeout, or the disk full: one line and exit 1 (systemd retries).
             where = re.sub(r"//[^@/]*@", "//***@", config.service.database)
             raise RegistryError(f"database {where} not usable: {type(exc).__name__}: {exc}") from exc
+        from laporgub.privacy import read_hash_key
+
+        self.hash_key, source = read_hash_key(config.privacy, self.token)  # ConfigError names the key
+        logger.info("event=request_hash_key source=%s", source)
         self.scheduler = Scheduler()
         self.gateway = TelegramGateway(config.telegram, self.token)
         self.gateway.start()
@@ -109,6 +114,7 @@ class Service:
         self._started_destinations = destinations(config)
         self.alerts = Alerts(config.telegram.admin_chat_id, self.renderer.html,
                              lambda: self.directory.tell(f"dispatcher:{ADMIN}", NotificationsQueued(ADMIN)))
+        self.sms_guard = SmsGuard(lambda: self.config.sms, alerts=self.alerts, metrics=self.metrics, tz=config.tz)
 
         # Each starter reads the service's current rules when it runs, so an actor the
         # supervisor restarts after a reload gets the reloaded configuration.
@@ -131,7 +137,8 @@ class Service:
         for modem in config.modems:
             self.supervisor.start_child(ChildSpec(
                 f"modem:{modem.name}",
-                lambda modem=modem: ModemReader.start(config=modem, alerts=self.alerts, **self._common()),
+                lambda modem=modem: ModemReader.start(config=modem, alerts=self.alerts, guard=self.sms_guard,
+                                                      **self._common()),
                 stop_timeout=3.0))
         logger.info("event=service_started actors=%s modems=%s", len(self.supervisor.children), len(config.modems))
         self._update_ready()
@@ -295,7 +302,7 @@ class Service:
             listen = api.listen
             self.supervisor.start_child(ChildSpec(
                 "api", lambda: ApiServer.start(app_factory=self._api_app, listen=listen, status=self.api_status,
-                                               **self._actors()), stop_timeout=3.0))
+                                               settings=api, **self._common()), stop_timeout=3.0))
 
     def _api_app(self) -> Any:
         from laporgub.api.app import ApiContext, build_app
@@ -307,7 +314,7 @@ class Service:
         return build_app(ApiContext(
             config=lambda: self.config, intake=lambda: self.intake, tell=self.directory.tell,
             actor_names=self.directory.names, limiter=RateLimiter(self.config.api.rate_limit_per_minute),
-            count_request=count,
+            count_request=count, hash_key=self.hash_key,
         ))
 
     def _update_ready(self) -> None:

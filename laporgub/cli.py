@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from laporgub import __version__
-from laporgub.config import Config, load_config, read_token
+from laporgub.config import Config, check_secret_files, load_config, read_token
 from laporgub.exceptions import ConfigError, LaporgubError
 
 logger = logging.getLogger("laporgub.cli")
@@ -164,6 +164,11 @@ def status(path: str, metrics_url: str | None) -> int:
 def check_config(path: str) -> int:
     config = _load(path)
     if config is None:
+        return EXIT_CONFIG
+    exposed = check_secret_files(config)
+    if exposed:
+        for line in exposed:
+            print(line, file=sys.stderr)
         return EXIT_CONFIG
     print(
         f"{path}: OK ({len(config.modems)} modem(s), {len(config.groups)} groups, "

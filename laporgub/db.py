@@ -11,7 +11,7 @@ peewee keeps one connection per thread; each actor connects in its own
 with ``synchronous=FULL`` (a committed SMS survives power loss before it is
 deleted from the modem) and ``BEGIN IMMEDIATE`` write transactions, so that
 concurrent writers wait on the busy timeout instead of failing on a lock
-upgrade.
+upgrade. ``secure_delete`` is on, so what an update or delete frees is zeroed.
 """
 
 from __future__ import annotations
@@ -394,6 +394,9 @@ def make_database(url: str) -> peewee.Database:
                 "busy_timeout": 10000,
                 "foreign_keys": 1,
                 "cache_size": -16000,
+                # Freed space (an updated or deleted row's old bytes) is zeroed, not left for a file
+                # reader to find: an erased number must not survive in a page (docs/privacy.md).
+                "secure_delete": 1,
             },
             timeout=10,
             lock_type="IMMEDIATE",

@@ -729,6 +729,36 @@ def decode_submit(pdu_hex: str) -> SmsSubmit:
 # --------------------------------------------------------------------------- encoding
 
 
+def count_parts(text: str) -> int:
+    """How many SMS parts :func:`encode_submit` makes of ``text`` (GSM 7-bit when it fits, else UCS2).
+
+    Raises:
+        PduError: More than 255 parts.
+    """
+    return len(_split_payloads(text, "gsm7" if gsm7_fits(text) else "ucs2", 6))
+
+
+def fit_parts(text: str, parts: int, tail: str = "...") -> str:
+    """``text`` cut so that it takes at most ``parts`` SMS parts, ending with ``tail`` when it was cut.
+
+    Cut at a space where one is near, so a word (or a number) is not split in the middle.
+    """
+    if count_parts(text) <= parts:
+        return text
+    low, high = 0, len(text)
+    while low < high:  # the longest prefix that fits with the tail
+        mid = (low + high + 1) // 2
+        if count_parts(text[:mid].rstrip() + tail) <= parts:
+            low = mid
+        else:
+            high = mid - 1
+    cut = text[:low]
+    space = cut.rfind(" ")
+    if space > len(cut) * 3 // 4:
+        cut = cut[:space]
+    return cut.rstrip() + tail
+
+
 def _split_payloads(text: str, encoding: str, concat_header_octets: int) -> list[bytes]:
     """Encodes ``text`` and splits it into per-part payloads at character boundaries."""
     if encoding == "gsm7":
