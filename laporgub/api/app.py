@@ -38,7 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from laporgub import __version__, db
 from laporgub.api import auth, sync, views
 from laporgub.api.complaints import IdempotencyConflict, WebComplaintData, submit
-from laporgub.api.limits import ThrottledLog, descriptors_exhausted
+from laporgub.api.limits import FD_RESERVE, ThrottledLog, descriptors_exhausted, fd_headroom
 from laporgub.config import Config
 from laporgub.intake import Intake
 from laporgub.messages import OutboundQueued, TicketRegistered
@@ -309,7 +309,13 @@ class LimitsMiddleware:
             return message
 
         try:
-            if too_large:
+            headroom = fd_headroom()
+            if headroom is not None and headroom < FD_RESERVE:
+                self.throttle(logging.ERROR, "api_out_of_descriptors",
+                              f"method={scope.get('method')} path={scope.get('path')} free={headroom}")
+                await _raw_json(counting_send, 503, scope, "temporarily out of resources; try again shortly",
+                                retry_after=5)
+            elif too_large:
                 await _raw_json(counting_send, 413, scope, f"request body larger than {self.max_bytes} bytes")
             else:
                 await self.app(scope, limited_receive, counting_send)

@@ -24,8 +24,10 @@ So :class:`GuardedH11Protocol` (uvicorn's h11 protocol, subclassed) adds:
 Each closing is counted in ``laporgub_api_connections_closed_total{reason}``.
 
 Out of file descriptors (the process limit, ``LimitNOFILE`` in the unit), requests
-that need a new one (a database connection) fail: :func:`descriptors_exhausted`
-recognises that, the app answers a clean ``503`` with ``Retry-After``, and
+that need a new one (a database connection) fail: the app checks the headroom
+before each request (:func:`fd_headroom`, about 10 µs) and :func:`descriptors_exhausted`
+recognises a failure that ran out anyway; either way it answers a clean ``503`` with
+``Retry-After``, and
 :class:`ThrottledLog` writes one log line per minute (with the count of the others)
 instead of a traceback per request. asyncio's own "accept() out of system resource"
 errors go through the same throttle (:func:`loop_exception_handler`).
@@ -52,6 +54,11 @@ logger = logging.getLogger(__name__)
 #: Why the server closed a connection itself (the metric's label values).
 CLOSE_REASONS = ("header_timeout", "body_timeout", "connection_limit")
 _FD_ERRNOS = (errno.EMFILE, errno.ENFILE)
+#: Below this many free descriptors a request is answered 503 before it runs (it would need a database
+#: connection: up to three for SQLite); below FD_SUSPECT a driver's "cannot open" is read as exhaustion
+#: (other requests may have taken or freed some between the failure and the check).
+FD_RESERVE = 8
+FD_SUSPECT = 64
 _FD_MESSAGES = ("too many open files", "unable to open database file", "could not create socket")
 
 
@@ -123,7 +130,7 @@ def descriptors_exhausted(exc: BaseException) -> bool:
     if not worded:
         return False
     headroom = fd_headroom()
-    return headroom is not None and headroom < 16
+    return headroom is not None and headroom < FD_SUSPECT
 
 
 def loop_exception_handler(throttle: ThrottledLog) -> Callable[[asyncio.AbstractEventLoop, dict[str, Any]], None]:
