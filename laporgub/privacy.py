@@ -577,7 +577,8 @@ def purge_freed(tables: list[str], attempts: int = 50) -> str:
     old pages otherwise stay until overwritten. A reader in the middle of a transaction delays it:
     retried for about 5 s. PostgreSQL: ``VACUUM FULL`` of the touched tables rewrites them (and their
     indexes) into new files, so no dead row version is left in a page; it locks each table for the
-    moment of the rewrite. The server's WAL and its archives keep old versions until they are
+    moment of the rewrite; ``ANALYZE`` and a vacuum of ``pg_statistic`` replace the planner's
+    samples of the columns. The server's WAL and its archives keep old versions until they are
     recycled, as backups do (docs/privacy.md).
 
     Returns:
@@ -595,7 +596,14 @@ def purge_freed(tables: list[str], attempts: int = 50) -> str:
     known = {m._meta.table_name for m in db.MODELS}
     for table in tables:
         if table in known:
-            database.execute_sql(f'VACUUM FULL "{table}"')
+            # ANALYZE too: the planner's statistics (pg_statistic) keep sample values of each column.
+            database.execute_sql(f'VACUUM (FULL, ANALYZE) "{table}"')
+    try:
+        # The replaced statistics rows are dead tuples of pg_statistic: gone once it is vacuumed (the
+        # database owner may; a user who may not gets a warning, and autovacuum does it later).
+        database.execute_sql("VACUUM pg_catalog.pg_statistic")
+    except peewee.DatabaseError as exc:
+        logger.warning("event=privacy_statistics_not_vacuumed error=%s", exc)
     return "vacuumed"
 
 
