@@ -39,9 +39,9 @@ from laporgub.intake import Intake, build_classifier
 from laporgub.messages import NotificationsQueued
 from laporgub.metrics import Metrics, start_metrics_server
 from laporgub.outbox import ADMIN, Alerts, destinations, outbound_pending_count, pending_count
-from laporgub.smsguard import SmsGuard
 from laporgub.render import Renderer
 from laporgub.sdnotify import Notifier
+from laporgub.smsguard import SmsGuard
 from laporgub.supervisor import ChildSpec, Supervisor
 from laporgub.telegram_gateway import TelegramGateway
 

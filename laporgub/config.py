@@ -1077,7 +1077,8 @@ def exposed_secret_file(key: str, file: Path) -> str | None:
 def check_secret_files(config: Config) -> list[str]:
     """``check-config``: every configured secret file that others may read (see :func:`exposed_secret_file`)."""
     found = []
-    files = [("telegram.token_file", config.telegram.token_file), ("privacy.hash_key_file", config.privacy.hash_key_file),
+    files = [("telegram.token_file", config.telegram.token_file),
+             ("privacy.hash_key_file", config.privacy.hash_key_file),
              *((f"api.webhooks[{i}].secret_file", h.secret_file) for i, h in enumerate(config.api.webhooks))]
     for key, name in files:
         if name and Path(name).is_absolute():

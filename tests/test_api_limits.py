@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -182,7 +181,6 @@ def test_out_of_descriptors_is_a_clean_503_and_one_log_line(tmp_path: Path, mode
         proc = subprocess.Popen([sys.executable, "-m", "laporgub", "run", "--config", str(config)], stdout=out,
                                 stderr=subprocess.STDOUT, cwd=ROOT, preexec_fn=small_limit,
                                 env={**os.environ, TOKEN_ENV: TOKEN, "PYTHONUNBUFFERED": "1"})
-    base = f"http://127.0.0.1:{port}"
     held: list[socket.socket] = []
     try:
         def up() -> bool:  # every actor running, the modem initialised, the API listening

@@ -20,8 +20,16 @@ from laporgub.render import Renderer
 from laporgub.responses import IncomingMessage, ResponseDesk
 from laporgub.tickets import classify_sender
 from tests.api_helpers import start_api_fixture  # noqa: F401 - fixture
-from tests.conftest import ROOT, TOKEN, TOKEN_ENV, default_data, make_config_data, outboxes_settled, wait_until, \
-    write_config
+from tests.conftest import (
+    ROOT,
+    TOKEN,
+    TOKEN_ENV,
+    default_data,
+    make_config_data,
+    outboxes_settled,
+    wait_until,
+    write_config,
+)
 
 ADMIN_CHAT = -1001000000000
 CHANNEL = -1001000000001

@@ -17,7 +17,7 @@ import pytest
 from laporgub import backup, db, pdu, privacy
 from laporgub.api.complaints import IdempotencyConflict, WebComplaintData, submit
 from laporgub.config import ConfigError, PrivacyConfig, parse_config
-from laporgub.intake import Intake, build_classifier, dedupe_key
+from laporgub.intake import Intake, build_classifier
 from laporgub.render import Renderer
 from tests.conftest import ROOT, default_data
 

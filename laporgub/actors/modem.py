@@ -27,9 +27,9 @@ from laporgub.at import (
 )
 from laporgub.config import ModemConfig
 from laporgub.exceptions import ModemError, PduError
+from laporgub.masking import mask_msisdn
 from laporgub.messages import ModemIndication, OutboundQueued, PortLost, SmsNotStored, SmsReceived, SmsStored, Tick
 from laporgub.metrics import Metrics
-from laporgub.masking import mask_msisdn
 from laporgub.outbox import Alerts, claim_outbound, outbound_retry, outbound_sent, release_claims
 from laporgub.smsguard import SmsGuard
 

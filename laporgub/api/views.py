@@ -116,7 +116,8 @@ class TicketViews:
             "group_names": [self.config.group_name(g) for g in groups],
             "regency": t.regency,
             "reporter": reporter,
-            "web": None if web is None else {"category_hint": shown(web.category_hint), "location": shown(web.location)},
+            "web": None if web is None else {"category_hint": shown(web.category_hint),
+                                             "location": shown(web.location)},
             "anonymised": t.anonymised_at is not None,
             "times": {
                 "received_at": iso_local(t.received_at, local),
