@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -738,17 +738,23 @@ def count_parts(text: str) -> int:
     return len(_split_payloads(text, "gsm7" if gsm7_fits(text) else "ucs2", 6))
 
 
-def fit_parts(text: str, parts: int, tail: str = "...") -> str:
+def fit_parts(text: str, parts: int, tail: str = "...", render: Callable[[str], str] | None = None) -> str:
     """``text`` cut so that it takes at most ``parts`` SMS parts, ending with ``tail`` when it was cut.
 
-    Cut at a space where one is near, so a word (or a number) is not split in the middle.
+    With ``render``, what must fit is ``render(text)`` (a template around it) and only ``text``
+    shrinks; the rendered message is returned. Cut at a space where one is near, so a word (or a
+    number) is not split in the middle.
     """
-    if count_parts(text) <= parts:
-        return text
+    shown = render or (lambda value: value)
+    whole = shown(text)
+    if count_parts(whole) <= parts:
+        return whole
+    if count_parts(shown(tail.strip())) > parts:  # not even the frame fits: cut the whole message
+        return fit_parts(whole, parts)
     low, high = 0, len(text)
     while low < high:  # the longest prefix that fits with the tail
         mid = (low + high + 1) // 2
-        if count_parts(text[:mid].rstrip() + tail) <= parts:
+        if count_parts(shown(text[:mid].rstrip() + tail)) <= parts:
             low = mid
         else:
             high = mid - 1
@@ -756,7 +762,7 @@ def fit_parts(text: str, parts: int, tail: str = "...") -> str:
     space = cut.rfind(" ")
     if space > len(cut) * 3 // 4:
         cut = cut[:space]
-    return cut.rstrip() + tail
+    return shown(cut.rstrip() + tail)
 
 
 def _split_payloads(text: str, encoding: str, concat_header_octets: int) -> list[bytes]:

@@ -54,28 +54,9 @@ _ALERTS = {
 def reply_text(render: Callable[[str], str], response: str, parts: int, ticket: str, centre: str) -> str:
     """A PIC's reply as an SMS of at most ``parts`` parts: cut, and the rest pointed to the status command.
 
-    ``render`` puts the response into its template (``[texts] response_sms``).
+    ``render`` puts the response into its template (``[texts] response_sms``); only the response shrinks.
     """
-    whole = render(response)
-    if pdu.count_parts(whole) <= parts:
-        return whole
-    tail = f"... (selengkapnya: kirim CEK {ticket} ke {centre})"
-    # Fit the template around the cut response: only the response shrinks.
-    frame = pdu.count_parts(render(""))
-    if frame > parts:
-        return pdu.fit_parts(whole, parts)
-    low, high = 0, len(response)
-    while low < high:
-        mid = (low + high + 1) // 2
-        if pdu.count_parts(render(response[:mid].rstrip() + tail)) <= parts:
-            low = mid
-        else:
-            high = mid - 1
-    cut = response[:low]
-    space = cut.rfind(" ")
-    if space > len(cut) * 3 // 4:
-        cut = cut[:space]
-    return render(cut.rstrip() + tail)
+    return pdu.fit_parts(response, parts, f"... (selengkapnya: kirim CEK {ticket} ke {centre})", render)
 
 
 class SmsGuard:
