@@ -381,6 +381,10 @@ def daily_retention(config: Any, now: float) -> int | None:
         except peewee.IntegrityError:
             pass  # another instance ran it too: the work is idempotent
     if count:
+        if db.is_sqlite():
+            # The anonymised rows' old versions out of the WAL too (secure_delete zeroed them in the pages);
+            # on PostgreSQL autovacuum reclaims them (an erasure request vacuums at once: see erase()).
+            purge_freed([])
         logger.info("event=retention_applied tickets=%s", count)
     return count
 
