@@ -536,7 +536,15 @@ def _v3(db: peewee.Database) -> None:
     db.create_tables([Lease], safe=True)
 
 
-MIGRATIONS: tuple[tuple[int, Callable[[peewee.Database], None]], ...] = ((1, _v1), (2, _v2), (3, _v3))
+def _v4(db: peewee.Database) -> None:
+    """Web request hashes were a plain SHA-256 of the request, the reporter's number in it: with four of
+    its digits in the ticket number, brute-forced in seconds. They are keyed now (HMAC, laporgub/api/complaints.py);
+    the old ones are dropped (``erased``: a repeat of such an Idempotency-Key gets its ticket without a comparison).
+    """
+    db.execute_sql("UPDATE idempotency_key SET request_hash = 'erased' WHERE request_hash <> 'erased'")
+
+
+MIGRATIONS: tuple[tuple[int, Callable[[peewee.Database], None]], ...] = ((1, _v1), (2, _v2), (3, _v3), (4, _v4))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

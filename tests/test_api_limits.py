@@ -204,9 +204,13 @@ def test_out_of_descriptors_is_a_clean_503_and_one_log_line(tmp_path: Path, mode
         for sock in held[:30]:
             sock.settimeout(30)
             answers.append(sock.recv(4096))
+        assert all(a.startswith(b"HTTP/1.1 ") for a in answers), answers
         statuses = [a.split(b" ", 2)[1] for a in answers]
         assert set(statuses) <= {b"503", b"200"} and statuses.count(b"503") >= 10, answers[:3]
         assert all(b"retry-after: 5" in a.lower() for a in answers if a.split(b" ", 2)[1] == b"503")
+        # What the service logged while out of descriptors (read now: the stop below may add its own lines).
+        assert wait_until(lambda: "event=api_out_of_descriptors" in log.read_text(errors="replace"), timeout=10)
+        text = log.read_text(encoding="utf-8", errors="replace")
     finally:
         for sock in held:
             sock.close()
@@ -216,7 +220,6 @@ def test_out_of_descriptors_is_a_clean_503_and_one_log_line(tmp_path: Path, mode
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
-    text = log.read_text(encoding="utf-8", errors="replace")
     lines = text.splitlines()
     out_of_fds = [line for line in lines if "event=api_out_of_descriptors" in line]
     assert 1 <= len(out_of_fds) <= 2, out_of_fds  # one a minute (the request path, and accept() perhaps)

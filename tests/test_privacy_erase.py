@@ -220,3 +220,25 @@ def test_a_webhook_body_queued_unmasked_is_masked_when_sent() -> None:
     assert outgoing_body(masked) == masked  # byte for byte: receivers may have stored it
     old = json.dumps({"data": {"text": "hubungi 0812-7777-0001"}, "id": "e"})
     assert json.loads(outgoing_body(old))["data"]["text"] == "hubungi 0812****0001"
+
+
+def test_migration_4_drops_the_unkeyed_request_hashes(tmp_path: Path) -> None:
+    import hashlib
+
+    import peewee
+
+    path = tmp_path / "old.db"
+    handle = db.open_database(f"sqlite:///{path}")
+    with handle.connection_context():
+        key = db.ApiKey.create(name="w", key_hash="z" * 64, prefix="lg_z", scopes="submit", created_at=NOW)
+        ticket = db.Ticket.create(number="261128-0001-1", day="261128", four="0001", seq=1, sender=PHONE, text="x",
+                                  received_at=NOW, registered_at=NOW, updated_at=NOW)
+        plain = hashlib.sha256(b'{"phone": "+6281277770001"}').hexdigest()  # what release 3 stored
+        db.IdempotencyKey.create(api_key=key, key="k", request_hash=plain, ticket=ticket, created_at=NOW)
+        db.SchemaVersion.delete().where(db.SchemaVersion.version == 4).execute()
+    handle.close()
+    handle = db.open_database(f"sqlite:///{path}")  # migrates to 4 again
+    with handle.connection_context():
+        assert db.SchemaVersion.select(peewee.fn.MAX(db.SchemaVersion.version)).scalar() == db.SCHEMA_VERSION == 4
+        assert db.IdempotencyKey.get().request_hash == privacy.ERASED_HASH
+    handle.close()
