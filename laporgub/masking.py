@@ -64,6 +64,8 @@ _SOFT = re.compile(r"[ \t\u00a0\u2007\u202f]")
 #: A run: optional "+" and "(", then digits joined by short separator sequences.
 _RUN = re.compile(rf"(?:\+\s?)?\(?\d(?:{_SEP}{{0,3}}\d)*")
 _DIGITS = re.compile(r"\d+")
+#: A quick test for texts without a single digit (most log lines hold some; most sentences none).
+_ANY_DIGIT = re.compile(r"\d")
 _MIN_DIGITS = 8
 #: Second digit of Indonesian mobile prefixes (0811..., 0821..., 0831..., 0851..., 0877..., 0881..., 0895...).
 _MOBILE_SECOND = "1235789"
@@ -291,7 +293,7 @@ def mask_text(text: str, keep: re.Pattern[str] | None = None) -> str:
         keep: spans matching this pattern are left as they are (log lines keep ``chat=-100...``,
             ``user=...`` identifiers, which are not citizens' numbers).
     """
-    if not text or not any(ch.isdecimal() for ch in text):
+    if not text or _ANY_DIGIT.search(text) is None:
         return text
     if keep is not None:
         pieces: list[str] = []
@@ -305,8 +307,8 @@ def mask_text(text: str, keep: re.Pattern[str] | None = None) -> str:
     out: list[str] = []
     last = 0
     for run in _RUN.finditer(text):
-        if len(_DIGITS.findall(run.group())) == 1 and sum(ch.isdecimal() for ch in run.group()) < _MIN_DIGITS:
-            continue
+        if run.end() - run.start() < _MIN_DIGITS:
+            continue  # fewer than 8 characters cannot hold 8 digits
         for start, end, digits in _spans_to_mask(text, run):
             out.append(text[last:start])
             out.append(_masked(digits))
