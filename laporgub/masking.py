@@ -14,7 +14,7 @@ export``).
 
 The rule for free text (docs/privacy.md has it as a table with examples):
 
-1. A *run* is digits joined by separators of one to three characters from: space,
+1. A *run* is digits joined by separators of one to four characters from: space,
    tab, no-break spaces, ``.``, ``-``, the Unicode dashes (en, em, minus ...),
    ``/``, ``_``, ``(``, ``)`` and the zero-width characters; it may start with
    ``+`` and ``(``. Letters may touch it (``wa0857...``, ``hp:0812...``): they
@@ -34,6 +34,10 @@ The rule for free text (docs/privacy.md has it as a table with examples):
      ``Rp``/``IDR``;
    * a decimal coordinate ``110.420312`` (at most 180, 5 to 7 decimals);
    * a Telegram chat id ``-100`` + 10 digits.
+
+   The shapes without dashes (a compact ticket, dotted thousands, a coordinate)
+   count only for the first part of a run or one right after a kept part: after
+   ``+62 (811)``, ``10.00000`` is the rest of a number.
 4. Of the other parts, one with 8 or more digits is masked. Parts joined by
    spaces are read as one number from the first part that starts like a phone
    number (``+``, ``(``, ``0`` with 3 or more digits, ``62``, ``8`` with 3 or
@@ -57,12 +61,12 @@ from dataclasses import dataclass
 
 __all__ = ["NumberRun", "ascii_digits", "mask_msisdn", "mask_text", "national_digits", "number_runs"]
 
-#: Characters that join the digit groups of one run (at most three in a row).
+#: Characters that join the digit groups of one run (at most four in a row: ``(0812) - 7777``).
 _SEPARATORS = " \t\u00a0\u2007\u202f.\u2010\u2011\u2012\u2013\u2014\u2015\u2212/_()\u200b\u200c\u200d\u2060\ufeff-"
 _SEP = "[" + re.escape(_SEPARATORS) + "]"
 _SOFT = re.compile(r"[ \t\u00a0\u2007\u202f]")
 #: A run: optional "+" and "(", then digits joined by short separator sequences.
-_RUN = re.compile(rf"(?:\+\s?)?\(?\d(?:{_SEP}{{0,3}}\d)*")
+_RUN = re.compile(rf"(?:\+\s?)?\(?\d(?:{_SEP}{{0,4}}\d)*")
 _DIGITS = re.compile(r"\d+")
 #: A quick test for texts without a single digit (most log lines hold some; most sentences none).
 _ANY_DIGIT = re.compile(r"\d")
@@ -201,13 +205,18 @@ def _plausible_mobile(digits: str) -> bool:
     return national.startswith("08") and 10 <= len(national) <= 13
 
 
-def _protected(part: _Part, text: str) -> bool:
-    """Rule 3: a shape that is not a phone number, as a whole part."""
+def _protected(part: _Part, text: str, loose: bool) -> bool:
+    """Rule 3: a shape that is not a phone number, as a whole part.
+
+    ``loose``: the shapes without dashes (a compact ticket, dotted thousands, a coordinate) count
+    only here, where no number can be going on: the first part of a run, or one after a kept part.
+    After ``+62 (811)``, ``10.00000`` is the rest of a phone number, not a place.
+    """
     s = _ascii(part.text)
     m = _TICKET.fullmatch(s)
     if m and _ticket_date(m[1], m[2], m[3]):
         return True
-    if part.opener != "+" and s.isdigit():
+    if loose and part.opener != "+" and s.isdigit():
         m = _TICKET_COMPACT.fullmatch(s)
         if m and _ticket_date(m[1], m[2], m[3]):
             return True
@@ -219,10 +228,10 @@ def _protected(part: _Part, text: str) -> bool:
         return True
     if _YEAR_RANGE.fullmatch(s):
         return True
-    if _DOTTED_THOUSANDS.fullmatch(s) and not _plausible_mobile(part.digits):
+    if loose and _DOTTED_THOUSANDS.fullmatch(s) and not _plausible_mobile(part.digits):
         return True
     m = _COORDINATE.fullmatch(s)
-    if m and int(m[1]) <= 180 and not (len(m[1]) > 1 and m[1].startswith("0")):
+    if loose and m and int(m[1]) <= 180 and not (len(m[1]) > 1 and m[1].startswith("0")):
         return True
     if _CHAT_ID.fullmatch(s) and part.start > 0 and text[part.start - 1] == "-" and \
             (part.start < 2 or not text[part.start - 2].isdecimal()):
@@ -259,7 +268,7 @@ def _spans_to_mask(text: str, run: re.Match[str]) -> list[tuple[int, int, str]]:
                 p.protected = True
             i += 3
             continue
-        parts[i].protected = _protected(parts[i], text)
+        parts[i].protected = _protected(parts[i], text, loose=i == 0 or parts[i - 1].protected)
         i += 1
     spans: list[tuple[int, int, str]] = []
     i = 0
