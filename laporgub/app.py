@@ -42,6 +42,7 @@ from laporgub.metrics import Metrics, start_metrics_server
 from laporgub.outbox import ADMIN, Alerts, destinations, outbound_pending_count, pending_count
 from laporgub.render import Renderer
 from laporgub.sdnotify import Notifier
+from laporgub.smsguard import SmsGuard
 from laporgub.supervisor import ChildSpec, Supervisor
 from laporgub.telegram_gateway import TelegramGateway
 
@@ -105,6 +106,10 @@ class Service:
             # Unreachable, locked past the busy timeout, or the disk full: one line and exit 1 (systemd retries).
             where = re.sub(r"//[^@/]*@", "//***@", config.service.database)
             raise RegistryError(f"database {where} not usable: {type(exc).__name__}: {exc}") from exc
+        from laporgub.privacy import read_hash_key
+
+        self.hash_key, source = read_hash_key(config.privacy, self.token)  # ConfigError names the key
+        logger.info("event=request_hash_key source=%s", source)
         self.scheduler = Scheduler()
         self.gateway = TelegramGateway(config.telegram, self.token)
         self.gateway.start()
@@ -113,6 +118,8 @@ class Service:
         self.alerts = Alerts(config.telegram.admin_chat_id, self.renderer.html,
                              lambda: self.directory.tell(f"dispatcher:{ADMIN}", NotificationsQueued(ADMIN)),
                              clock=self.clock)
+        self.sms_guard = SmsGuard(lambda: self.config.sms, alerts=self.alerts, metrics=self.metrics, tz=config.tz,
+                                  clock=self.clock)
 
         # Each starter reads the service's current rules when it runs, so an actor the
         # supervisor restarts after a reload gets the reloaded configuration.
@@ -135,7 +142,8 @@ class Service:
         for modem in config.modems:
             self.supervisor.start_child(ChildSpec(
                 f"modem:{modem.name}",
-                lambda modem=modem: ModemReader.start(config=modem, alerts=self.alerts, **self._common()),
+                lambda modem=modem: ModemReader.start(config=modem, alerts=self.alerts, guard=self.sms_guard,
+                                                      **self._common()),
                 stop_timeout=3.0))
         logger.info("event=service_started actors=%s modems=%s", len(self.supervisor.children), len(config.modems))
         self._update_ready()
@@ -299,7 +307,7 @@ class Service:
             listen = api.listen
             self.supervisor.start_child(ChildSpec(
                 "api", lambda: ApiServer.start(app_factory=self._api_app, listen=listen, status=self.api_status,
-                                               **self._actors()), stop_timeout=3.0))
+                                               settings=api, **self._common()), stop_timeout=3.0))
 
     def _api_app(self) -> Any:
         from laporgub.api.app import ApiContext, build_app
@@ -311,7 +319,7 @@ class Service:
         return build_app(ApiContext(
             config=lambda: self.config, intake=lambda: self.intake, tell=self.directory.tell,
             actor_names=self.directory.names, limiter=RateLimiter(self.config.api.rate_limit_per_minute),
-            count_request=count,
+            count_request=count, hash_key=self.hash_key, clock=self.clock,
         ))
 
     def _update_ready(self) -> None:

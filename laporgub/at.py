@@ -47,6 +47,7 @@ from typing import Final
 import serial
 
 from laporgub.exceptions import ModemError
+from laporgub.masking import mask_text
 
 __all__ = [
     "PROMPT",
@@ -298,20 +299,14 @@ def _error_code(final: str) -> int | None:
 # --------------------------------------------------------------------------
 # Logging without phone numbers
 
-_DIGIT_RUN = re.compile(r"\d{6,}", re.ASCII)
 _HEX_LINE = re.compile(r"[0-9A-Fa-f]+", re.ASCII)
 
 
 def _for_log(line: str) -> str:
-    """Return a line fit for a log: PDUs by length only, long digit runs masked."""
+    """Return a line fit for a log: PDUs by length only, phone numbers masked (laporgub.masking)."""
     if len(line) > 24 and _HEX_LINE.fullmatch(line):
         return f"<PDU {len(line)} hex chars>"
-    return _DIGIT_RUN.sub(_mask_digits, line)
-
-
-def _mask_digits(match: re.Match[str]) -> str:
-    digits = match[0]
-    return digits[:4] + "****" + digits[-4:] if len(digits) >= 10 else "*" * len(digits)
+    return mask_text(line)
 
 
 # --------------------------------------------------------------------------

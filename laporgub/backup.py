@@ -4,11 +4,18 @@
 writes ``laporgub-YYYYmmdd-HHMMSS.db`` and keeps the newest ``--keep`` copies.
 A plain file copy of a WAL database can miss committed pages; the backup API
 cannot.
+
+Backups hold citizens' numbers: the directory is created 0700 and every copy
+0600 (created so, not changed afterwards, so no moment exists in which another
+user could open it), whatever the caller's umask. A copy keeps what was in the
+database when it was taken, erased numbers included, until it is pruned
+(``--keep`` days with the daily timer; docs/privacy.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import sys
 import time
@@ -17,9 +24,12 @@ from pathlib import Path
 
 def backup(source: Path, target_dir: Path, keep: int = 14) -> Path:
     """Copy ``source`` into ``target_dir`` page by page; prune old copies; return the new file."""
-    target_dir.mkdir(parents=True, exist_ok=True)
+    target_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     target = target_dir / f"laporgub-{time.strftime('%Y%m%d-%H%M%S')}.db"
     partial = target.with_suffix(".db.partial")
+    partial.unlink(missing_ok=True)
+    # Created 0600 before SQLite opens it: SQLite keeps an existing file's mode (and gives its journal the same).
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
     dst = sqlite3.connect(partial)
     try:

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import FrameType
 
 from laporgub import __version__
-from laporgub.config import Config, load_config, read_token
+from laporgub.config import Config, check_secret_files, load_config, read_token
 from laporgub.exceptions import ConfigError, LaporgubError
 
 logger = logging.getLogger("laporgub.cli")
@@ -179,7 +179,7 @@ def check_config(path: str) -> int:
     config = _load(path)
     if config is None:
         return EXIT_CONFIG
-    problems = database_location_problems(config.service.database)
+    problems = database_location_problems(config.service.database) + check_secret_files(config)
     for line in problems:
         print(line, file=sys.stderr)
     if problems:

@@ -39,9 +39,12 @@ __all__ = [
     "ModemConfig",
     "PicConfig",
     "Secret",
+    "SmsConfig",
     "default_config_path",
     "load_config",
     "parse_config",
+    "check_secret_files",
+    "exposed_secret_file",
     "read_token",
     "read_webhook_secrets",
     "WebhookConfig",
@@ -132,6 +135,14 @@ class ApiConfig:
     #: Requests per minute per API key (429 with Retry-After above it); bursts up to the same number.
     rate_limit_per_minute: int = 120
     webhooks: tuple[WebhookConfig, ...] = ()
+    #: A request's line and headers must arrive within this after the connection (or its first byte on a
+    #: kept-alive one), its body within body_timeout_seconds after the headers; else the connection is closed.
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
+    #: A kept-alive connection idle this long is closed.
+    keepalive_timeout_seconds: float = 5.0
+    #: Open connections at most; one more is answered 503 and closed (keep well below LimitNOFILE).
+    max_connections: int = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +297,20 @@ class FollowupConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SmsConfig:
+    """``[sms]``: what the centre may send by SMS (only to Indonesian mobile numbers; see laporgub/smsguard.py)."""
+
+    #: SMS to one number within 24 hours; further ones are refused (logged, counted, admins told once a day).
+    max_per_number_per_day: int = 20
+    #: SMS in total within 24 hours.
+    max_per_day: int = 2000
+    #: Every SMS is cut to at most this many parts.
+    max_parts: int = 6
+    #: A PIC's reply to the citizen is cut to this many parts; its end tells the citizen to send CEK <ticket>.
+    reply_max_parts: int = 3
+
+
+@dataclass(frozen=True, slots=True)
 class PrivacyConfig:
     """``[privacy]``: personal data (UU 27/2022): how long citizens' numbers are kept."""
 
@@ -293,6 +318,10 @@ class PrivacyConfig:
     retention_months: int = 24
     #: Audit log entries older than this many months are deleted (0: kept for ever).
     audit_retention_months: int = 0
+    #: The secret keying stored request hashes comes from this environment variable or file (never from
+    #: config.toml); without either, the systemd credential ``request_hash_key``, else one derived from the token.
+    hash_key_env: str | None = None
+    hash_key_file: str | None = None
 
 
 def _check_clock_time(text: str) -> str | None:
@@ -374,6 +403,7 @@ class Config:
     report: ReportConfig = field(default_factory=ReportConfig)
     followup: FollowupConfig = field(default_factory=FollowupConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    sms: SmsConfig = field(default_factory=SmsConfig)
     path: str | None = field(default=None, compare=False)
 
     @property
@@ -607,19 +637,49 @@ def _check_database(url: str) -> str | None:
     if url.startswith("sqlite:///") or url == "sqlite:///:memory:":
         return None
     if re.match(r"(postgres(ql)?|postgresext|psycopg3|postgres\+pool|psycopg3\+pool)://", url):
-        return None
+        return _url_password(url, "give the password in ~/.pgpass (or PGPASSFILE) of the service user")
     return "must be a sqlite:///PATH or postgresql://... URL"
 
 
+#: A Telegram bot token: ``<bot id>:<35 characters>``.
+_BOT_TOKEN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
+
+
+def _url_password(url: str, instead: str) -> str | None:
+    """A problem when ``url`` carries a password (``user:secret@host`` or ``?password=``); never the value."""
+    from urllib.parse import parse_qs, urlsplit
+
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return None
+    if password or any(k.lower() in ("password", "passwd") for k in parse_qs(parts.query)):
+        return f"contains a password; secrets do not belong in config.toml ({instead})"
+    return None
+
+
+def _check_secret_path(text: str) -> str | None:
+    """A ``*_file`` key must name a file, not hold the secret itself (a bot token, for one)."""
+    if _BOT_TOKEN.search(text):
+        return ("holds a bot token, not a file name; put the token in a file (mode 0600) or a systemd "
+                "credential and name that here")
+    return None
+
+
 def _check_url(url: str) -> str | None:
+    if _BOT_TOKEN.search(url):
+        return "contains a bot token; the token is read from token_env or token_file and appended, never written here"
     if not re.match(r"https?://[^\s/]+", url):
         return f"must be an http(s) URL, not {url!r}"
-    return None
+    return _url_password(url, "name the secret with an *_env or *_file key")
 
 
 def _check_env_name(name: str) -> str | None:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-        return f"{name!r} is not an environment variable name"
+        # Not echoed: a secret put here by mistake must not reach a terminal or a log.
+        return ("must be the name of an environment variable (letters, digits and _, not starting with a "
+                "digit); the value is not shown, as it may be the secret itself")
     return None
 
 
@@ -680,7 +740,7 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
                        else "use up to 64 letters, digits, '.', '_' and '-'"),
             url=w.str("url", check=_check_url),
             secret_env=w.str("secret_env", None, check=_check_env_name),
-            secret_file=w.str("secret_file", None),
+            secret_file=w.str("secret_file", None, check=_check_secret_path),
             dead_after_hours=w.float("dead_after_hours", 24.0, positive=True, max=24.0 * 30),
             initial_backoff_seconds=w.float("initial_backoff_seconds", 5.0, positive=True, max=3600.0),
             max_backoff_seconds=w.float("max_backoff_seconds", 600.0, positive=True, max=86400.0),
@@ -697,6 +757,10 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
         max_body_bytes=t.int("max_body_bytes", 65536, min=1024, max=10 * 1024 * 1024),
         rate_limit_per_minute=t.int("rate_limit_per_minute", 120, min=1, max=1_000_000),
         webhooks=tuple(webhooks),
+        header_timeout_seconds=t.float("header_timeout_seconds", 10.0, positive=True, max=300.0),
+        body_timeout_seconds=t.float("body_timeout_seconds", 30.0, positive=True, max=600.0),
+        keepalive_timeout_seconds=t.float("keepalive_timeout_seconds", 5.0, positive=True, max=300.0),
+        max_connections=t.int("max_connections", 256, min=1, max=100_000),
     )
     t.finish()
 
@@ -705,7 +769,7 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
         base_url=t.str("base_url", check=_check_url),
         base_file_url=t.str("base_file_url", None, check=_check_url),
         token_env=t.str("token_env", None, check=_check_env_name),
-        token_file=t.str("token_file", None),
+        token_file=t.str("token_file", None, check=_check_secret_path),
         admin_chat_id=t.int("admin_chat_id", nonzero=True, telegram_id=True),
         parse_mode=t.str("parse_mode", "HTML", choices=("HTML", "none")),
         group_interval_seconds=t.float("group_interval_seconds", 3.2, min=0.0, max=60.0),
@@ -886,11 +950,25 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
     privacy = PrivacyConfig(
         retention_months=t.int("retention_months", 24, min=1, max=240),
         audit_retention_months=t.int("audit_retention_months", 0, min=0, max=600),
+        hash_key_env=t.str("hash_key_env", None, check=_check_env_name),
+        hash_key_file=t.str("hash_key_file", None, check=_check_secret_path),
     )
     if 0 < privacy.audit_retention_months < privacy.retention_months:
         problems.add("privacy.audit_retention_months",
                      f"must be 0 or at least retention_months ({privacy.retention_months}), "
                      f"not {privacy.audit_retention_months}")
+    t.finish(secrets={"hash_key": "secrets do not belong in config.toml; name them with hash_key_env or "
+                                  "hash_key_file"})
+
+    t = root.table("sms", required=False)
+    sms = SmsConfig(
+        max_per_number_per_day=t.int("max_per_number_per_day", 20, min=1, max=10_000),
+        max_per_day=t.int("max_per_day", 2000, min=1, max=10_000_000),
+        max_parts=t.int("max_parts", 6, min=1, max=20),
+        reply_max_parts=t.int("reply_max_parts", 3, min=1, max=20),
+    )
+    if sms.reply_max_parts > sms.max_parts:
+        problems.add("sms.reply_max_parts", f"must be at most max_parts ({sms.max_parts}), not {sms.reply_max_parts}")
     t.finish()
 
     t = root.table("texts")
@@ -907,7 +985,7 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
         service=service, metrics=metrics, api=api, telegram=telegram, sla=sla, intake=intake,
         modems=tuple(modems), groups=groups, pics=tuple(pics), leaders=tuple(leaders),
         spam=spam, texts=texts, routing=routing, report=report, followup=followup, privacy=privacy,
-        path=path,
+        sms=sms, path=path,
     )
 
 
@@ -1052,6 +1130,36 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     return parse_config(data, path=name)
 
 
+def exposed_secret_file(key: str, file: Path) -> str | None:
+    """A problem line when a secret file can be read (or written) by every user on the host; None otherwise.
+
+    Group access is allowed (``0640 root:laporgub`` is a sound way to hand a root-owned
+    secret to the service user); others' access is not. A missing file is not judged here.
+    """
+    try:
+        mode = file.stat().st_mode
+    except OSError:
+        return None
+    if mode & 0o006:
+        return (f"{key}: {file} is readable or writable by every user (mode {mode & 0o777:04o}); "
+                f"chmod o-rwx it (0600 or 0640) or use a systemd credential")
+    return None
+
+
+def check_secret_files(config: Config) -> list[str]:
+    """``check-config``: every configured secret file that others may read (see :func:`exposed_secret_file`)."""
+    found = []
+    files = [("telegram.token_file", config.telegram.token_file),
+             ("privacy.hash_key_file", config.privacy.hash_key_file),
+             *((f"api.webhooks[{i}].secret_file", h.secret_file) for i, h in enumerate(config.api.webhooks))]
+    for key, name in files:
+        if name and Path(name).is_absolute():
+            problem = exposed_secret_file(key, Path(name))
+            if problem:
+                found.append(problem)
+    return found
+
+
 def read_webhook_secrets(api: ApiConfig, environ: Mapping[str, str] | None = None) -> dict[str, Secret]:
     """Fetch each webhook's signing secret (``secret_env``, else ``secret_file``), by webhook name.
 
@@ -1072,9 +1180,13 @@ def read_webhook_secrets(api: ApiConfig, environ: Mapping[str, str] | None = Non
                 problems.append(f"{path}.secret_env: environment variable {hook.secret_env} is not set or empty")
         if not value and hook.secret_file:
             file = Path(hook.secret_file)
+            exposed = exposed_secret_file(f"{path}.secret_file", file) if file.is_absolute() else None
             if not file.is_absolute() and env.get("CREDENTIALS_DIRECTORY"):
                 # systemd's LoadCredential=<name>:/etc/laporgub/... : readable by the service user only.
                 file = Path(env["CREDENTIALS_DIRECTORY"]) / file
+            if exposed:
+                problems.append(exposed)
+                continue
             try:
                 value = file.read_text(encoding="utf-8").strip()
             except OSError as exc:
@@ -1111,6 +1223,9 @@ def read_token(telegram: TelegramConfig, environ: Mapping[str, str] | None = Non
             return Secret(token)
         problems.append(f"telegram.token_env: environment variable {telegram.token_env} is not set or empty")
     if telegram.token_file:
+        exposed = exposed_secret_file("telegram.token_file", Path(telegram.token_file))
+        if exposed:
+            raise ConfigError([exposed])
         try:
             token = Path(telegram.token_file).read_text(encoding="utf-8").strip()
         except OSError as exc:

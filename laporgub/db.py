@@ -11,7 +11,7 @@ peewee keeps one connection per thread; each actor connects in its own
 with ``synchronous=FULL`` (a committed SMS survives power loss before it is
 deleted from the modem) and ``BEGIN IMMEDIATE`` write transactions, so that
 concurrent writers wait on the busy timeout instead of failing on a lock
-upgrade.
+upgrade. ``secure_delete`` is on, so what an update or delete frees is zeroed.
 """
 
 from __future__ import annotations
@@ -395,6 +395,9 @@ def make_database(url: str) -> peewee.Database:
                 "busy_timeout": 10000,
                 "foreign_keys": 1,
                 "cache_size": -16000,
+                # Freed space (an updated or deleted row's old bytes) is zeroed, not left for a file
+                # reader to find: an erased number must not survive in a page (docs/privacy.md).
+                "secure_delete": 1,
             },
             timeout=10,
             lock_type="IMMEDIATE",
@@ -565,7 +568,15 @@ def _v3(db: peewee.Database) -> None:
     db.create_tables([Lease], safe=True)
 
 
-MIGRATIONS: tuple[tuple[int, Callable[[peewee.Database], None]], ...] = ((1, _v1), (2, _v2), (3, _v3))
+def _v4(db: peewee.Database) -> None:
+    """Web request hashes were a plain SHA-256 of the request, the reporter's number in it: with four of
+    its digits in the ticket number, brute-forced in seconds. They are keyed now (HMAC, laporgub/api/complaints.py);
+    the old ones are dropped (``erased``: a repeat of such an Idempotency-Key gets its ticket without a comparison).
+    """
+    db.execute_sql("UPDATE idempotency_key SET request_hash = 'erased' WHERE request_hash <> 'erased'")
+
+
+MIGRATIONS: tuple[tuple[int, Callable[[peewee.Database], None]], ...] = ((1, _v1), (2, _v2), (3, _v3), (4, _v4))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

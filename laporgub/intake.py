@@ -35,7 +35,15 @@ from laporgub.exceptions import PduError
 from laporgub.outbox import ADMIN, destinations
 from laporgub.render import Renderer
 from laporgub.routing import Classification, Classifier, RoutingRules
-from laporgub.tickets import Sender, classify_sender, format_ticket, last_four, mask_msisdn, ticket_day
+from laporgub.tickets import (
+    Sender,
+    classify_sender,
+    format_ticket,
+    is_indonesian_mobile,
+    last_four,
+    mask_msisdn,
+    ticket_day,
+)
 from laporgub.types import InboundId, TicketId
 
 logger = logging.getLogger(__name__)
@@ -180,7 +188,7 @@ class Intake:
     def _store_decoded(
         self, modem: str, pdu_hex: str, key: str, sms: pdu.SmsDeliver, reported_at: float, now: float
     ) -> StoreResult:
-        sender = classify_sender(sms.sender)
+        sender = classify_sender(sms.sender, alphanumeric=sms.sender_is_alphanumeric)
         row = db.InboundSms.create(
             modem=modem, dedupe_key=key, pdu=pdu_hex, sender_raw=sms.sender, sender=sender.msisdn,
             text=sms.text, encoding=sms.encoding, sent_at=sms.timestamp.timestamp(),
@@ -226,7 +234,8 @@ class Intake:
         text = join_with_gaps([(p.concat_seq, pdu.decode_deliver(p.pdu)) for p in parts], total)
         # The register stage starts when the last part arrived.
         reported_at = max(p.reported_at for p in parts)
-        sender = classify_sender(parts[0].sender_raw)
+        sender = classify_sender(parts[0].sender_raw,
+                                 alphanumeric=pdu.decode_deliver(parts[0].pdu).sender_is_alphanumeric)
         if incomplete:
             logger.warning("event=sms_incomplete parts=%s/%s missing=%s", len(present), total,
                            ",".join(map(str, missing)))
@@ -415,6 +424,11 @@ class Intake:
         self, destination: str, text: str, purpose: str, *, inbound: db.InboundSms | None, now: float,
         ticket: db.Ticket | None = None,
     ) -> None:
+        if not is_indonesian_mobile(destination):
+            # +0000000000, a landline, a foreign number: the centre texts Indonesian mobiles only (smsguard.py).
+            logger.info("event=sms_not_queued reason=not_mobile purpose=%s ticket=%s to=%s", purpose,
+                        ticket.number if ticket is not None else "-", mask_msisdn(destination))
+            return
         db.OutboundSms.create(
             destination=destination, text=text, purpose=purpose, ticket=ticket, inbound=inbound, created_at=now,
         )

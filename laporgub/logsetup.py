@@ -3,13 +3,26 @@
 Messages are written as ``event=name key=value ...`` by the code; this adds
 time, level and component, and folds tracebacks into the same line so that
 one event is always one line. Phone numbers never reach a log call in clear
-(callers mask them with :func:`laporgub.tickets.mask_msisdn`).
+(callers mask senders with :func:`laporgub.masking.mask_msisdn`), and as a last
+line every formatted line, traceback included, goes through
+:func:`laporgub.masking.mask_text`: a number inside an exception message, a
+PIC's text or a library's message is masked too. Identifiers that are not
+citizens' numbers (Telegram chat, user, update and message ids, instance names)
+are kept by their key.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
+
+from laporgub.masking import mask_text
+
+#: ``key=value`` pairs whose value is an identifier, not a citizen's number: kept as they are.
+LOG_IDENTIFIERS = re.compile(
+    r"\b(?:chat|chat_id|old_chat|new_chat|user|pic|update_id|message_id|offset|event_id|instance|bot|id)"
+    r"=-?[\w:.@-]+")
 
 
 class OneLineFormatter(logging.Formatter):
@@ -19,7 +32,7 @@ class OneLineFormatter(logging.Formatter):
         super().__init__("%(asctime)s level=%(levelname)s component=%(name)s %(message)s", "%Y-%m-%dT%H:%M:%S%z")
 
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
+        text = mask_text(super().format(record), keep=LOG_IDENTIFIERS)
         return text.replace("\r", "\\r").replace("\n", " | ")
 
 

@@ -184,10 +184,29 @@ class Metrics:
             "Webhook delivery attempts per endpoint: delivered, failed (retried later) or dead (given up).",
             ["endpoint", "result"], registry=r,
         )
+        self.outbound_sms_refused = Counter(
+            "laporgub_outbound_sms_refused",
+            "Outbound SMS refused, never sent: not_mobile (not an Indonesian mobile number), number_cap "
+            "([sms] max_per_number_per_day), daily_cap ([sms] max_per_day).",
+            ["reason"], registry=r,
+        )
+        self.api_connections_closed = Counter(
+            "laporgub_api_connections_closed",
+            "API connections the server closed itself: header_timeout, body_timeout (a client too slow to "
+            "send its request), connection_limit ([api] max_connections reached: answered 503).",
+            ["reason"], registry=r,
+        )
 
         for stage in STAGES:
             self.stage_duration.labels(stage=stage)
             self.sla_seconds.labels(stage=stage).set(sla[stage])
+        from laporgub.api.limits import CLOSE_REASONS
+        from laporgub.smsguard import REASONS
+
+        for reason in REASONS:
+            self.outbound_sms_refused.labels(reason=reason)
+        for reason in CLOSE_REASONS:
+            self.api_connections_closed.labels(reason=reason)
         self.ready.set(0)
         self.build_info.labels(version=__version__).set(1)
         for modem in modems:

@@ -18,7 +18,7 @@ from laporgub import db, leases, webhooks
 from laporgub.clock import SYSTEM, Clock
 from laporgub.config import Config
 from laporgub.leases import claim_rows
-from laporgub.render import Renderer, TicketView
+from laporgub.render import Renderer, TicketView, public_text
 from laporgub.routing import Classifier
 from laporgub.tickets import mask_msisdn
 
@@ -48,6 +48,7 @@ class Alerts:
 
     def send(self, text: str) -> None:
         """Queue ``text`` (plain) for the admin chat; never raises (alerts must not crash their sender)."""
+        text = public_text(text)
         try:
             db.Notification.create(
                 destination=ADMIN, chat_id=self.admin_chat_id, kind="alert",
@@ -262,7 +263,9 @@ def _render(row: db.Notification, renderer: Renderer) -> tuple[list[str], str | 
         return renderer.ticket_messages(view), renderer.batch_item(view)
     inbound = row.inbound
     if row.kind == "undecodable":
-        text = f"SMS tidak dapat dibaca (modem {inbound.modem}), disimpan mentah #{inbound.id}: {inbound.pdu[:600]}"
+        # Never the PDU itself: its address field is the sender's number in semi-octets.
+        text = (f"SMS tidak dapat dibaca (modem {inbound.modem}), disimpan mentah #{inbound.id} "
+                f"({len(inbound.pdu or '')} karakter hex; lihat basis data)")
         return [renderer.operator_message("?", inbound.modem, inbound.reported_at, text)], None
     sender = inbound.sender_raw or "?"
     return [renderer.operator_message(sender, inbound.modem, inbound.reported_at, inbound.text or "")], None

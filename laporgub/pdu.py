@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -728,6 +728,42 @@ def decode_submit(pdu_hex: str) -> SmsSubmit:
 
 
 # --------------------------------------------------------------------------- encoding
+
+
+def count_parts(text: str) -> int:
+    """How many SMS parts :func:`encode_submit` makes of ``text`` (GSM 7-bit when it fits, else UCS2).
+
+    Raises:
+        PduError: More than 255 parts.
+    """
+    return len(_split_payloads(text, "gsm7" if gsm7_fits(text) else "ucs2", 6))
+
+
+def fit_parts(text: str, parts: int, tail: str = "...", render: Callable[[str], str] | None = None) -> str:
+    """``text`` cut so that it takes at most ``parts`` SMS parts, ending with ``tail`` when it was cut.
+
+    With ``render``, what must fit is ``render(text)`` (a template around it) and only ``text``
+    shrinks; the rendered message is returned. Cut at a space where one is near, so a word (or a
+    number) is not split in the middle.
+    """
+    shown = render or (lambda value: value)
+    whole = shown(text)
+    if count_parts(whole) <= parts:
+        return whole
+    if count_parts(shown(tail.strip())) > parts:  # not even the frame fits: cut the whole message
+        return fit_parts(whole, parts)
+    low, high = 0, len(text)
+    while low < high:  # the longest prefix that fits with the tail
+        mid = (low + high + 1) // 2
+        if count_parts(shown(text[:mid].rstrip() + tail)) <= parts:
+            low = mid
+        else:
+            high = mid - 1
+    cut = text[:low]
+    space = cut.rfind(" ")
+    if space > len(cut) * 3 // 4:
+        cut = cut[:space]
+    return shown(cut.rstrip() + tail)
 
 
 def _split_payloads(text: str, encoding: str, concat_header_octets: int) -> list[bytes]:

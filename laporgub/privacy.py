@@ -22,23 +22,33 @@ from __future__ import annotations
 
 import calendar
 import getpass
+import hashlib
+import hmac
+import json
 import logging
 import os
 import re
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone, tzinfo
+from pathlib import Path
 from typing import Any
 
 import peewee
 
-from laporgub import db
-from laporgub.tickets import mask_msisdn, national_digits, normalize_msisdn
+from laporgub import db, pdu
+from laporgub.clock import SYSTEM
+from laporgub.masking import ascii_digits, mask_msisdn, mask_text, national_digits, number_runs
+from laporgub.tickets import normalize_msisdn
 
 logger = logging.getLogger(__name__)
 
 #: Stands where the number was (raw PDU, outbound destination): not a PDU, never sent anywhere.
 ERASED = "ERASED"
+#: Stands where a web complaint's request hash was: a repeat of its Idempotency-Key gets the same
+#: ticket without a comparison (laporgub/api/complaints.py).
+ERASED_HASH = "erased"
 SERVICE_ACTOR = "service"
 #: Rows changed per transaction, so a big backlog does not hold the write lock for long.
 BATCH = 500
@@ -70,20 +80,120 @@ def spellings(msisdn: str) -> list[str]:
     return sorted(forms, key=len, reverse=True)
 
 
-def _number_pattern(msisdn: str) -> re.Pattern[str]:
-    """The number in free text: ``+62 812-3456-789``, ``62812...``, ``0812...``, ``812...``; not inside more digits."""
-    nsn = _significant(msisdn)
-    body = r"[\s.\-]?".join(re.escape(d) for d in nsn)
-    prefix = r"(?:\+?\s?62[\s.\-]?|0)?" if msisdn.startswith("+62") else r"(?:\+?)?"
-    return re.compile(rf"(?<!\d){prefix}{body}(?!\d)")
+def pdu_forms(msisdn: str) -> list[str]:
+    """How the number can sit inside a raw PDU (hex): as an address in semi-octets, or as text digits.
+
+    Addresses (originator, service centre) are swapped BCD from an octet boundary: the
+    international digits (TOA 0x91) or the national ones (0x81), searched by their whole
+    octets (an odd last digit shares its octet with the ``F`` filler). Digits sent as UCS2 or
+    8-bit text are searched too. Digits inside 7-bit packed text depend on their bit offset and
+    are not searched: such a PDU decodes, and its decoded text is what the sweep reads.
+    """
+    forms: list[str] = []
+    for digits in dict.fromkeys((msisdn.lstrip("+"), national_digits(msisdn))):
+        even = digits[: len(digits) // 2 * 2]
+        forms.append(pdu.encode_semi_octets(even).hex().upper())
+        forms.append(digits.encode("utf-16-be").hex().upper())
+        forms.append(digits.encode("ascii").hex().upper())
+    return forms
+
+
+def pdu_holds(pdu_hex: str | None, forms: list[str]) -> bool:
+    """Whether a stored PDU holds one of :func:`pdu_forms` (an already erased one holds nothing)."""
+    if not pdu_hex or pdu_hex == ERASED:
+        return False
+    text = "".join(pdu_hex.split()).upper()
+    return any(form in text for form in forms)
 
 
 def redact(text: str | None, msisdn: str) -> tuple[str | None, bool]:
-    """``text`` with every spelling of the number replaced by its masked form; and whether anything changed."""
+    """``text`` with every spelling of the number replaced by its masked form; and whether anything changed.
+
+    Spellings are found with the broad pattern every output is masked by (:func:`laporgub.masking.number_runs`:
+    any separators, ``+62``/``62``/``0`` or none, letters touching), not by a fixed list: a run of digits
+    whose digits contain the number's significant digits loses them, with the prefix written before them.
+    """
     if not text:
         return text, False
-    new = _number_pattern(msisdn).sub(mask_msisdn(msisdn), text)
+    nsn = _significant(msisdn)
+    if nsn not in ascii_digits(text):  # cheap and never wrong: a run's digits are a substring of these
+        return text, False
+    masked = mask_msisdn(msisdn)
+    indonesian = msisdn.startswith("+62")
+    out: list[str] = []
+    last = 0
+    for run in number_runs(text):
+        at = run.digits.find(nsn)
+        while at >= 0:
+            first, final = at, at + len(nsn) - 1
+            if indonesian:
+                for prefix in ("0062", "62", "0"):
+                    if run.digits[:first].endswith(prefix):
+                        first -= len(prefix)
+                        break
+            start = run.start if first == 0 else run.positions[first]
+            end = run.end if final == len(run.digits) - 1 else run.positions[final] + 1
+            if start >= last:
+                out.append(text[last:start])
+                out.append(masked)
+                last = end
+            at = run.digits.find(nsn, final + 1)
+    if not out:
+        return text, False
+    out.append(text[last:])
+    new = "".join(out)
     return new, new != text
+
+
+# --------------------------------------------------------------------------
+# The request-hash key.
+
+#: The systemd credential (``LoadCredential=request_hash_key:...``) read first.
+HASH_KEY_CREDENTIAL = "request_hash_key"
+
+
+def read_hash_key(privacy: Any, token: str, environ: Mapping[str, str] | None = None) -> tuple[bytes, str]:
+    """The secret that keys stored request hashes, and where it came from.
+
+    Order: the systemd credential ``request_hash_key`` (``$CREDENTIALS_DIRECTORY``), then
+    ``[privacy] hash_key_env``, then ``hash_key_file`` (a relative name is a credential name).
+    Without any, a key derived from the bot token (HMAC with a fixed label: the token
+    itself is not recoverable from it, and it lives outside the database too); a dedicated
+    key lets the token be rotated without changing the hashes of pending idempotency keys.
+
+    Raises:
+        ConfigError: a configured source is missing or empty (naming the key).
+    """
+    from laporgub.config import ConfigError, exposed_secret_file
+
+    env = os.environ if environ is None else environ
+    cred_dir = env.get("CREDENTIALS_DIRECTORY")
+    if cred_dir and (Path(cred_dir) / HASH_KEY_CREDENTIAL).is_file():
+        value = (Path(cred_dir) / HASH_KEY_CREDENTIAL).read_bytes().strip()
+        if value:
+            return value, "credential"
+    if getattr(privacy, "hash_key_env", None):
+        value = env.get(privacy.hash_key_env, "").strip().encode()
+        if not value:
+            raise ConfigError([f"privacy.hash_key_env: environment variable {privacy.hash_key_env} is not set "
+                               "or empty"])
+        return value, "hash_key_env"
+    if getattr(privacy, "hash_key_file", None):
+        file = Path(privacy.hash_key_file)
+        exposed = exposed_secret_file("privacy.hash_key_file", file) if file.is_absolute() else None
+        if not file.is_absolute() and cred_dir:
+            file = Path(cred_dir) / file
+        if exposed:
+            raise ConfigError([exposed])
+        try:
+            value = file.read_bytes().strip()
+        except OSError as exc:
+            raise ConfigError([f"privacy.hash_key_file: cannot read {privacy.hash_key_file}: "
+                               f"{exc.strerror or exc}"]) from None
+        if not value:
+            raise ConfigError([f"privacy.hash_key_file: {privacy.hash_key_file} is empty"])
+        return value, "hash_key_file"
+    return hmac.new(token.encode(), b"laporgub request-hash key v1", hashlib.sha256).digest(), "derived"
 
 
 # --------------------------------------------------------------------------
@@ -106,11 +216,11 @@ def record_audit(action: str, msisdn: str | None = None, detail: str = "", *, ac
                  now: float | None = None) -> db.AuditLog:
     """Write one audit entry; the subject is stored masked. Call inside the act's transaction."""
     return db.AuditLog.create(
-        at=time.time() if now is None else now,
+        at=SYSTEM.time() if now is None else now,
         actor=actor or current_actor(),
         action=action,
         subject=mask_msisdn(msisdn) if msisdn else None,
-        detail=detail,
+        detail=mask_text(detail),  # a --reason may quote a number
     )
 
 
@@ -185,13 +295,16 @@ def _scrub_ticket(ticket: db.Ticket, now: float) -> tuple[int, int]:
             if changed:
                 response.text = text
                 response.save()
-    # A web complaint's reporter name goes with the number (location and text: the number redacted).
+    # A web complaint's reporter name goes with the number (location, hint and text: the number redacted).
     for web in db.WebComplaint.select().where(db.WebComplaint.ticket == ticket.id):
         web.reporter_name = None
         if msisdn:
             web.text, _ = redact(web.text, msisdn)
             web.location, _ = redact(web.location, msisdn)
+            web.category_hint, _ = redact(web.category_hint, msisdn)
         web.save()
+    # The request hash covered the number (and the name): a guess could be confirmed against it.
+    db.IdempotencyKey.update(request_hash=ERASED_HASH).where(db.IdempotencyKey.ticket == ticket.id).execute()
     ticket.sender = None
     ticket.anonymised_at = ticket.anonymised_at or now
     ticket.save()
@@ -269,6 +382,10 @@ def daily_retention(config: Any, now: float) -> int | None:
         except peewee.IntegrityError:
             pass  # another instance ran it too: the work is idempotent
     if count:
+        if db.is_sqlite():
+            # The anonymised rows' old versions out of the WAL too (secure_delete zeroed them in the pages);
+            # on PostgreSQL autovacuum reclaims them (an erasure request vacuums at once: see erase()).
+            purge_freed([])
         logger.info("event=retention_applied tickets=%s", count)
     return count
 
@@ -283,26 +400,114 @@ class EraseResult:
     inbound: int = 0
     outbound: int = 0
     texts: int = 0
+    pdus: int = 0
+    hashes: int = 0
+    #: What became of the freed pages: "checkpointed", "vacuumed", or why not (see :func:`purge_freed`).
+    purged: str = ""
 
     def summary(self) -> str:
         return (f"tickets={self.tickets} inbound_sms={self.inbound} outbound_sms={self.outbound} "
-                f"texts_redacted={self.texts}")
+                f"texts_redacted={self.texts} pdus_erased={self.pdus} hashes_dropped={self.hashes}")
 
 
-#: Free-text columns searched for the number (beyond the rows addressed to or from it).
-_TEXT_COLUMNS: tuple[tuple[type[db.BaseModel], str], ...] = (
-    (db.Ticket, "text"), (db.InboundSms, "text"), (db.InboundSms, "error"), (db.OutboundSms, "text"),
-    (db.OutboundSms, "last_error"), (db.PicResponse, "text"), (db.Notification, "text"),
-    (db.Notification, "last_error"), (db.ChatReply, "text"), (db.ChatReply, "last_error"),
-    (db.WebComplaint, "text"), (db.WebComplaint, "location"), (db.WebhookDelivery, "payload"),
-)
+#: Columns the sweep leaves alone: hashes and PDUs are handled by what they were made from
+#: (a PDU by its semi-octets, a hash dropped with its source), identifiers cannot hold a number.
+_NOT_SWEPT: frozenset[tuple[str, str]] = frozenset({
+    ("inbound_sms", "pdu"), ("inbound_sms", "dedupe_key"), ("idempotency_key", "request_hash"),
+    ("api_key", "key_hash"), ("api_key", "prefix"), ("ticket", "number"), ("ticket", "day"), ("ticket", "four"),
+    ("webhook_delivery", "ticket_number"), ("webhook_delivery", "event_id"),
+})
+#: Rows read per query while sweeping.
+SWEEP_BATCH = 2000
 
 
-def erase(msisdn: str, *, actor: str | None = None, reason: str = "", now: float | None = None) -> EraseResult:
-    """Remove every stored form of ``msisdn``; texts stay, with the number redacted. Idempotent; audit-logged."""
-    now = time.time() if now is None else now
+def swept_columns() -> list[tuple[type[db.BaseModel], peewee.Field]]:
+    """Every text column of every table that can hold a number someone typed: all of them, but :data:`_NOT_SWEPT`.
+
+    Derived from the models, so a column added later is swept without anyone remembering to list it.
+    """
+    columns = []
+    for model in db.MODELS:
+        for field in model._meta.sorted_fields:
+            if not isinstance(field, (peewee.CharField, peewee.TextField)) or field.primary_key:
+                continue
+            if (model._meta.table_name, field.column_name) in _NOT_SWEPT:
+                continue
+            columns.append((model, field))
+    return columns
+
+
+def _redact_json(payload: str, msisdn: str) -> tuple[str, bool]:
+    """A webhook body with the number redacted from every string in it (escapes read as JSON reads them)."""
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        new, changed = redact(payload, msisdn)
+        return new or "", changed
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return redact(value, msisdn)[0]
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    cleaned = walk(data)
+    if cleaned == data:
+        return payload, False
+    return json.dumps(cleaned, ensure_ascii=False, separators=(",", ":"), sort_keys=True), True
+
+
+def _sweep(msisdn: str) -> dict[tuple[type[db.BaseModel], str], list[int]]:
+    """Read every swept column and PDU; the ids of rows that hold the number, per (table, column).
+
+    Read outside the write transaction, in batches, so a full scan never holds the write lock.
+    """
+    nsn = _significant(msisdn)
+    forms = pdu_forms(msisdn)
+    found: dict[tuple[type[db.BaseModel], str], list[int]] = {}
+    targets: list[tuple[type[db.BaseModel], peewee.Field]] = [*swept_columns(), (db.InboundSms, db.InboundSms.pdu)]
+    for model, field in targets:
+        pk = model._meta.primary_key
+        after: Any = None
+        while True:
+            query = model.select(pk, field).where(field.is_null(False)).order_by(pk).limit(SWEEP_BATCH)
+            if after is not None:
+                query = query.where(pk > after)
+            rows = list(query.tuples())
+            for key, value in rows:
+                if field is db.InboundSms.pdu:
+                    hit = pdu_holds(value, forms)
+                elif field is db.WebhookDelivery.payload:
+                    hit = nsn in ascii_digits(value) and _redact_json(value, msisdn)[1]
+                else:
+                    hit = isinstance(value, str) and nsn in ascii_digits(value) and redact(value, msisdn)[1]
+                if hit:
+                    found.setdefault((model, field.name), []).append(key)
+            if len(rows) < SWEEP_BATCH:
+                break
+            after = rows[-1][0]
+    return found
+
+
+def erase(msisdn: str, *, actor: str | None = None, reason: str = "", now: float | None = None,
+          purge: bool = True) -> EraseResult:
+    """Remove every stored form of ``msisdn``; texts stay, with the number redacted. Idempotent; audit-logged.
+
+    1. Rows addressed from or to the number lose it (tickets, SMS both ways, the web reporter's name).
+    2. Every text column of every table (:func:`swept_columns`) is read and every spelling the broad
+       pattern finds is masked; webhook bodies are read as JSON; raw PDUs are searched for the number
+       in semi-octets (:func:`pdu_forms`).
+    3. An inbound SMS whose text or PDU held the number loses its PDU and the PDU's hash; a web
+       complaint that held it loses its request hash.
+    4. With ``purge``, the freed pages are overwritten (:func:`purge_freed`): the database file, its
+       WAL and a backup taken afterwards hold no trace.
+    """
+    now = SYSTEM.time() if now is None else now
     forms = spellings(msisdn)
-    tickets = inbound = outbound = texts = 0
+    tickets = inbound = outbound = 0
     with db.database.atomic():
         for ticket in db.Ticket.select().where(db.Ticket.sender.in_(forms)):
             i, o = _scrub_ticket(ticket, now)
@@ -311,21 +516,100 @@ def erase(msisdn: str, *, actor: str | None = None, reason: str = "", now: float
             inbound += _scrub_inbound(row, msisdn)
         for row in db.OutboundSms.select().where(db.OutboundSms.destination.in_(forms)):
             outbound += _scrub_outbound(row, msisdn)
-        # The number written in free text anywhere (a citizen signing with it, a PIC quoting it).
-        nsn = _significant(msisdn)
-        for model, name in _TEXT_COLUMNS:
+    found = _sweep(msisdn)
+    texts = pdus = hashes = 0
+    with db.database.atomic():
+        inbound_rows: set[int] = set()
+        web_tickets: set[int] = set()
+        for (model, name), ids in found.items():
             field = getattr(model, name)
-            for row in model.select().where(field.contains(nsn)):
-                new, changed = redact(getattr(row, name), msisdn)
+            pk = model._meta.primary_key
+            for key in ids:
+                row = model.get_or_none(pk == key)
+                if row is None:
+                    continue
+                if model is db.InboundSms:
+                    inbound_rows.add(key)
+                    if name == "pdu":
+                        continue
+                if model is db.WebComplaint:
+                    web_tickets.add(row.ticket_id)
+                value = getattr(row, name)
+                if model is db.WebhookDelivery and name == "payload":
+                    new, changed = _redact_json(value, msisdn)
+                else:
+                    new, changed = redact(value, msisdn)
                 if changed:
-                    setattr(row, name, new)
-                    row.save(only=[field])
+                    model.update({field: new}).where(pk == key).execute()
                     texts += 1
-        result = EraseResult(tickets, inbound, outbound, texts)
+        for row in db.InboundSms.select().where(db.InboundSms.id.in_(list(inbound_rows) or [0])):
+            if row.pdu != ERASED:
+                db.InboundSms.update(pdu=ERASED, dedupe_key=f"erased-{row.id}").where(
+                    db.InboundSms.id == row.id).execute()
+                pdus += 1
+        if web_tickets:
+            hashes = db.IdempotencyKey.update(request_hash=ERASED_HASH).where(
+                db.IdempotencyKey.ticket.in_(list(web_tickets)) & (db.IdempotencyKey.request_hash != ERASED_HASH)
+            ).execute()
+        result = EraseResult(tickets, inbound, outbound, texts, pdus, hashes)
         detail = result.summary() + (f" reason={reason}" if reason else "")
         record_audit("erase", msisdn, detail, actor=actor, now=now)
-    logger.info("event=privacy_erase subject=%s %s", mask_msisdn(msisdn), result.summary())
+    if purge:
+        result = replace(result, purged=purge_freed(_touched_tables(found, tickets, inbound, outbound)))
+    logger.info("event=privacy_erase subject=%s %s purged=%s", mask_msisdn(msisdn), result.summary(),
+                result.purged or "-")
     return result
+
+
+def _touched_tables(found: dict[tuple[type[db.BaseModel], str], list[int]], tickets: int, inbound: int,
+                    outbound: int) -> list[str]:
+    tables = {model._meta.table_name for model, _name in found}
+    if tickets:
+        tables |= {"ticket", "inbound_sms", "outbound_sms", "pic_response", "web_complaint", "idempotency_key"}
+    if inbound:
+        tables.add("inbound_sms")
+    if outbound:
+        tables.add("outbound_sms")
+    tables.add("audit_log")
+    return sorted(tables)
+
+
+def purge_freed(tables: list[str], attempts: int = 50) -> str:
+    """Overwrite what updates and deletes left behind, so the files hold no old version of a row.
+
+    SQLite: every connection runs with ``secure_delete`` (freed space is zeroed as it is freed), and
+    a ``TRUNCATE`` checkpoint copies the WAL into the database file and empties the WAL, where the
+    old pages otherwise stay until overwritten. A reader in the middle of a transaction delays it:
+    retried for about 5 s. PostgreSQL: ``VACUUM FULL`` of the touched tables rewrites them (and their
+    indexes) into new files, so no dead row version is left in a page; it locks each table for the
+    moment of the rewrite; ``ANALYZE`` and a vacuum of ``pg_statistic`` replace the planner's
+    samples of the columns. The server's WAL and its archives keep old versions until they are
+    recycled, as backups do (docs/privacy.md).
+
+    Returns:
+        ``checkpointed``, ``vacuumed``, or a short reason why the purge was incomplete.
+    """
+    database = db.database.obj
+    if isinstance(database, peewee.SqliteDatabase):
+        for _ in range(attempts):
+            busy, _log, _done = database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if not busy:
+                return "checkpointed"
+            time.sleep(0.1)
+        logger.warning("event=privacy_checkpoint_busy tables=%s", ",".join(tables))
+        return "checkpoint incomplete (a reader held the WAL; the next checkpoint completes it)"
+    known = {m._meta.table_name for m in db.MODELS}
+    for table in tables:
+        if table in known:
+            # ANALYZE too: the planner's statistics (pg_statistic) keep sample values of each column.
+            database.execute_sql(f'VACUUM (FULL, ANALYZE) "{table}"')
+    try:
+        # The replaced statistics rows are dead tuples of pg_statistic: gone once it is vacuumed (the
+        # database owner may; a user who may not gets a warning, and autovacuum does it later).
+        database.execute_sql("VACUUM pg_catalog.pg_statistic")
+    except peewee.DatabaseError as exc:
+        logger.warning("event=privacy_statistics_not_vacuumed error=%s", exc)
+    return "vacuumed"
 
 
 def _iso(ts: float | None, tz: tzinfo) -> str | None:
@@ -339,7 +623,7 @@ def export(msisdn: str, *, tz: tzinfo = timezone.utc, actor: str | None = None, 
     The one output that carries the number in clear: it is the citizen's own data.
     PICs appear by agency (and name, as the response SMS named them), never by Telegram id.
     """
-    now = time.time() if now is None else now
+    now = SYSTEM.time() if now is None else now
     forms = spellings(msisdn)
     with db.database.atomic():
         tickets = list(db.Ticket.select().where(db.Ticket.sender.in_(forms)).order_by(db.Ticket.received_at))
@@ -383,6 +667,8 @@ def _ticket_dict(t: db.Ticket, tz: tzinfo) -> dict[str, Any]:
         "text": t.text, "regency": t.regency, "received_at": _iso(t.received_at, tz),
         "updated_at": _iso(t.updated_at, tz), "anonymised_at": _iso(t.anonymised_at, tz),
         "groups": [c.group for c in categories if c.active],
+        "web": [{"reporter_name": w.reporter_name, "category_hint": w.category_hint, "location": w.location,
+                 "text": w.text} for w in db.WebComplaint.select().where(db.WebComplaint.ticket == t.id)],
         "responses": [{
             "agency": r.agency, "pic_name": r.pic_name, "action": r.action, "text": r.text,
             "created_at": _iso(r.created_at, tz),
@@ -424,7 +710,7 @@ def privacy_main(config: Any, args: Any, out: Any, err: Any) -> int:
     since: float | None = None
     if args.command == "audit":
         if args.since:
-            since = parse_since(args.since, time.time(), tz)
+            since = parse_since(args.since, SYSTEM.time(), tz)
             if since is None:
                 print(f"--since: not a date, time or span (YYYY-MM-DD, ISO time, 30d, 12h): {args.since!r}", file=err)
                 return 2
@@ -451,7 +737,8 @@ def privacy_main(config: Any, args: Any, out: Any, err: Any) -> int:
             if args.action == "erase":
                 result = erase(msisdn, reason=args.reason)
                 print(f"erased {mask_msisdn(msisdn)}: {result.tickets} ticket(s) anonymised, {result.inbound} inbound "
-                      f"SMS, {result.outbound} outbound SMS, {result.texts} text(s) redacted", file=out)
+                      f"SMS, {result.outbound} outbound SMS, {result.texts} text(s) redacted, {result.pdus} raw "
+                      f"PDU(s) erased, {result.hashes} request hash(es) dropped; database {result.purged}", file=out)
                 return 0
             data = export(msisdn, tz=tz, reason=args.reason)
             text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"

@@ -1,9 +1,12 @@
 """What people read: SMS texts and Telegram messages, rendered from config templates.
 
-Plain functions, no I/O. Citizen text is untrusted: in HTML parse mode it is
-escaped with :func:`html.escape`; only the template's own tags stay raw.
-Numbers are masked (DESIGN.md). Telegram counts the 4096-character limit in
-UTF-16 code units after entity parsing, so lengths are counted that way.
+Plain functions, no I/O. Citizen text is untrusted: control characters are
+dropped (:func:`printable`), every phone number in it is masked
+(:func:`laporgub.masking.mask_text`, before any split or cut, so no part of a
+number is left whole in one piece), and in HTML parse mode it is escaped with
+:func:`html.escape`; only the template's own tags stay raw. Telegram counts the
+4096-character limit in UTF-16 code units after entity parsing, so lengths are
+counted that way.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ import html
 import re
 import string
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 
 from laporgub.config import Config
-from laporgub.tickets import hashtag, mask_msisdn
+from laporgub.masking import mask_msisdn, mask_text
+from laporgub.tickets import hashtag
 
 #: Telegram's limit for one message, in UTF-16 code units after entity parsing.
 TELEGRAM_MAX = 4096
@@ -26,6 +30,18 @@ SEPARATOR = "\n\n――――――――――\n\n"
 STATUS_WORDS = {"open": "diterima, menunggu tanggapan", "responded": "sudah ditanggapi", "closed": "selesai"}
 
 _TAG_RE = re.compile(r"</?[a-zA-Z][^<>]*>")
+#: C0 and C1 control characters other than tab and newline (a citizen's SMS may carry them).
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` without control characters (tab and newline stay; a carriage return becomes nothing)."""
+    return _CONTROLS.sub("", text)
+
+
+def public_text(text: str) -> str:
+    """Citizen or PIC text as it may leave for Telegram: controls dropped, phone numbers masked."""
+    return mask_text(printable(text))
 
 
 def utf16_len(text: str) -> int:
@@ -82,6 +98,8 @@ class Renderer:
         return "HTML" if self.html else None
 
     def escape(self, text: str) -> str:
+        """Text for a template: controls dropped, numbers masked, HTML-escaped in HTML mode."""
+        text = public_text(text)
         return html.escape(text, quote=False) if self.html else text
 
     def local_time(self, epoch: float) -> str:
@@ -126,6 +144,7 @@ class Renderer:
 
     def ticket_notification(self, view: TicketView, body: str | None = None, part: str = "") -> str:
         """One ticket's notification; ``body`` replaces the text when it was split."""
+        view = _public(view)
         group_names = ", ".join(self.config.group_name(g) for g in view.groups) or "-"
         text = view.text if body is None else body
         return self._notification.safe_substitute(
@@ -143,6 +162,7 @@ class Renderer:
 
     def batch_item(self, view: TicketView) -> str:
         """A ticket as one entry of a combined message (several tickets waiting for one chat)."""
+        view = _public(view)
         return self._batch_item.safe_substitute(
             marker=self.escape(self.marker(view)),
             ticket=view.number,
@@ -162,6 +182,7 @@ class Renderer:
 
     def ticket_messages(self, view: TicketView) -> list[str]:
         """The notification, split when the SMS text alone exceeds Telegram's limit."""
+        view = _public(view)  # masked before the split: a number cut in two would escape the mask
         whole = self.ticket_notification(view)
         if visible_len(whole, self.config.telegram.parse_mode) <= TELEGRAM_MAX:
             return [whole]
@@ -187,6 +208,11 @@ class Renderer:
             sender=self.escape(sender), modem=self.escape(modem),
             received=self.local_time(received), text=self.escape(text),
         )
+
+
+def _public(view: TicketView) -> TicketView:
+    text = public_text(view.text)
+    return view if text == view.text else replace(view, text=text)
 
 
 def split_text(text: str, limit: int) -> list[str]:

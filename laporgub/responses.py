@@ -38,8 +38,9 @@ from laporgub.commands import (
 )
 from laporgub.config import Config, PicConfig
 from laporgub.outbox import destinations, leader_destinations
-from laporgub.render import STATUS_WORDS, Renderer, strip_tags
-from laporgub.tickets import hashtag, mask_msisdn
+from laporgub.render import STATUS_WORDS, Renderer, public_text, strip_tags
+from laporgub.smsguard import reply_text
+from laporgub.tickets import hashtag, is_indonesian_mobile, mask_msisdn
 from laporgub.types import GROUP_KEYS
 
 logger = logging.getLogger(__name__)
@@ -152,7 +153,7 @@ class Texts:
         self.html = self.renderer.html
 
     def escape(self, text: str) -> str:
-        return html.escape(text, quote=False) if self.html else text
+        return self.renderer.escape(text)
 
     def telegram(self, key: str, **values: str) -> str:
         """A Telegram text: ``values`` must already be escaped where they are citizen or PIC text."""
@@ -176,8 +177,9 @@ class Texts:
 
 
 def shorten(text: str, limit: int) -> str:
-    """``text`` on one line, cut at a word boundary to at most ``limit`` characters."""
-    flat = " ".join(text.split())
+    """``text`` on one line, numbers masked first (a cut must not leave a number's start whole),
+    cut at a word boundary to at most ``limit`` characters."""
+    flat = " ".join(public_text(text).split())
     if len(flat) <= limit:
         return flat
     cut = flat.rfind(" ", 0, limit - 1)
@@ -490,7 +492,7 @@ class ResponseDesk:
         self._record(pic, ticket, f"Laporan diteruskan ke {self.config.group_name(new)}.", "reroute", msg, now)
         webhooks.ticket_event(self.config, ticket, "ticket.rerouted",
                               {"from_groups": old, "to_group": new, "pic": pic.name, "agency": pic.agency}, now)
-        if was_spam and ticket.sender:
+        if was_spam and is_indonesian_mobile(ticket.sender):
             db.OutboundSms.create(destination=ticket.sender, text=self.texts.renderer.ack_sms(ticket.number),
                                   purpose="ack", ticket=ticket, created_at=now)
             fx.outbound_sms = True
@@ -519,6 +521,14 @@ class ResponseDesk:
 
     def _status(self, ticket: db.Ticket, groups: list[str], msg: IncomingMessage, now: float,
                 fx: _Effects) -> tuple[str, str | None]:
+        if msg.chat_type != "private" and self.group_chats.get(msg.chat_id) not in groups:
+            # A ticket's summary goes only where its PICs already read it, or to the asking PIC alone.
+            logger.warning("event=pic_refused reason=status_elsewhere user=%s chat=%s ticket=%s", msg.user_id,
+                           msg.chat_id, ticket.number)
+            self._say(msg, now, fx, f"Status tiket {ticket.number} hanya dijawab di grup tiket itu "
+                                    f"({self.texts.group_names(g for g in groups if g != 'channel')}) atau lewat "
+                                    "chat pribadi dengan bot.")
+            return "refused", ticket.number
         last = (
             db.PicResponse.select()
             .where((db.PicResponse.ticket == ticket) & (db.PicResponse.action != "reroute"))
@@ -583,9 +593,12 @@ class ResponseDesk:
 
     def _sms(self, ticket: db.Ticket, key: str, pic: PicConfig, text: str, now: float, fx: _Effects) -> bool:
         """Queue the SMS to the citizen; spam and number-less tickets get none."""
-        if ticket.kind != "complaint" or not ticket.sender:
+        if ticket.kind != "complaint" or not is_indonesian_mobile(ticket.sender):
             return False
-        body = self.texts.sms(key, ticket=ticket.number, agency=pic.agency, response=text)
+        # At most [sms] reply_max_parts parts; a longer reply ends with how to read the rest (CEK <ticket>).
+        body = reply_text(lambda response: self.texts.sms(key, ticket=ticket.number, agency=pic.agency,
+                                                          response=response),
+                          text, self.config.sms.reply_max_parts, ticket.number, self.config.texts.centre_number)
         db.OutboundSms.create(destination=ticket.sender, text=body, purpose="response", ticket=ticket,
                               created_at=now)
         fx.outbound_sms = True
@@ -600,8 +613,8 @@ class ResponseDesk:
         fx.notify(dest)
 
     def _say(self, msg: IncomingMessage, now: float, fx: _Effects, text: str, ticket: db.Ticket | None = None) -> None:
-        db.ChatReply.create(chat_id=msg.chat_id, reply_to_message_id=msg.message_id, ticket=ticket, text=text,
-                            created_at=now)
+        db.ChatReply.create(chat_id=msg.chat_id, reply_to_message_id=msg.message_id, ticket=ticket,
+                            text=public_text(text), created_at=now)
         fx.replies += 1
 
 

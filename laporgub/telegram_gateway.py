@@ -30,6 +30,7 @@ from telegram.request import HTTPXRequest
 
 from laporgub.config import Secret, TelegramConfig
 from laporgub.ratelimit import RateLimiter
+from laporgub.render import public_text
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +156,8 @@ class TelegramGateway:
             Throttled: no slot within ``wait``; nothing was sent.
             telegram.error.TelegramError: as PTB raises them (a ``RetryAfter`` also blocks the chat here).
         """
+        # The last line before Telegram: whatever built the text, no number in clear, no control characters.
+        text = public_text(text)
         self._slot(chat_id, wait)
         reply = telegram.ReplyParameters(message_id=reply_to_message_id, allow_sending_without_reply=True) \
             if reply_to_message_id else None
@@ -177,6 +180,7 @@ class TelegramGateway:
             Throttled: no slot within ``wait``; nothing was sent.
             telegram.error.TelegramError: as PTB raises them (a ``RetryAfter`` also blocks the chat here).
         """
+        caption = public_text(caption) if caption else caption
         self._slot(chat_id, wait)
         message = self._request(chat_id, self.bot.send_document(
             chat_id=chat_id, document=telegram.InputFile(data, filename=filename), caption=caption,

@@ -13,7 +13,14 @@ from datetime import datetime, tzinfo
 
 import phonenumbers
 
+from laporgub.masking import mask_msisdn, national_digits
 from laporgub.types import Msisdn, TicketNumber
+
+__all__ = [
+    "Sender", "classify_sender", "format_ticket", "hashtag", "is_indonesian_mobile", "is_ticket_number", "last_four",
+    "mask_msisdn",
+    "national_digits", "normalize_msisdn", "parse_ticket", "ticket_day",
+]
 
 _TICKET_RE = re.compile(r"^(\d{6})-(\d{4})-([1-9]\d{0,3})$")
 
@@ -35,8 +42,15 @@ class Sender:
     is_subscriber: bool
 
 
-def classify_sender(raw: str, region: str = "ID") -> Sender:
-    """Normalise an originating address to E.164 when it is a subscriber number."""
+def classify_sender(raw: str, region: str = "ID", *, alphanumeric: bool = False) -> Sender:
+    """Normalise an originating address to E.164 when it is a subscriber number.
+
+    ``alphanumeric``: the PDU gave the address as a name (type of number 5). A name made of
+    digits (``08123450777``) is still a name anybody can choose, not that subscriber: an
+    operator message, never acknowledged to the number it spells.
+    """
+    if alphanumeric:
+        return Sender(raw=raw, msisdn=None, is_subscriber=False)
     text = raw.strip()
     digits = re.sub(r"[\s\-()]", "", text)
     if not digits or re.search(r"[^\d+]", digits) or digits.count("+") > 1 or "+" in digits[1:]:
@@ -66,21 +80,21 @@ def normalize_msisdn(number: str, region: str = "ID") -> Msisdn | None:
     return Msisdn(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
 
-def national_digits(msisdn: str) -> str:
-    """``+628112920200`` -> ``08112920200``; other countries keep their digits."""
-    if msisdn.startswith("+62"):
-        return "0" + msisdn[3:]
-    return msisdn.lstrip("+")
+def is_indonesian_mobile(msisdn: str | None) -> bool:
+    """Whether the service may send an SMS to ``msisdn``: a valid Indonesian mobile number (``+628...``).
 
-
-def mask_msisdn(number: str | None) -> str:
-    """Mask a citizen's number for groups and logs: ``+628112920200`` -> ``0811****0200``."""
-    if not number:
-        return "-"
-    digits = national_digits(number) if number.startswith("+") else re.sub(r"\D", "", number)
-    if len(digits) < 8:
-        return "****" + digits[-2:] if len(digits) > 2 else "****"
-    return f"{digits[:4]}****{digits[-4:]}"
+    libphonenumber's numbering plan decides (valid length, mobile ranges), so landlines
+    (``+6224...``), foreign numbers and junk (``+0000000000``) are refused.
+    """
+    if not msisdn or not msisdn.startswith("+628"):
+        return False
+    try:
+        parsed = phonenumbers.parse(msisdn, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return (phonenumbers.is_valid_number(parsed) and phonenumbers.region_code_for_number(parsed) == "ID"
+            and phonenumbers.number_type(parsed) in (phonenumbers.PhoneNumberType.MOBILE,
+                                                     phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE))
 
 
 def last_four(msisdn: str | None) -> str:

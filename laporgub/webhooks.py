@@ -35,6 +35,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 import peewee
 
@@ -78,7 +79,8 @@ def ticket_event(config: Config, ticket: db.Ticket, event: str, data: dict[str, 
 
     Call inside the transaction that made the change. The payload is fixed now
     (the ticket's state as of this event) and carries no personal data: the
-    citizen's number only masked.
+    citizen's number only masked, and numbers inside ``data`` texts (a PIC's
+    reply) masked by :func:`laporgub.masking.mask_text` before the row is written.
     """
     hooks = config.api.webhooks
     if not hooks:
@@ -89,7 +91,7 @@ def ticket_event(config: Config, ticket: db.Ticket, event: str, data: dict[str, 
     event_id = str(uuid.uuid4())
     body = json.dumps(
         {"id": event_id, "type": event, "created_at": iso(now), "ticket": _ticket_snapshot(ticket),
-         "data": data or {}},
+         "data": _masked(data or {})},
         ensure_ascii=False, separators=(",", ":"), sort_keys=True,
     )
     db.WebhookDelivery.insert_many([
@@ -98,6 +100,34 @@ def ticket_event(config: Config, ticket: db.Ticket, event: str, data: dict[str, 
         for hook in hooks
     ]).execute()
     return event_id
+
+
+def _masked(value: Any) -> Any:
+    """``value`` with every string in it through :func:`laporgub.masking.mask_text`."""
+    from laporgub.masking import mask_text
+
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_masked(v) for v in value]
+    return value
+
+
+def outgoing_body(payload: str) -> str:
+    """The body to POST: the stored payload, masked once more if it holds a number (a row queued by an older
+    release, before payloads were masked when written); unchanged, byte for byte, otherwise."""
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return payload  # not ours to judge: bodies are written as JSON
+    if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
+        return payload
+    data = _masked(body["data"])  # the texts; ids and times are not free text
+    if data == body["data"]:
+        return payload
+    return json.dumps({**body, "data": data}, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
 def _ticket_snapshot(ticket: db.Ticket) -> dict[str, object]:

@@ -15,6 +15,8 @@ from laporgub.intake import Intake, build_classifier
 from laporgub.render import Renderer
 from tests.conftest import default_data
 
+KEY = b"test request-hash key"
+
 
 @pytest.fixture()
 def intake(tmp_path: Path) -> Any:
@@ -30,10 +32,10 @@ def intake(tmp_path: Path) -> Any:
 def test_erasure_removes_the_web_reporter(intake: Any) -> None:
     info, _key = auth.create_key("website", ["submit"])
     kept = submit(intake, WebComplaintData(text="Lampu jalan mati di Demak", name="Ani", phone="+6285700001111"),
-                  info.id, "k-1")
+                  info.id, "k-1", hash_key=KEY)
     result = submit(intake, WebComplaintData(
         text="Jalan rusak, telepon saya 0812-3456-0200", name="Budi Santoso", phone="+6281234560200",
-        location="depan rumah Budi, 081234560200"), info.id, "k-2")
+        location="depan rumah Budi, 081234560200"), info.id, "k-2", hash_key=KEY)
     assert result.created and result.outbound_queued and result.ticket_number.split("-")[1] == "0200"
     privacy.erase("+6281234560200", actor="test")
     web = db.WebComplaint.get(db.WebComplaint.ticket == result.ticket_id)
@@ -46,7 +48,7 @@ def test_erasure_removes_the_web_reporter(intake: Any) -> None:
     # The idempotency key still answers the same (now anonymised) ticket.
     again = submit(intake, WebComplaintData(
         text="Jalan rusak, telepon saya 0812-3456-0200", name="Budi Santoso", phone="+6281234560200",
-        location="depan rumah Budi, 081234560200"), info.id, "k-2")
+        location="depan rumah Budi, 081234560200"), info.id, "k-2", hash_key=KEY)
     assert (again.created, again.ticket_number) == (False, result.ticket_number)
 
 
@@ -54,7 +56,7 @@ def test_spam_from_the_web_is_marked_and_gets_no_sms(intake: Any) -> None:
     info, _key = auth.create_key("website", ["submit"])
     spam = "Selamat! Anda memenangkan hadiah 100 juta dari undian, klik http://bit.ly/xx untuk klaim"
     for phone in (None, "+6281234560200"):
-        result = submit(intake, WebComplaintData(text=spam, phone=phone), info.id, None)
+        result = submit(intake, WebComplaintData(text=spam, phone=phone), info.id, None, hash_key=KEY)
         assert result.kind == "spam" and not result.outbound_queued
     assert db.OutboundSms.select().count() == 0
     assert {t.kind for t in db.Ticket.select()} == {"spam"}

@@ -6,7 +6,8 @@ import pytest
 
 from laporgub.api import auth
 from laporgub.api.app import _field, parse_phone
-from laporgub.api.views import mask_numbers_in_text, open311_service_code
+from laporgub.api.views import open311_service_code
+from laporgub.masking import mask_text as mask_numbers_in_text
 
 
 def test_rate_limiter_refills_per_key() -> None:

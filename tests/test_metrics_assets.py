@@ -521,7 +521,7 @@ def test_every_help_text_and_convention(exported: dict[str, list[dict[str, str]]
         for s in family.samples:
             assert not s.name.endswith("_created"), s.name
             assert set(s.labels) <= {"stage", "group", "version", "actor", "modem", "kind", "error", "outbox", "le",
-                                     "regency", "quantile"}, (s.name, s.labels)
+                                     "regency", "quantile", "reason"}, (s.name, s.labels)
 
 
 def test_cumulative_counts_kept_incrementally_match_a_full_count(tmp_path: Path, database: None) -> None:

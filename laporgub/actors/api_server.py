@@ -22,8 +22,9 @@ from typing import Any
 import uvicorn
 
 from laporgub.actors._base import Directory, LaporgubActor, Scheduler
+from laporgub.api.limits import Limits, ThrottledLog, guarded_protocol, loop_exception_handler
 from laporgub.clock import SYSTEM, Clock
-from laporgub.config import Listen
+from laporgub.config import ApiConfig, Listen
 from laporgub.exceptions import ApiServerError
 from laporgub.messages import ApiServerStopped
 
@@ -90,14 +91,19 @@ class ApiServer(LaporgubActor):
         app_factory: builds the ASGI application (called in ``__init__``).
         listen: ``[api] listen``.
         status: set while listening; keeps the port an ``:0`` listen got, so a restart reuses it.
+        settings: ``[api]``, for the connection limits (laporgub/api/limits.py); defaults without it.
+        metrics: counts connections the server closed itself (``laporgub_api_connections_closed_total``).
     """
 
     actor_name = "api"
 
     def __init__(self, *, app_factory: Callable[[], Any], listen: Listen, status: ApiStatus,
-                 directory: Directory, scheduler: Scheduler, clock: Clock = SYSTEM) -> None:
+                 directory: Directory, scheduler: Scheduler, settings: ApiConfig | None = None,
+                 metrics: Any = None, clock: Clock = SYSTEM) -> None:
         super().__init__(directory=directory, scheduler=scheduler, clock=clock)
         self.status = status
+        self.settings = settings or ApiConfig()
+        self.metrics = metrics
         port = status.port if listen.port == 0 and status.port else listen.port
         try:
             self.sock = bind(listen, port)
@@ -110,9 +116,13 @@ class ApiServer(LaporgubActor):
         self.stopping = False
 
     def on_start(self) -> None:
+        api = self.settings
+        limits = Limits(header_timeout_seconds=api.header_timeout_seconds,
+                        body_timeout_seconds=api.body_timeout_seconds, max_connections=api.max_connections)
         config = uvicorn.Config(
             self.app, log_config=None, access_log=False, lifespan="off", server_header=False,
-            timeout_graceful_shutdown=1, timeout_keep_alive=5, loop="asyncio",
+            timeout_graceful_shutdown=1, timeout_keep_alive=api.keepalive_timeout_seconds, loop="asyncio",
+            http=guarded_protocol(limits, self._closed), backlog=128,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._serve, name="api-server", daemon=True)
@@ -126,12 +136,22 @@ class ApiServer(LaporgubActor):
         self.status.set_listening(self)
         logger.info("event=api_listening listen=%s", self.status.base_url)
 
+    def _closed(self, reason: str) -> None:
+        """A connection the server closed itself (a deadline passed, or over the cap)."""
+        if self.metrics is not None:
+            self.metrics.api_connections_closed.labels(reason=reason).inc()
+
+    async def _main(self) -> None:
+        # Out of descriptors, asyncio logs a traceback for every failed accept(): one line a minute instead.
+        asyncio.get_running_loop().set_exception_handler(loop_exception_handler(ThrottledLog()))
+        assert self.server is not None
+        await self.server.serve(sockets=[self.sock])
+
     def _serve(self) -> None:
         """The server thread: uvicorn's own event loop until asked to stop."""
         reason = "ended"
         try:
-            assert self.server is not None
-            asyncio.run(self.server.serve(sockets=[self.sock]))
+            asyncio.run(self._main())
         except BaseException as exc:  # noqa: BLE001 - reported to the actor, which fails and is restarted
             reason = f"{type(exc).__name__}: {exc}"
             logger.error("event=api_server_crashed error=%s", reason, exc_info=exc)

@@ -27,10 +27,11 @@ from laporgub.at import (
 from laporgub.clock import SYSTEM, Clock
 from laporgub.config import ModemConfig
 from laporgub.exceptions import ModemError, PduError
+from laporgub.masking import mask_msisdn
 from laporgub.messages import ModemIndication, OutboundQueued, PortLost, SmsNotStored, SmsReceived, SmsStored, Tick
 from laporgub.metrics import Metrics
 from laporgub.outbox import Alerts, claim_outbound, outbound_retry, outbound_sent, release_claims
-from laporgub.tickets import mask_msisdn
+from laporgub.smsguard import SmsGuard
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +59,11 @@ class ModemReader(LaporgubActor):
     """
 
     def __init__(self, *, config: ModemConfig, alerts: Alerts, metrics: Metrics, directory: Directory,
-                 scheduler: Scheduler, clock: Clock = SYSTEM) -> None:
+                 scheduler: Scheduler, guard: SmsGuard | None = None, clock: Clock = SYSTEM) -> None:
         super().__init__(directory=directory, scheduler=scheduler, clock=clock)
         self.config = config
+        #: Who may be sent an SMS, how many, how long (laporgub/smsguard.py); None only in unit tests.
+        self.guard = guard
         self.actor_name = f"modem:{config.name}"
         self.alerts = alerts
         self.metrics = metrics
@@ -430,8 +433,15 @@ class ModemReader(LaporgubActor):
 
     def _send_one(self, sms: Any) -> None:
         name = self.config.name
+        text = sms.text
+        if self.guard is not None:
+            reason = self.guard.check(sms.id, sms.destination)
+            if reason is not None:
+                self.guard.refuse(sms.id, sms.destination, reason, ticket=sms.ticket, purpose=sms.purpose, modem=name)
+                return
+            text = self.guard.fit(text)
         try:
-            parts = pdu.encode_submit(sms.destination, sms.text, message_reference=self._message_ref,
+            parts = pdu.encode_submit(sms.destination, text, message_reference=self._message_ref,
                                       concat_reference=self._message_ref)
             # encode_submit numbers each part's TP-MR from this one.
             self._message_ref = (self._message_ref + len(parts)) % 256

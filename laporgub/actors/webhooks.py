@@ -106,7 +106,7 @@ class WebhookSender(LaporgubActor):
 
     def _deliver(self, delivery: webhooks.Delivery) -> None:
         hook = self.hooks[delivery.endpoint]
-        body = delivery.payload.encode("utf-8")
+        body = webhooks.outgoing_body(delivery.payload).encode("utf-8")
         now = self.clock.time()
         headers = webhooks.headers(self.secrets.get(hook.name, ""), delivery.event_id, delivery.event, body, now)
         status: int | None = None

@@ -17,6 +17,7 @@ logged here and answered 500 without detail.
 import logging
 import math
 import re
+import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,15 +32,18 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from laporgub import __version__, db
 from laporgub.api import auth, sync, views
 from laporgub.api.complaints import IdempotencyConflict, WebComplaintData, submit
+from laporgub.api.limits import FD_RESERVE, ThrottledLog, descriptors_exhausted, fd_headroom
+from laporgub.clock import SYSTEM, Clock
 from laporgub.config import Config
 from laporgub.intake import Intake
 from laporgub.messages import OutboundQueued, TicketRegistered
-from laporgub.tickets import mask_msisdn, normalize_msisdn, parse_ticket
+from laporgub.tickets import is_indonesian_mobile, mask_msisdn, normalize_msisdn, parse_ticket
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +73,10 @@ class ApiContext:
     actor_names: Callable[[str], list[str]]  # Directory.names
     limiter: auth.RateLimiter
     count_request: Callable[[str, int], None] | None = None
+    #: Keys the stored request hashes (laporgub.privacy.read_hash_key).
+    hash_key: bytes = b""
+    #: The service's clock (key use times, web complaints' receipt).
+    clock: Clock = SYSTEM
 
 
 class ApiError(HTTPException):
@@ -89,7 +97,8 @@ class BodyTooLarge(ApiError):
 
 _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                  405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "body_too_large",
-                 415: "unsupported_media_type", 422: "invalid_request", 429: "rate_limited"}
+                 415: "unsupported_media_type", 422: "invalid_request", 429: "rate_limited", 500: "internal_error",
+                 503: "unavailable"}
 
 
 def _is_open311(request: Request) -> bool:
@@ -146,8 +155,13 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, str]]:
 # Request models.
 
 
+#: Control characters refused in any field (tab, newline and carriage return are fine).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def _clean(value: str | None) -> str | None:
-    """Reject what databases refuse (NUL, lone surrogates) and blank strings; strip spaces."""
+    """Reject what databases refuse (NUL, lone surrogates), control characters and text with nothing
+    visible in it (blanks, zero-width spaces, joiners); strip spaces."""
     if value is None:
         return None
     if "\x00" in value:
@@ -156,14 +170,23 @@ def _clean(value: str | None) -> str | None:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError("must be valid Unicode text") from None
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
     value = value.strip()
     if not value:
         raise ValueError("must not be blank")
+    if not any(unicodedata.category(ch)[0] in "LNPS" for ch in value):
+        raise ValueError("must contain visible text (not only spaces or invisible characters)")
     return value
 
 
 def parse_phone(value: str | None) -> str | None:
-    """A reporter's number -> E.164 (``+62...``), or ValueError."""
+    """A reporter's number -> E.164 (``+628...``), or ValueError.
+
+    Only Indonesian mobile numbers: the reporter is sent SMS (the acknowledgement, the PICs'
+    answers), and the centre texts nothing else (laporgub/smsguard.py): a landline or a
+    foreign number would make the website form a free SMS relay.
+    """
     if value is None:
         return None
     if not re.fullmatch(r"\+?[\d\s\-().]{6,24}", value):
@@ -171,6 +194,8 @@ def parse_phone(value: str | None) -> str | None:
     msisdn = normalize_msisdn(value)
     if msisdn is None or not phonenumbers.is_valid_number(phonenumbers.parse(msisdn)):
         raise ValueError("not a valid phone number (e.g. +6281234567890 or 081234567890)")
+    if not is_indonesian_mobile(msisdn):
+        raise ValueError("not an Indonesian mobile number (+628... or 08...): SMS go to Indonesian mobiles only")
     return msisdn
 
 
@@ -241,12 +266,21 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 class LimitsMiddleware:
-    """Refuses bodies over ``max_bytes`` (413: by Content-Length at once, else while reading) and counts requests."""
+    """Refuses bodies over ``max_bytes`` (413: by Content-Length at once, else while reading), counts
+    requests, and answers what escaped the routes itself: one log line, no traceback to the client.
 
-    def __init__(self, app: ASGIApp, max_bytes: int, count: Callable[[str, int], None] | None) -> None:
+    Out of file descriptors (laporgub/api/limits.py) is a clean ``503`` with ``Retry-After`` and
+    one log line a minute; any other unexpected exception one ``event=api_error`` line (traceback
+    folded in) and ``500``. Neither is raised on to uvicorn, which would log its own traceback for
+    every request as well.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, count: Callable[[str, int], None] | None,
+                 throttle: ThrottledLog | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.count = count
+        self.throttle = throttle or ThrottledLog()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -278,10 +312,29 @@ class LimitsMiddleware:
             return message
 
         try:
-            if too_large:
+            headroom = fd_headroom()
+            if headroom is not None and headroom < FD_RESERVE:
+                self.throttle(logging.ERROR, "api_out_of_descriptors",
+                              f"method={scope.get('method')} path={scope.get('path')} free={headroom}")
+                await _raw_json(counting_send, 503, scope, "temporarily out of resources; try again shortly",
+                                retry_after=5)
+            elif too_large:
                 await _raw_json(counting_send, 413, scope, f"request body larger than {self.max_bytes} bytes")
             else:
                 await self.app(scope, limited_receive, counting_send)
+        except ClientDisconnect:
+            logger.info("event=api_client_gone method=%s path=%s", scope.get("method"), scope.get("path"))
+        except Exception as exc:
+            where = f"method={scope.get('method')} path={scope.get('path')}"
+            if descriptors_exhausted(exc):
+                self.throttle(logging.ERROR, "api_out_of_descriptors", where)
+                if not status_holder:
+                    await _raw_json(counting_send, 503, scope, "temporarily out of resources; try again shortly",
+                                    retry_after=5)
+            else:
+                logger.error("event=api_error %s error=%s", where, type(exc).__name__, exc_info=exc)
+                if not status_holder:
+                    await _raw_json(counting_send, 500, scope, "internal error; it has been logged")
         finally:
             # An unexpected exception passes through here on its way to the 500 handler outside.
             if self.count is not None:
@@ -289,7 +342,8 @@ class LimitsMiddleware:
                 self.count(getattr(route, "path", "unmatched"), status_holder[0] if status_holder else 500)
 
 
-async def _raw_json(send: Callable[[Message], Awaitable[None]], status: int, scope: Scope, message: str) -> None:
+async def _raw_json(send: Callable[[Message], Awaitable[None]], status: int, scope: Scope, message: str,
+                    retry_after: int | None = None) -> None:
     import json
 
     path = scope.get("path", "")
@@ -298,9 +352,11 @@ async def _raw_json(send: Callable[[Message], Awaitable[None]], status: int, sco
     else:
         body = json.dumps({"error": {"status": status, "code": _STATUS_CODES.get(status, "error"),
                                      "message": message}}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+               (b"connection", b"close")]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -350,7 +406,7 @@ def build_app(ctx: ApiContext) -> FastAPI:
         if not key:
             raise ApiError(401, "unauthorized", "missing API key (Authorization: Bearer <key>)", headers=challenge)
         with db.database.connection_context():
-            who = auth.authenticate(key)
+            who = auth.authenticate(key, now=ctx.clock.time())
         if who is None:
             raise ApiError(401, "unauthorized", "unknown or revoked API key", headers=challenge)
         if not who.allows(scope):
@@ -373,7 +429,7 @@ def build_app(ctx: ApiContext) -> FastAPI:
     def _submit(data: WebComplaintData, key_id: int | None, idem: str | None) -> Any:
         with db.database.connection_context():
             try:
-                result = submit(ctx.intake(), data, key_id, idem)
+                result = submit(ctx.intake(), data, key_id, idem, hash_key=ctx.hash_key)
             except IdempotencyConflict:
                 raise ApiError(409, "conflict", "this Idempotency-Key was used for a different complaint",
                                [{"field": "Idempotency-Key", "in": "header",

@@ -5,21 +5,29 @@ transaction, the ticket (through :meth:`Intake.register_web`, so the
 acknowledgement SMS and the ``ticket.created`` webhook are the same as for an
 SMS), what the web form carried beyond the text, and the ``Idempotency-Key``.
 The caller then tells the keyword filter, as the registry does for an SMS.
+
+The request hash stored with an ``Idempotency-Key`` covers the reporter's
+number and name, so it is an HMAC-SHA256 under a secret kept outside the
+database (:func:`laporgub.privacy.read_hash_key`): a copy of the database alone
+cannot confirm a guessed number against it (a plain SHA-256 fell to brute force
+in seconds, the ticket number giving away four digits). An erasure drops it
+(``erased``); a repeat of that key then gets its ticket without a comparison.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
-import time
 from dataclasses import dataclass
 
 import peewee
 
 from laporgub import db
 from laporgub.intake import Intake
-from laporgub.tickets import mask_msisdn
+from laporgub.masking import mask_msisdn
+from laporgub.privacy import ERASED_HASH
 from laporgub.types import TicketId
 
 logger = logging.getLogger(__name__)
@@ -39,10 +47,14 @@ class WebComplaintData:
     category_hint: str | None = None
     location: str | None = None
 
-    def request_hash(self) -> str:
+    def request_hash(self, key: bytes) -> str:
+        """HMAC-SHA256 of the fields under ``key`` (hex): equal for an equal request, useless without the key."""
+        if not key:
+            raise ValueError("request hashes need a key")
         fields = {"text": self.text, "phone": self.phone, "name": self.name, "category_hint": self.category_hint,
                   "location": self.location}
-        return hashlib.sha256(json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        body = json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()
+        return hmac.new(key, body, hashlib.sha256).hexdigest()
 
     def ticket_text(self) -> str:
         """The ticket's text: what the citizen wrote, then the location and hint, which PICs read
@@ -67,14 +79,17 @@ class Submitted:
 
 
 def submit(intake: Intake, data: WebComplaintData, api_key_id: int | None, idempotency_key: str | None,
-           now: float | None = None) -> Submitted:
+           now: float | None = None, *, hash_key: bytes) -> Submitted:
     """Register a web complaint once per idempotency key. Needs a connection in this thread.
+
+    Args:
+        hash_key: the request-hash secret (:func:`laporgub.privacy.read_hash_key`).
 
     Raises:
         IdempotencyConflict: the key was used before for a different complaint.
     """
-    now = time.time() if now is None else now
-    digest = data.request_hash()
+    now = intake.clock.time() if now is None else now
+    digest = data.request_hash(hash_key)
     try:
         with db.database.atomic():
             if idempotency_key is not None:
@@ -107,6 +122,6 @@ def _earlier(api_key_id: int | None, key: str, digest: str) -> Submitted | None:
            .where((db.IdempotencyKey.api_key == api_key_id) & (db.IdempotencyKey.key == key)).first())
     if row is None:
         return None
-    if row.request_hash != digest:
+    if row.request_hash not in (digest, ERASED_HASH):
         raise IdempotencyConflict(key)
     return Submitted(TicketId(row.ticket.id), row.ticket.number, row.ticket.kind, False)

@@ -27,6 +27,7 @@ import base64
 import binascii
 import contextlib
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -96,6 +97,12 @@ def install_change_seq(database: peewee.Database) -> None:
 CHANGE_SEQ = peewee.SQL("change_seq")
 
 
+#: A cursor's position is a change number: a BIGINT on PostgreSQL, a 64-bit integer on SQLite. A larger
+#: one cannot be ours (and would overflow the query), nor a time past any datetime (year 9999).
+MAX_POSITION = 2**63 - 1
+MAX_SINCE = 1e12
+
+
 class CursorError(ValueError):
     """Raised when a cursor was not made by this server (or was altered)."""
 
@@ -117,9 +124,11 @@ class Cursor:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
             data = json.loads(raw)
             after, since = data["a"], data["s"]
-            if data.get("v") != 1 or isinstance(after, bool) or not isinstance(after, int) or after < 0:
+            if data.get("v") != 1 or isinstance(after, bool) or not isinstance(after, int) or \
+                    not 0 <= after <= MAX_POSITION:
                 raise ValueError
-            if since is not None and (isinstance(since, bool) or not isinstance(since, (int, float))):
+            if since is not None and (isinstance(since, bool) or not isinstance(since, (int, float))
+                                      or not math.isfinite(since) or abs(since) > MAX_SINCE):
                 raise ValueError
         except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
             raise CursorError("not a cursor this server returned") from None

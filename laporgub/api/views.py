@@ -1,16 +1,17 @@
 """What the API shows of tickets: plain functions from rows to JSON-ready dicts, no HTTP.
 
-Personal data (the citizen's number and name) appears in clear only for a key
-with ``read:personal``; every answer that shows it is written to the audit log
-(:func:`laporgub.privacy.record_audit`), one entry per number, in the same
-request. Otherwise numbers are masked (``0811****0200``) and names left out.
-Open311 answers never carry personal data: not even masked numbers, and
-numbers the citizen typed into the text are masked too.
+Personal data (the citizen's number and name, and numbers anyone typed into a
+free-text field) appears in clear only for a key with ``read:personal``; every
+answer that shows it is written to the audit log (:func:`laporgub.privacy.record_audit`),
+one entry per ticket, in the same request. Otherwise the reporter's number is
+masked (``0811****0200``), names are left out and every free-text field (text,
+location, category hint, responses) goes through :func:`laporgub.masking.mask_text`.
+Open311 answers never carry personal data: no reporter number (not even masked),
+no names, and every free-text field masked.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
@@ -19,12 +20,10 @@ import peewee
 
 from laporgub import db
 from laporgub.config import Config
-from laporgub.tickets import mask_msisdn
+from laporgub.masking import mask_msisdn, mask_text
 
 #: Ticket kinds Open311 lists (suspected spam is not a service request).
 OPEN311_KINDS = ("complaint",)
-#: Digit runs that look like phone numbers inside free text (masked in public answers).
-_PHONE_IN_TEXT = re.compile(r"(?<![\w])(?:\+?62|0)[\s.\-]?8[\d\s.\-]{7,14}\d(?!\d)")
 #: Group keys that are not a topic: every ticket is in channel, kabkota follows the regency.
 NON_TOPIC = ("channel", "kabkota")
 
@@ -36,9 +35,9 @@ def iso_local(epoch: float | None, tz: tzinfo) -> str | None:
     return datetime.fromtimestamp(epoch, tz).isoformat(timespec="seconds")
 
 
-def mask_numbers_in_text(text: str) -> str:
-    """Phone numbers the citizen wrote into a text, masked for public answers."""
-    return _PHONE_IN_TEXT.sub(lambda m: mask_msisdn(re.sub(r"[^\d+]", "", m.group(0))), text)
+def public(text: str | None) -> str | None:
+    """A free-text field as it leaves the service without ``read:personal``: numbers masked."""
+    return None if text is None else mask_text(text)
 
 
 def _stage(end: float | None, start: float | None) -> float | None:
@@ -99,7 +98,11 @@ class TicketViews:
         if t.sender:
             phone = t.sender if self.personal else mask_msisdn(t.sender)
         name = web.reporter_name if web is not None and self.personal else None
-        if self.personal and (t.sender or name):
+        free = [t.text, *(r.text for r in responses)]
+        if web is not None:
+            free += [web.category_hint, web.location]
+        shown = (lambda text: text) if self.personal else public
+        if self.personal and (t.sender or name or any(x and mask_text(x) != x for x in free)):
             self.disclosed.append((t.sender, t.number))
         reporter: dict[str, Any] = {"phone": phone, "name": name}
         local = self.tz
@@ -108,12 +111,13 @@ class TicketViews:
             "channel": t.channel,
             "kind": t.kind,
             "status": t.status,
-            "text": t.text if self.personal else mask_numbers_in_text(t.text),
+            "text": shown(t.text),
             "groups": groups,
             "group_names": [self.config.group_name(g) for g in groups],
             "regency": t.regency,
             "reporter": reporter,
-            "web": None if web is None else {"category_hint": web.category_hint, "location": web.location},
+            "web": None if web is None else {"category_hint": shown(web.category_hint),
+                                             "location": shown(web.location)},
             "anonymised": t.anonymised_at is not None,
             "times": {
                 "received_at": iso_local(t.received_at, local),
@@ -129,7 +133,7 @@ class TicketViews:
             },
             "responses": [
                 {"at": iso_local(r.created_at, local), "action": r.action, "pic": r.pic_name, "agency": r.agency,
-                 "text": r.text}
+                 "text": shown(r.text)}
                 for r in responses
             ],
         }
@@ -231,16 +235,16 @@ def open311_requests(config: Config, rows: Sequence[db.Ticket]) -> list[dict[str
         result.append({
             "service_request_id": t.number,
             "status": "closed" if t.status == "closed" else "open",
-            "status_notes": last.text if last is not None else None,
+            "status_notes": public(last.text) if last is not None else None,
             "service_name": config.group_name(code) if code else None,
             "service_code": code,
-            "description": mask_numbers_in_text(w.text if w is not None else t.text),
+            "description": public(w.text if w is not None else t.text),
             "agency_responsible": agency,
             "service_notice": None,
             "requested_datetime": iso_local(t.received_at, tz),
             "updated_datetime": iso_local(t.updated_at, tz),
             "expected_datetime": None,
-            "address": (w.location if w is not None else None) or t.regency,
+            "address": public((w.location if w is not None else None) or t.regency),
             "address_id": None,
             "zipcode": None,
             "lat": None,
