@@ -72,7 +72,7 @@ GAMMU_NOTE = """
   sustained 20 SMS/s (1,200 a minute, about forty modems at full speed; one modem delivers
   10-30 SMS a minute) queues up behind that. The 300-SMS-a-minute burst into one group
   stays within the SLA.
-- The end-to-end SLA is the sum of DESIGN.md's four stage SLAs (9 + 27 + 9 + 3 s).
+- The end-to-end SLA is the sum of the four stage SLAs of docs/sop.md (9 + 27 + 9 + 3 s).
 
 ## How the comparison with gammu-smsd is made
 
@@ -90,7 +90,7 @@ safety net every `sweep_interval_seconds`, and commits to SQLite with
 `synchronous=FULL` before deleting from the SIM.
 """
 SLA = {"register": 9.0, "filter": 27.0, "notify": 9.0, "deliver": 3.0}
-END_TO_END_SLA = sum(SLA.values())  # DESIGN.md's four stages one after the other
+END_TO_END_SLA = sum(SLA.values())  # the four stages of docs/sop.md one after the other
 
 
 @dataclass
@@ -462,9 +462,9 @@ def main(argv: list[str] | None = None) -> int:
         r = intake_latency(rate, count)
         note = f"{r['registered']}/{r['count']} SMS at {rate:g}/s, pty emulator, AT+CMGR on +CMTI"
         rows.append(Row("+CMTI -> ticket committed, p50", r["p50"] * 1000, "ms", SLA["register"] * 1000, "lower",
-                        "DESIGN.md register SLA", note))
+                        "register SLA", note))
         rows.append(Row("+CMTI -> ticket committed, p99", r["p99"] * 1000, "ms", SLA["register"] * 1000, "lower",
-                        "DESIGN.md register SLA", note))
+                        "register SLA", note))
         laporgub_p50.append(r["p50"])
 
     laporgub_p50: list[float] = []
@@ -481,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
             for q in ("p50", "p99"):
                 vs = f"; {r[q] / base:.1f}x LaporGub's p50" if base and q == "p50" else ""
                 rows.append(Row(f"gammu-smsd {label}: +CMTI -> inbox file, {q}", r[q] * 1000, "ms",
-                                SLA["register"] * 1000, "lower", "DESIGN.md register SLA",
+                                SLA["register"] * 1000, "lower", "register SLA",
                                 f"{r['received']}/{r['count']} SMS, same emulator and rate, gammu-smsd 1.42 "
                                 f"(Debian), files backend{vs}"))
         return run
@@ -500,9 +500,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"SIM refused {r['rejected']}")
             for q in ("p50", "p99"):
                 rows.append(Row(f"end to end at {e2e_rate:g} SMS/s (+CMTI -> Telegram accepted), {q}", r[q], "s",
-                                END_TO_END_SLA, "lower", "sum of DESIGN.md's 4 stage SLAs", note))
+                                END_TO_END_SLA, "lower", "sum of the 4 stage SLAs", note))
             rows.append(Row(f"notify stage at {e2e_rate:g} SMS/s, p99 (every group, leaders included)",
-                            r["notify_p99"], "s", SLA["notify"], "lower", "DESIGN.md notify SLA",
+                            r["notify_p99"], "s", SLA["notify"], "lower", "notify SLA",
                             "the channel gets every complaint: 20 messages a minute of at most 4,096 characters"))
         step(f"end to end at {e2e_rate:g} SMS/s", e2e)
 
@@ -523,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
             notes.append(f"telegram burst: {r['error']}")
             return
         rows.append(Row("burst into one group, 300 SMS/min: notify p99", r["p99"], "s", SLA["notify"], "lower",
-                        "DESIGN.md notify SLA", f"{minutes:g} min, Telegram limits enforced; {r['too_many']} answers "
+                        "notify SLA", f"{minutes:g} min, Telegram limits enforced; {r['too_many']} answers "
                                                 f"429, {r['early']} requests before retry_after"))
     step("burst into one group", burst)
 
@@ -569,7 +569,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     doc = ("# Benchmarks\n\nOne command measures everything below and rewrites this file "
            "(`python benchmarks/run.py`, `--quick` for a shorter run). Ratio = measured / target: for times lower "
-           "is better, for rates higher. Targets marked \"ours\" are not in DESIGN.md; they are what we hold "
+           "is better, for rates higher. Targets marked \"ours\" are not in the SOP; they are what we hold "
            "ourselves to.\n\n" + table + GAMMU_NOTE)
     args.out.write_text(doc, encoding="utf-8")
     print(f"written to {args.out}")

@@ -48,7 +48,7 @@ from laporgub.telegram_gateway import TelegramGateway
 
 logger = logging.getLogger(__name__)
 
-#: SIGTERM to exit: the whole stop must fit in this (DESIGN: within 10 s).
+#: SIGTERM to exit: the whole stop must fit in this (docs/sop.md: within 10 s).
 STOP_BUDGET = 8.0
 
 

@@ -31,7 +31,7 @@ pure functions of an :class:`AtResponse` or a line; they raise
 else.
 
 Log lines never carry a phone number in clear: digit runs are masked and PDU
-lines are logged by length only (DESIGN.md).
+lines are logged by length only (docs/sop.md).
 """
 
 from __future__ import annotations

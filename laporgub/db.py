@@ -1,6 +1,6 @@
 """Storage: peewee models, the database from its URL, and schema migrations.
 
-Every hand-off that must survive a crash goes through these tables (DESIGN.md):
+Every hand-off that must survive a crash goes through these tables (docs/sop.md):
 the inbound SMS row (raw PDU kept), the ticket, the notification outbox and
 the outbound SMS outbox. Times are stored as UNIX epoch seconds (double precision: PostgreSQL's REAL
 would lose minutes), so

@@ -2,7 +2,7 @@
 
 ``find_regency`` maps free SMS text to the official name of the regency or city it
 names, so a complaint can also go to the ``kabkota`` group and to the leaders of that
-regency (DESIGN.md).
+regency (docs/sop.md).
 
 Matching is on whole words of a lightly normalised text (casefolded, NFKC, punctuation
 to spaces); one typing error in a name of seven letters or more is forgiven

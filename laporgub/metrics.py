@@ -4,7 +4,7 @@ Names follow Prometheus conventions (``laporgub_`` prefix, base units,
 ``_total`` for counters). Label values are bounded: stages, group keys,
 destinations, modem names, kinds, error classes; never a phone number, a
 ticket number or free text. Every series whose label values are known in
-advance exists from start-up at zero (DESIGN.md), so dashboards and alerts
+advance exists from start-up at zero (docs/sop.md), so dashboards and alerts
 never see a missing series.
 
 The stage histogram's buckets must contain the SLA thresholds from config

@@ -1,6 +1,6 @@
 """Ticket numbers and citizens' phone numbers: plain functions, no I/O.
 
-Ticket number (DESIGN.md): ``YYMMDD-NNNN-S``, the date of receipt in the
+Ticket number (docs/sop.md): ``YYMMDD-NNNN-S``, the date of receipt in the
 service's time zone, the last four digits of the sender's number, and a
 sequence number for that date and those four digits.
 """

@@ -6,20 +6,20 @@ from typing import NewType
 
 #: A subscriber number in E.164 form, e.g. ``+628112920200``.
 Msisdn = NewType("Msisdn", str)
-#: A ticket number ``YYMMDD-NNNN-S`` (DESIGN.md), e.g. ``261128-0200-1``.
+#: A ticket number ``YYMMDD-NNNN-S`` (docs/sop.md), e.g. ``261128-0200-1``.
 TicketNumber = NewType("TicketNumber", str)
 #: Database id of a ticket row.
 TicketId = NewType("TicketId", int)
 #: Database id of an inbound SMS row.
 InboundId = NewType("InboundId", int)
-#: A group key of DESIGN.md, e.g. ``kesehatan``.
+#: A group key of docs/sop.md, e.g. ``kesehatan``.
 GroupKey = NewType("GroupKey", str)
 #: A Telegram chat id (negative for groups and channels).
 ChatId = NewType("ChatId", int)
 #: A destination of notifications: a group key, ``leader-<n>`` or ``admin``.
 DestinationKey = NewType("DestinationKey", str)
 
-#: The group keys of DESIGN.md, in its order. Fixed: other tools depend on them.
+#: The group keys of docs/sop.md, in its order. Fixed: other tools depend on them.
 GROUP_KEYS: tuple[str, ...] = (
     "channel",
     "sosial_hukum",
@@ -34,8 +34,8 @@ GROUP_KEYS: tuple[str, ...] = (
     "pelayanan_publik",
 )
 
-#: The five kinds of inbound SMS of DESIGN.md's table, plus ``undecodable`` for PDUs we could not read.
+#: The five kinds of inbound SMS of docs/sop.md's table, plus ``undecodable`` for PDUs we could not read.
 SMS_KINDS: tuple[str, ...] = ("complaint", "spam", "operator", "status_query", "too_short", "undecodable")
 
-#: The SLA stages of DESIGN.md.
+#: The SLA stages of docs/sop.md.
 STAGES: tuple[str, ...] = ("register", "filter", "notify", "deliver")

@@ -192,7 +192,7 @@ def test_the_catalogue_names_only_tests_and_targets_that_exist() -> None:
 def test_flood_from_one_number_waits_as_one_batch_per_group_with_default_settings(
     intake: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """DESIGN.md's flood control with the defaults (5 SMS in 10 minutes): later SMS are follow-ups of the
+    """docs/sop.md's flood control with the defaults (5 SMS in 10 minutes): later SMS are follow-ups of the
     latest ticket, with no acknowledgement, held for one message per group at most every few minutes."""
     start = time.time()
     for i in range(9):

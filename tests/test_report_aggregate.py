@@ -214,7 +214,7 @@ def check_known_month(report: MonthlyReport, numbers: dict[str, str]) -> None:
     assert approx(p.median_seconds, 1 * H)
 
     g = {r.key: r.stats for r in report.groups}
-    assert list(g) == list(GROUP_NAMES)  # every configured group, in DESIGN.md's order
+    assert list(g) == list(GROUP_NAMES)  # every configured group, in docs/sop.md's order
     assert (g["channel"].received, g["channel"].responded, g["channel"].still_open, g["channel"].rerouted) == (8, 6, 2, 0)
     assert approx(g["channel"].median_seconds, 2.75 * H)
     kes = g["kesehatan"]  # T1 2h (closed), T4 2.5h

@@ -1,4 +1,4 @@
-"""Ticket numbers, sender normalisation and masking (DESIGN.md's format)."""
+"""Ticket numbers, sender normalisation and masking (docs/sop.md's format)."""
 
 from __future__ import annotations
 

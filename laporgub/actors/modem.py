@@ -71,7 +71,7 @@ class ModemReader(LaporgubActor):
         self.up = False
         self._in_flight: dict[int, tuple[str, float]] = {}
         #: PDU -> when the modem first reported it: an SMS offered again after a failed store
-        #: (database locked, disk full) keeps its register stage start (DESIGN.md stages).
+        #: (database locked, disk full) keeps its register stage start (docs/sop.md stages).
         self._first_reported: dict[str, float] = {}
         self._backoff = BACKOFF_MIN
         self._timeouts = 0
