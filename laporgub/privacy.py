@@ -598,6 +598,18 @@ def purge_freed(tables: list[str], attempts: int = 50) -> str:
             time.sleep(0.1)
         logger.warning("event=privacy_checkpoint_busy tables=%s", ",".join(tables))
         return "checkpoint incomplete (a reader held the WAL; the next checkpoint completes it)"
+    # VACUUM FULL keeps the row versions a transaction still open elsewhere may see ("recently
+    # dead"): wait (about 5 s at most) until every transaction of this database that began before
+    # the erase committed has ended, as the SQLite branch waits for a reader to leave the WAL.
+    for _ in range(attempts):
+        older = database.execute_sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL AND xact_start < now()").fetchone()[0]
+        if not older:
+            break
+        time.sleep(0.1)
+    else:
+        logger.warning("event=privacy_vacuum_waited_in_vain tables=%s", ",".join(tables))
     known = {m._meta.table_name for m in db.MODELS}
     for table in tables:
         if table in known:
