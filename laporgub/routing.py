@@ -33,10 +33,16 @@ the group (``tidak ada *`` cancels ``tidak ada banjir`` and ``tidak ada kebakara
 
 Words around a keyword that change its meaning cancel it too (``_context_reason``, shown
 as "cancelled" by ``laporgub classify``): a simile ("kayak sawah"), a landmark ("depan
-pasar"), a count ("40 KK"), a village's name; for darurat an event not happening now
-("hampir", "mau", "tahun lalu", "kalau hujan", a leak, a landfill). Darurat also has
-evidence no list can hold: violence going on now and a flood's depth in numbers
-(``_built_in_hits``); a negative keyword of the group vetoes it like any match.
+pasar", "kebakaran gudang di pasar"), a count ("40 KK"), a village's name, pests that
+"ngamuk", a market's "semena-mena"; for darurat an event not happening now ("hampir",
+"mau", "tahun lalu", "tahun 2019", "gempa 2006", "kalau ada", "takut ada", "sudah 3x",
+"kalau hujan", a leak, a landfill, a drill, a programme's story). The lights of a public
+place ("alun2 lampunya mati") move from energi to infrastruktur; in a report of fraud,
+what the swindler "said" happened is no emergency. Some evidence no list can hold
+(``_built_in_hits``): a thing and its state far apart in one clause (``_STATES``: a road
+and its damage, a river and its pollution, a person sold, the ground moving), violence
+going on now and a flood's depth in numbers; a negative keyword of the group vetoes it
+like any match.
 
 Keywords weigh 1, or ``weak_weight`` (0.5) when written with a leading ``~``: words that
 often stand in passing in complaints about something else (``~ambulans`` in an accident, a
@@ -57,7 +63,9 @@ separate pieces of evidence, unless the message has nothing else to it ("mama mi
 ada", "desa kami"...). Such a report is a complaint and also goes to ``sosial_hukum``: when
 in doubt, a complaint (DESIGN.md). Scam signs (``_SCAM_PHRASES``, a link with a call to cash
 in, an ``.apk``, a donation to an account) make spam whatever official words the text
-borrows, unless a citizen says it happened to them (``_MARKERS_AGAINST_SCAM``).
+borrows, unless a citizen says it happened to them (``_MARKERS_AGAINST_SCAM``); so are a job
+advert with a way to apply or a fee, and news of the reader's relative in trouble with a
+transfer.
 
 A status query (by ticket number, by a query word and any identifier, or by a mention of an
 earlier report with a question about it) is one only when no clause of the text reports a
@@ -242,7 +250,9 @@ class _Normalizer:
         return self._lexicon
 
     def __call__(self, text: str) -> str:
-        s = unicodedata.normalize("NFKC", text.translate(_NFKC_TRANSLATE)).casefold()
+        if "’" in text or "‘" in text or "`" in text:  # (str.translate is slow on every text)
+            text = text.translate(_NFKC_TRANSLATE)
+        s = unicodedata.normalize("NFKC", text).casefold()
         s = _REDUPLICATION.sub(_reduplicate, s)
         s = _NON_WORD.sub(" ", s)
         if _HAS_DIGIT.search(s):
@@ -819,7 +829,9 @@ _CLAUSE_WORDS = frozenset({"tapi", "tetapi", "namun", "padahal", "sedangkan", "k
 _ROAD_GROUP = "infrastruktur"
 _REPAIRS = frozenset({"perbaiki", "diperbaiki", "perbaikan", "tambal", "ditambal", "aspal", "diaspal", "dicor", "cor",
                       "rabat", "paving"})
-_DONE = frozenset({"sudah", "telah", "baru", "selesai"})
+_DONE = frozenset({"sudah", "telah"})
+# "kapan selesai diperbaiki?", "belum juga diperbaiki": the repair is asked for, not done.
+_NOT_DONE = frozenset({"kapan", "belum", "tidak", "kok", "kenapa", "mengapa", "bagaimana"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -837,11 +849,16 @@ _STATES = (
     # "jalan di dusun kami tetap saja hancur", "jalan belum diperbaiki juga"; not "tidak jalan" (not
     # working), "di jalan" (a place), "jalan kaki".
     _State(_ROAD_GROUP, "jalan rusak (satu kalimat)",
-           frozenset({"jalan", "gang", "jembatan", "aspal", "aspalnya", "jalannya", "jembatannya"}),
+           frozenset({"jalan", "jalur", "gang", "jembatan", "aspal", "aspalnya", "jalannya", "jembatannya"}),
            frozenset({"rusak", "hancur", "ambrol", "putus", "amblas", "ambles", "retak", "berlubang", "lubang",
                       "bolong", "mengelupas", "jebol", "becek", *_REPAIRS}),
            frozenset({"tidak", "belum", "sudah", "bisa", "mulai", "sambil", "di", "ke", "dari", "lagi", "masih",
                       "tetap", "jalan", "pinggir", "tengah", "sepanjang", "lewat", "melalui"})),
+    # "anak perempuan tetangga umur 15 th dijual ke tempat karaoke": a person sold.
+    _State("sosial_hukum", "orang dijual (satu kalimat)",
+           frozenset({"perempuan", "gadis", "remaja", "bayi", "balita", "cewek", "wanita", "pelajar", "siswi"}),
+           frozenset({"dijual", "diperjualbelikan", "dijualbelikan", "dilacurkan", "dipekerjakan"}),
+           frozenset({"baju", "pakaian", "produk", "toko", "sepatu", "tas", "celana"})),
     # "sungai di desa kami keruh coklat", "kali belakang rumah hitam dan bau"; not "3 kali" (times).
     _State("esdm_lh", "sungai tercemar (satu kalimat)", frozenset({"sungai", "kali"}),
            frozenset({"keruh", "kotor", "hitam", "bau", "busuk", "berbusa", "busa", "cemar", "tercemar", "berminyak",
@@ -856,6 +873,7 @@ _STATES = (
                       "kas", "bengkok", "sewa", "mafia", "tukar", "batas", "patok", "galian", "bidang"})),
 )
 _STATE_REACH = 10
+_STATE_THINGS = frozenset().union(*(state.things for state in _STATES))
 # What else burns or breaks at a place ("kebakaran gudang di pasar": the warehouse, not the market).
 _OTHER_THINGS = frozenset({"gudang", "rumah", "toko", "ruko", "gedung", "pabrik", "mobil", "truk", "bus", "motor",
                            "warung", "kantor", "bengkel", "kandang", "dapur", "hotel", "masjid", "kos", "kost", "pom",
@@ -874,6 +892,14 @@ _MARKET_ACTORS = frozenset({"tengkulak", "pengepul", "pabrikan", "pabrik", "peru
 # What a swindler "said" happened ("bilang anak saya kecelakaan"), in a report of fraud with money in it.
 _TOLD = frozenset({"bilang", "katanya", "mengaku", "ngaku", "mengabarkan", "mengabari", "memberi", "kabar", "ngomong"})
 _MONEY = frozenset({"transfer", "rekening", "tf", "uang", "pulsa", "juta", "ribu", "saldo", "tebusan"})
+# Programmes and games tell of accidents and bodies ("sinetron azab isinya kecelakaan"): no emergency.
+_SHOWS = frozenset({"sinetron", "film", "tayangan", "tayang", "acara", "game", "iklan", "konten", "drama", "novel",
+                    "komik"})
+# Training and prevention ("pelatihan penanganan kebakaran", "sosialisasi mitigasi bencana banjir").
+_PREPAREDNESS = frozenset({"pelatihan", "latihan", "simulasi", "sosialisasi", "penyuluhan", "edukasi", "mitigasi",
+                           "antisipasi", "pencegahan", "kesiapsiagaan", "gladi"})
+# Words of making a report: a time beside them dates the earlier report, not a new event.
+_REPORTING = frozenset({"lapor", "melapor", "laporan", "mengadu", "sms", "kirim"})
 # Pests and beasts "ngamuk" (tikus sawah lagi ngamuk): an outbreak, not violence.
 _ANIMALS = frozenset({"tikus", "hama", "wereng", "babi", "celeng", "monyet", "kera", "ulat", "belalang", "sapi",
                       "kerbau", "banteng", "gajah", "lebah", "tawon", "anjing", "ular", "walang", "keong", "burung"})
@@ -980,7 +1006,8 @@ _SECOND_PERSON = frozenset({"anda", "kamu", "kalian"})
 _FIRST_PERSON = frozenset({"saya", "kami", "warga"})
 # A citizen speaking: spam speaks to "anda", or as "mama", a shop, an office.
 _COMPLAINT_VOICE = frozenset({"saya", "warga", "kulo", "kula", "inyong", "kampung", "desa", "dusun", "rt", "rw",
-                              "belum", "lapor", "keluhan", "mengeluh", "bohong"})
+                              "belum", "lapor", "keluhan", "mengeluh", "bohong", "macet", "mengganggu", "terganggu",
+                              "resah", "parah"})
 
 
 # Mathematical bold/italic letters, full-width letters, circled letters: spam's typography.
@@ -1101,10 +1128,18 @@ def _context_reason(hit: _Hit, tokens: Sequence[str]) -> str | None:
     for i in range(max(0, start - 8), min(len(tokens) - 1, end + 6)):
         if tokens[i] in ("tahun", "thn") and _YEAR.match(tokens[i + 1]):
             return f"(masa lalu: {tokens[i]} {tokens[i + 1]})"
+    if any(_YEAR.match(t) for t in tokens[end + 1: end + 3]):  # "akibat gempa 2006"
+        return f"(masa lalu: {next(t for t in tokens[end + 1: end + 3] if _YEAR.match(t))})"
+    drill = _PREPAREDNESS.intersection(tokens[max(0, start - 3): start])
+    if drill:  # "pelatihan penanganan bencana banjir": a course, not a flood
+        return f"(kesiapsiagaan: {min(drill)})"
+    shown = _SHOWS.intersection(tokens[max(0, start - 8): start])
+    if shown:  # "sinetron ... isinya kecelakaan & mayat": a programme's story
+        return f"(tayangan: {min(shown)})"
     for i in range(max(0, start - 4), start - 1):
         # "sudah 2 motor tercebur": accidents counted, not one going on.
         if tokens[i] in ("sudah", "pernah") and (tokens[i + 1].isdigit() or tokens[i + 1] in _TALLY_COUNTS) \
-                and _TALLIED.intersection(tokens[i + 1: start]):
+                and (_TALLIED.intersection(tokens[i + 1: start]) or tokens[i + 2] in ("x", "kali")):
             return f"(kejadian terhitung: {' '.join(tokens[i: i + 3])})"
     if _PAST_BEFORE.intersection(tokens[max(0, start - 3): start]):
         return f"(masa lalu: {next(t for t in tokens[max(0, start - 3): start] if t in _PAST_BEFORE)})"
@@ -1570,6 +1605,8 @@ class Classifier:
         rumah retak": a thing, then its state further on in the same clause (a keyword phrase allows
         only two words between), for each of ``_STATES`` whose group the rules have."""
         found: list[_Hit] = []
+        if _STATE_THINGS.isdisjoint(tokens):
+            return found
         n = len(tokens)
         clause: list[int] | None = None
         for state in _STATES:
@@ -1586,7 +1623,8 @@ class Classifier:
                         break
                     if state.states.isdisjoint(forms[j].long) and tokens[j] not in state.states:
                         continue
-                    if tokens[j - 1] in _DONE and not _REPAIRS.isdisjoint(forms[j].long | {tokens[j]}):
+                    if (_DONE.intersection(tokens[max(i + 1, j - 2): j]) and not _NOT_DONE.intersection(tokens[i: j])
+                            and not _REPAIRS.isdisjoint(forms[j].long | {tokens[j]})):
                         break  # "jalannya sudah diperbaiki": thanks, not a complaint about the road
                     found.append(_Hit(state.group, state.name, i, j))
                     break
@@ -1632,7 +1670,7 @@ class Classifier:
         # lists ("judi online") cancels out, while the official words of phishing ("PLN",
         # "bansos") are outweighed. One piece of evidence alone ("24 jam", "hp rusak") is
         # spam only in a message with nothing else to it ("mama minta pulsa ...").
-        voice = 1 if _COMPLAINT_VOICE.intersection(tokens) else 0
+        voice = min(2, len(_COMPLAINT_VOICE.intersection(tokens)))
         pieces = len(phrases) + len(signs)
         alone = topic == 0 and voice == 0 and weight >= 2
         spam = score > topic + voice and (pieces >= 2 or alone)
@@ -1725,6 +1763,8 @@ class Classifier:
             if t not in _FILLER and len(t) >= 2 and not t.isdigit():
                 meaningful_outside += 1
             if t in _FRESH_WORDS or any(tuple(tokens[i: i + len(p)]) == p for p in _FRESH_PHRASES):
+                if _REPORTING.intersection(tokens[max(0, i - 2): i + 4]):
+                    continue  # "saya yang tadi pagi lapor": when the earlier report was made
                 return True
             if t in _NOW_WORDS and not (i > 0 and tokens[i - 1] in _UNTIL):
                 return True

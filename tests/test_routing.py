@@ -828,14 +828,18 @@ def test_group_weight_scales_the_evidence() -> None:
 def test_wildcard_negative_cancels_what_it_wraps_only() -> None:
     c = Classifier(RoutingRules(
         keywords={"darurat": ("banjir", "kebakaran", "longsor")},
-        negative_keywords={"darurat": ("simulasi *", "tidak ada * lagi")},
+        negative_keywords={"darurat": ("asuransi *", "tidak ada * lagi")},
     ))
-    assert _groups(c, "besok simulasi kebakaran di balai desa") == ("pelayanan_publik",)
-    assert _groups(c, "simulasi kebakaran batal karena banjir") == ("darurat",)
+    assert _groups(c, "klaim asuransi kebakaran ditolak di balai desa") == ("pelayanan_publik",)
+    assert _groups(c, "asuransi kebakaran batal karena banjir") == ("darurat",)
     assert _groups(c, "syukurlah tidak ada banjir lagi") == ("pelayanan_publik",)
     assert _groups(c, "tidak ada banjir tapi longsor") == ("darurat",)  # "lagi" does not follow
-    e = c.explain("besok simulasi kebakaran", SUBSCRIBER)
-    assert e.cancelled == {"darurat": ("simulasi *",)}
+    e = c.explain("klaim asuransi kebakaran", SUBSCRIBER)
+    assert e.cancelled == {"darurat": ("asuransi *",)}
+    # A drill or course is no emergency by context too, shown beside the admin's wildcard.
+    e = Classifier(RoutingRules(keywords={"darurat": ("kebakaran",)}, negative_keywords={"darurat": ("simulasi *",)})
+                   ).explain("besok simulasi kebakaran", SUBSCRIBER)
+    assert e.cancelled == {"darurat": ("simulasi *", "(kesiapsiagaan: simulasi)")}
 
 
 def test_single_word_negative_overlapping_nothing_cancels_the_group_but_a_phrase_does_not() -> None:
