@@ -33,10 +33,16 @@ the group (``tidak ada *`` cancels ``tidak ada banjir`` and ``tidak ada kebakara
 
 Words around a keyword that change its meaning cancel it too (``_context_reason``, shown
 as "cancelled" by ``laporgub classify``): a simile ("kayak sawah"), a landmark ("depan
-pasar"), a count ("40 KK"), a village's name; for darurat an event not happening now
-("hampir", "mau", "tahun lalu", "kalau hujan", a leak, a landfill). Darurat also has
-evidence no list can hold: violence going on now and a flood's depth in numbers
-(``_built_in_hits``); a negative keyword of the group vetoes it like any match.
+pasar", "kebakaran gudang di pasar"), a count ("40 KK"), a village's name, pests that
+"ngamuk", a market's "semena-mena"; for darurat an event not happening now ("hampir",
+"mau", "tahun lalu", "tahun 2019", "gempa 2006", "kalau ada", "takut ada", "sudah 3x",
+"kalau hujan", a leak, a landfill, a drill, a programme's story). The lights of a public
+place ("alun2 lampunya mati") move from energi to infrastruktur; in a report of fraud,
+what the swindler "said" happened is no emergency. Some evidence no list can hold
+(``_built_in_hits``): a thing and its state far apart in one clause (``_STATES``: a road
+and its damage, a river and its pollution, a person sold, the ground moving), violence
+going on now and a flood's depth in numbers; a negative keyword of the group vetoes it
+like any match.
 
 Keywords weigh 1, or ``weak_weight`` (0.5) when written with a leading ``~``: words that
 often stand in passing in complaints about something else (``~ambulans`` in an accident, a
@@ -57,7 +63,9 @@ separate pieces of evidence, unless the message has nothing else to it ("mama mi
 ada", "desa kami"...). Such a report is a complaint and also goes to ``sosial_hukum``: when
 in doubt, a complaint (DESIGN.md). Scam signs (``_SCAM_PHRASES``, a link with a call to cash
 in, an ``.apk``, a donation to an account) make spam whatever official words the text
-borrows, unless a citizen says it happened to them (``_MARKERS_AGAINST_SCAM``).
+borrows, unless a citizen says it happened to them (``_MARKERS_AGAINST_SCAM``); so are a job
+advert with a way to apply or a fee, and news of the reader's relative in trouble with a
+transfer.
 
 A status query (by ticket number, by a query word and any identifier, or by a mention of an
 earlier report with a question about it) is one only when no clause of the text reports a
@@ -208,7 +216,7 @@ def _base_lexicon() -> frozenset[str]:
 # Normalisation.
 
 _NFKC_TRANSLATE = str.maketrans({"’": "'", "‘": "'", "`": "'"})
-_REDUPLICATION = re.compile(r"(?<![^\W\d_])([^\W\d_]{3,})2(?!\w)")
+_REDUPLICATION = re.compile(r"(?<![^\W\d_])([^\W\d_]{3,})2(an|nya|annya|kan|in|e|ne|ku|mu|i)?(?!\w)")
 _NON_WORD = re.compile(r"[\W_]+")
 _DIGIT_LETTER = re.compile(r"(?<=\d)(?=[^\W\d_])|(?<=[^\W\d_])(?=\d)")
 _LETTER_RUN = re.compile(r"([^\W\d_])\1{2,}")
@@ -218,6 +226,11 @@ _FINAL_DOUBLE = re.compile(r"^([^\W\d_]{3,})([^\W\d_])\2$")
 _LEET = re.compile(r"^[a-z]+(?:[013457][a-z]+)+$")
 _LEET_MAP = str.maketrans("013457", "oieast")
 _HAS_DIGIT = re.compile(r"\d")
+
+
+def _reduplicate(m: re.Match[str]) -> str:
+    """``kata2`` -> ``kata kata``; with a suffix after the 2, on the second word (``ugal2an`` -> ``ugal ugalan``)."""
+    return f"{m.group(1)} {m.group(1)}{m.group(2) or ''}"
 
 
 class _Normalizer:
@@ -237,8 +250,10 @@ class _Normalizer:
         return self._lexicon
 
     def __call__(self, text: str) -> str:
-        s = unicodedata.normalize("NFKC", text.translate(_NFKC_TRANSLATE)).casefold()
-        s = _REDUPLICATION.sub(r"\1 \1", s)
+        if "’" in text or "‘" in text or "`" in text:  # (str.translate is slow on every text)
+            text = text.translate(_NFKC_TRANSLATE)
+        s = unicodedata.normalize("NFKC", text).casefold()
+        s = _REDUPLICATION.sub(_reduplicate, s)
         s = _NON_WORD.sub(" ", s)
         if _HAS_DIGIT.search(s):
             s = " ".join(self._unleet(t) for t in s.split())
@@ -795,7 +810,99 @@ _PROBLEM_WORDS = frozenset({"rusak", "bocor", "roboh", "ambruk", "jebol", "terba
                             "kotor", "bau", "penuh", "kumuh", "banjir", "mati", "padam", "terbengkalai", "mangkrak"})
 _HEDGES_NEXT = frozenset({"bisa", "bakal", "akan", "mau", "hendak", "arep"})
 _NOT_YET = _HEDGES | _HEDGES_NEXT | _NEGATIONS
-_PAST_UNITS = frozenset({"tahun", "bulan", "minggu", "thn", "bln"})
+_MONTHS = frozenset({"januari", "februari", "maret", "april", "mei", "juni", "juli", "agustus", "september",
+                     "oktober", "november", "desember", "jan", "feb", "mar", "apr", "jun", "jul", "agu", "agt", "ags",
+                     "sep", "sept", "okt", "nov", "des"})
+_PAST_UNITS = frozenset({"tahun", "bulan", "minggu", "thn", "bln", *_MONTHS})
+# "tahun 2019", "thn 2021": a year written out is a past event (nobody dates an emergency going on).
+_YEAR = re.compile(r"^(?:19|20)\d\d$")
+# "kalau ada kebakaran", "jika terjadi banjir": a supposition, not an event.
+_CONDITIONALS = frozenset({"kalau", "jika", "bila", "apabila", "seandainya", "andai", "andaikan", "misal",
+                           "misalnya", "umpama"})
+_SUPPOSED = frozenset({"ada", "terjadi", "sampai", "kena", "dilanda"})
+# "sudah 2 motor tercebur", "sdh bbrp pengendara jatuh": a tally of past accidents on a bad road.
+_TALLIED = frozenset({"motor", "mobil", "pengendara", "pemotor", "kendaraan", "pengguna", "truk", "sepeda"})
+_TALLY_COUNTS = frozenset({"beberapa", "banyak", "puluhan", "belasan", "berkali", "sering"})
+# Words that end a clause for the searches below (punctuation ends one too).
+_CLAUSE_WORDS = frozenset({"tapi", "tetapi", "namun", "padahal", "sedangkan", "karena", "sebab", "lalu", "terus",
+                           "kemudian"})
+_ROAD_GROUP = "infrastruktur"
+_REPAIRS = frozenset({"perbaiki", "diperbaiki", "perbaikan", "tambal", "ditambal", "aspal", "diaspal", "dicor", "cor",
+                      "rabat", "paving"})
+_DONE = frozenset({"sudah", "telah"})
+# "kapan selesai diperbaiki?", "belum juga diperbaiki": the repair is asked for, not done.
+_NOT_DONE = frozenset({"kapan", "belum", "tidak", "kok", "kenapa", "mengapa", "bagaimana"})
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    """A thing and the states that make it a group's topic, however far apart in one clause."""
+
+    group: str
+    name: str  # how ``laporgub classify`` lists the evidence
+    things: frozenset[str]
+    states: frozenset[str]
+    not_before: frozenset[str]  # words before the thing that make it something else ("tidak jalan", "di jalan")
+
+
+_STATES = (
+    # "jalan di dusun kami tetap saja hancur", "jalan belum diperbaiki juga"; not "tidak jalan" (not
+    # working), "di jalan" (a place), "jalan kaki".
+    _State(_ROAD_GROUP, "jalan rusak (satu kalimat)",
+           frozenset({"jalan", "jalur", "gang", "jembatan", "aspal", "aspalnya", "jalannya", "jembatannya"}),
+           frozenset({"rusak", "hancur", "ambrol", "putus", "amblas", "ambles", "retak", "berlubang", "lubang",
+                      "bolong", "mengelupas", "jebol", "becek", *_REPAIRS}),
+           frozenset({"tidak", "belum", "sudah", "bisa", "mulai", "sambil", "di", "ke", "dari", "lagi", "masih",
+                      "tetap", "jalan", "pinggir", "tengah", "sepanjang", "lewat", "melalui"})),
+    # "anak perempuan tetangga umur 15 th dijual ke tempat karaoke": a person sold.
+    _State("sosial_hukum", "orang dijual (satu kalimat)",
+           frozenset({"perempuan", "gadis", "remaja", "bayi", "balita", "cewek", "wanita", "pelajar", "siswi"}),
+           frozenset({"dijual", "diperjualbelikan", "dijualbelikan", "dilacurkan", "dipekerjakan"}),
+           frozenset({"baju", "pakaian", "produk", "toko", "sepatu", "tas", "celana"})),
+    # "sungai di desa kami keruh coklat", "kali belakang rumah hitam dan bau"; not "3 kali" (times).
+    _State("esdm_lh", "sungai tercemar (satu kalimat)", frozenset({"sungai", "kali"}),
+           frozenset({"keruh", "kotor", "hitam", "bau", "busuk", "berbusa", "busa", "cemar", "tercemar", "berminyak",
+                      "dangkal", "menghitam"}),
+           frozenset({"di", "ke", "dari", "beberapa", "berapa", "sekali", "dua", "tiga", "berkali", "berulang",
+                      "ribuan", "puluhan", "seribu", "empat", "lima"})),
+    # "tanah di belakang rumah warga sejak subuh retak memanjang": the ground moving. The tense and
+    # hedges of darurat words apply ("tanah retak sejak 2019" is old).
+    _State(_EMERGENCY_GROUP, "tanah bergerak", frozenset({"tanah"}),
+           frozenset({"retak", "rekah", "gerak", "geser", "ambles", "amblas", "belah", "longsor", "runtuh"}),
+           frozenset({"sertifikat", "sengketa", "harga", "jual", "beli", "pajak", "surat", "hak", "urug", "uruk",
+                      "kas", "bengkok", "sewa", "mafia", "tukar", "batas", "patok", "galian", "bidang"})),
+)
+_STATE_REACH = 10
+_STATE_THINGS = frozenset().union(*(state.things for state in _STATES))
+# What else burns or breaks at a place ("kebakaran gudang di pasar": the warehouse, not the market).
+_OTHER_THINGS = frozenset({"gudang", "rumah", "toko", "ruko", "gedung", "pabrik", "mobil", "truk", "bus", "motor",
+                           "warung", "kantor", "bengkel", "kandang", "dapur", "hotel", "masjid", "kos", "kost", "pom",
+                           "spbu", "gardu", "trafo", "tiang", "pohon", "mushola", "musholla", "rumahnya"})
+# Lights of a public place ("alun2 lampunya mati", "terminal ... lampunya mati") are the works
+# department's, not PLN's: a place among the words before the lamp moves the match to infrastruktur.
+_POWER_GROUP = "energi"
+_PUBLIC_PLACES = frozenset({"alun", "taman", "terminal", "halte", "stasiun", "jembatan", "lapangan", "makam",
+                            "stadion", "gor", "trotoar", "jpo", "underpass", "terowongan", "bundaran", "tugu"})
+_PLACE_REACH = 8
+# "tengkulak semena2": a market's power over prices is no crime (an officer's is).
+_HIGH_HANDED = frozenset({"semena mena", "sewenang wenang"})
+_MARKET_ACTORS = frozenset({"tengkulak", "pengepul", "pabrikan", "pabrik", "perusahaan", "pembeli", "harga",
+                            "grading", "bakul", "juragan", "mandor", "toke", "tauke", "koperasi", "pedagang",
+                            "harganya", "penebas"})
+# What a swindler "said" happened ("bilang anak saya kecelakaan"), in a report of fraud with money in it.
+_TOLD = frozenset({"bilang", "katanya", "mengaku", "ngaku", "mengabarkan", "mengabari", "memberi", "kabar", "ngomong"})
+_MONEY = frozenset({"transfer", "rekening", "tf", "uang", "pulsa", "juta", "ribu", "saldo", "tebusan"})
+# Programmes and games tell of accidents and bodies ("sinetron azab isinya kecelakaan"): no emergency.
+_SHOWS = frozenset({"sinetron", "film", "tayangan", "tayang", "acara", "game", "iklan", "konten", "drama", "novel",
+                    "komik"})
+# Training and prevention ("pelatihan penanganan kebakaran", "sosialisasi mitigasi bencana banjir").
+_PREPAREDNESS = frozenset({"pelatihan", "latihan", "simulasi", "sosialisasi", "penyuluhan", "edukasi", "mitigasi",
+                           "antisipasi", "pencegahan", "kesiapsiagaan", "gladi"})
+# Words of making a report: a time beside them dates the earlier report, not a new event.
+_REPORTING = frozenset({"lapor", "melapor", "laporan", "mengadu", "sms", "kirim"})
+# Pests and beasts "ngamuk" (tikus sawah lagi ngamuk): an outbreak, not violence.
+_ANIMALS = frozenset({"tikus", "hama", "wereng", "babi", "celeng", "monyet", "kera", "ulat", "belalang", "sapi",
+                      "kerbau", "banteng", "gajah", "lebah", "tawon", "anjing", "ular", "walang", "keong", "burung"})
 _PAST_AFTER = frozenset({"lalu", "silam", "kemarin", "kepungkur", "kapungkur", "wingi"})
 _PAST_BEFORE = frozenset({"bekas", "pasca", "sisa", "sehabis", "dulu", "pernah"})
 _HABIT_WORDS = frozenset({"kalau", "jika", "bila", "tiap", "setiap", "saat", "waktu", "pas", "musim", "sering",
@@ -815,7 +922,7 @@ _VIOLENCE = frozenset({
 _NOW_MARKERS = frozenset({"sekarang", "sedang", "barusan", "masih", "kini"})
 _NOW_PHRASES = (("saat", "ini"), ("baru", "saja"), ("tolong", "cepat"), ("cepat", "datang"), ("segera", "datang"),
                 ("cepat", "tolong"))
-_NOW_REACH = 8
+_NOW_REACH = 10
 _HABITUAL = frozenset({"sering", "tiap", "setiap", "selalu", "kerap", "biasanya"})
 _WATER_WORDS = frozenset({"air", "banjir", "genang", "tergenang", "genangan", "rob", "rendam", "terendam"})
 _DEPTH_UNITS = {"cm": 30, "centi": 30, "senti": 30, "centimeter": 30, "meter": 1, "m": 1}
@@ -830,7 +937,7 @@ _SCAM_PHRASES = (
     "nanti saya ganti", "nanti aku ganti", "nanti diganti", "kode otp", "kode verifikasi", "sebutkan kode",
     "sebutkan kodenya", "kirimkan kode", "kirim kode", "kode yang masuk", "berikan kode", "kodenya dikirim",
     "kode dikirim", "biaya admin", "biaya administrasi", "biaya pencairan", "minta pulsa", "kirim pulsa",
-    "belikan pulsa",
+    "belikan pulsa", "nanti ganti",
 )
 _AD_PHRASES = (
     "jasa pembuatan", "jasa pengurusan", "terima jasa", "menerima jasa", "melayani pembuatan", "bisa bantu buat",
@@ -840,6 +947,26 @@ _AD_PHRASES = (
     "terima pengurusan", "melayani pengurusan", "melayani pembuatan", "pembuatan kilat", "proses kilat", "urus cepat",
     "dijamin",
 )
+# A job advert: a vacancy word with a way to apply or a fee to pay ("info loker ... gaji 7jt hub wa",
+# "dibutuhkan operator ... biaya seragam 350rb"). A complaint about jobs names no WhatsApp to apply to.
+_JOB_PHRASES = (
+    "loker", "info loker", "lowker", "lowongan", "lowongan kerja", "dibutuhkan", "butuh karyawan", "dicari karyawan",
+    "rekrutmen", "recruitment", "penerimaan karyawan", "terima karyawan", "lamaran kerja",
+)
+_APPLY_PHRASES = (
+    "hubungi wa", "via wa", "chat wa", "wa admin", "daftar via", "daftar di", "minat chat", "minat hubungi", "kirim cv",
+    "kirim lamaran", "info lengkap", "hubungi kami", "langsung chat", "chat admin", "chat aja",
+)
+_FEE_PHRASES = (
+    "biaya seragam", "biaya pendaftaran", "uang pendaftaran", "biaya pelatihan", "biaya medical", "uang jaminan",
+    "biaya pengurusan", "biaya administrasi", "uang administrasi", "dp", "uang muka", "biaya tes", "biaya training",
+)
+# "putrane njenengan kecelakaan ... kedah transfer": news of the reader's relative in trouble, then money.
+_READER_RELATIVE = re.compile(
+    r"\b(?:anak|anaknya|putra|putri|putrane|putrine|putranipun|suami|suaminya|istri|istrinya|keluarga|adik|kakak|"
+    r"bapak|ibu)\s+(?:anda|njenengan|panjenengan|sampeyan|kamu|bapak|ibu)\b")
+_TROUBLE = frozenset({"kecelakaan", "ditangkap", "polisi", "ugd", "igd", "operasi", "ditahan", "tertabrak",
+                      "ditabrak", "jatuh", "kritis", "pingsan", "dirawat", "masalah"})
 _BAIT_WORDS = frozenset({"cair", "dicairkan", "pencairan", "verifikasi", "perbarui", "unduh",
                          "download", "install", "instal", "klaim", "aktifkan", "dinonaktifkan", "nonaktif", "diblokir",
                          "undian", "hadiah", "saldo"})
@@ -879,7 +1006,8 @@ _SECOND_PERSON = frozenset({"anda", "kamu", "kalian"})
 _FIRST_PERSON = frozenset({"saya", "kami", "warga"})
 # A citizen speaking: spam speaks to "anda", or as "mama", a shop, an office.
 _COMPLAINT_VOICE = frozenset({"saya", "warga", "kulo", "kula", "inyong", "kampung", "desa", "dusun", "rt", "rw",
-                              "belum", "lapor", "keluhan", "mengeluh", "bohong"})
+                              "belum", "lapor", "keluhan", "mengeluh", "bohong", "macet", "mengganggu", "terganggu",
+                              "resah", "parah"})
 
 
 # Mathematical bold/italic letters, full-width letters, circled letters: spam's typography.
@@ -916,6 +1044,11 @@ def _in_place_name(hit: _Hit, tokens: Sequence[str]) -> bool:
     return False
 
 
+def _animal_before(tokens: Sequence[str], i: int) -> bool:
+    """Whether the word at ``i`` ("ngamuk") is said of a pest or a beast ("tikus sawah lagi ngamuk")."""
+    return not _ANIMALS.isdisjoint(tokens[max(0, i - 3): i])
+
+
 def _fresh(tokens: Sequence[str]) -> bool:
     """Whether a text tells of something that happens now or just happened ("tadi", "sekarang", "hari ini")."""
     return bool(_FRESH_WORDS.intersection(tokens) or _NOW_MARKERS.intersection(tokens)
@@ -943,12 +1076,27 @@ def _context_reason(hit: _Hit, tokens: Sequence[str]) -> str | None:
         prev = tokens[start - 1]
         if prev in _LANDMARK_PREPS or (prev == "ke" and start > 1 and tokens[start - 2] in _ROUTE_WORDS):
             return f"(patokan tempat: {prev})"
+    # "kebakaran gudang di pasar": the phrase "kebakaran pasar" spans a place; what burns is the warehouse.
+    if (hit.label != _EMERGENCY_GROUP and len(words) > 1 and words[-1] in _LANDMARK_NOUNS
+            and end - start + 1 > len(words) and tokens[end - 1] in _LANDMARK_PREPS | {"di"}
+            and _OTHER_THINGS.intersection(tokens[start + 1: end - 1])):
+        return f"(patokan tempat: {tokens[end - 1]})"
+    if hit.keyword in _HIGH_HANDED:
+        # "tengkulak semena2", "pabrikan beli murah & grading sewenang2": a market's power, not a crime.
+        actor = _MARKET_ACTORS.intersection(tokens[max(0, start - 4): start])
+        if actor:
+            return f"(pasar, bukan hukum: {min(actor)})"
+    if words[0] in ("amuk", "ngamuk") and _animal_before(tokens, start):
+        return f"(hewan: {next(t for t in tokens[max(0, start - 3): start] if t in _ANIMALS)})"
     if hit.label != _EMERGENCY_GROUP or hit.keyword in ("kekerasan sedang terjadi", "ketinggian air"):
         return None
     inside = [t for t in tokens[hit.start + 1: end] if t in _NOT_YET]  # "rumah hampir roboh": "rumah roboh"
     if inside:
         return f"(belum terjadi: {inside[0]})"
-    near = tokens[max(0, start - 2): start]
+    lead = start
+    while lead > 0 and start - lead < 2 and tokens[lead - 1] in ("ada", "yang"):  # "sebelum ada yang tercebur"
+        lead -= 1
+    near = tokens[max(0, lead - 2): start]
     # "agar tidak tenggelam", "bukan kebakaran"; not "damkar tidak datang, api makin besar".
     if start > 0 and tokens[start - 1] in _NEGATIONS and hit.words == 1:
         return f"(tidak terjadi: {tokens[start - 1]})"
@@ -956,10 +1104,19 @@ def _context_reason(hit: _Hit, tokens: Sequence[str]) -> str | None:
     able = start > 1 and tokens[start - 1] == "bisa" and tokens[start - 2] in _NEGATIONS | {"belum"}  # cannot
     # "takut longsor" fears what has not happened; "takut air terus naik" fears more of what has.
     feared = start > 0 and tokens[start - 1] == "takut" and hit.words == 1
+    # "takut ada kebakaran", "khawatir terjadi banjir": the fear of an event, not the event.
+    feared = feared or (start > 1 and tokens[start - 1] in _SUPPOSED and tokens[start - 2] in ("takut", "khawatir"))
     if not intent and not able and (_HEDGES.intersection(near) or feared
                                     or (start > 0 and tokens[start - 1] in _HEDGES_NEXT)):
         word = next((t for t in near if t in _HEDGES), tokens[start - 1])
         return f"(belum terjadi: {word})"
+    if not intent:
+        # "kalau ada kebakaran, damkar kami rusak": a supposition.
+        cond = tokens[start - 1] if start > 0 else ""
+        if cond in _SUPPOSED and start > 1:
+            cond = tokens[start - 2]
+        if cond in _CONDITIONALS:
+            return f"(andaikan: {cond})"
     if _CAUSES.intersection(near) and _PAST_AFTER.intersection(tokens[end + 1: end + 4]) and not _fresh(tokens):
         return f"(penyebab: {next(t for t in near if t in _CAUSES)})"
     after = tokens[end + 1: end + 7]
@@ -968,6 +1125,22 @@ def _context_reason(hit: _Hit, tokens: Sequence[str]) -> str | None:
             return f"(masa lalu: {t} {after[i + 1]})"
     if len(after) >= 3 and after[0] in ("sudah", "selama") and after[1].isdigit() and after[2] in _PAST_UNITS:
         return f"(sudah lama: {' '.join(after[:3])})"
+    for i in range(max(0, start - 8), min(len(tokens) - 1, end + 6)):
+        if tokens[i] in ("tahun", "thn") and _YEAR.match(tokens[i + 1]):
+            return f"(masa lalu: {tokens[i]} {tokens[i + 1]})"
+    if any(_YEAR.match(t) for t in tokens[end + 1: end + 3]):  # "akibat gempa 2006"
+        return f"(masa lalu: {next(t for t in tokens[end + 1: end + 3] if _YEAR.match(t))})"
+    drill = _PREPAREDNESS.intersection(tokens[max(0, start - 3): start])
+    if drill:  # "pelatihan penanganan bencana banjir": a course, not a flood
+        return f"(kesiapsiagaan: {min(drill)})"
+    shown = _SHOWS.intersection(tokens[max(0, start - 8): start])
+    if shown:  # "sinetron ... isinya kecelakaan & mayat": a programme's story
+        return f"(tayangan: {min(shown)})"
+    for i in range(max(0, start - 4), start - 1):
+        # "sudah 2 motor tercebur": accidents counted, not one going on.
+        if tokens[i] in ("sudah", "pernah") and (tokens[i + 1].isdigit() or tokens[i + 1] in _TALLY_COUNTS) \
+                and (_TALLIED.intersection(tokens[i + 1: start]) or tokens[i + 2] in ("x", "kali")):
+            return f"(kejadian terhitung: {' '.join(tokens[i: i + 3])})"
     if _PAST_BEFORE.intersection(tokens[max(0, start - 3): start]):
         return f"(masa lalu: {next(t for t in tokens[max(0, start - 3): start] if t in _PAST_BEFORE)})"
     for habit in (tokens[max(0, start - 4): start], tokens[end + 1: end + 4]):
@@ -1197,6 +1370,8 @@ class Classifier:
         index.add("scam", (("scam", kw) for kw in _SCAM_PHRASES), 1)
         index.add("ad", (("ad", kw) for kw in _AD_PHRASES), 1)
         index.add("against", (("against", kw) for kw in _MARKERS_AGAINST_SCAM), 1)
+        index.add("job", [*(("job", kw) for kw in _JOB_PHRASES), *(("apply", kw) for kw in _APPLY_PHRASES),
+                          *(("fee", kw) for kw in _FEE_PHRASES)], 1)
         self._reader = _Reader(index.words("topic", "spam", "anchor", "ask", "status"),
                                base | frozenset(abbreviations) | _FILLER,
                                typo_min_length=rules.typo_min_length,
@@ -1272,14 +1447,15 @@ class Classifier:
             return other("operator")
         forms = tuple(self._reader.forms(t) for t in tokens)
         found = self._index.find(forms)
-        topic_tokens, topic_forms, topic_found = tokens, forms, found
+        topic_tokens, topic_forms, topic_found, topic_text = tokens, forms, found, text
         if _URL.search(text):
             # Words inside a link ("banpres-umkm.info") are bait, not topic.
             linkless = " ".join(w for w in text.split() if not _URL.search(w))
+            topic_text = linkless
             topic_tokens = tuple(self._normalize(linkless).split())
             topic_forms = tuple(self._reader.forms(t) for t in topic_tokens)
             topic_found = self._index.find(topic_forms)
-        topic_hits, cancelled = self._topic_hits(topic_tokens, topic_forms, topic_found)
+        topic_hits, cancelled = self._topic_hits(topic_tokens, topic_forms, topic_found, topic_text)
         spam_hits = found.get("spam", [])
         context: dict[str, Any] = {"forms": forms, "tokens": tokens, "cancelled": cancelled}
         if sender is None:
@@ -1289,7 +1465,7 @@ class Classifier:
 
         ticket = parse_ticket_number(text)
         if ticket is not None and not self._new_fact(text, tokens, found, topic_hits if topic_tokens is tokens
-                                                     else self._topic_hits(tokens, forms, found)[0]):
+                                                     else self._topic_hits(tokens, forms, found, text)[0]):
             return other("status_query", ticket, **context)
         spam_score, topic_score, verdict, scam = self._spam_verdict(text, tokens, found, spam_hits, topic_hits)
         context |= {"spam_score": spam_score, "topic_score": topic_score}
@@ -1298,7 +1474,7 @@ class Classifier:
             return other("spam", matched={_SPAM: (*_first_seen(spam_hits), *signs)}, **context)
         if ticket is None and (self._short_status(tokens) or self._is_status_query(norm, tokens, found)):
             if not self._new_fact(text, tokens, found, topic_hits if topic_tokens is tokens
-                                  else self._topic_hits(tokens, forms, found)[0]):
+                                  else self._topic_hits(tokens, forms, found, text)[0]):
                 return other("status_query", **context)
         if self._meaningful_words(tokens) < self.rules.min_words:
             # A careful human pages on "kebakaran!!" alone.
@@ -1309,6 +1485,14 @@ class Classifier:
                     ] if verdict == "reported" else []
         if verdict == "reported" and scam:
             reported.append(_Hit(_FRAUD_GROUP, scam[0], 0, 0))
+        fraud = verdict == "reported" or (bool(found.get("against")) and bool(_MONEY.intersection(tokens)))
+        if fraud:
+            # "dapat sms, bilang anak saya kecelakaan, disuruh transfer": the accident is the swindler's story.
+            told = [h for h in topic_hits if h.label == _EMERGENCY_GROUP
+                    and (scam or _TOLD.intersection(tokens[max(0, h.start - 4): h.start]))]
+            if told:
+                topic_hits = [h for h in topic_hits if h not in told]
+                cancelled[_EMERGENCY_GROUP] = (*cancelled.get(_EMERGENCY_GROUP, ()), "(cerita penipu)")
         return self._complaint(text, norm, [*topic_hits, *reported], context)
 
     def _complaint(self, text: str, norm: str, hits: list[_Hit], context: dict[str, Any]) -> _Reading:
@@ -1348,9 +1532,10 @@ class Classifier:
         weight = self.rules.group_weights.get(group, 1.0)
         return weight * (len(strong) + self.rules.weak_weight * len(weak))
 
-    def _topic_hits(self, tokens: Sequence[str], forms: Sequence[_Forms], found: Mapping[str, list[_Hit]]
+    def _topic_hits(self, tokens: Sequence[str], forms: Sequence[_Forms], found: Mapping[str, list[_Hit]],
+                    source: str | None = None
                     ) -> tuple[list[_Hit], dict[str, tuple[str, ...]]]:
-        hits = [*found.get("topic", []), *self._built_in_hits(tokens, forms)]
+        hits = [*found.get("topic", []), *self._built_in_hits(tokens, forms, source)]
         if not hits:
             return hits, {}
         cancelled: dict[str, list[str]] = {}
@@ -1374,16 +1559,29 @@ class Classifier:
                 cancelled.setdefault(h.label, []).extend(by)
                 continue
             kept.append(h)
+        if _ROAD_GROUP in self.rules.keywords:
+            # "alun2 Wonosobo lampunya mati semua": the lights of a public place, not a PLN outage.
+            for k, h in enumerate(kept):
+                if h.label != _POWER_GROUP or "lampu" not in h.keyword.split():
+                    continue
+                place = _PUBLIC_PLACES.intersection(tokens[max(0, h.start - _PLACE_REACH): h.start])
+                if place:
+                    cancelled.setdefault(h.label, []).append(f"(lampu tempat umum: {min(place)})")
+                    kept[k] = _Hit(_ROAD_GROUP, "lampu tempat umum", h.start, h.end)
         return kept, {g: tuple(dict.fromkeys(v)) for g, v in cancelled.items()}
 
-    def _built_in_hits(self, tokens: Sequence[str], forms: Sequence[_Forms]) -> list[_Hit]:
-        """Darurat evidence no keyword list can hold: violence going on now, a flood's depth in numbers."""
+    def _built_in_hits(self, tokens: Sequence[str], forms: Sequence[_Forms], source: str | None = None
+                       ) -> list[_Hit]:
+        """Evidence no keyword list can hold: a thing and its state far apart in one clause
+        (``_STATES``: a road and its damage, a river and its pollution, the ground and its
+        movement), and for darurat violence going on now and a flood's depth in numbers."""
+        found = self._state_hits(tokens, forms, source)
         if _EMERGENCY_GROUP not in self.rules.keywords:
-            return []
-        found: list[_Hit] = []
+            return found
         n = len(tokens)
         violent = [i for i, t in enumerate(tokens) if t in _VIOLENCE or not _VIOLENCE.isdisjoint(forms[i].long)
                    or (i + 1 < n and f"{t} {tokens[i + 1]}" in _VIOLENCE)]
+        violent = [i for i in violent if not _animal_before(tokens, i)]
         for i in violent:
             window = tokens[max(0, i - _NOW_REACH): i + _NOW_REACH]
             if _HABITUAL.intersection(window):
@@ -1400,6 +1598,39 @@ class Classifier:
             if _WATER_WORDS.intersection(tokens[max(0, i - 5): i - 1]):
                 found.append(_Hit(_EMERGENCY_GROUP, "ketinggian air", i - 1, i))
                 break
+        return found
+
+    def _state_hits(self, tokens: Sequence[str], forms: Sequence[_Forms], source: str | None) -> list[_Hit]:
+        """"jalan di dusun kami tetap saja hancur", "sungai di desa kami keruh coklat", "tanah di belakang
+        rumah retak": a thing, then its state further on in the same clause (a keyword phrase allows
+        only two words between), for each of ``_STATES`` whose group the rules have."""
+        found: list[_Hit] = []
+        if _STATE_THINGS.isdisjoint(tokens):
+            return found
+        n = len(tokens)
+        clause: list[int] | None = None
+        for state in _STATES:
+            if state.group not in self.rules.keywords:
+                continue
+            for i, t in enumerate(tokens):
+                if t not in state.things or (i > 0 and (tokens[i - 1] in state.not_before
+                                                         or tokens[i - 1].isdigit())):
+                    continue
+                if clause is None:  # punctuation ends a clause: read only when a thing is named
+                    clause = _clause_index(source, n, self._normalize) if source is not None else [0] * n
+                for j in range(i + 1, min(n, i + 1 + _STATE_REACH)):
+                    if tokens[j] in _CLAUSE_WORDS or tokens[j] in state.things or clause[j] != clause[i]:
+                        break
+                    if state.states.isdisjoint(forms[j].long) and tokens[j] not in state.states:
+                        continue
+                    if (_DONE.intersection(tokens[max(i + 1, j - 2): j]) and not _NOT_DONE.intersection(tokens[i: j])
+                            and not _REPAIRS.isdisjoint(forms[j].long | {tokens[j]})):
+                        break  # "jalannya sudah diperbaiki": thanks, not a complaint about the road
+                    found.append(_Hit(state.group, state.name, i, j))
+                    break
+                else:
+                    continue
+                break  # one piece of such evidence per group
         return found
 
     def _wildcards_around(self, hit: _Hit, forms: Sequence[_Forms]) -> list[_Wildcard]:
@@ -1439,7 +1670,7 @@ class Classifier:
         # lists ("judi online") cancels out, while the official words of phishing ("PLN",
         # "bansos") are outweighed. One piece of evidence alone ("24 jam", "hp rusak") is
         # spam only in a message with nothing else to it ("mama minta pulsa ...").
-        voice = 1 if _COMPLAINT_VOICE.intersection(tokens) else 0
+        voice = min(2, len(_COMPLAINT_VOICE.intersection(tokens)))
         pieces = len(phrases) + len(signs)
         alone = topic == 0 and voice == 0 and weight >= 2
         spam = score > topic + voice and (pieces >= 2 or alone)
@@ -1457,6 +1688,12 @@ class Classifier:
             if _BAIT_WORDS.intersection(linkless) or (_BAIT_WEAK.intersection(linkless)
                                                       and not (_COMPLAINT_VOICE | _CITIZEN_TONE) & linkless):
                 signs.append("[tautan + ajakan]")
+        job = {h.label for h in found.get("job", ())}
+        if "job" in job and ("apply" in job or "fee" in job or _CONTACT_NUMBER.search(text)):
+            signs.append("[iklan lowongan]")
+        if (_ACCOUNT.intersection(tokens) and _TROUBLE.intersection(tokens)
+                and _READER_RELATIVE.search(" ".join(tokens))):
+            signs.append("[kabar keluarga + transfer]")
         if _APK.search(text):
             signs.append("[file apk]")
         if _DONATION.intersection(tokens) and _ACCOUNT.intersection(tokens):
@@ -1526,6 +1763,8 @@ class Classifier:
             if t not in _FILLER and len(t) >= 2 and not t.isdigit():
                 meaningful_outside += 1
             if t in _FRESH_WORDS or any(tuple(tokens[i: i + len(p)]) == p for p in _FRESH_PHRASES):
+                if _REPORTING.intersection(tokens[max(0, i - 2): i + 4]):
+                    continue  # "saya yang tadi pagi lapor": when the earlier report was made
                 return True
             if t in _NOW_WORDS and not (i > 0 and tokens[i - 1] in _UNTIL):
                 return True

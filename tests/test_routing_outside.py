@@ -35,12 +35,15 @@ SUBSCRIBER = "+6281234567890"
 
 # The level reached on the outside corpus (lenient scoring, pelayanan_publik included), with
 # a small margin; the targets are 0.92, 0.98 and 0.80, 0.95.
-EXTERNAL_MIN_F1 = 0.94
+EXTERNAL_MIN_F1 = 0.945
 EXTERNAL_MIN_DARURAT_RECALL = 1.0
-EXTERNAL_MIN_DARURAT_PRECISION = 0.85
+EXTERNAL_MIN_DARURAT_PRECISION = 0.90
 EXTERNAL_MIN_STATUS_RECOGNISED = 1.0
 # Our own corpus of SMS in other styles (tests/data/corpus_extra.jsonl).
-EXTRA_MIN_F1 = 0.95
+EXTRA_MIN_F1 = 0.98
+# The blind corpora (tests/data/corpus_blind.jsonl and corpus_blind2.jsonl), each written
+# before the classifier read it and studied afterwards: floors at the level reached.
+BLIND_MIN_F1 = {"corpus_blind.jsonl": 0.955, "corpus_blind2.jsonl": 0.97}
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +83,16 @@ def test_own_corpus_in_other_styles(classifier: Classifier) -> None:
     assert (s.micro.f1 or 0) >= EXTRA_MIN_F1
     assert not s.complaints_lost and not s.noncomplaints_in_groups and not s.darurat_missed
     assert s.status_recognised == s.status_queries
+
+
+@pytest.mark.parametrize("name", sorted(BLIND_MIN_F1))
+def test_blind_corpora_hold_the_level_reached(classifier: Classifier, name: str) -> None:
+    s = _scores(DATA / name, classifier)
+    assert (s.micro.f1 or 0) >= BLIND_MIN_F1[name]
+    assert not s.complaints_lost and not s.noncomplaints_in_groups, (s.complaints_lost, s.noncomplaints_in_groups)
+    assert s.status_recognised == s.status_queries
+    assert len(s.darurat_missed) <= 1, s.darurat_missed  # corpus_blind: a stroke at home, labelled darurat there
+    assert not s.complaints_as_spam
 
 
 def test_external_corpus_is_the_shared_one_when_it_is_there() -> None:
@@ -198,6 +211,178 @@ def test_sosial_hukum_is_found(classifier: Classifier, text: str) -> None:
 def test_pelayanan_publik_and_landmarks_are_not_a_catch_all(classifier: Classifier, text: str,
                                                             not_expected: str) -> None:
     assert not_expected not in _groups(classifier, text)
+
+
+# --------------------------------------------------------------------------
+# The blind round: patterns found on tests/data/corpus_blind.jsonl (written before the rules
+# changed), each tried here in other words, with the senses they must leave alone.
+
+
+@pytest.mark.parametrize("text", [
+    # the four spot checks of the blind round
+    "sdh lapor 2 kali lewat web tp jalan blm diperbaiki juga, skrg malah ada korban jatuh",
+    # a road and its damage far apart in one clause, in Javanese too
+    "dalan neng dukuh kulon iku wis suwe tetep bae ancur, ora tau didandani",
+    "Jalan penghubung antar desa di kecamatan kami sampai sekarang belum juga diaspal",
+    "gang di RT 5 dicor setengah terus ditinggal kontraktornya",
+])
+def test_a_road_said_broken_further_on_is_infrastructure(classifier: Classifier, text: str) -> None:
+    assert "infrastruktur" in _groups(classifier, text)
+
+
+@pytest.mark.parametrize("text", [
+    "Harga gabah anjlok, petani rugi, tengkulak semena2",
+    "pabrikan beli tembakau murah, grading sewenang-wenang, petani gak bisa apa2",
+])
+def test_a_market_that_is_high_handed_is_no_crime(classifier: Classifier, text: str) -> None:
+    assert "sosial_hukum" not in _groups(classifier, text)
+
+
+def test_an_officer_who_is_high_handed_still_is(classifier: Classifier) -> None:
+    assert "sosial_hukum" in _groups(classifier, "Satpol PP semena-mena sama pedagang, gerobak dirusak")
+
+
+@pytest.mark.parametrize("text", [
+    "info loker pt gudang garam gaji 7jt hub wa",
+    "DIBUTUHKAN segera 15 karyawan gudang, gaji 4,5jt, mess gratis. Daftar via WA 0813 2211 4455",
+    "Lowongan kerja kapal pesiar, biaya pendaftaran 1,5jt, berangkat bulan depan",
+    "Ma, ini adik. HP adik rusak, ini pinjem hp temen. Tolong beliin pulsa 50rb ke no ini nanti adik ganti",
+    "Bu, putrane panjenengan kecelakaan wonten margi, sakmenika teng IGD, kedah transfer 5jt kangge operasi",
+])
+def test_job_scams_and_news_of_a_relative_are_spam(classifier: Classifier, text: str) -> None:
+    r = classifier.classify(text, SUBSCRIBER)
+    assert r.kind == "spam" and r.groups == (), r
+
+
+@pytest.mark.parametrize("text", [
+    "Lowongan kerja di kawasan industri dibutuhkan ribuan, tapi warga lokal tidak diterima, mohon perhatian",
+    "Ada info loker palsu, dibutuhkan operator, disuruh bayar biaya seragam 350rb. Mohon diusut",
+    "Pak, anak ibu RT minta iuran sampah 20rb tiap bulan, tidak ada kuitansinya",
+])
+def test_complaints_about_jobs_and_relatives_stay_complaints(classifier: Classifier, text: str) -> None:
+    assert _kind(classifier, text) == "complaint"
+
+
+@pytest.mark.parametrize("text", [
+    "Ada kebakaran gudang di pasar johar skrg",
+    "KEBAKARAN ruko di dekat pasar Ungaran, api sudah besar",
+])
+def test_a_fire_at_a_market_is_not_the_market_s_business(classifier: Classifier, text: str) -> None:
+    groups = _groups(classifier, text)
+    assert "darurat" in groups and "ekonomi_industri" not in groups
+
+
+def test_a_market_on_fire_with_traders_losing_still_is(classifier: Classifier) -> None:
+    groups = _groups(classifier, "Kebakaran pasar Legi Kotagede sore ini, ratusan kios pedagang ludes")
+    assert {"darurat", "ekonomi_industri"} <= set(groups)
+
+
+@pytest.mark.parametrize("text", [
+    # Javanese passives of accidents, earthquakes, missing people, a body of water rising
+    "sopire truk kejepit nang njero kabin, durung iso metu",
+    "omah mbah ketiban wit gedhe, mbah isih nang njero",
+    "lindu gedhe banget barusan, tembok masjid ambrol",
+    "anakku lanang durung bali wiwit mau esuk, wis digoleki nang kali ora ketemu",
+    "mobil nyungsep ke jurang di tanjakan, penumpang belum dievakuasi",
+    # the ground moving, however far the verb
+    "tanah di belakang rumah warga RT 2 sejak subuh retak memanjang",
+    # violence now, even when "now" comes late in a long sentence
+    "bapake ngamuk nggawa arit nang pekarangan, nantang wong sak kampung, saiki isih ning kono",
+    "Ada yg mau loncat dari jembatan tol, polisi blm datang",
+    "gas elpiji warung mendesis terus, semua sudah keluar",
+])
+def test_more_emergencies_without_the_usual_words(classifier: Classifier, text: str) -> None:
+    assert "darurat" in _groups(classifier, text)
+
+
+@pytest.mark.parametrize("text", [
+    "Korban longsor tahun 2021 sampai sekarang belum dapat rumah relokasi",
+    "Penjual petasan makin banyak, takut ada kebakaran pas malam takbiran",
+    "Mobil pemadam di kecamatan rusak, kalau ada kebakaran gimana?",
+    "Jembatan tanpa pagar, sudah 3 motor kecemplung ke kali, mohon dipasang pagar",
+    "Tikus lagi ngamuk di sawah, padi habis dimakan",
+    "Kmrn sy ditelpon orang, bilang suami sy kecelakaan & minta transfer 3jt. Ternyata bohong, mohon diusut",
+    "Bantuan untuk korban banjir Februari kemarin belum juga dibagikan",
+    "Anak sy tenggelam dalam game online, tolong ada penyuluhan",
+    "Tambak warga tenggelam karena abrasi, sekarang sudah jadi laut",
+    "Pedagang pasar mengeluh baju impor murah membanjiri pasar",
+])
+def test_more_other_senses_and_tenses_are_not_emergencies(classifier: Classifier, text: str) -> None:
+    assert "darurat" not in _groups(classifier, text)
+
+
+@pytest.mark.parametrize(("text", "expected", "not_expected"), [
+    ("Alun-alun kota lampunya mati semua sejak seminggu", "infrastruktur", "energi"),
+    ("Lampu di rumah mati dari sore, tetangga juga", "energi", "infrastruktur"),
+    ("Guru ngaji anak sy suka megang2 murid perempuan", "sosial_hukum", None),
+    ("Anak SMP di dusun kami dinikahin orang tuanya krn hamil", "sosial_hukum", None),
+    ("Oknum RT narik 100rb per rumah buat uang rokok pengurusan KTP", "sosial_hukum", None),
+    ("Ngurus akta di desa kedah mbayar 200 ewu, padahal gratis", "sosial_hukum", None),
+    ("sopir angkot ugal2an kejar setoran, penumpang ketakutan", "sosial_hukum", None),
+    ("Pangkalan elpiji cuma layani yg bawa KTP, stok cepat habis", "energi", "pelayanan_publik"),
+    ("wereng nyerang padi, obat sudah disemprot 3x gak mempan", "pertanian", "kesehatan"),
+    ("Ikan di keramba waduk mati semua", "pertanian", None),
+    ("ODGJ di dusun kami dipasung keluarganya", "kesehatan", None),
+    ("Sungai di desa kami keruh coklat, hulu dibuka buat kebun", "esdm_lh", None),
+    ("Gula pasir langka di toko2, sekilo 20rb", "ekonomi_industri", None),
+    ("Gaji buruh pabrik dipotong, yang protes diancam dipecat", "ekonomi_industri", "sosial_hukum"),
+    # found on the second blind corpus, tried in other words
+    ("air wis tekan dodo nang omahku, bocah2 neng loteng", "darurat", None),
+    ("Ada bau gas kuat di gang kami sejak tadi, pipa gas bocor", "darurat", "infrastruktur"),
+    ("batu2 besar berjatuhan dari bukit ke jalan raya", "darurat", None),
+    ("asap mengepul dari gudang sebelah, pintunya terkunci", "darurat", None),
+    ("Cewek di bawah umur dipekerjakan di warung remang2", "sosial_hukum", None),
+    ("Remaja putri tetangga dijual ke luar kota oleh pacarnya", "sosial_hukum", None),
+    ("Pencairan BST di desa dipotong 30rb per KPM", "sosial_hukum", None),
+    ("Anak SMP tawuran di lapangan sekarang, bawa sabuk gir", "darurat", "pelayanan_publik"),
+    ("Film horor di bioskop isinya pembunuhan dan mayat, anak2 bisa nonton", None, "darurat"),
+    ("Tahun ini sudah 4 kali terjadi kecelakaan di tikungan ini, mohon dipasang rambu", "infrastruktur", "darurat"),
+    ("Rumah rusak akibat banjir 2024 belum dapat bantuan rehab", "sosial_hukum", "darurat"),
+    ("Kapan jalan tembus ke kecamatan selesai diperbaiki? sudah 3 bulan", "infrastruktur", None),
+    ("Ibu saya pingsan, mulutnya berbusa, ambulans tidak datang", "kesehatan", "esdm_lh"),
+    ("Kali belakang pabrik airnya merah dan berbusa", "esdm_lh", None),
+    ("Pelatihan penanganan bencana banjir untuk relawan desa mohon diadakan", None, "darurat"),
+])
+def test_vocabulary_and_senses_of_the_blind_round(classifier: Classifier, text: str, expected: str | None,
+                                                  not_expected: str | None) -> None:
+    groups = _groups(classifier, text)
+    if expected is not None:
+        assert expected in groups, groups
+    if not_expected is not None:
+        assert not_expected not in groups, groups
+
+
+@pytest.mark.parametrize("text", [
+    "Promo cuci gudang di ruko depan sekolah bikin macet parah, parkir sampai badan jalan",
+    "ini saya yg td pagi lapor soal lampu, tapi kok tadi siang ada kebakaran di gardu",
+])
+def test_complaints_in_the_words_of_an_advert_or_of_a_report_stay_complaints(classifier: Classifier,
+                                                                            text: str) -> None:
+    assert _kind(classifier, text) == "complaint"
+
+
+def test_the_time_of_an_earlier_report_is_no_new_fact(classifier: Classifier) -> None:
+    assert _kind(classifier, "ini saya yg tadi pagi lapor, nomor tiketnya berapa ya?") == "status_query"
+
+
+@pytest.mark.parametrize(("text", "normalised"), [
+    ("ugal2an", "ugal ugalan"), ("anak2nya", "anak anaknya"), ("obat2an", "obat obatan"),
+    ("kejepit", "terjepit"), ("lindu", "gempa"), ("durung bali", "belum pulang"), ("kerep", "sering"),
+])
+def test_words_of_the_blind_round_are_read(text: str, normalised: str) -> None:
+    from laporgub.routing import normalize
+
+    assert normalize(text) == normalised
+
+
+def test_classify_says_why_a_built_in_pattern_fired_or_was_cancelled() -> None:
+    out = io.StringIO()
+    classify_main(load_default_rules(), "tikus sawah lagi ngamuk, kalau ada banjir habis semua", SUBSCRIBER, out)
+    text = out.getvalue()
+    assert "(hewan: tikus)" in text and "(andaikan: kalau)" in text
+    out = io.StringIO()
+    classify_main(load_default_rules(), "jalan di dusun kami tetap saja hancur", SUBSCRIBER, out)
+    assert "jalan rusak (satu kalimat)" in out.getvalue()
 
 
 # --------------------------------------------------------------------------
