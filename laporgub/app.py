@@ -33,6 +33,7 @@ from laporgub.actors.monitor import Monitor
 from laporgub.actors.registry import TicketRegistry
 from laporgub.actors.reporter import ReportGenerator
 from laporgub.actors.responder import Responder
+from laporgub.clock import SYSTEM, Clock
 from laporgub.config import Config, ConfigError, Secret, load_config
 from laporgub.exceptions import RegistryError
 from laporgub.intake import Intake, build_classifier
@@ -57,13 +58,13 @@ class Service:
         config: the validated configuration.
         token: the bot token.
         metrics_server: start the ``/metrics`` endpoint (tests may skip it).
-        clock: epoch seconds for follow-up monitoring (tests pass a simulated clock).
+        clock: the service's time (tests pass a ShiftedClock or ManualClock).
     """
 
     def __init__(self, config: Config, token: Secret, *, metrics_server: bool = True,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Clock | Callable[[], float] = SYSTEM) -> None:
         self.config = config
-        self.clock = clock
+        self.clock = clock if isinstance(clock, Clock) else _WallClock(clock)
         self.token = token
         self.want_metrics_server = metrics_server
         self.directory = Directory()
@@ -118,12 +119,14 @@ class Service:
             "reporter", lambda: ReportGenerator.start(config=self.config, gateway=self.gateway,
                                                       instance=self.instance, **self._actors())))
         self.supervisor.start_child(ChildSpec(
-            "responder", lambda: Responder.start(config=self.config, gateway=self.gateway, **self._actors()),
+            "responder", lambda: Responder.start(config=self.config, gateway=self.gateway, clock=self.clock,
+                                                 **self._actors()),
             stop_timeout=3.0))
         self.supervisor.start_child(ChildSpec(
             "monitor", lambda: Monitor.start(config=self.config, clock=self.clock, **self._actors())))
         self.supervisor.start_child(ChildSpec(
-            "filter", lambda: KeywordFilter.start(config=self.config, classifier=self.classifier, **self._common())))
+            "filter", lambda: KeywordFilter.start(config=self.config, classifier=self.classifier, clock=self.clock,
+                                                  **self._common())))
         self.supervisor.start_child(ChildSpec(
             "registry", lambda: TicketRegistry.start(intake=self.intake, **self._common()),
             stop_timeout=STOP_BUDGET / 2))
@@ -158,7 +161,8 @@ class Service:
         def start() -> pykka.ActorRef[Any]:
             chat_id, interval = self._dispatcher_target(dest)
             return GroupDispatcher.start(destination=dest, chat_id=chat_id, interval=interval, gateway=self.gateway,
-                                         renderer=self.renderer, alerts=self.alerts, **self._common())
+                                         renderer=self.renderer, alerts=self.alerts, clock=self.clock,
+                                         **self._common())
 
         return start
 
@@ -367,6 +371,16 @@ class Service:
         if db.database.obj is not None:  # None: it never opened
             db.close_all()  # this thread's connection, and PostgreSQL's idle pooled ones
         logger.info("event=service_stopped")
+
+
+class _WallClock(Clock):
+    """A clock from a function of wall time (older callers pass ``time.time``-like functions)."""
+
+    def __init__(self, wall: Callable[[], float]) -> None:
+        self._wall = wall
+
+    def time(self) -> float:
+        return self._wall()
 
 
 def restart_needed(old: Config, new: Config) -> list[str]:

@@ -15,6 +15,7 @@ import telegram.error
 
 from laporgub import db
 from laporgub.actors._base import Directory, LaporgubActor, Scheduler
+from laporgub.clock import SYSTEM, Clock
 from laporgub.commands import COMMANDS
 from laporgub.config import Config
 from laporgub.leases import LeaseKeeper, instance_id
@@ -106,8 +107,9 @@ class Responder(LaporgubActor):
     actor_name = "responder"
 
     def __init__(self, *, config: Config, gateway: TelegramGateway, directory: Directory, scheduler: Scheduler,
-                 poll_timeout: float = POLL_TIMEOUT) -> None:
+                 poll_timeout: float = POLL_TIMEOUT, clock: Clock = SYSTEM) -> None:
         super().__init__(directory=directory, scheduler=scheduler)
+        self.clock = clock
         self.lease = LeaseKeeper("getupdates")
         self._leader = False
         self.gateway = gateway
@@ -130,11 +132,11 @@ class Responder(LaporgubActor):
     def on_start(self) -> None:
         db.database.connect(reuse_if_open=True)
         try:
-            self._offset = load_offset(time.time())
+            self._offset = load_offset(self.clock.time())
         except Exception:
             self.release()
             raise
-        self._offset_at = time.time()
+        self._offset_at = self.clock.time()
         logger.info("event=responder_started offset=%s", self._offset)
         self.actor_ref.tell(Tick("replies"))  # answers a crash left unsent
         self.actor_ref.tell(Tick("poll"))
@@ -211,11 +213,11 @@ class Responder(LaporgubActor):
         held = self.lease.held(renew=True)
         if held and not self._leader:
             try:
-                self._offset = load_offset(time.time())
+                self._offset = load_offset(self.clock.time())
             except Exception as exc:
                 logger.warning("event=offset_load_failed error=%s", exc)
                 return False
-            self._offset_at = time.time()
+            self._offset_at = self.clock.time()
             logger.info("event=getupdates_leader offset=%s", self._offset)
             self.actor_ref.tell(Tick("replies"))
         self._leader = held
@@ -227,7 +229,7 @@ class Responder(LaporgubActor):
         Every update handled was confirmed by the poll after it, so nothing replays; and
         after a week without updates Telegram may number the next one below an old offset.
         """
-        if self._offset is not None and time.time() - self._offset_at > OFFSET_MAX_AGE_SECONDS:
+        if self._offset is not None and self.clock.time() - self._offset_at > OFFSET_MAX_AGE_SECONDS:
             self._offset = None
         return self._offset
 
@@ -269,7 +271,7 @@ class Responder(LaporgubActor):
 
     def _handle(self, incoming: IncomingMessage) -> bool:
         """Handle one update and store the offset after it, together; False: database trouble, retry later."""
-        now = time.time()
+        now = self.clock.time()
         try:
             with db.database.atomic():
                 if not _unhandled(incoming.update_id, now):
@@ -348,17 +350,17 @@ class Responder(LaporgubActor):
         if self.desk.bot_username is None and self.gateway.username:
             self.desk.bot_username = self.gateway.username
         try:
-            replies = claim_replies(time.time())
+            replies = claim_replies(self.clock.time())
         except Exception:
             logger.exception("event=reply_outbox_read_failed")
-            self._wake_replies(time.time() + 5.0)
+            self._wake_replies(self.clock.time() + 5.0)
             return
         held: dict[int, float] = {}  # chat -> when it may get its next answer; its answers keep their order
         for reply in replies:
             if reply.chat_id in held:
                 reply_retry(reply.id, held[reply.chat_id], "waiting for an earlier answer", count=False)
                 continue
-            now = time.time()
+            now = self.clock.time()
             try:
                 sent = self.gateway.send_message(reply.chat_id, reply.text, None,
                                                  reply_to_message_id=reply.reply_to_message_id, wait=REPLY_WAIT)
@@ -389,7 +391,7 @@ class Responder(LaporgubActor):
                 held[reply.chat_id] = now + 10.0
                 reply_retry(reply.id, held[reply.chat_id], f"{type(exc).__name__}: {exc}")
                 continue
-            reply_sent(reply.id, sent.message_id, time.time())
+            reply_sent(reply.id, sent.message_id, self.clock.time())
         due = next_reply_due()
         if due is not None:
             self._wake_replies(due)
@@ -398,7 +400,7 @@ class Responder(LaporgubActor):
         if self._reply_wake_at is not None and self._reply_wake_at <= at:
             return
         self._reply_wake_at = at
-        self.schedule(max(0.0, at - time.time()), Tick("replies"))
+        self.schedule(max(0.0, at - self.clock.time()), Tick("replies"))
 
 
 def _unhandled(update_id: int, now: float) -> bool:
