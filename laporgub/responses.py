@@ -26,9 +26,10 @@ from typing import IO
 
 import peewee
 
-from laporgub import db, webhooks
+from laporgub import db, incidents, webhooks
 from laporgub.commands import (
     COMMANDS,
+    REF_COMMANDS,
     Command,
     help_text,
     parse_command,
@@ -37,6 +38,7 @@ from laporgub.commands import (
     tickets_in_text,
 )
 from laporgub.config import Config, PicConfig
+from laporgub.incident_desk import IncidentActions
 from laporgub.outbox import destinations, leader_destinations
 from laporgub.render import STATUS_WORDS, Renderer, strip_tags
 from laporgub.tickets import hashtag, mask_msisdn
@@ -279,8 +281,12 @@ class _Effects:
             self.destinations.append(dest)
 
 
-class ResponseDesk:
+class ResponseDesk(IncidentActions):
     """Handles PICs' replies and commands. Use from one thread; call :meth:`handle` inside a transaction.
+
+    A ticket linked to an incident (laporgub/incidents.py) is answered and closed as the
+    whole incident: every linked ticket records the response, every reporter gets the SMS
+    once (laporgub/incident_desk.py, which also does ``/gabung`` and ``/pisah``).
 
     Args:
         config: the validated configuration (PICs, groups, leaders, texts).
@@ -341,8 +347,16 @@ class ResponseDesk:
                            msg.user_id, msg.chat_id, cmd.name)
             self._say(msg, now, fx, NOT_REGISTERED)
             return "refused", None
+        if cmd.name in REF_COMMANDS:
+            return self._incident_command(cmd, pic, msg, now, fx)
         usage = next(u for name, u, _ in COMMANDS if name == cmd.name)
-        if cmd.ticket is None:
+        if cmd.ticket is None and cmd.incident is not None:
+            named = self._incident_ticket(cmd.incident)
+            if named is None:
+                self._say(msg, now, fx, f"Kejadian K{cmd.incident} tidak ditemukan. Periksa kembali nomornya.")
+                return "rejected", None
+            ticket = named
+        elif cmd.ticket is None:
             if cmd.raw_ticket is not None:
                 self._say(msg, now, fx, f"Nomor tiket \"{cmd.raw_ticket}\" tidak dikenali. "
                                         f"Contoh: 261128-0200-1. Cara pakai: {usage}")
@@ -388,6 +402,13 @@ class ResponseDesk:
                                     "Untuk menanggapi, kirim /tanggapi <tiket> <teks>.")
             return "rejected", None
         ticket = found[0]
+        lead = msg.text.strip().split(None, 1)
+        by_label = incidents.parse_label(lead[0].rstrip(":,.")) if lead else None
+        if len(found) > 1 and by_label is not None and (named_incident := self._incident_ticket(by_label)) in found:
+            # "K12: ..." names the incident among the several the message carries.
+            ticket = named_incident
+            msg_text = lead[1] if len(lead) > 1 else ""
+            return self._reply_respond(pic, ticket, msg_text.strip(), msg, now, fx)
         if len(found) > 1:
             numbers = [t.number for t in found]
             named = [n for n in tickets_in_text(msg.text) if n in numbers]
@@ -397,7 +418,10 @@ class ResponseDesk:
                                         "/tanggapi <tiket> <teks>, atau sebutkan nomor tiketnya di awal balasan.")
                 return "rejected", None
             ticket = found[numbers.index(named[0])]
-        text = strip_leading_ticket(msg.text, ticket.number)
+        return self._reply_respond(pic, ticket, strip_leading_ticket(msg.text, ticket.number), msg, now, fx)
+
+    def _reply_respond(self, pic: PicConfig, ticket: db.Ticket, text: str, msg: IncomingMessage, now: float,
+                       fx: _Effects) -> tuple[str, str | None]:
         if not text:
             self._say(msg, now, fx, "Balasan kosong: tulis tanggapan Anda untuk pelapor.", ticket)
             return "rejected", ticket.number
@@ -410,6 +434,8 @@ class ResponseDesk:
 
     def _respond(self, pic: PicConfig, ticket: db.Ticket, text: str, msg: IncomingMessage, now: float,
                  fx: _Effects) -> tuple[str, str | None]:
+        if ticket.incident_id:
+            return self._respond_incident(pic, ticket, text, msg, now, fx)
         self._record(pic, ticket, text, "response", msg, now)
         if ticket.status == "open":
             ticket.status = "responded"
@@ -427,6 +453,8 @@ class ResponseDesk:
 
     def _close(self, pic: PicConfig, ticket: db.Ticket, text: str, msg: IncomingMessage, now: float,
                fx: _Effects) -> tuple[str, str | None]:
+        if ticket.incident_id:
+            return self._close_incident(pic, ticket, text, msg, now, fx)
         if ticket.status == "closed":
             self._say(msg, now, fx, f"Tiket {ticket.number} sudah berstatus selesai; tidak ada yang diubah.", ticket)
             return "rejected", ticket.number
@@ -538,6 +566,9 @@ class ResponseDesk:
                          f"{self.texts.local_time(last.created_at)} WIB): {shorten(last.text, QUOTE_CHARS)}")
         else:
             lines.append("Belum ada tanggapan PIC.")
+        incident_line = self._incident_status_line(ticket)
+        if incident_line:
+            lines.append(incident_line)
         self._say(msg, now, fx, "\n".join(lines), ticket)
         return "status", ticket.number
 
@@ -571,6 +602,14 @@ class ResponseDesk:
             for row in rows:
                 if row.ticket_id not in ids:
                     ids.append(row.ticket_id)
+        # An incident's own message or threshold notice stands for the incident (its first report).
+        N = db.Notification
+        for row in N.select(N.incident).where(
+                (N.chat_id == msg.chat_id) & (N.message_id == msg.reply_to_message_id) & N.incident.is_null(False)
+                & N.kind.in_([incidents.OWN, incidents.NOTICE])).order_by(N.id):
+            stands = self._incident_ticket(row.incident_id)
+            if stands is not None and stands.id not in ids:
+                ids.append(stands.id)
         by_id = {t.id: t for t in db.Ticket.select().where(db.Ticket.id.in_(ids or [0]))}
         return [by_id[i] for i in ids if i in by_id]
 
