@@ -534,6 +534,7 @@ def link_report(config: Config, classifier: Classifier, ticket: db.Ticket, resul
     else:
         incident = db.Incident.get_by_id(match.incident_id)
     ticket.incident = incident.id
+    db.Ticket.update(incident=incident.id).where(db.Ticket.id == ticket.id).execute()  # counted below
     _event(incident.id, ticket.id, "link", "service", f"score={match.score:.2f} nearest={match.number}", now)
     groups = set(filter(None, incident.groups.split(","))) | prof.groups
     if opened:
@@ -569,6 +570,9 @@ def link_report(config: Config, classifier: Classifier, ticket: db.Ticket, resul
     crossed = [t for t in settings.thresholds if incident.threshold < t <= reports]
     if crossed:
         incident.threshold = crossed[-1]
+        # A notice still waiting (the chat is at its flood limit) is replaced: one notice, the latest count.
+        db.Notification.delete().where((db.Notification.incident == incident.id) & (db.Notification.kind == NOTICE)
+                                       & (db.Notification.status == "pending")).execute()
         for dest in [*covered, *fresh]:
             if dest in chat_ids:
                 db.Notification.create(incident=incident.id, destination=dest, chat_id=chat_ids[dest], kind=NOTICE,

@@ -216,13 +216,14 @@ def make_service(tmp_path: Path, token_env: str, db_url: str | None) -> Iterator
 
     def start(modems: list[ModemEmulator], server: BotApiServer, *, tweak: Callable[[dict[str, Any]], None] | None = None,
               **kwargs: Any) -> Any:
+        clock = {"clock": kwargs.pop("clock")} if "clock" in kwargs else {}  # the service's Clock (laporgub/clock.py)
         if db_url is not None:
             kwargs.setdefault("database", db_url)
         data = make_config_data(tmp_path, [m.port for m in modems], server.base_url, **kwargs)
         if tweak is not None:
             tweak(data)
         config: Config = parse_config(data)
-        service = Service(config, Secret(token_env), metrics_server=False)
+        service = Service(config, Secret(token_env), metrics_server=False, **clock)
         services.append(service)
         service.start()
         # The supervision loop, as the main thread runs it in `laporgub run`.
