@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
         "eval-routing", help="score routing on a labelled JSONL corpus (precision/recall/F1 per group)"))
     evaluate.add_argument("corpus", help="JSON lines with sender, text, expected_groups, kind")
     evaluate.add_argument("--predictions", default=None, help="also write every prediction to this JSONL file")
+    bursts = with_config(sub.add_parser(
+        "eval-incidents", help="score incident linking on labelled bursts (pairwise precision/recall, per event)"))
+    bursts.add_argument("bursts", help="JSON lines with minute, sender, text, event (docs/incidents.md)")
+    bursts.add_argument("--similarity", type=float, default=None,
+                        help="try another [incidents] similarity (default: the config's)")
     st = with_config(sub.add_parser("status", help="the last hour: SLA per stage, backlog, modems, open tickets; "
                                                     "exit 1 if something needs attention"))
     st.add_argument("--metrics-url", default=None, help="the service's /metrics (default: from [metrics] listen)")
@@ -81,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args.config)
     if args.command == "pics":
         return pics(args.config)
-    if args.command in ("classify", "eval-routing"):
+    if args.command in ("classify", "eval-routing", "eval-incidents"):
         return routing_command(args)
     if args.command == "status":
         return status(args.config, args.metrics_url)
@@ -147,7 +152,17 @@ def routing_command(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     rules = routing_rules(config)
     if args.command == "classify":
-        return evaluation.classify_main(rules, args.text, args.sender or evaluation.DEFAULT_SENDER, sys.stdout)
+        status = evaluation.classify_main(rules, args.text, args.sender or evaluation.DEFAULT_SENDER, sys.stdout)
+        from laporgub import incidents
+        from laporgub.clock import SYSTEM
+        from laporgub.routing import Classifier
+
+        incidents.preview_main(config, Classifier(rules), args.text, SYSTEM.time(), sys.stdout)
+        return status
+    if args.command == "eval-incidents":
+        from laporgub.incident_eval import eval_incidents_main
+
+        return eval_incidents_main(config, args.bursts, args.similarity, sys.stdout)
     return evaluation.eval_routing_main(rules, args.corpus, args.predictions, sys.stdout)
 
 

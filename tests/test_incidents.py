@@ -452,3 +452,41 @@ def test_linking_precision_and_recall_on_labelled_bursts(name: str, precision: f
     result = evaluate(parse_config(default_data()), lines)
     assert result.precision >= precision and result.recall >= recall, (result.precision, result.recall)
     assert result.wrong_links <= 2 and result.standalone_linked <= 1
+
+
+def test_monthly_report_counts_incidents_apart_and_their_response_once(env: Env) -> None:
+    from laporgub.report.aggregate import MonthSnapshot, aggregate
+    from laporgub.report.periods import Month
+
+    incident, tickets = linked_flood(env, 3)
+    env.report("Puskesmas Sayung kehabisan obat, pasien disuruh beli sendiri di apotek", sender(7), 2)
+    sent_as(tickets[0], "darurat", 71)
+    handle(env, msg("Tim BPBD menuju lokasi.", reply_to=71), minute=30)
+    month = Month(2026, 11)
+    config = env.config
+    report = aggregate(db.database.obj, month, tz=config.tz, timezone_name=config.service.timezone,
+                       as_of=T0 + 86400, target_seconds=3 * 86400, sla_limits=config.sla.as_dict(),
+                       group_names={k: g.name for k, g in config.groups.items()})
+    totals = report.totals
+    assert totals.stats.received == 4 and totals.stats.responded == 3  # every linked ticket has the response
+    assert (totals.incidents.incidents, totals.incidents.linked_reports, totals.incidents.events) == (1, 3, 2)
+    assert totals.incidents.stats.responded == 1 and totals.incidents.stats.median_seconds == pytest.approx(30 * 60)
+    with MonthSnapshot(db.database.obj, month, config.tz, T0 + 86400, 3 * 86400, tickets_only=True) as snap:
+        records = {r.number: r.incident for r in snap.ticket_records()}
+    label = incidents.label(incident.id)
+    assert [records[t.number] for t in tickets] == [label] * 3 and list(records.values()).count(None) == 1
+
+
+def test_api_and_open311_show_each_tickets_incident(env: Env) -> None:
+    from laporgub.api.views import TicketViews, open311_requests
+
+    incident, tickets = linked_flood(env, 3)
+    alone = env.report("Puskesmas Sayung kehabisan obat, pasien disuruh beli sendiri di apotek", sender(7), 2)
+    rows = [db.Ticket.get_by_id(t.id) for t in [*tickets, alone]]
+    answers = TicketViews(env.config).tickets(rows)
+    label = incidents.label(incident.id)
+    assert [a["incident"]["id"] if a["incident"] else None for a in answers] == [label] * 3 + [None]
+    assert answers[0]["incident"] == {"id": label, "status": "open", "reports": 3, "first_ticket": tickets[0].number}
+    notices = [r["service_notice"] for r in open311_requests(env.config, rows)]
+    assert notices[:3] == [notices[0]] * 3 and notices[0].startswith(f"Kejadian {label}: 3 laporan")
+    assert notices[3] is None

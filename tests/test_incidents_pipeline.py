@@ -191,3 +191,59 @@ def first_message_of(ticket: db.Ticket, chat_id: int) -> int:
     assert row.message_id, f"{ticket.number} not sent to {chat_id}"
     return int(row.message_id)
 
+
+
+def test_edits_take_the_shared_limiters_slots(strict_botapi: BotApiServer) -> None:
+    """An edit reserves a slot like a send: with the chat's budget spent it waits, nothing reaches Telegram."""
+    from laporgub.config import Secret, TelegramConfig
+    from laporgub.ratelimit import Limits, RateLimiter
+    from laporgub.telegram_gateway import TelegramGateway, Throttled
+
+    limiter = RateLimiter(Limits(group_per_minute=2))
+    gateway = TelegramGateway(TelegramConfig(base_url=strict_botapi.base_url, token_env="X", admin_chat_id=-1),
+                              Secret(TOKEN), limiter)
+    gateway.start()
+    try:
+        sent = gateway.send_message(DARURAT, "kejadian K1: 2 laporan", None)
+        gateway.edit_message_text(DARURAT, sent.message_id, "kejadian K1: 3 laporan", None)
+        before = len(strict_botapi.requests)
+        with pytest.raises(Throttled):
+            gateway.edit_message_text(DARURAT, sent.message_id, "kejadian K1: 4 laporan", None)
+        assert len(strict_botapi.requests) == before
+        assert [m.method for m in strict_botapi.messages_for(DARURAT)] == ["sendMessage", "editMessageText"]
+    finally:
+        gateway.stop()
+
+
+def test_a_deleted_incident_message_is_replaced_by_the_incidents_own(
+        modem: Any, botapi: BotApiServer, make_service: Any) -> None:
+    """Someone deleted the first report's message: the edit gets "message to edit not found" and the incident
+    posts its own message in that chat, which later edits rewrite."""
+    import httpx
+
+    lines = [line for line in burst("tiga") if line["event"] == "wonosobo-longsor-tieng"]
+    clock = ShiftedClock(time.time())
+    make_service([modem], botapi, clock=clock)
+    modem.receive_sms(lines[0]["sender"], lines[0]["text"])
+    assert wait_until(lambda: len(tickets()) == 1 and outboxes_settled(), timeout=20)
+    first = tickets()[0]
+    message_id = first_message_of(first, DARURAT)
+    answer = httpx.post(f"{botapi.base_url}{TOKEN}/deleteMessage", data={"chat_id": DARURAT,
+                                                                         "message_id": message_id}).json()
+    assert answer == {"ok": True, "result": True}
+    for line in lines[1:3]:
+        modem.receive_sms(line["sender"], line["text"])
+    assert wait_until(lambda: len(tickets()) == 3 and tickets()[2].incident_id, timeout=20)
+    incident = tickets()[2].incident_id
+    assert wait_until(lambda: any(f"KEJADIAN #K{incident}" in (m.plain_text or "")
+                                  for m in sent(botapi, DARURAT)), timeout=30), \
+        [(m.method, m.plain_text) for m in botapi.messages_for(DARURAT)]
+    own = next(m for m in sent(botapi, DARURAT) if f"KEJADIAN #K{incident}" in (m.plain_text or ""))
+    assert "3 laporan" in (own.plain_text or "") or "2 laporan" in (own.plain_text or "")
+    # The next report edits the incident's own message (after the 30 s pacing of the service's clock).
+    modem.receive_sms(lines[3]["sender"], lines[3]["text"])
+    assert wait_until(lambda: len(tickets()) == 4, timeout=20)
+    clock.jump(31)
+    assert wait_until(lambda: any(m.method == "editMessageText" and m.message_id == own.message_id
+                                  and "4 laporan" in (m.plain_text or "") for m in botapi.messages_for(DARURAT)),
+                      timeout=30), [(m.method, m.message_id, m.plain_text) for m in botapi.messages_for(DARURAT)]

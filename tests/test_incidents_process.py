@@ -40,7 +40,8 @@ def test_sigkill_mid_burst_loses_no_report_and_links_none_twice(setup: Any, mode
             first.proc.wait(10)
     second = start()
     assert wait_until(lambda: counts(url)["tickets"] == 40 and counts(url)["pending"] == 0, timeout=90), \
-        second.log.read_text()[-3000:]
+        (counts(url), unsettled(url), [line for line in second.log.read_text().splitlines()
+                                       if "level=INFO" not in line][-20:])
     assert modem.wait_for(lambda m: not m.stored, timeout=20)
 
     db.database.initialize(db.make_database(url))
@@ -62,6 +63,16 @@ def test_sigkill_mid_burst_loses_no_report_and_links_none_twice(setup: Any, mode
         assert held and held.most_common(1)[0][1] >= 18, (event, dict(held))
     second.proc.send_signal(signal.SIGTERM)
     assert second.proc.wait(15) == 0
+
+
+def unsettled(url: str) -> list[tuple[Any, ...]]:
+    db.database.initialize(db.make_database(url))
+    with db.database.connection_context():
+        n, o = db.Notification, db.OutboundSms
+        return ([(r.kind, r.destination, r.status, r.incident_id, r.next_attempt_at, r.claimed_by, r.last_error)
+                 for r in n.select().where(n.status != "sent")]
+                + [("sms", r.destination[-4:], r.status, r.claimed_by, r.last_error)
+                   for r in o.select().where(o.status != "sent")])
 
 
 def linked(url: str) -> int:
