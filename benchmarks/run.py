@@ -14,6 +14,8 @@ Rows (each beside its SLA or target, with the ratio measured/target):
   citizen's complaint experiences;
 * pipeline throughput without modems or Telegram (benchmarks/pipeline.py);
 * a burst into one group, 300 SMS/min (benchmarks/telegram_flood.py), notify p99;
+* a burst of reports about a few events at the same rate, with incidents off and on
+  (``--scenario events``): notify p99 of the category groups, Telegram messages sent;
 * resident memory of ``laporgub run`` on a database of 100,000 tickets, and start-up
   time to READY on an empty and on that database;
 * keyword classification rate (benchmarks/classify.py's corpus) and the monthly
@@ -318,18 +320,23 @@ def _pipeline_direct(seconds: float) -> dict[str, Any]:
         return {"tickets": n, "tickets_per_second": n / elapsed}
 
 
-def telegram_burst(minutes: float) -> dict[str, Any]:
+def telegram_burst(minutes: float, *, scenario: str = "one-group", incidents: str = "off") -> dict[str, Any]:
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "telegram_flood.py"), "--per-minute", "300",
-                           "--minutes", str(minutes)], capture_output=True, text=True, cwd=ROOT, timeout=900)
+                           "--minutes", str(minutes), "--scenario", scenario, "--incidents", incidents],
+                          capture_output=True, text=True, cwd=ROOT, timeout=900)
     p99s = []
     for line in proc.stdout.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 8 and re.fullmatch(r"[\d.]+", cells[5] or "x"):
-            p99s.append(float(cells[5]))
+        if len(cells) == 9 and re.fullmatch(r"[\d.]+", cells[6] or "x"):
+            p99s.append(float(cells[6]))
     m = re.search(r"429 answers: (\d+); requests before retry_after expired: (\d+)", proc.stdout)
-    if not p99s:
+    groups = re.search(r"category groups: notify p99 ([\d.]+) s over \d+ notifications; messages sent (\d+), "
+                       r"edits (\d+); all chats: messages sent (\d+), edits (\d+)", proc.stdout)
+    if not p99s or not groups:
         return {"error": (proc.stdout + proc.stderr)[-300:]}
-    return {"p99": max(p99s), "too_many": int(m.group(1)) if m else None, "early": int(m.group(2)) if m else None}
+    return {"p99": max(p99s), "too_many": int(m.group(1)) if m else None, "early": int(m.group(2)) if m else None,
+            "groups_p99": float(groups.group(1)), "group_messages": int(groups.group(2)),
+            "group_edits": int(groups.group(3)), "messages": int(groups.group(4)), "edits": int(groups.group(5))}
 
 
 def classification(rounds: int) -> dict[str, Any]:
@@ -524,8 +531,22 @@ def main(argv: list[str] | None = None) -> int:
             return
         rows.append(Row("burst into one group, 300 SMS/min: notify p99", r["p99"], "s", SLA["notify"], "lower",
                         "DESIGN.md notify SLA", f"{minutes:g} min, Telegram limits enforced; {r['too_many']} answers "
-                                                f"429, {r['early']} requests before retry_after"))
+                                                f"429, {r['early']} requests before retry_after; incidents off"))
     step("burst into one group", burst)
+
+    def events_burst() -> None:
+        minutes = 1.0 if quick else 3.0
+        for incidents in ("off", "on"):
+            r = telegram_burst(minutes, scenario="events", incidents=incidents)
+            if "error" in r:
+                notes.append(f"events burst, incidents {incidents}: {r['error']}")
+                continue
+            note = (f"{minutes:g} min of reports about the labelled events, Telegram limits enforced; "
+                    f"{r['group_messages']} messages and {r['group_edits']} edits in category groups, "
+                    f"{r['messages']} messages in all chats; {r['too_many']} answers 429")
+            rows.append(Row(f"burst about events, 300 SMS/min, incidents {incidents}: category groups notify p99",
+                            r["groups_p99"], "s", SLA["notify"], "lower", "DESIGN.md notify SLA", note))
+    step("burst about events, incidents off and on", events_burst)
 
     def classify() -> None:
         r = classification(5 if quick else 20)

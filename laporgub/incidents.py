@@ -617,10 +617,10 @@ def ensure_edit(incident_id: int, destination: str, chat_id: int | None, now: fl
     if chat_id is None:
         return None
     N = db.Notification
-    waiting = N.select(N.id).where((N.incident == incident_id) & (N.destination == destination) & (N.kind == EDIT)
-                                   & (N.status == "pending")
-                                   & (N.edit_of.is_null() if edit_of is None else (N.edit_of == edit_of)))
-    if waiting.exists():
+    waiting = ((N.incident == incident_id) & (N.destination == destination) & (N.kind == EDIT)
+               & (N.status == "pending") & (N.edit_of.is_null() if edit_of is None else (N.edit_of == edit_of)))
+    # The waiting edit carries this change too; it remembers when the latest one was.
+    if N.update(queued_at=now).where(waiting).execute():
         return None
     last = N.select(peewee.fn.MAX(N.sent_at)).where(
         (N.incident == incident_id) & (N.destination == destination) & (N.kind == EDIT)).scalar()
@@ -775,7 +775,8 @@ def edit_targets(edit: db.Notification) -> list[tuple[int, list[db.Notification]
         rows = list(N.select().where((N.destination == edit.destination) & (N.chat_id == edit.chat_id)
                                      & (N.message_id == message_id) & (N.status == "sent")
                                      & (N.kind != EDIT)).order_by(N.id))
-        if rows:
+        # Rendered (claimed) after the latest change the edit carries: it shows it already.
+        if rows and not all(r.claimed_at is not None and r.claimed_at >= edit.queued_at for r in rows):
             result.append((message_id, rows))
     return result
 

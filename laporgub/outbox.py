@@ -201,7 +201,11 @@ def claim_notifications(destination: str, renderer: Renderer, now: float, limit:
     holder = holder or leases.instance_id()
     n = db.Notification
     due = (n.destination == destination) & (n.status == "pending") & (n.next_attempt_at <= now)
-    ids = claim_rows(n, due, holder, now, limit)
+    # Notifications first, all of them that fit: edits of incidents' messages wait for a quiet moment
+    # and must not take a combined message's room in the claim.
+    ids = claim_rows(n, due & (n.kind != incidents.EDIT), holder, now, limit)
+    if not ids:
+        ids = claim_rows(n, due & (n.kind == incidents.EDIT), holder, now, EDITS_PER_CLAIM)
     if not ids:
         return []
     rows = (
@@ -250,6 +254,8 @@ def release_destination(destination: str, holder: str | None = None) -> int:
 
 #: Room kept in a combined message for its entries' incident blocks to grow into when edited.
 INCIDENT_ROOM = 700
+#: Edits claimed at a time (one is sent per pump; the others go back).
+EDITS_PER_CLAIM = 5
 
 
 def _render(row: db.Notification, renderer: Renderer) -> tuple[list[str], str | None]:

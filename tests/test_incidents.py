@@ -206,10 +206,12 @@ def test_edits_paced_and_notices_at_thresholds(env: Env) -> None:
     assert db.Incident.get_by_id(incident.id).threshold == 5
     renderer = Renderer(env.config)
     rendered = claim_notifications("darurat", renderer, T0 + 10_000)
+    assert all(r.kind != "edit" for r in rendered)  # notifications first: edits wait for a quiet moment
     notice = next(r for r in rendered if r.kind == "threshold")
     assert "KEJADIAN #K" in notice.messages[0] and "sudah 6 laporan</b> (melewati 5)" in notice.messages[0]
     # The edit rewrites the first report's message with the incident: count, place, newest reports.
-    edit_row = next(r for r in rendered if r.kind == "edit")
+    mark_sent([r.id for r in rendered], T0 + 10_000, T0 + 10_000, 99)
+    edit_row = next(r for r in claim_notifications("darurat", renderer, T0 + 10_000) if r.kind == "edit")
     assert edit_row.edit is not None and [m for m, _ in edit_row.edit.targets] == [11]
     text = edit_row.edit.targets[0][1]
     assert first.number in text and "6 laporan dari 6 nomor" in text and "Desa Bedono" in text
@@ -360,6 +362,9 @@ def test_pisah_leaving_one_report_dissolves_the_incident(env: Env) -> None:
     assert all(db.Ticket.get_by_id(t.id).incident_id is None for t in tickets)
     assert "darurat" in rows(db.Ticket.get_by_id(tickets[1].id))  # notified on its own now
     renderer = Renderer(env.config)
+    waiting = claim_notifications("darurat", renderer, T0 + 10_000)  # its own notification first
+    assert [r.ticket for r in waiting] == [tickets[1].number]
+    mark_sent([r.id for r in waiting], T0 + 10_000, T0 + 10_000, 52)
     edit = next(r for r in claim_notifications("darurat", renderer, T0 + 10_000) if r.kind == "edit")
     assert edit.edit is not None and edit.edit.targets and "KEJADIAN" not in edit.edit.targets[0][1]
 

@@ -10,15 +10,27 @@ import json
 import signal
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from laporgub import db
+from laporgub.sim.modem import ModemEmulator
 from laporgub.tickets import hashtag
 from tests.conftest import ROOT, wait_until
 from tests.test_process import CHANNEL, counts, ready, setup  # noqa: F401 - setup is the fixture
 
 BURSTS = ROOT / "tests" / "data" / "incident_bursts_holdout.jsonl"
+
+
+@pytest.fixture()
+def modem() -> Iterator[ModemEmulator]:
+    """Room for every SMS of the burst while the service is down (a full storage refuses the rest)."""
+    emulator = ModemEmulator(name="test-modem", storage_size=60).start()
+    yield emulator
+    emulator.stop()
 EVENTS = ("klaten-kebakaran-gedaren", "wonosobo-longsor-tieng")
 
 
@@ -49,6 +61,7 @@ def test_sigkill_mid_burst_loses_no_report_and_links_none_twice(setup: Any, mode
         tickets = list(db.Ticket.select())
         events = list(db.IncidentEvent.select().where(db.IncidentEvent.action.in_(["open", "link"])))
         profiles = Counter(p.ticket_id for p in db.LinkProfile.select())
+    assert modem.rejected == 0
     # No report lost: one ticket per SMS, each in the channel (a repeat at most once, from the crash).
     assert Counter(t.sender for t in tickets) == Counter(line["sender"] for line in burst)
     channel = "\n".join(m.text for m in botapi.messages_for(CHANNEL) if m.method == "sendMessage")

@@ -82,6 +82,9 @@ class GroupDispatcher(LaporgubActor):
         self._alerted = False
         self._singles = False  # after a BadRequest on a combined message, send rows one by one
         self.lease = LeaseKeeper(f"dispatch:{destination}")
+        #: message id -> the text it shows (what this actor sent or edited last): an edit to the same text
+        #: is not requested (Telegram would answer "message is not modified" and count the request).
+        self._shown: dict[int, str] = {}
         self._holding = False
         self.sweep_interval = SWEEP_INTERVAL
 
@@ -246,6 +249,8 @@ class GroupDispatcher(LaporgubActor):
             self._backoff("other", ids, tickets, f"{type(exc).__name__}: {exc.message}")
             return
         mark_sent(ids, sent_at, acked_at, sent.message_id if sent else 0)
+        if sent is not None and len(texts) == 1:
+            self._remember(sent.message_id, texts[0])
         self._next_send = time.monotonic() + self.interval * len(texts)
         self._failures = 0
         self._singles = False
@@ -272,6 +277,8 @@ class GroupDispatcher(LaporgubActor):
             self._own_message(row, "cannot carry the incident")
             return
         for message_id, text in plan.targets:
+            if self._shown.get(message_id) == text:
+                continue  # it shows this already (a combined message rewritten for another incident)
             try:
                 self.metrics.incident_edits.labels(group=self.destination).inc()
                 self.gateway.edit_message_text(self.chat_id, message_id, text, self.renderer.parse_mode)
@@ -288,6 +295,7 @@ class GroupDispatcher(LaporgubActor):
                 message = exc.message.lower()
                 if "message is not modified" in message:
                     self._next_send = time.monotonic() + self.interval
+                    self._remember(message_id, text)
                     continue  # it shows this already
                 if any(gone in message for gone in EDIT_GONE):
                     self._own_message(row, exc.message)
@@ -310,10 +318,16 @@ class GroupDispatcher(LaporgubActor):
                 self._backoff("network", [row.id], row.incident or "-", f"{type(exc).__name__}: {exc.message}")
                 return
             self._next_send = time.monotonic() + self.interval
+            self._remember(message_id, text)
         mark_sent([row.id], now, self.clock.time(), 0)  # no message of its own (metrics count messages by id)
         self._failures = 0
         logger.info("event=incident_edited destination=%s incident=%s messages=%s", self.destination, row.incident,
                     ",".join(str(m) for m, _ in plan.targets) or "-")
+
+    def _remember(self, message_id: int, text: str) -> None:
+        if len(self._shown) >= 1000:
+            self._shown.pop(next(iter(self._shown)))
+        self._shown[message_id] = text
 
     def _own_message(self, row: PendingNotification, why: str) -> None:
         """The incident's message here cannot be edited: post the incident's own message (once)."""
