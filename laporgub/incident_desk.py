@@ -61,6 +61,7 @@ class IncidentActions:
         pics: Any
         _say: Callable[..., None]
         _record: Callable[..., None]
+        _mark_responded: Callable[..., None]
         _active_groups: Callable[[db.Ticket], list[str]]
         _refuse_group: Callable[..., tuple[str, str | None]]
         _tickets_of_replied: Callable[[IncomingMessage], list[db.Ticket]]
@@ -92,14 +93,7 @@ class IncidentActions:
         assert incident is not None
         tickets = incidents.members(incident.id)
         for t in tickets:
-            self._record(pic, t, text, "response", msg, now)
-            if t.status == "open":
-                t.status = "responded"
-            t.updated_at = now
-            t.save()
-            webhooks.ticket_event(self.config, t, "ticket.responded",
-                                  {"text": text, "pic": pic.name, "agency": pic.agency,
-                                   "incident": incidents.label(incident.id)}, now)
+            self._mark_responded(pic, t, text, msg, now, incident=incidents.label(incident.id))
         sent = self._sms_each(incidents.reporters(tickets), "response_sms", pic, text, now, fx)
         incidents.record(incident.id, "respond", f"pic:{pic.telegram_id}", f"sms={sent} text={text[:200]}", now)
         self._edit_messages(incident.id, now, fx)

@@ -241,13 +241,13 @@ class Renderer:
             lines.append(self.escape(f"Wilayah: {place}"))
         if view.response:
             by = f" ({view.response_by})" if view.response_by else ""
-            lines.append(self.escape(f"Tanggapan terakhir{by}: {_shorten(view.response, 200)}"))
+            lines.append(self.escape(f"Tanggapan terakhir{by}: {shorten(view.response, 200)}"))
         answer = (f"↩️ Balas pesan ini (atau /tanggapi {view.label} <teks>): tanggapan dikirim lewat SMS ke semua "
                   f"pelapor; /selesai {view.label} menutup semuanya.")
         tail = [] if view.status == "closed" else [self.escape(answer)]
         shapes = ((3, 160), (3, 90), (2, 70), (1, 60), (0, 0)) if not compact else ((2, 90), (1, 60), (0, 0))
         for quotes, chars in shapes:
-            quoted = [f"• {r.number} {self.local_clock(r.received_at)}: {_shorten(r.text, chars)}"
+            quoted = [f"• {r.number} {self.local_clock(r.received_at)}: {shorten(r.text, chars)}"
                       for r in view.newest[:quotes]]
             body = lines + ([self.escape("Laporan terbaru:")] + [self.escape(q) for q in quoted] if quoted else [])
             for extra in (tail, []):
@@ -313,7 +313,7 @@ class Renderer:
         )
 
 
-def _shorten(text: str, limit: int) -> str:
+def shorten(text: str, limit: int) -> str:
     """``text`` on one line, cut at a word boundary to at most ``limit`` characters."""
     flat = " ".join(text.split())
     if len(flat) <= limit:

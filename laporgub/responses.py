@@ -40,7 +40,7 @@ from laporgub.commands import (
 from laporgub.config import Config, PicConfig
 from laporgub.incident_desk import IncidentActions
 from laporgub.outbox import destinations, leader_destinations
-from laporgub.render import STATUS_WORDS, Renderer, strip_tags
+from laporgub.render import STATUS_WORDS, Renderer, shorten, strip_tags
 from laporgub.tickets import hashtag, mask_msisdn
 from laporgub.types import GROUP_KEYS
 
@@ -175,15 +175,6 @@ class Texts:
 
     def group_names(self, groups: Iterable[str]) -> str:
         return ", ".join(self.config.group_name(g) for g in groups) or "-"
-
-
-def shorten(text: str, limit: int) -> str:
-    """``text`` on one line, cut at a word boundary to at most ``limit`` characters."""
-    flat = " ".join(text.split())
-    if len(flat) <= limit:
-        return flat
-    cut = flat.rfind(" ", 0, limit - 1)
-    return flat[: cut if cut > limit // 2 else limit - 1].rstrip() + "…"
 
 
 # --------------------------------------------------------------------------
@@ -436,13 +427,7 @@ class ResponseDesk(IncidentActions):
                  fx: _Effects) -> tuple[str, str | None]:
         if ticket.incident_id:
             return self._respond_incident(pic, ticket, text, msg, now, fx)
-        self._record(pic, ticket, text, "response", msg, now)
-        if ticket.status == "open":
-            ticket.status = "responded"
-        ticket.updated_at = now
-        ticket.save()
-        webhooks.ticket_event(self.config, ticket, "ticket.responded",
-                              {"text": text, "pic": pic.name, "agency": pic.agency}, now)
+        self._mark_responded(pic, ticket, text, msg, now)
         sent = self._sms(ticket, "response_sms", pic, text, now, fx)
         tail = "dan dikirim ke pelapor lewat SMS." if sent else \
             "(tidak dikirim lewat SMS: tiket ini ditandai spam atau tanpa nomor pelapor)."
@@ -450,6 +435,17 @@ class ResponseDesk(IncidentActions):
                                 f"({pic.agency}) {tail}", ticket)
         logger.info("event=pic_response ticket=%s pic=%s action=response sms=%s", ticket.number, pic.telegram_id, sent)
         return "response", ticket.number
+
+    def _mark_responded(self, pic: PicConfig, ticket: db.Ticket, text: str, msg: IncomingMessage, now: float,
+                        **event: str) -> None:
+        """Record a response on ``ticket`` (its status, its webhook event); the SMS is the caller's."""
+        self._record(pic, ticket, text, "response", msg, now)
+        if ticket.status == "open":
+            ticket.status = "responded"
+        ticket.updated_at = now
+        ticket.save()
+        webhooks.ticket_event(self.config, ticket, "ticket.responded",
+                              {"text": text, "pic": pic.name, "agency": pic.agency, **event}, now)
 
     def _close(self, pic: PicConfig, ticket: db.Ticket, text: str, msg: IncomingMessage, now: float,
                fx: _Effects) -> tuple[str, str | None]:

@@ -110,13 +110,17 @@ def sent_as(ticket: db.Ticket, destination: str, message_id: int) -> None:
 # What is compared.
 
 
+def profile_of(env: Env, text: str) -> incidents.Profile:
+    profile = incidents.profiler_for(env.classifier).profile(text, env.classifier.route(text))
+    assert profile is not None
+    return profile
+
+
 def test_profile_reads_places_topics_and_words(env: Env) -> None:
     profiler = incidents.profiler_for(env.classifier)
 
     def profile(text: str) -> incidents.Profile:
-        p = profiler.profile(text, env.classifier.route(text))
-        assert p is not None
-        return p
+        return profile_of(env, text)
 
     flood = profile(FLOOD[0])
     assert flood.regency == "Kabupaten Demak" and flood.groups == {"darurat"} and flood.primary == {"darurat"}
@@ -138,12 +142,8 @@ def test_profile_reads_places_topics_and_words(env: Env) -> None:
 
 
 def test_pair_score_separates_near_duplicates(env: Env) -> None:
-    profiler = incidents.profiler_for(env.classifier)
-
     def p(text: str) -> incidents.Profile:
-        profile = profiler.profile(text, env.classifier.route(text))
-        assert profile is not None
-        return profile
+        return profile_of(env, text)
 
     same = incidents.pair_score(p(FLOOD[0]), p(FLOOD[1]))
     assert same is not None and same >= 0.55
