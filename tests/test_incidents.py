@@ -62,8 +62,9 @@ def add_pic(data: dict[str, Any]) -> None:
 
 
 @pytest.fixture()
-def env(tmp_path: Path) -> Iterator[Env]:
-    data = make_config_data(tmp_path, ["/dev/null"], "http://127.0.0.1:1/bot")
+def env(tmp_path: Path, db_url: str | None) -> Iterator[Env]:
+    """On a SQLite file, or (tests marked both_backends) on a fresh PostgreSQL database too."""
+    data = make_config_data(tmp_path, ["/dev/null"], "http://127.0.0.1:1/bot", database=db_url)
     add_pic(data)
     config = parse_config(data)
     db.open_database(config.service.database)
@@ -165,6 +166,7 @@ def test_pair_score_separates_near_duplicates(env: Env) -> None:
 # Linking in the routing transaction.
 
 
+@pytest.mark.both_backends
 def test_second_report_opens_the_incident_later_ones_edit_its_message(env: Env) -> None:
     first = env.report(FLOOD[0], sender(1), 0)
     assert first.incident_id is None and "darurat" in rows(first) and rows(first)["channel"] == "ticket"
@@ -274,6 +276,7 @@ def linked_flood(env: Env, n: int = 4) -> tuple[db.Incident, list[db.Ticket]]:
     return db.Incident.get(), [db.Ticket.get_by_id(t.id) for t in tickets]
 
 
+@pytest.mark.both_backends
 def test_reply_to_the_incident_message_answers_every_reporter_once(env: Env) -> None:
     incident, tickets = linked_flood(env)
     again = env.report(FLOOD[4], sender(1), 5)  # the first reporter again: answered once
@@ -321,6 +324,7 @@ def test_selesai_closes_the_incident_and_its_tickets(env: Env) -> None:
     assert env.report(FLOOD[3], sender(8), 9).incident_id is None
 
 
+@pytest.mark.both_backends
 def test_gabung_and_pisah(env: Env) -> None:
     a = env.report(FLOOD[0], sender(1), 0)
     b = env.report("Kebakaran rumah di Desa Karangrejo Kec. Gabus Pati, api besar, mohon damkar", sender(2), 1)
@@ -459,6 +463,7 @@ def test_linking_precision_and_recall_on_labelled_bursts(name: str, precision: f
     assert result.wrong_links <= 2 and result.standalone_linked <= 1
 
 
+@pytest.mark.both_backends
 def test_monthly_report_counts_incidents_apart_and_their_response_once(env: Env) -> None:
     from laporgub.report.aggregate import MonthSnapshot, aggregate
     from laporgub.report.periods import Month
@@ -482,6 +487,7 @@ def test_monthly_report_counts_incidents_apart_and_their_response_once(env: Env)
     assert [records[t.number] for t in tickets] == [label] * 3 and list(records.values()).count(None) == 1
 
 
+@pytest.mark.both_backends
 def test_api_and_open311_show_each_tickets_incident(env: Env) -> None:
     from laporgub.api.views import TicketViews, open311_requests
 
