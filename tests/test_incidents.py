@@ -501,3 +501,24 @@ def test_api_and_open311_show_each_tickets_incident(env: Env) -> None:
     notices = [r["service_notice"] for r in open311_requests(env.config, rows)]
     assert notices[:3] == [notices[0]] * 3 and notices[0].startswith(f"Kejadian {label}: 3 laporan")
     assert notices[3] is None
+
+
+def test_incident_commands_refuse_bad_references(env: Env) -> None:
+    incident, tickets = linked_flood(env, 2)
+    alone = env.report("Puskesmas Sayung kehabisan obat, pasien disuruh beli sendiri di apotek", sender(7), 2)
+    before = (db.PicResponse.select().count(), db.IncidentEvent.select().count(), db.Incident.select().count())
+    cases = {
+        "/tanggapi K999 sudah ditangani": "Kejadian K999 tidak ditemukan",
+        f"/gabung {tickets[0].number}": "Sebutkan dua tiket",
+        f"/gabung {tickets[0].number} 991231-0000-1": "Tiket 991231-0000-1 tidak ditemukan",
+        f"/gabung {tickets[0].number} 261128-0200": "tidak dikenali",
+        f"/pisah {alone.number}": "tidak tergabung dalam kejadian",
+        f"/pisah K{incident.id}": "bukan kejadian",
+        "/pisah": "Sebutkan nomor tiketnya",
+    }
+    for text, answer in cases.items():
+        outcome = handle(env, msg(text, user=222222222))  # an admin: authorised, only the reference is wrong
+        assert outcome.action == "rejected", text
+        assert answer in db.ChatReply.select().order_by(db.ChatReply.id.desc()).get().text, text
+    assert (db.PicResponse.select().count(), db.IncidentEvent.select().count(),
+            db.Incident.select().count()) == before
