@@ -356,7 +356,8 @@ def telegram_burst(minutes: float, *, scenario: str = "one-group", incidents: st
                        r"edits (\d+); all chats: messages sent (\d+), edits (\d+)", proc.stdout)
     if not p99s or not groups:
         return {"error": (proc.stdout + proc.stderr)[-300:]}
-    return {"output": proc.stdout.strip(), "p99": max(p99s), "too_many": int(m.group(1)) if m else None, "early": int(m.group(2)) if m else None,
+    return {"output": proc.stdout.strip(), "p99": max(p99s), "too_many": int(m.group(1)) if m else None,
+            "early": int(m.group(2)) if m else None,
             "groups_p99": float(groups.group(1)), "group_messages": int(groups.group(2)),
             "group_edits": int(groups.group(3)), "messages": int(groups.group(4)), "edits": int(groups.group(5))}
 

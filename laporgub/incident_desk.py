@@ -198,7 +198,8 @@ class IncidentActions:
             self._edit_messages(result.absorbed, now, fx)
         label = incidents.label(result.incident_id)
         moved = ", ".join(result.moved) or source.number
-        self._say(msg, now, fx, f"🔗 {moved} digabung ke kejadian #{label} ({incidents.report_count(result.incident_id)} "
+        reports = incidents.report_count(result.incident_id)
+        self._say(msg, now, fx, f"🔗 {moved} digabung ke kejadian #{label} ({reports} "
                                 f"laporan) oleh {pic.name}. Tanggapan berikutnya dikirim ke semua pelapornya.", target)
         logger.info("event=pic_response incident=%s ticket=%s pic=%s action=merge moved=%s", label, target.number,
                     pic.telegram_id, ",".join(result.moved) or "-")

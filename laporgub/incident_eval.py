@@ -116,7 +116,7 @@ def evaluate(config: Config, lines: Sequence[BurstLine], *, similarity: float | 
         with database.connection_context():
             db.migrate(database)
             ticket_of: list[int] = []
-            for line in sorted(lines, key=lambda l: l.minute):
+            for line in sorted(lines, key=lambda line: line.minute):
                 now = ORIGIN + line.minute * 60
                 with database.atomic():
                     registered = intake.register_web(line.text, line.sender, now)
@@ -125,7 +125,7 @@ def evaluate(config: Config, lines: Sequence[BurstLine], *, similarity: float | 
             incident_of = dict(db.Ticket.select(db.Ticket.id, db.Ticket.incident).tuples())
     finally:
         db.database.initialize(previous)
-    ordered = sorted(lines, key=lambda l: l.minute)
+    ordered = sorted(lines, key=lambda line: line.minute)
     assigned = [incident_of.get(t) for t in ticket_of]
     return _judge(ordered, assigned)
 
@@ -148,13 +148,13 @@ def _judge(lines: Sequence[BurstLine], assigned: Sequence[int | None]) -> Incide
         majority, _ = labels.most_common(1)[0]
         wrong += sum(1 for i in members if (lines[i].event or f"#{i}") != majority)
     per_event = []
-    events = sorted({l.event for l in lines if l.event})
+    events = sorted({line.event for line in lines if line.event})
     for event in events:
-        idx = [i for i, l in enumerate(lines) if l.event == event]
+        idx = [i for i, line in enumerate(lines) if line.event == event]
         spread = Counter(assigned[i] for i in idx if assigned[i] is not None)
         per_event.append(EventResult(event, len(idx), len(spread), max(spread.values(), default=0),
                                      sum(1 for i in idx if assigned[i] is None)))
-    standalone = [i for i, l in enumerate(lines) if not l.event]
+    standalone = [i for i, line in enumerate(lines) if not line.event]
     return IncidentEvaluation(
         reports=len(lines), events=len(events), standalone=len(standalone),
         standalone_linked=sum(1 for i in standalone if assigned[i] is not None), pairs_predicted=predicted,

@@ -168,8 +168,8 @@ class Profile:
             weights[group] = int(count) if count.isdigit() else 1
         return cls(regency=row.regency, groups=frozenset(weights), primary=parts(row.primary), weights=weights,
                    villages=parts(row.villages), districts=parts(row.districts), names=parts(row.names),
-                   words=parts(row.words, " "), keywords=frozenset().union(*by_group.values()) if by_group else frozenset(),
-                   by_group=by_group)
+                   words=parts(row.words, " "), by_group=by_group,
+                   keywords=frozenset().union(*by_group.values()) if by_group else frozenset())
 
 
 @lru_cache(maxsize=1)
@@ -249,8 +249,8 @@ class Profiler:
             words.add(self.stem(token))
         keywords = set().union(*by_group.values())
         return Profile(
-            regency=result.regency, groups=frozenset(counts), primary=frozenset(g for g, n in counts.items() if n == top),
-            weights=counts,
+            regency=result.regency, groups=frozenset(counts), weights=counts,
+            primary=frozenset(g for g, n in counts.items() if n == top),
             villages=frozenset(villages), districts=frozenset(districts), names=frozenset(names),
             words=frozenset(words - keywords), keywords=frozenset(keywords), by_group=by_group,
         )
@@ -438,9 +438,9 @@ def find_match(settings: IncidentsConfig, prof: Profile, now: float, *, exclude:
             incident_ids.add(ticket.incident_id)
     live = {}
     if incident_ids:
-        I = db.Incident
-        live = {i.id: i for i in I.select().where(I.id.in_(list(incident_ids)) & (I.status == "open")
-                                                    & (I.last_report_at >= start))}
+        Inc = db.Incident
+        live = {i.id: i for i in Inc.select().where(Inc.id.in_(list(incident_ids)) & (Inc.status == "open")
+                                                    & (Inc.last_report_at >= start))}
     best: Match | None = None
     for candidate in groups.values():
         if candidate.incident_id is not None:
@@ -657,14 +657,14 @@ def _answer_late_reporter(config: Config, incident_id: int, ticket: db.Ticket, n
 
 def expire(settings: IncidentsConfig, now: float) -> int:
     """End the open incidents whose window passed without a new report; returns how many."""
-    I = db.Incident
+    Inc = db.Incident
     cutoff = now - settings.window_hours * 3600
-    ended = list(I.select(I.id, I.last_report_at).where((I.status == "open") & (I.last_report_at < cutoff)))
+    ended = list(Inc.select(Inc.id, Inc.last_report_at).where((Inc.status == "open") & (Inc.last_report_at < cutoff)))
     for incident in ended:
         with db.database.atomic():
-            changed = I.update(status="expired", closed_at=incident.last_report_at + settings.window_hours * 3600,
+            changed = Inc.update(status="expired", closed_at=incident.last_report_at + settings.window_hours * 3600,
                                closed_by="window", updated_at=now).where(
-                (I.id == incident.id) & (I.status == "open")).execute()
+                (Inc.id == incident.id) & (Inc.status == "open")).execute()
             if changed:
                 _event(incident.id, None, "expire", "service", "", now)
     if ended:
@@ -674,9 +674,9 @@ def expire(settings: IncidentsConfig, now: float) -> int:
 
 def open_count(settings: IncidentsConfig, now: float) -> int:
     """Incidents that still take reports."""
-    I = db.Incident
-    return int(I.select().where((I.status == "open")
-                                & (I.last_report_at >= now - settings.window_hours * 3600)).count())
+    Inc = db.Incident
+    return int(Inc.select().where((Inc.status == "open")
+                                & (Inc.last_report_at >= now - settings.window_hours * 3600)).count())
 
 
 # --------------------------------------------------------------------------
@@ -846,11 +846,11 @@ class MergeResult:
 
 def merge(target: db.Ticket, source: db.Ticket, actor: str, now: float) -> MergeResult:
     """Put ``source`` (and its incident's reports) into ``target``'s incident (opened with ``target`` if none)."""
-    T, I = db.Ticket, db.Incident
+    T, Inc = db.Ticket, db.Incident
     opened = False
     incident = resolve(target.incident_id) if target.incident_id else None
     if incident is None:
-        incident = I.create(anchor=target.id, status="open", regency=target.regency, groups="", opened_at=now,
+        incident = Inc.create(anchor=target.id, status="open", regency=target.regency, groups="", opened_at=now,
                             last_report_at=now, updated_at=now)
         T.update(incident=incident.id, updated_at=now).where(T.id == target.id).execute()
         _event(incident.id, target.id, "open", actor, f"merge first={target.number}", now)
@@ -860,8 +860,8 @@ def merge(target: db.Ticket, source: db.Ticket, actor: str, now: float) -> Merge
     if other is not None and other.id != incident.id:
         moving = members(other.id)
         absorbed = other.id
-        I.update(status="merged", merged_into=incident.id, closed_at=now, closed_by="merged", updated_at=now).where(
-            I.id == other.id).execute()
+        Inc.update(status="merged", merged_into=incident.id, closed_at=now, closed_by="merged", updated_at=now).where(
+            Inc.id == other.id).execute()
         _event(other.id, None, "merge", actor, f"into={label(incident.id)}", now)
         groups = set(filter(None, other.groups.split(",")))
     else:
@@ -875,9 +875,9 @@ def merge(target: db.Ticket, source: db.Ticket, actor: str, now: float) -> Merge
                    now)
             moved.append(t.number)
     groups |= set(filter(None, incident.groups.split(",")))
-    I.update(groups=",".join(sorted(groups)), updated_at=now,
-             last_report_at=peewee.fn.MAX(I.last_report_at, now) if db.is_sqlite() else peewee.fn.GREATEST(
-                 I.last_report_at, now)).where(I.id == incident.id).execute()
+    Inc.update(groups=",".join(sorted(groups)), updated_at=now,
+             last_report_at=peewee.fn.MAX(Inc.last_report_at, now) if db.is_sqlite() else peewee.fn.GREATEST(
+                 Inc.last_report_at, now)).where(Inc.id == incident.id).execute()
     logger.info("event=incident_merged incident=%s moved=%s absorbed=%s actor=%s", label(incident.id),
                 ",".join(moved) or "-", label(absorbed) if absorbed else "-", actor)
     return MergeResult(incident.id, tuple(moved), opened, absorbed)
@@ -902,8 +902,8 @@ class SplitResult:
 
 def split(ticket: db.Ticket, actor: str, now: float) -> SplitResult:
     """Take ``ticket`` out of its incident (it becomes a report of its own again)."""
-    T, I = db.Ticket, db.Incident
-    incident = I.get_by_id(ticket.incident_id)
+    T, Inc = db.Ticket, db.Incident
+    incident = Inc.get_by_id(ticket.incident_id)
     T.update(incident=None, updated_at=now).where(T.id == ticket.id).execute()
     _event(incident.id, ticket.id, "split", actor, f"ticket={ticket.number}", now)
     was_anchor = incident.anchor == ticket.id
@@ -912,11 +912,12 @@ def split(ticket: db.Ticket, actor: str, now: float) -> SplitResult:
     if dissolved:
         for t in left:
             T.update(incident=None, updated_at=now).where(T.id == t.id).execute()
-        I.update(status="dissolved", closed_at=now, closed_by=actor, updated_at=now).where(I.id == incident.id).execute()
+        Inc.update(status="dissolved", closed_at=now, closed_by=actor, updated_at=now).where(
+            Inc.id == incident.id).execute()
         _event(incident.id, None, "dissolve", actor, f"left={','.join(t.number for t in left) or '-'}", now)
     elif was_anchor:
         # The next report carries the incident's name; its messages are the incident's own from now on.
-        I.update(anchor=None, updated_at=now).where(I.id == incident.id).execute()
+        Inc.update(anchor=None, updated_at=now).where(Inc.id == incident.id).execute()
     logger.info("event=incident_split incident=%s ticket=%s anchor=%s dissolved=%s actor=%s", label(incident.id),
                 ticket.number, was_anchor, dissolved, actor)
     return SplitResult(incident.id, was_anchor, dissolved, tuple(t.id for t in left) if dissolved else ())

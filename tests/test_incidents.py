@@ -20,7 +20,7 @@ from laporgub import db, incidents
 from laporgub.config import Config, ConfigError, parse_config
 from laporgub.incident_eval import evaluate, read_bursts
 from laporgub.intake import Intake, build_classifier
-from laporgub.outbox import claim_notifications, destinations, mark_sent, plan_edit, route_ticket
+from laporgub.outbox import claim_notifications, mark_sent, plan_edit, route_ticket
 from laporgub.render import Renderer
 from laporgub.responses import IncomingMessage, ResponseDesk
 from laporgub.routing import Classifier

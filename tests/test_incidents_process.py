@@ -34,7 +34,7 @@ def modem() -> Iterator[ModemEmulator]:
 EVENTS = ("klaten-kebakaran-gedaren", "wonosobo-longsor-tieng")
 
 
-def test_sigkill_mid_burst_loses_no_report_and_links_none_twice(setup: Any, modem: Any, botapi: Any,
+def test_sigkill_mid_burst_loses_no_report_and_links_none_twice(setup: Any, modem: Any, botapi: Any,  # noqa: F811
                                                                   tmp_path: Path) -> None:
     start, port, url = setup
     lines = [json.loads(line) for line in BURSTS.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -80,10 +80,10 @@ class TicketViews:
         ids = sorted({t.incident_id for t in rows if t.incident_id})
         if not ids:
             return {}
-        T, I = db.Ticket, db.Incident
+        T, Inc = db.Ticket, db.Incident
         reports = dict(T.select(T.incident, peewee.fn.COUNT(T.id)).where(T.incident.in_(ids))
                        .group_by(T.incident).tuples())
-        found = {i.id: i for i in I.select().where(I.id.in_(ids))}
+        found = {i.id: i for i in Inc.select().where(Inc.id.in_(ids))}
         anchors = dict(T.select(T.id, T.number).where(T.id.in_([i.anchor for i in found.values() if i.anchor]
                                                                    or [0])).tuples())
         return {i: {"id": f"K{i}", "status": found[i].status, "reports": int(reports.get(i, 0)),
