@@ -64,14 +64,14 @@ class Service:
     """
 
     def __init__(self, config: Config, token: Secret, *, metrics_server: bool = True,
-                 clock: Clock = SYSTEM) -> None:
+                 clock: Clock | Callable[[], float] = SYSTEM) -> None:
         self.config = config
-        self.clock = clock
+        self.clock = clock if isinstance(clock, Clock) else _WallClock(clock)
         self.token = token
         self.want_metrics_server = metrics_server
         self.directory = Directory()
         self.metrics = Metrics(config.sla.as_dict(), destinations(config), [m.name for m in config.modems],
-                               clock=clock)
+                               clock=self.clock)
         self.supervisor = Supervisor(self.directory, self.metrics, hang_timeout=config.service.actor_hang_seconds)
         self.scheduler: Scheduler | None = None
         self.gateway: TelegramGateway | None = None
@@ -129,12 +129,14 @@ class Service:
             "reporter", lambda: ReportGenerator.start(config=self.config, gateway=self.gateway,
                                                       instance=self.instance, **self._actors())))
         self.supervisor.start_child(ChildSpec(
-            "responder", lambda: Responder.start(config=self.config, gateway=self.gateway, **self._actors()),
+            "responder", lambda: Responder.start(config=self.config, gateway=self.gateway,
+                                                 **self._actors()),
             stop_timeout=3.0))
         self.supervisor.start_child(ChildSpec(
             "monitor", lambda: Monitor.start(config=self.config, **self._actors())))
         self.supervisor.start_child(ChildSpec(
-            "filter", lambda: KeywordFilter.start(config=self.config, classifier=self.classifier, **self._common())))
+            "filter", lambda: KeywordFilter.start(config=self.config, classifier=self.classifier,
+                                                  **self._common())))
         self.supervisor.start_child(ChildSpec(
             "registry", lambda: TicketRegistry.start(intake=self.intake, **self._common()),
             stop_timeout=STOP_BUDGET / 2))
@@ -170,7 +172,8 @@ class Service:
         def start() -> pykka.ActorRef[Any]:
             chat_id, interval = self._dispatcher_target(dest)
             return GroupDispatcher.start(destination=dest, chat_id=chat_id, interval=interval, gateway=self.gateway,
-                                         renderer=self.renderer, alerts=self.alerts, **self._common())
+                                         renderer=self.renderer, alerts=self.alerts,
+                                         **self._common())
 
         return start
 
@@ -379,6 +382,16 @@ class Service:
         if db.database.obj is not None:  # None: it never opened
             db.close_all()  # this thread's connection, and PostgreSQL's idle pooled ones
         logger.info("event=service_stopped")
+
+
+class _WallClock(Clock):
+    """A clock from a function of wall time (older callers pass ``time.time``-like functions)."""
+
+    def __init__(self, wall: Callable[[], float]) -> None:
+        self._wall = wall
+
+    def time(self) -> float:
+        return self._wall()
 
 
 def restart_needed(old: Config, new: Config) -> list[str]:

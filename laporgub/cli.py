@@ -53,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     suggest.add_argument("--since", default="30d", help="YYYY-MM-DD, an ISO time, or a span like 30d (default)")
     suggest.add_argument("--corpus", action="append", default=[],
                          help="labelled JSONL corpus for the F1 change (repeatable)")
+    bursts = with_config(sub.add_parser(
+        "eval-incidents", help="score incident linking on labelled bursts (pairwise precision/recall, per event)"))
+    bursts.add_argument("bursts", help="JSON lines with minute, sender, text, event (docs/incidents.md)")
+    bursts.add_argument("--similarity", type=float, default=None,
+                        help="try another [incidents] similarity (default: the config's)")
     st = with_config(sub.add_parser("status", help="the last hour: SLA per stage, backlog, modems, open tickets; "
                                                     "exit 1 if something needs attention"))
     st.add_argument("--metrics-url", default=None, help="the service's /metrics (default: from [metrics] listen)")
@@ -90,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args.config)
     if args.command == "pics":
         return pics(args.config)
-    if args.command in ("classify", "eval-routing", "suggest-keywords"):
+    if args.command in ("classify", "eval-routing", "suggest-keywords", "eval-incidents"):
         return routing_command(args)
     if args.command == "status":
         return status(args.config, args.metrics_url)
@@ -156,7 +161,17 @@ def routing_command(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     rules = routing_rules(config)
     if args.command == "classify":
-        return evaluation.classify_main(rules, args.text, args.sender or evaluation.DEFAULT_SENDER, sys.stdout)
+        status = evaluation.classify_main(rules, args.text, args.sender or evaluation.DEFAULT_SENDER, sys.stdout)
+        from laporgub import incidents
+        from laporgub.clock import SYSTEM
+        from laporgub.routing import Classifier
+
+        incidents.preview_main(config, Classifier(rules), args.text, SYSTEM.time(), sys.stdout)
+        return status
+    if args.command == "eval-incidents":
+        from laporgub.incident_eval import eval_incidents_main
+
+        return eval_incidents_main(config, args.bursts, args.similarity, sys.stdout)
     if args.command == "suggest-keywords":
         from laporgub.clock import SYSTEM
 

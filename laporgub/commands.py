@@ -2,10 +2,13 @@
 
 ``/tanggapi <tiket> <teks>`` records a response, ``/selesai <tiket> [teks]``
 closes a ticket, ``/alihkan <tiket> <grup>`` re-routes it, ``/status <tiket>``
-shows it, ``/bantuan`` lists the commands. In groups a command may carry the
-bot's name (``/selesai@laporgub_bot``). The ticket number is accepted with or
-without dashes, in any case, or as its hashtag (``#T261128_0200_1``); when the
-command is a reply to a notification, the ticket may be left out.
+shows it, ``/gabung <tiket> <tiket>`` links two reports (or incidents) into one
+incident, ``/pisah <tiket>`` takes a report out of its incident, ``/bantuan``
+lists the commands. In groups a command may carry the bot's name
+(``/selesai@laporgub_bot``). The ticket number is accepted with or without
+dashes, in any case, or as its hashtag (``#T261128_0200_1``); an incident as
+``K12`` (or ``#K12``) wherever a ticket is; when the command is a reply to a
+notification, the ticket may be left out.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("selesai", "/selesai <tiket> [teks]", "Tutup tiket sebagai selesai; pelapor diberi tahu lewat SMS"),
     ("alihkan", "/alihkan <tiket> <grup>", "Alihkan tiket ke grup lain yang berwenang"),
     ("status", "/status <tiket>", "Lihat status dan tanggapan terakhir sebuah tiket"),
+    ("gabung", "/gabung <tiket> <tiket>", "Gabungkan laporan kedua ke kejadian laporan pertama (satu tanggapan)"),
+    ("pisah", "/pisah <tiket>", "Keluarkan laporan dari kejadiannya; grupnya menerimanya sendiri"),
     ("bantuan", "/bantuan", "Daftar perintah LAPOR GUB!"),
 )
 
@@ -36,6 +41,10 @@ ALIASES: dict[str, str] = {
     "alih": "alihkan",
     "reroute": "alihkan",
     "cek": "status",
+    "gabungkan": "gabung",
+    "merge": "gabung",
+    "pisahkan": "pisah",
+    "split": "pisah",
     "help": "bantuan",
     "start": "bantuan",
 }
@@ -45,6 +54,10 @@ _COMMAND_RE = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{3,64}))?(?=\s
 _TICKET_IN_TEXT_RE = re.compile(r"(?<![\w#])#?[tT]?\d{6}[-_ ]?\d{4}[-_ ]?[1-9]\d{0,3}(?!\d)")
 # The ticket as a command's first argument.
 _LEADING_TICKET_RE = re.compile(r"#?[tT]?\d{6}[-_ ]?\d{4}[-_ ]?[1-9]\d{0,3}(?=\s|$)")
+# An incident (``K12``) as an argument.
+_LEADING_INCIDENT_RE = re.compile(r"#?[kK](\d{1,9})(?=[\s:,.]|$)")
+#: Commands whose arguments are references (tickets or incidents) only: ``/gabung A B``, ``/pisah A``.
+REF_COMMANDS = frozenset({"gabung", "pisah"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +72,8 @@ class Command:
         ticket: the canonical ticket number, or None when none was given.
         text: the rest (the response text, or the target group for ``alihkan``).
         raw_ticket: what was typed where the ticket was expected and could not be read.
+        incident: the incident given instead of a ticket (``K12`` -> 12), or None.
+        refs: for ``gabung``: the references after the first, each a ticket number or ``K12``.
     """
 
     name: str
@@ -67,6 +82,8 @@ class Command:
     ticket: str | None
     text: str
     raw_ticket: str | None = None
+    incident: int | None = None
+    refs: tuple[str, ...] = ()
 
 
 def parse_command(text: str | None, bot_username: str | None = None) -> Command | None:
@@ -89,18 +106,37 @@ def parse_command(text: str | None, bot_username: str | None = None) -> Command 
     rest = stripped[m.end():].strip()
     ticket: str | None = None
     raw_ticket: str | None = None
+    incident: int | None = None
+    refs: list[str] = []
     if known and name != "bantuan" and rest:
-        lead = _LEADING_TICKET_RE.match(rest)
-        parsed = parse_ticket(lead.group(0)) if lead else None
-        if lead and parsed is not None:
-            ticket, rest = parsed, rest[lead.end():].strip()
-        else:
-            first, *after = rest.split(None, 1)
-            if re.fullmatch(r"#?[tT]?\d[\d_-]{5,}", first):
-                raw_ticket = first  # looks like a ticket number, but is not a valid one
-                rest = after[0].strip() if after else ""
+        ticket, incident, raw_ticket, rest = _leading_ref(rest)
+        if name == "gabung":
+            while rest:
+                more, more_incident, raw, after = _leading_ref(rest)
+                if more is None and more_incident is None:
+                    if raw is not None and raw_ticket is None:
+                        raw_ticket = raw
+                    break
+                refs.append(more if more is not None else f"K{more_incident}")
+                rest = after
     return Command(name=name, known=known, addressed=bool(target), ticket=ticket, text=rest,
-                   raw_ticket=raw_ticket)
+                   raw_ticket=raw_ticket, incident=incident, refs=tuple(refs))
+
+
+def _leading_ref(rest: str) -> tuple[str | None, int | None, str | None, str]:
+    """The reference at the start of ``rest``: ``(ticket, incident, unreadable, what follows)``."""
+    lead = _LEADING_TICKET_RE.match(rest)
+    parsed = parse_ticket(lead.group(0)) if lead else None
+    if lead and parsed is not None:
+        return parsed, None, None, rest[lead.end():].strip()
+    lead = _LEADING_INCIDENT_RE.match(rest)
+    if lead:
+        return None, int(lead.group(1)), None, rest[lead.end():].lstrip(" :,.\t\n")
+    first, *after = rest.split(None, 1)
+    if re.fullmatch(r"#?[tT]?\d[\d_-]{5,}", first):
+        # Looks like a ticket number, but is not a valid one.
+        return None, None, first, after[0].strip() if after else ""
+    return None, None, None, rest
 
 
 def tickets_in_text(text: str | None) -> list[str]:
@@ -152,6 +188,8 @@ def help_text(bot_username: str | None = None) -> str:
         "",
         "Nomor tiket boleh ditulis dengan atau tanpa tanda hubung (261128-0200-1 atau 26112802001).",
         "Membalas (reply) pesan notifikasi tiket sama dengan /tanggapi untuk tiket itu.",
+        "Kejadian (banyak laporan tentang satu peristiwa) ditulis K12: balasan atau /tanggapi K12 <teks> "
+        "dikirim ke semua pelapornya; /selesai K12 menutup semuanya.",
     ]
     if bot_username:
         lines.append(f"Di grup, bila perlu tulis perintah dengan nama bot, mis. /status@{bot_username} <tiket>.")

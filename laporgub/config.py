@@ -311,6 +311,22 @@ class SmsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class IncidentsConfig:
+    """``[incidents]``: complaints about one event linked into one incident (laporgub/incidents.py)."""
+
+    #: Link complaints at all (false: every complaint is notified on its own, as before).
+    enabled: bool = True
+    #: An incident takes reports for this long after its latest one; then it ends.
+    window_hours: float = 6.0
+    #: How alike a report must be to one of the incident's (0..1; higher links less).
+    similarity: float = 0.55
+    #: The incident's message in a group is edited at most this often.
+    edit_interval_seconds: float = 30.0
+    #: A short new message when the number of reports reaches each of these.
+    thresholds: tuple[int, ...] = (5, 20, 50, 100)
+
+
+@dataclass(frozen=True, slots=True)
 class PrivacyConfig:
     """``[privacy]``: personal data (UU 27/2022): how long citizens' numbers are kept."""
 
@@ -404,6 +420,7 @@ class Config:
     followup: FollowupConfig = field(default_factory=FollowupConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     sms: SmsConfig = field(default_factory=SmsConfig)
+    incidents: IncidentsConfig = field(default_factory=IncidentsConfig)
     path: str | None = field(default=None, compare=False)
 
     @property
@@ -971,6 +988,16 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
         problems.add("sms.reply_max_parts", f"must be at most max_parts ({sms.max_parts}), not {sms.reply_max_parts}")
     t.finish()
 
+    t = root.table("incidents", required=False)
+    incidents = IncidentsConfig(
+        enabled=t.bool("enabled", True),
+        window_hours=t.float("window_hours", 6.0, min=0.25, max=72.0),
+        similarity=t.float("similarity", 0.55, min=0.1, max=1.0),
+        edit_interval_seconds=t.float("edit_interval_seconds", 30.0, min=5.0, max=3600.0),
+        thresholds=_thresholds(t, problems),
+    )
+    t.finish()
+
     t = root.table("texts")
     texts = TextsConfig(
         centre_number=t.str("centre_number"),
@@ -985,8 +1012,21 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
         service=service, metrics=metrics, api=api, telegram=telegram, sla=sla, intake=intake,
         modems=tuple(modems), groups=groups, pics=tuple(pics), leaders=tuple(leaders),
         spam=spam, texts=texts, routing=routing, report=report, followup=followup, privacy=privacy,
-        sms=sms, path=path,
+        sms=sms, incidents=incidents, path=path,
     )
+
+
+def _thresholds(t: _Table, problems: _Problems) -> tuple[int, ...]:
+    """``[incidents] thresholds``: increasing report counts of at least 2."""
+    value = t._get("thresholds", [5, 20, 50, 100])
+    key = t._key("thresholds")
+    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        problems.add(key, f"must be a list of integers, not {_tname(value)}")
+        return (5, 20, 50, 100)
+    if any(v < 2 for v in value) or list(value) != sorted(set(value)):
+        problems.add(key, f"must be increasing counts of at least 2, not {value}")
+        return (5, 20, 50, 100)
+    return tuple(value)
 
 
 #: Short component names for ``[service.log_levels]``; full logger names work too.

@@ -46,6 +46,31 @@ class SchemaVersion(BaseModel):
     applied_at = peewee.DoubleField()
 
 
+class Incident(BaseModel):
+    """Several complaints about one event (laporgub/incidents.py): PICs see one message and answer once.
+
+    ``anchor`` is the first report: its notifications in the category groups are the
+    incident's messages, edited as reports join (or, when they cannot be edited, the
+    incident's own ``incident`` notifications). Not a foreign key, like ``merged_into``:
+    tickets point at incidents (``Ticket.incident``), and a cycle of constraints would stop
+    ``laporgub db copy`` from copying the tables one after the other.
+    """
+
+    anchor = peewee.IntegerField(null=True)  # ticket id of the first report
+    # open: reports may join | expired: the window passed with no new report | closed: a PIC closed it
+    # merged: moved into ``merged_into`` (/gabung) | dissolved: fewer than two reports left (/pisah)
+    status = peewee.CharField(max_length=16, default="open", index=True)
+    regency = peewee.CharField(max_length=64, null=True)
+    groups = peewee.TextField(default="")  # comma-separated topic groups of its reports
+    opened_at = peewee.DoubleField()
+    last_report_at = peewee.DoubleField(index=True)
+    closed_at = peewee.DoubleField(null=True)
+    closed_by = peewee.CharField(max_length=64, null=True)  # "window", "pic:<telegram id>", "merged"
+    merged_into = peewee.IntegerField(null=True)
+    threshold = peewee.IntegerField(default=0)  # the highest report count announced with a new message
+    updated_at = peewee.DoubleField()
+
+
 class Ticket(BaseModel):
     """A registered complaint (or suspected spam kept for a human to re-route)."""
 
@@ -68,6 +93,8 @@ class Ticket(BaseModel):
     updated_at = peewee.DoubleField()
     #: When the citizen's number was removed (retention policy or an erasure request); None: not anonymised.
     anonymised_at = peewee.DoubleField(null=True)
+    #: The incident this complaint was linked to (one at most; schema version 4).
+    incident = peewee.ForeignKeyField(Incident, null=True, backref="tickets", on_delete="SET NULL", index=True)
 
     class Meta:
         indexes = ((("day", "four", "seq"), True),)
@@ -136,6 +163,11 @@ class Notification(BaseModel):
     #: Which instance is sending the row, since when (a lease: a dead instance's claim expires); see outbox.py.
     claimed_by = peewee.CharField(max_length=128, null=True)
     claimed_at = peewee.DoubleField(null=True)
+    #: Rows of an incident (schema version 4): its own message (kind ``incident``, no text), a notice
+    #: when its count crosses a threshold (kind ``incident``, with text), or an edit (kind ``edit``).
+    incident = peewee.ForeignKeyField(Incident, null=True, on_delete="CASCADE", index=True)
+    #: An ``edit`` row that rewrites one message only: the message of this row (else: the incident's).
+    edit_of = peewee.ForeignKeyField("self", null=True, on_delete="CASCADE")
 
 
 class Pic(BaseModel):
@@ -339,6 +371,37 @@ class WebhookDelivery(BaseModel):
         )
 
 
+class LinkProfile(BaseModel):
+    """What linking compares of a complaint (laporgub/incidents.py), written when it is routed."""
+
+    ticket = peewee.ForeignKeyField(Ticket, unique=True, backref="link_profile", on_delete="CASCADE")
+    at = peewee.DoubleField(index=True)  # when it was routed (the incident window counts from here)
+    regency = peewee.CharField(max_length=64, null=True, index=True)
+    groups = peewee.TextField()  # topic groups matched by keyword, comma-separated
+    primary = peewee.TextField()  # the groups with the most keywords among them
+    villages = peewee.TextField(default="")  # named after desa/kelurahan/kampung/dusun/dukuh
+    districts = peewee.TextField(default="")  # named after kecamatan
+    names = peewee.TextField(default="")  # every place-like name (unknown words, towns)
+    words = peewee.TextField(default="")  # stems of the other content words
+    keywords = peewee.TextField(default="")  # stems of the matched keywords
+
+
+class IncidentEvent(BaseModel):
+    """Everything that happened to an incident, with who and when (an audit trail of links, merges, splits)."""
+
+    incident = peewee.ForeignKeyField(Incident, backref="events", on_delete="CASCADE")
+    ticket = peewee.ForeignKeyField(Ticket, null=True, on_delete="SET NULL")
+    # open | link | merge | split | respond | close | expire | dissolve
+    action = peewee.CharField(max_length=16)
+    actor = peewee.CharField(max_length=64)  # "service" or "pic:<telegram id>"
+    detail = peewee.TextField(default="")
+    at = peewee.DoubleField(index=True)
+
+
+#: Tables added by schema version 4 (incidents).
+V4_MODELS: tuple[type[BaseModel], ...] = (Incident, LinkProfile, IncidentEvent)
+
+
 #: Tables added by schema version 2 (the website API and webhooks).
 V2_MODELS: tuple[type[BaseModel], ...] = (ApiKey, IdempotencyKey, WebComplaint, WebhookDelivery)
 
@@ -374,6 +437,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     RetentionRun,
     *V2_MODELS,
     Lease,
+    *V4_MODELS,
 )
 
 
@@ -576,7 +640,34 @@ def _v4(db: peewee.Database) -> None:
     db.execute_sql("UPDATE idempotency_key SET request_hash = 'erased' WHERE request_hash <> 'erased'")
 
 
-MIGRATIONS: tuple[tuple[int, Callable[[peewee.Database], None]], ...] = ((1, _v1), (2, _v2), (3, _v3), (4, _v4))
+
+
+def _v5(db: peewee.Database) -> None:
+    """Incidents: their tables, ``ticket.incident_id``, and ``notification.incident_id``/``edit_of_id``.
+
+    Idempotent, like version 3: a database created by version 1 of this release has them.
+    """
+    from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
+    from playhouse.migrate import migrate as apply
+
+    db.create_tables([Incident], safe=True)
+    migrator = SqliteMigrator(db) if isinstance(db, peewee.SqliteDatabase) else PostgresqlMigrator(db)
+    wanted = {
+        Ticket: ("incident_id", Ticket.incident),
+        Notification: ("incident_id", Notification.incident),
+    }
+    steps = []
+    for model, (column, field) in wanted.items():
+        if column not in {c.name for c in db.get_columns(model._meta.table_name)}:
+            steps.append(migrator.add_column(model._meta.table_name, column, field))
+    if "edit_of_id" not in {c.name for c in db.get_columns(Notification._meta.table_name)}:
+        steps.append(migrator.add_column(Notification._meta.table_name, "edit_of_id", Notification.edit_of))
+    apply(*steps)
+    db.create_tables([LinkProfile, IncidentEvent], safe=True)
+
+
+MIGRATIONS: tuple[tuple[int, Callable[[peewee.Database], None]], ...] = (
+    (1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

@@ -120,6 +120,7 @@ class Followup:
                 & db.Ticket.filtered_at.is_null(False)
                 & (db.Ticket.received_at <= received_before)
                 & db.Ticket.id.not_in(done)
+                & _one_per_incident()
             )
             .order_by(db.Ticket.received_at, db.Ticket.id)
             .limit(BATCH)
@@ -186,7 +187,7 @@ class Followup:
             .join(db.TicketCategory, on=(db.TicketCategory.ticket == db.Ticket.id))
             .where(
                 (db.TicketCategory.group == key) & db.TicketCategory.active
-                & (db.Ticket.status != "closed") & (db.Ticket.kind == "complaint")
+                & (db.Ticket.status != "closed") & (db.Ticket.kind == "complaint") & _one_per_incident()
             )
             .order_by(db.Ticket.received_at, db.Ticket.id)
         )
@@ -241,3 +242,9 @@ class Followup:
             .where((db.TicketCategory.ticket == ticket) & db.TicketCategory.active)
             .order_by(db.TicketCategory.id)
         ]
+
+
+def _one_per_incident() -> peewee.Expression:
+    """Tickets followed up on their own: not linked to an incident, or its first report (one reminder per event)."""
+    anchors = db.Incident.select(db.Incident.anchor).where(db.Incident.anchor.is_null(False))
+    return db.Ticket.incident.is_null() | db.Ticket.id.in_(anchors)

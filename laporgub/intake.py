@@ -460,9 +460,12 @@ class Intake:
         if ticket is None:
             text = self.renderer.status_unknown_sms(result.ticket_ref)
         else:
+            # A ticket linked to an incident shows the incident's latest response (one answer for all).
+            about = (db.PicResponse.ticket.in_(db.Ticket.select(db.Ticket.id).where(
+                db.Ticket.incident == ticket.incident_id)) if ticket.incident_id else (db.PicResponse.ticket == ticket))
             last = (
                 db.PicResponse.select()
-                .where((db.PicResponse.ticket == ticket) & (db.PicResponse.action != "reroute"))
+                .where(about & (db.PicResponse.action != "reroute"))
                 .order_by(db.PicResponse.created_at.desc())
                 .first()
             )

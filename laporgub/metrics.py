@@ -179,6 +179,21 @@ class Metrics:
             "laporgub_api_requests", "Website API requests answered, by route template and HTTP status.",
             ["route", "code"], registry=r,
         )
+        self.incident_reports = Counter(
+            "laporgub_incident_reports",
+            "Complaints linked to an incident when routed: the second and later reports of one event "
+            "(each keeps its ticket and acknowledgement; the groups see one message).", registry=r,
+        )
+        self.incident_notifications_saved = Counter(
+            "laporgub_incident_notifications_saved",
+            "Notifications to category groups and leaders not posted because the report joined an incident "
+            "(its message was edited instead).", registry=r,
+        )
+        self.incident_edits = Counter(
+            "laporgub_incident_edits",
+            "editMessageText requests rewriting an incident's message, per destination (paced, at most one "
+            "per incident per [incidents] edit_interval_seconds).", ["group"], registry=r,
+        )
         self.webhook_deliveries = Counter(
             "laporgub_webhook_deliveries",
             "Webhook delivery attempts per endpoint: delivered, failed (retried later) or dead (given up).",
@@ -228,6 +243,7 @@ class Metrics:
             self.tickets_routed.labels(group=dest)
             self.notifications_sent.labels(group=dest)
             self.telegram_requests.labels(group=dest)
+            self.incident_edits.labels(group=dest)
             for error in TELEGRAM_ERRORS:
                 self.telegram_errors.labels(group=dest, error=error)
         for outbox in OUTBOXES:
@@ -313,6 +329,7 @@ class DatabaseState:
     open_tickets: Mapping[str, int]
     open_oldest_age: Mapping[str, float]
     last_sms_at: float | None
+    incidents_open: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,7 +384,9 @@ def read_state(now: float, groups: Sequence[str], destinations: Sequence[str]) -
     if last is None:
         # No SMS yet: count the silence from the day the database was created.
         last = db.SchemaVersion.select(fn.MIN(db.SchemaVersion.applied_at)).scalar()
+    incidents_open = db.Incident.select(fn.COUNT(db.Incident.id)).where(db.Incident.status == "open").scalar()
     return DatabaseState(
+        incidents_open=int(incidents_open or 0),
         now=now,
         outbox_pending={"notification": int(n_count or 0), "sms": int(s_count or 0), "webhook": int(w_count or 0)},
         outbox_oldest_age={"notification": _age(now, n_oldest), "sms": _age(now, s_oldest),
@@ -676,6 +695,9 @@ class DatabaseCollector(Collector):
         open_age = GaugeMetricFamily("laporgub_open_ticket_oldest_age_seconds",
                                      "Age of the oldest complaint without a PIC response, per group (0 when none).",
                                      labels=["group"])
+        incidents_open = GaugeMetricFamily("laporgub_incidents_open",
+                                           "Incidents that still take reports (several complaints about one event, "
+                                           "linked; docs/incidents.md).")
         last_sms = GaugeMetricFamily("laporgub_last_sms_received_timestamp_seconds",
                                      "When the last inbound SMS was reported by a modem (UNIX time); before the "
                                      "first SMS, when the database was created.")
@@ -712,6 +734,7 @@ class DatabaseCollector(Collector):
                 open_age.add_metric([group], s.open_oldest_age[group])
             if s.last_sms_at is not None:
                 last_sms.add_metric([], s.last_sms_at)
+            incidents_open.add_metric([], s.incidents_open)
         if t is not None:
             for name, count in t.regency_tickets.items():
                 regency.add_metric([name], count)
@@ -724,8 +747,8 @@ class DatabaseCollector(Collector):
                 first_count.add_metric([group], len(waits))
                 for q in FIRST_RESPONSE_QUANTILES:
                     first.add_metric([group, str(q)], quantile(waits, q))
-        yield from (oldest, per_dest, stage_age, open_tickets, open_age, last_sms, regency, coalesced,
-                    retried, responses, first, first_count)
+        yield from (oldest, per_dest, stage_age, open_tickets, open_age, last_sms, incidents_open, regency,
+                    coalesced, retried, responses, first, first_count)
 
 
 @contextlib.contextmanager

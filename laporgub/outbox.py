@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import peewee
 
-from laporgub import db, leases, webhooks
+from laporgub import db, incidents, leases, webhooks
 from laporgub.clock import SYSTEM, Clock
 from laporgub.config import Config
 from laporgub.leases import claim_rows
-from laporgub.render import Renderer, TicketView, public_text
+from laporgub.render import TELEGRAM_MAX, Renderer, TicketView, coalesce, public_text, visible_len
 from laporgub.routing import Classifier
 from laporgub.tickets import mask_msisdn
 
@@ -83,13 +83,19 @@ class Routed:
     ticket_id: int
     number: str
     groups: tuple[str, ...]
-    destinations: tuple[str, ...]
+    destinations: tuple[str, ...]  # the outboxes that got rows (their dispatchers are woken)
     registered_at: float
     filtered_at: float
+    #: The incident it joined (laporgub/incidents.py), or None.
+    incident: incidents.Linked | None = None
 
 
-def route_ticket(config: Config, classifier: Classifier, ticket_id: int, clock: Clock = SYSTEM) -> Routed | None:
-    """Route a registered ticket: categories and notification rows, in one transaction.
+def route_ticket(config: Config, classifier: Classifier, ticket_id: int, now: float | None = None) -> Routed | None:
+    """Route a registered ticket: categories, incident link and notification rows, in one transaction.
+
+    A complaint about an event already reported (an open incident, or a recent report it is
+    alike) is linked to that incident in the same transaction: it keeps its channel
+    notification, and the incident's message in its groups is edited instead of a new one.
 
     Returns None if the ticket is gone or was routed already (a repeated message).
     """
@@ -97,7 +103,7 @@ def route_ticket(config: Config, classifier: Classifier, ticket_id: int, clock: 
         ticket = db.Ticket.get_or_none(db.Ticket.id == ticket_id)
         if ticket is None or ticket.filtered_at is not None:
             return None
-        now = clock.time()
+        now = SYSTEM.time() if now is None else now
         if ticket.kind == "spam":
             groups: tuple[str, ...] = ()
             regency = None
@@ -115,15 +121,21 @@ def route_ticket(config: Config, classifier: Classifier, ticket_id: int, clock: 
         if ticket.kind != "spam":
             dests += leader_destinations(config, targets, regency)
         chat_ids = destinations(config)
+        linked = None
+        if ticket.kind == "complaint" and config.incidents.enabled:
+            linked = incidents.link_report(config, classifier, ticket, result, dests, chat_ids, now)
+        own = list(linked.notify) if linked is not None else dests
         db.Notification.insert_many(
             [
                 {
                     "ticket": ticket.id, "destination": d, "chat_id": chat_ids[d],
                     "kind": "spam" if ticket.kind == "spam" else "ticket", "queued_at": now,
                 }
-                for d in dests
+                for d in own
             ]
         ).execute()
+        if linked is not None:
+            dests = list(dict.fromkeys([*own, *linked.wake]))
         ticket.regency = regency
         ticket.filtered_at = now
         ticket.updated_at = now
@@ -133,7 +145,7 @@ def route_ticket(config: Config, classifier: Classifier, ticket_id: int, clock: 
         "event=ticket_routed ticket=%s groups=%s regency=%s filter_seconds=%.3f",
         ticket.number, ",".join(targets), (regency or "-").replace(" ", "_"), now - ticket.registered_at,
     )
-    return Routed(ticket.id, ticket.number, tuple(targets), tuple(dests), ticket.registered_at, now)
+    return Routed(ticket.id, ticket.number, tuple(targets), tuple(dests), ticket.registered_at, now, linked)
 
 
 def unrouted_ticket_ids(older_than: float = 0.0, clock: Clock = SYSTEM) -> list[int]:
@@ -161,6 +173,9 @@ class PendingNotification:
     attempts: int
     messages: tuple[str, ...]  # one, or several when a long SMS was split
     compact: str | None = None  # the entry used when several tickets share one message
+    #: For an ``edit`` row: what it rewrites (laporgub/incidents.py).
+    edit: incidents.EditPlan | None = None
+    incident: str | None = None  # the incident's label, for logs
 
 
 def pending_notifications(
@@ -180,21 +195,7 @@ def pending_notifications(
         .order_by(db.Notification.id)
         .limit(limit)
     )
-    result = []
-    for row in rows:
-        messages, compact = _render(row, renderer)
-        result.append(
-            PendingNotification(
-                id=row.id,
-                ticket=row.ticket.number if row.ticket_id else None,
-                kind=row.kind,
-                queued_at=row.queued_at,
-                attempts=row.attempts,
-                messages=tuple(messages),
-                compact=compact,
-            )
-        )
-    return result
+    return [_pending(row, renderer) for row in rows]
 
 
 def claim_notifications(destination: str, renderer: Renderer, now: float, limit: int = 50,
@@ -203,7 +204,11 @@ def claim_notifications(destination: str, renderer: Renderer, now: float, limit:
     holder = holder or leases.instance_id()
     n = db.Notification
     due = (n.destination == destination) & (n.status == "pending") & (n.next_attempt_at <= now)
-    ids = claim_rows(n, due, holder, now, limit)
+    # Notifications first, all of them that fit: edits of incidents' messages wait for a quiet moment
+    # and must not take a combined message's room in the claim.
+    ids = claim_rows(n, due & (n.kind != incidents.EDIT), holder, now, limit)
+    if not ids:
+        ids = claim_rows(n, due & (n.kind == incidents.EDIT), holder, now, EDITS_PER_CLAIM)
     if not ids:
         return []
     rows = (
@@ -214,14 +219,20 @@ def claim_notifications(destination: str, renderer: Renderer, now: float, limit:
         .where(n.id.in_(ids) & (n.claimed_by == holder) & (n.status == "pending"))
         .order_by(n.id)
     )
-    result = []
-    for row in rows:
-        messages, compact = _render(row, renderer)
-        result.append(PendingNotification(
-            id=row.id, ticket=row.ticket.number if row.ticket_id else None, kind=row.kind, queued_at=row.queued_at,
-            attempts=row.attempts, messages=tuple(messages), compact=compact,
-        ))
-    return result
+    return [_pending(row, renderer) for row in rows]
+
+
+def _pending(row: db.Notification, renderer: Renderer) -> PendingNotification:
+    """A claimed row, rendered (an edit: its plan)."""
+    label = incidents.label(row.incident_id) if row.incident_id else None
+    if row.kind == incidents.EDIT:
+        return PendingNotification(id=row.id, ticket=None, kind=row.kind, queued_at=row.queued_at,
+                                   attempts=row.attempts, messages=(), edit=plan_edit(row, renderer), incident=label)
+    messages, compact = _render(row, renderer)
+    return PendingNotification(
+        id=row.id, ticket=row.ticket.number if row.ticket_id else None, kind=row.kind, queued_at=row.queued_at,
+        attempts=row.attempts, messages=tuple(messages), compact=compact, incident=label,
+    )
 
 
 def release_notifications(ids: Iterable[int], holder: str | None = None) -> None:
@@ -244,23 +255,27 @@ def release_destination(destination: str, holder: str | None = None) -> int:
     ).execute())
 
 
+#: Room kept in a combined message for its entries' incident blocks to grow into when edited.
+INCIDENT_ROOM = 700
+#: Edits claimed at a time (one is sent per pump; the others go back).
+EDITS_PER_CLAIM = 5
+
+
 def _render(row: db.Notification, renderer: Renderer) -> tuple[list[str], str | None]:
     """The row's message(s), and its compact entry for combined messages (tickets only)."""
     if row.text:
         return [row.text], None
+    if row.kind in (incidents.OWN, incidents.NOTICE) and row.incident_id:
+        view = incidents.view(row.incident_id)
+        if view is None:
+            return [renderer.escape(f"Kejadian #{incidents.label(row.incident_id)}")], None
+        if row.kind == incidents.NOTICE:
+            threshold = db.Incident.get_by_id(row.incident_id).threshold
+            return [renderer.threshold_notice(view, threshold)], None
+        return [renderer.incident_message(view)], renderer.incident_block(view, TELEGRAM_MAX // 2, compact=True)
     if row.ticket_id:
-        t = row.ticket
-        categories = [
-            c for c in db.TicketCategory.select(db.TicketCategory.group, db.TicketCategory.keywords)
-            .where((db.TicketCategory.ticket == t.id) & db.TicketCategory.active).order_by(db.TicketCategory.id)
-            if c.group != "channel"
-        ]
-        view = TicketView(
-            number=t.number, kind=t.kind, sender=t.sender, text=t.text, received_at=t.received_at,
-            groups=tuple(c.group for c in categories), regency=t.regency,
-            keywords="; ".join(f"{c.group}: {c.keywords.replace(',', ', ')}" for c in categories if c.keywords),
-        )
-        return renderer.ticket_messages(view), renderer.batch_item(view)
+        view = ticket_view(row.ticket, row.destination)
+        return renderer.ticket_messages(view), renderer.batch_entry(view, TELEGRAM_MAX) or renderer.batch_item(view)
     inbound = row.inbound
     if row.kind == "undecodable":
         # Never the PDU itself: its address field is the sender's number in semi-octets.
@@ -269,6 +284,65 @@ def _render(row: db.Notification, renderer: Renderer) -> tuple[list[str], str | 
         return [renderer.operator_message("?", inbound.modem, inbound.reported_at, text)], None
     sender = inbound.sender_raw or "?"
     return [renderer.operator_message(sender, inbound.modem, inbound.reported_at, inbound.text or "")], None
+
+
+def ticket_view(t: db.Ticket, destination: str) -> TicketView:
+    """A ticket as its notification in ``destination`` shows it: in a category group, the first report of an
+    incident carries the incident; in the channel, a linked report names its incident."""
+    categories = [
+        c for c in db.TicketCategory.select(db.TicketCategory.group, db.TicketCategory.keywords)
+        .where((db.TicketCategory.ticket == t.id) & db.TicketCategory.active).order_by(db.TicketCategory.id)
+        if c.group != "channel"
+    ]
+    incident = None
+    label = None
+    if destination != "channel":
+        anchored = incidents.anchor_of(t.id)
+        incident = incidents.view(anchored) if anchored is not None else None
+    elif t.incident_id:
+        label = incidents.label(t.incident_id)
+    return TicketView(
+        number=t.number, kind=t.kind, sender=t.sender, text=t.text, received_at=t.received_at,
+        groups=tuple(c.group for c in categories), regency=t.regency,
+        keywords="; ".join(f"{c.group}: {c.keywords.replace(',', ', ')}" for c in categories if c.keywords),
+        incident=incident, incident_label=label,
+    )
+
+
+def plan_edit(edit: db.Notification, renderer: Renderer) -> incidents.EditPlan:
+    """The messages an incident's ``edit`` row rewrites and their new texts, as they were first laid out.
+
+    A message of one row is that row's message again; a combined message is its rows'
+    entries combined again (the dispatcher kept room for incident blocks to grow). A message
+    that cannot carry the incident any more (a long SMS sent in parts, or no room left) asks
+    for the incident's own message instead.
+    """
+    mode = renderer.config.telegram.parse_mode
+    targets = []
+    for message_id, rows in incidents.edit_targets(edit):
+        if len(rows) == 1:
+            messages, _compact = _render(rows[0], renderer)
+            if len(messages) != 1:
+                return incidents.EditPlan(fallback=True)
+            text = messages[0]
+            if rows[0].ticket_id and rows[0].kind in incidents.TICKET_KINDS:
+                view = ticket_view(rows[0].ticket, rows[0].destination)
+                if view.incident is not None and visible_len(text, mode) > TELEGRAM_MAX:
+                    return incidents.EditPlan(fallback=True)
+                if view.incident is not None and text == renderer.ticket_notification(view):
+                    return incidents.EditPlan(fallback=True)  # no room for the block below the SMS text
+        else:
+            entries = []
+            for row in rows:
+                messages, compact = _render(row, renderer)
+                if len(messages) != 1:
+                    return incidents.EditPlan(fallback=True)
+                entries.append(compact or messages[0])
+            count, text = coalesce(entries, mode, separator="\n\n", header=renderer.batch_header("{n}"))[0]
+            if count != len(rows):
+                return incidents.EditPlan(fallback=True)
+        targets.append((message_id, text))
+    return incidents.EditPlan(targets=tuple(targets))
 
 
 def ticket_notifications_complete(notification_ids: Iterable[int], acked_at: float) -> list[tuple[int, float]]:

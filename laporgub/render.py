@@ -62,6 +62,33 @@ def strip_tags(template: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class IncidentReport:
+    """One report of an incident as its message quotes it."""
+
+    number: str
+    received_at: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentView:
+    """What an incident's message shows (a snapshot built by laporgub/incidents.py)."""
+
+    label: str  # "K12": what PICs type (/tanggapi K12 ...)
+    status: str  # open | expired | closed | merged | dissolved
+    reports: int
+    senders: int
+    regency: str | None
+    places: tuple[str, ...]  # "Desa Bedono", "Kec. Sayung"
+    first_at: float
+    last_at: float
+    newest: tuple[IncidentReport, ...] = ()  # newest first
+    response: str | None = None  # the latest PIC response
+    response_by: str | None = None  # "Nama (Instansi)"
+    merged_into: str | None = None  # label of the incident it was merged into
+
+
+@dataclass(frozen=True, slots=True)
 class TicketView:
     """What a notification shows of a ticket (a snapshot, never a database row)."""
 
@@ -73,6 +100,10 @@ class TicketView:
     groups: tuple[str, ...]  # category groups, without channel
     regency: str | None
     keywords: str = ""  # "infrastruktur: jalan rusak; kabkota: ungaran" (why it was routed so)
+    #: The incident whose message this ticket's notification is (its first report, in a category group).
+    incident: IncidentView | None = None
+    #: The incident this ticket belongs to, named in the channel's entry ("K12").
+    incident_label: str | None = None
 
 
 class Renderer:
@@ -176,15 +207,108 @@ class Renderer:
             keywords=self.escape(view.keywords or "-"),
         )
 
+    def batch_entry(self, view: TicketView, budget: int) -> str | None:
+        """``batch_item`` with the incident's state (or name) below it; None when it does not fit ``budget``."""
+        entry = self.batch_item(view)
+        mode = self.config.telegram.parse_mode
+        if view.incident is not None:
+            block = self.incident_block(view.incident, budget - visible_len(entry, mode) - 1, compact=True)
+            if not block:
+                return None
+            entry += "\n" + block
+        elif view.incident_label is not None:
+            entry += "\n" + self.incident_marker(view.incident_label)
+        return entry if visible_len(entry, mode) <= budget else None
+
+    # -- incidents ----------------------------------------------------------------
+
+    def incident_marker(self, label: str) -> str:
+        """The line a linked report's entry carries in the channel."""
+        text = f"🔁 bagian dari kejadian #{label}"
+        return f"<i>{text}</i>" if self.html else text
+
+    def _incident_head(self, view: IncidentView) -> str:
+        word = {"closed": "SELESAI", "merged": "DIGABUNG", "dissolved": "DIPISAH"}.get(view.status, "")
+        head = f"🔁 KEJADIAN #{view.label}" + (f" ({word})" if word else "")
+        head = f"<b>{head}</b>" if self.html else head
+        count = f"{view.reports} laporan dari {view.senders} nomor"
+        span = f"{self.local_clock(view.first_at)}–{self.local_clock(view.last_at)} WIB"
+        return f"{head}: {self._bold(count)} · {span}"
+
+    def _bold(self, text: str) -> str:
+        return f"<b>{self.escape(text)}</b>" if self.html else text
+
+    def local_clock(self, epoch: float) -> str:
+        """``14:05`` in the service's time zone."""
+        return datetime.fromtimestamp(epoch, self.tz).strftime("%H:%M")
+
+    def incident_block(self, view: IncidentView, budget: int, *, compact: bool = False) -> str:
+        """The incident's state in at most ``budget`` visible characters ("" when not even its head fits).
+
+        The fullest form that fits: head, place, latest response, the newest reports (up to
+        three, each shortened), and how to answer; then fewer and shorter quotes; then the head.
+        """
+        mode = self.config.telegram.parse_mode
+        head = self._incident_head(view)
+        if view.status == "merged":
+            text = head + "\n" + self.escape(f"Digabung ke kejadian #{view.merged_into}: tanggapi di sana.")
+            return text if visible_len(text, mode) <= budget else (head if visible_len(head, mode) <= budget else "")
+        if view.status == "dissolved":
+            return head if visible_len(head, mode) <= budget else ""
+        place = " · ".join(p for p in (view.regency, *view.places) if p)
+        lines = [head]
+        if place:
+            lines.append(self.escape(f"Wilayah: {place}"))
+        if view.response:
+            by = f" ({view.response_by})" if view.response_by else ""
+            lines.append(self.escape(f"Tanggapan terakhir{by}: {shorten(view.response, 200)}"))
+        answer = (f"↩️ Balas pesan ini (atau /tanggapi {view.label} <teks>): tanggapan dikirim lewat SMS ke semua "
+                  f"pelapor; /selesai {view.label} menutup semuanya.")
+        tail = [] if view.status == "closed" else [self.escape(answer)]
+        shapes = ((3, 160), (3, 90), (2, 70), (1, 60), (0, 0)) if not compact else ((2, 90), (1, 60), (0, 0))
+        for quotes, chars in shapes:
+            quoted = [f"• {r.number} {self.local_clock(r.received_at)}: {shorten(r.text, chars)}"
+                      for r in view.newest[:quotes]]
+            body = lines + ([self.escape("Laporan terbaru:")] + [self.escape(q) for q in quoted] if quoted else [])
+            for extra in (tail, []):
+                text = "\n".join(body + extra)
+                if visible_len(text, mode) <= budget:
+                    return text
+        return head if visible_len(head, mode) <= budget else ""
+
+    def incident_message(self, view: IncidentView) -> str:
+        """The incident's own message in a group (when there is no first report's message to edit)."""
+        return self.incident_block(view, TELEGRAM_MAX)
+
+    def threshold_notice(self, view: IncidentView, threshold: int) -> str:
+        """The short new message when an incident's count reaches a threshold (edits make no sound)."""
+        place = " · ".join(p for p in (view.regency, *view.places) if p)
+        lines = [f"{self._bold(f'🔔 KEJADIAN #{view.label}: sudah {view.reports} laporan')} (melewati {threshold})"]
+        if place:
+            lines.append(self.escape(f"Wilayah: {place}"))
+        lines.append(self.escape(f"Balas pesan ini atau pesan kejadian #{view.label} untuk menjawab semua pelapor."))
+        return "\n".join(lines)
+
     def batch_header(self, count: int | str) -> str:
         text = f"{count} laporan masuk bersamaan"
         return f"<b>{text}</b>" if self.html else text
 
     def ticket_messages(self, view: TicketView) -> list[str]:
-        """The notification, split when the SMS text alone exceeds Telegram's limit."""
+        """The notification, split when the SMS text alone exceeds Telegram's limit.
+
+        The first report of an incident carries the incident's state below it (in a category
+        group); a linked report names its incident (in the channel).
+        """
         view = _public(view)  # masked before the split: a number cut in two would escape the mask
         whole = self.ticket_notification(view)
-        if visible_len(whole, self.config.telegram.parse_mode) <= TELEGRAM_MAX:
+        mode = self.config.telegram.parse_mode
+        if view.incident is not None:
+            block = self.incident_block(view.incident, TELEGRAM_MAX - visible_len(whole, mode) - 2)
+            if block:
+                return [whole + "\n\n" + block]
+        elif view.incident_label is not None:
+            whole += "\n" + self.incident_marker(view.incident_label)
+        if visible_len(whole, mode) <= TELEGRAM_MAX:
             return [whole]
         mode = self.config.telegram.parse_mode
         overhead = visible_len(self.ticket_notification(view, body="", part=" (99/99)"), mode)
@@ -213,6 +337,16 @@ class Renderer:
 def _public(view: TicketView) -> TicketView:
     text = public_text(view.text)
     return view if text == view.text else replace(view, text=text)
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` on one line, numbers masked first (a cut must not leave a number's start whole),
+    cut at a word boundary to at most ``limit`` characters."""
+    flat = " ".join(public_text(text).split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat.rfind(" ", 0, limit - 1)
+    return flat[: cut if cut > limit // 2 else limit - 1].rstrip() + "…"
 
 
 def split_text(text: str, limit: int) -> list[str]:

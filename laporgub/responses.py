@@ -26,9 +26,10 @@ from typing import IO
 
 import peewee
 
-from laporgub import db, webhooks
+from laporgub import db, incidents, webhooks
 from laporgub.commands import (
     COMMANDS,
+    REF_COMMANDS,
     Command,
     help_text,
     parse_command,
@@ -37,8 +38,9 @@ from laporgub.commands import (
     tickets_in_text,
 )
 from laporgub.config import Config, PicConfig
+from laporgub.incident_desk import IncidentActions
 from laporgub.outbox import destinations, leader_destinations
-from laporgub.render import STATUS_WORDS, Renderer, public_text, strip_tags
+from laporgub.render import STATUS_WORDS, Renderer, public_text, shorten, strip_tags
 from laporgub.smsguard import reply_text
 from laporgub.tickets import hashtag, is_indonesian_mobile, mask_msisdn
 from laporgub.types import GROUP_KEYS
@@ -176,16 +178,6 @@ class Texts:
         return ", ".join(self.config.group_name(g) for g in groups) or "-"
 
 
-def shorten(text: str, limit: int) -> str:
-    """``text`` on one line, numbers masked first (a cut must not leave a number's start whole),
-    cut at a word boundary to at most ``limit`` characters."""
-    flat = " ".join(public_text(text).split())
-    if len(flat) <= limit:
-        return flat
-    cut = flat.rfind(" ", 0, limit - 1)
-    return flat[: cut if cut > limit // 2 else limit - 1].rstrip() + "…"
-
-
 # --------------------------------------------------------------------------
 # Durable getUpdates offset.
 
@@ -281,8 +273,12 @@ class _Effects:
             self.destinations.append(dest)
 
 
-class ResponseDesk:
+class ResponseDesk(IncidentActions):
     """Handles PICs' replies and commands. Use from one thread; call :meth:`handle` inside a transaction.
+
+    A ticket linked to an incident (laporgub/incidents.py) is answered and closed as the
+    whole incident: every linked ticket records the response, every reporter gets the SMS
+    once (laporgub/incident_desk.py, which also does ``/gabung`` and ``/pisah``).
 
     Args:
         config: the validated configuration (PICs, groups, leaders, texts).
@@ -343,8 +339,16 @@ class ResponseDesk:
                            msg.user_id, msg.chat_id, cmd.name)
             self._say(msg, now, fx, NOT_REGISTERED)
             return "refused", None
+        if cmd.name in REF_COMMANDS:
+            return self._incident_command(cmd, pic, msg, now, fx)
         usage = next(u for name, u, _ in COMMANDS if name == cmd.name)
-        if cmd.ticket is None:
+        if cmd.ticket is None and cmd.incident is not None:
+            named = self._incident_ticket(cmd.incident)
+            if named is None:
+                self._say(msg, now, fx, f"Kejadian K{cmd.incident} tidak ditemukan. Periksa kembali nomornya.")
+                return "rejected", None
+            ticket = named
+        elif cmd.ticket is None:
             if cmd.raw_ticket is not None:
                 self._say(msg, now, fx, f"Nomor tiket \"{cmd.raw_ticket}\" tidak dikenali. "
                                         f"Contoh: 261128-0200-1. Cara pakai: {usage}")
@@ -390,6 +394,13 @@ class ResponseDesk:
                                     "Untuk menanggapi, kirim /tanggapi <tiket> <teks>.")
             return "rejected", None
         ticket = found[0]
+        lead = msg.text.strip().split(None, 1)
+        by_label = incidents.parse_label(lead[0].rstrip(":,.")) if lead else None
+        if len(found) > 1 and by_label is not None and (named_incident := self._incident_ticket(by_label)) in found:
+            # "K12: ..." names the incident among the several the message carries.
+            ticket = named_incident
+            msg_text = lead[1] if len(lead) > 1 else ""
+            return self._reply_respond(pic, ticket, msg_text.strip(), msg, now, fx)
         if len(found) > 1:
             numbers = [t.number for t in found]
             named = [n for n in tickets_in_text(msg.text) if n in numbers]
@@ -399,7 +410,10 @@ class ResponseDesk:
                                         "/tanggapi <tiket> <teks>, atau sebutkan nomor tiketnya di awal balasan.")
                 return "rejected", None
             ticket = found[numbers.index(named[0])]
-        text = strip_leading_ticket(msg.text, ticket.number)
+        return self._reply_respond(pic, ticket, strip_leading_ticket(msg.text, ticket.number), msg, now, fx)
+
+    def _reply_respond(self, pic: PicConfig, ticket: db.Ticket, text: str, msg: IncomingMessage, now: float,
+                       fx: _Effects) -> tuple[str, str | None]:
         if not text:
             self._say(msg, now, fx, "Balasan kosong: tulis tanggapan Anda untuk pelapor.", ticket)
             return "rejected", ticket.number
@@ -412,13 +426,9 @@ class ResponseDesk:
 
     def _respond(self, pic: PicConfig, ticket: db.Ticket, text: str, msg: IncomingMessage, now: float,
                  fx: _Effects) -> tuple[str, str | None]:
-        self._record(pic, ticket, text, "response", msg, now)
-        if ticket.status == "open":
-            ticket.status = "responded"
-        ticket.updated_at = now
-        ticket.save()
-        webhooks.ticket_event(self.config, ticket, "ticket.responded",
-                              {"text": text, "pic": pic.name, "agency": pic.agency}, now)
+        if ticket.incident_id:
+            return self._respond_incident(pic, ticket, text, msg, now, fx)
+        self._mark_responded(pic, ticket, text, msg, now)
         sent = self._sms(ticket, "response_sms", pic, text, now, fx)
         tail = "dan dikirim ke pelapor lewat SMS." if sent else \
             "(tidak dikirim lewat SMS: tiket ini ditandai spam atau tanpa nomor pelapor)."
@@ -427,8 +437,21 @@ class ResponseDesk:
         logger.info("event=pic_response ticket=%s pic=%s action=response sms=%s", ticket.number, pic.telegram_id, sent)
         return "response", ticket.number
 
+    def _mark_responded(self, pic: PicConfig, ticket: db.Ticket, text: str, msg: IncomingMessage, now: float,
+                        **event: str) -> None:
+        """Record a response on ``ticket`` (its status, its webhook event); the SMS is the caller's."""
+        self._record(pic, ticket, text, "response", msg, now)
+        if ticket.status == "open":
+            ticket.status = "responded"
+        ticket.updated_at = now
+        ticket.save()
+        webhooks.ticket_event(self.config, ticket, "ticket.responded",
+                              {"text": text, "pic": pic.name, "agency": pic.agency, **event}, now)
+
     def _close(self, pic: PicConfig, ticket: db.Ticket, text: str, msg: IncomingMessage, now: float,
                fx: _Effects) -> tuple[str, str | None]:
+        if ticket.incident_id:
+            return self._close_incident(pic, ticket, text, msg, now, fx)
         if ticket.status == "closed":
             self._say(msg, now, fx, f"Tiket {ticket.number} sudah berstatus selesai; tidak ada yang diubah.", ticket)
             return "rejected", ticket.number
@@ -548,6 +571,9 @@ class ResponseDesk:
                          f"{self.texts.local_time(last.created_at)} WIB): {shorten(last.text, QUOTE_CHARS)}")
         else:
             lines.append("Belum ada tanggapan PIC.")
+        incident_line = self._incident_status_line(ticket)
+        if incident_line:
+            lines.append(incident_line)
         self._say(msg, now, fx, "\n".join(lines), ticket)
         return "status", ticket.number
 
@@ -581,6 +607,14 @@ class ResponseDesk:
             for row in rows:
                 if row.ticket_id not in ids:
                     ids.append(row.ticket_id)
+        # An incident's own message or threshold notice stands for the incident (its first report).
+        N = db.Notification
+        for row in N.select(N.incident).where(
+                (N.chat_id == msg.chat_id) & (N.message_id == msg.reply_to_message_id) & N.incident.is_null(False)
+                & N.kind.in_([incidents.OWN, incidents.NOTICE])).order_by(N.id):
+            stands = self._incident_ticket(row.incident_id)
+            if stands is not None and stands.id not in ids:
+                ids.append(stands.id)
         by_id = {t.id: t for t in db.Ticket.select().where(db.Ticket.id.in_(ids or [0]))}
         return [by_id[i] for i in ids if i in by_id]
 

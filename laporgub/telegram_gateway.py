@@ -167,6 +167,24 @@ class TelegramGateway:
         ))
         return Sent(message_id=message.message_id, chat_id=message.chat_id)
 
+    def edit_message_text(self, chat_id: int, message_id: int, text: str, parse_mode: str | None, *,
+                          wait: float = 0.0) -> None:
+        """Rewrite one of the bot's messages (``editMessageText``) within the same flood limits as a send.
+
+        Telegram counts edits against a chat's limits like messages, so an edit takes a slot of
+        the shared limiter first.
+
+        Raises:
+            Throttled: no slot within ``wait``; nothing was sent.
+            telegram.error.TelegramError: as PTB raises them (``BadRequest`` "message is not modified",
+                "message to edit not found", ...; a ``RetryAfter`` also blocks the chat here).
+        """
+        self._slot(chat_id, wait)
+        self._request(chat_id, self.bot.edit_message_text(
+            chat_id=chat_id, message_id=message_id, text=text, parse_mode=parse_mode,
+            link_preview_options=telegram.LinkPreviewOptions(is_disabled=True),
+        ))
+
     def send_document(
         self, chat_id: int, data: bytes, filename: str, *, caption: str | None = None, wait: float = 30.0,
         timeout: float = 90.0,

@@ -220,6 +220,41 @@ def test_flood_limits_sliding_window():
         srv.stop()
 
 
+def test_edits_count_against_the_group_limit_and_follow_the_message():
+    """An incident's message is edited: edits take the chat's flood budget, and a deleted or foreign message
+    cannot be edited (Telegram's answers, which the dispatcher acts on)."""
+    srv = BotApiServer(token=TOKEN, enforce_limits=True, group_per_minute=3, group_window_seconds=1.0,
+                       global_per_second=100).start()
+    try:
+        user_message = srv.push_message(chat_id=GROUP, user_id=7, text="/status@laporgub_bot")
+        assert user_message > 0
+
+        async def main():
+            async with make_bot(srv) as bot:
+                sent = await bot.send_message(GROUP, "kejadian K1: 2 laporan")
+                await bot.edit_message_text("kejadian K1: 3 laporan", GROUP, sent.message_id)
+                with pytest.raises(BadRequest) as same:  # refused before the limits: not counted
+                    await bot.edit_message_text("kejadian K1: 3 laporan", GROUP, sent.message_id)
+                await bot.edit_message_text("kejadian K1: 4 laporan", GROUP, sent.message_id)
+                with pytest.raises(RetryAfter):  # a send and two edits: the third request in the second
+                    await bot.edit_message_text("kejadian K1: 5 laporan", GROUP, sent.message_id)
+                await asyncio.sleep(1.1)
+                with pytest.raises(BadRequest) as foreign:
+                    await bot.edit_message_text("x", GROUP, 1)  # the user's message, not the bot's
+                assert await bot.delete_message(GROUP, sent.message_id)
+                with pytest.raises(BadRequest) as gone:
+                    await bot.edit_message_text("kejadian K1: 5 laporan", GROUP, sent.message_id)
+                return str(same.value), str(foreign.value), str(gone.value)
+
+        same, foreign, gone = asyncio.run(main())
+        assert same.startswith("Message is not modified")
+        assert foreign == "Message can't be edited" and gone == "Message to edit not found"
+        assert [m.plain_text for m in srv.messages_for(GROUP) if m.method == "editMessageText"] == [
+            "kejadian K1: 3 laporan", "kejadian K1: 4 laporan"]
+    finally:
+        srv.stop()
+
+
 def test_global_limit():
     srv = BotApiServer(token=TOKEN, enforce_limits=True, global_per_second=2, global_window_seconds=5.0).start()
     try:

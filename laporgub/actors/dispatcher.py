@@ -9,7 +9,7 @@ from typing import Any
 
 import telegram.error
 
-from laporgub import db
+from laporgub import db, incidents
 from laporgub.actors._base import Directory, LaporgubActor, Scheduler
 from laporgub.clock import SYSTEM, Clock
 from laporgub.leases import LeaseKeeper
@@ -17,6 +17,7 @@ from laporgub.messages import NotificationsQueued, Tick
 from laporgub.metrics import Metrics
 from laporgub.outbox import (
     ADMIN,
+    INCIDENT_ROOM,
     Alerts,
     PendingNotification,
     claim_notifications,
@@ -27,7 +28,7 @@ from laporgub.outbox import (
     release_notifications,
     ticket_notifications_complete,
 )
-from laporgub.render import Renderer, coalesce
+from laporgub.render import TELEGRAM_MAX, Renderer, coalesce
 from laporgub.telegram_gateway import TelegramGateway, Throttled, retry_after_seconds
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ SHARED_SWEEP_INTERVAL = 1.0
 SLA_KINDS = frozenset({"ticket", "spam"})
 #: A row that Telegram rejects as malformed this many times is given up (our bug, logged).
 MAX_BAD_REQUESTS = 3
+#: Telegram's answers to an edit of a message that is gone or not ours to edit: the incident gets its own message.
+EDIT_GONE = ("message to edit not found", "message can't be edited", "message_id_invalid")
 
 
 class GroupDispatcher(LaporgubActor):
@@ -60,7 +63,7 @@ class GroupDispatcher(LaporgubActor):
 
     def __init__(
         self, *, destination: str, chat_id: int, interval: float, gateway: TelegramGateway, renderer: Renderer,
-        alerts: Alerts, metrics: Metrics, directory: Directory, scheduler: Scheduler, clock: Clock = SYSTEM
+        alerts: Alerts, metrics: Metrics, directory: Directory, scheduler: Scheduler, clock: Clock = SYSTEM,
     ) -> None:
         super().__init__(directory=directory, scheduler=scheduler, clock=clock)
         self.actor_name = f"dispatcher:{destination}"
@@ -71,12 +74,16 @@ class GroupDispatcher(LaporgubActor):
         self.renderer = renderer
         self.alerts = alerts
         self.metrics = metrics
+        self.clock = clock
         self._next_send = 0.0  # monotonic: nothing goes to this chat before it
         self._wake_at: float | None = None
         self._failures = 0
         self._alerted = False
         self._singles = False  # after a BadRequest on a combined message, send rows one by one
         self.lease = LeaseKeeper(f"dispatch:{destination}", clock=clock)
+        #: message id -> the text it shows (what this actor sent or edited last): an edit to the same text
+        #: is not requested (Telegram would answer "message is not modified" and count the request).
+        self._shown: dict[int, str] = {}
         self._holding = False
         self.sweep_interval = SWEEP_INTERVAL
 
@@ -147,6 +154,22 @@ class GroupDispatcher(LaporgubActor):
         if not rows:
             self._wake(mono + self.sweep_interval)
             return
+        edits = [r for r in rows if r.edit is not None]
+        if len(edits) == len(rows):
+            # Edits of incidents' messages go only when no notification waits: those have the SLA.
+            try:
+                release_notifications([r.id for r in edits[1:]])
+            except Exception:
+                logger.exception("event=outbox_release_failed destination=%s", self.destination)
+            db.release_connection()
+            self._edit(edits[0])
+            self._wake(max(self._next_send, self.clock.monotonic()))
+            return
+        rows = [r for r in rows if r.edit is None]
+        try:
+            release_notifications([r.id for r in edits])
+        except Exception:
+            logger.exception("event=outbox_release_failed destination=%s", self.destination)
         batch, text = self._take(rows)
         taken = {r.id for r in batch}
         try:
@@ -172,13 +195,16 @@ class GroupDispatcher(LaporgubActor):
         # Several tickets wait: one message with a compact entry each keeps the chat within
         # Telegram's 20 messages a minute and every ticket within the notify SLA.
         entries = [r.compact or r.messages[0] for r in run]
-        count, text = coalesce(entries, self.renderer.config.telegram.parse_mode, separator="\n\n",
+        config = self.renderer.config
+        # A message in a category group may become an incident's and grow when edited: keep room.
+        room = INCIDENT_ROOM if config.incidents.enabled and self.destination != "channel" else 0
+        count, text = coalesce(entries, config.telegram.parse_mode, limit=TELEGRAM_MAX - room, separator="\n\n",
                                header=self.renderer.batch_header("{n}"))[0]
         return run[:count], [text]
 
     def _send(self, batch: list[PendingNotification], texts: list[str]) -> None:
         ids = [r.id for r in batch]
-        tickets = ",".join(r.ticket or "-" for r in batch)
+        tickets = ",".join(r.ticket or r.incident or "-" for r in batch)
         sent_at = self.clock.time()
         try:
             sent = None
@@ -222,6 +248,8 @@ class GroupDispatcher(LaporgubActor):
             self._backoff("other", ids, tickets, f"{type(exc).__name__}: {exc.message}")
             return
         mark_sent(ids, sent_at, acked_at, sent.message_id if sent else 0)
+        if sent is not None and len(texts) == 1:
+            self._remember(sent.message_id, texts[0])
         self._next_send = self.clock.monotonic() + self.interval * len(texts)
         self._failures = 0
         self._singles = False
@@ -238,6 +266,83 @@ class GroupDispatcher(LaporgubActor):
             "event=notification_sent destination=%s tickets=%s rows=%s message_id=%s deliver_seconds=%.3f",
             self.destination, tickets, len(ids), sent.message_id if sent else "-", acked_at - sent_at,
         )
+
+    def _edit(self, row: PendingNotification) -> None:
+        """Rewrite an incident's message(s) in this chat (editMessageText), within the shared flood limits."""
+        plan = row.edit
+        assert plan is not None
+        now = self.clock.time()
+        if plan.fallback:
+            self._own_message(row, "cannot carry the incident")
+            return
+        for message_id, text in plan.targets:
+            if self._shown.get(message_id) == text:
+                continue  # it shows this already (a combined message rewritten for another incident)
+            try:
+                self.metrics.incident_edits.labels(group=self.destination).inc()
+                self.gateway.edit_message_text(self.chat_id, message_id, text, self.renderer.parse_mode)
+            except Throttled as exc:
+                self._next_send = self.clock.monotonic() + exc.retry_in
+                mark_retry([row.id], now + exc.retry_in, "throttled")
+                return
+            except telegram.error.RetryAfter as exc:
+                wait = retry_after_seconds(exc)
+                self._next_send = self.clock.monotonic() + wait
+                self._error("retry_after", [row.id], now + wait, f"retry_after {wait:g}s", row.incident or "-")
+                return
+            except telegram.error.BadRequest as exc:
+                message = exc.message.lower()
+                if "message is not modified" in message:
+                    self._next_send = self.clock.monotonic() + self.interval
+                    self._remember(message_id, text)
+                    continue  # it shows this already
+                if any(gone in message for gone in EDIT_GONE):
+                    self._own_message(row, exc.message)
+                    return
+                self.metrics.telegram_errors.labels(group=self.destination, error="bad_request").inc()
+                logger.error("event=telegram_bad_request destination=%s incident=%s detail=%s bug=true",
+                             self.destination, row.incident, exc.message)
+                if row.attempts + 1 >= MAX_BAD_REQUESTS:
+                    mark_failed([row.id], f"BadRequest: {exc.message}")
+                else:
+                    mark_retry([row.id], now + 30.0, f"BadRequest: {exc.message}")
+                return
+            except telegram.error.Forbidden as exc:
+                self._outage([row.id], row.incident or "-", f"Forbidden: {exc.message}")
+                return
+            except telegram.error.TimedOut as exc:
+                self._backoff("timed_out", [row.id], row.incident or "-", f"TimedOut: {exc.message}")
+                return
+            except telegram.error.TelegramError as exc:
+                self._backoff("network", [row.id], row.incident or "-", f"{type(exc).__name__}: {exc.message}")
+                return
+            self._next_send = self.clock.monotonic() + self.interval
+            self._remember(message_id, text)
+        mark_sent([row.id], now, self.clock.time(), 0)  # no message of its own (metrics count messages by id)
+        self._failures = 0
+        logger.info("event=incident_edited destination=%s incident=%s messages=%s", self.destination, row.incident,
+                    ",".join(str(m) for m, _ in plan.targets) or "-")
+
+    def _remember(self, message_id: int, text: str) -> None:
+        if len(self._shown) >= 1000:
+            self._shown.pop(next(iter(self._shown)))
+        self._shown[message_id] = text
+
+    def _own_message(self, row: PendingNotification, why: str) -> None:
+        """The incident's message here cannot be edited: post the incident's own message (once)."""
+        now = self.clock.time()
+        try:
+            with db.database.atomic():
+                incident_id = db.Notification.get_by_id(row.id).incident_id
+                queued = incidents.own_message(incident_id, self.destination, self.chat_id, now)
+                mark_sent([row.id], now, now, 0)
+        except Exception:
+            logger.exception("event=incident_message_failed destination=%s incident=%s", self.destination,
+                             row.incident)
+            mark_retry([row.id], now + 30.0, "own message not queued")
+            return
+        logger.warning("event=incident_own_message destination=%s incident=%s queued=%s reason=%s",
+                       self.destination, row.incident, queued, why)
 
     def _observe_end_to_end(self, ids: list[int], acked_at: float) -> None:
         """Tickets whose last notification this was: receipt -> last group acknowledged."""

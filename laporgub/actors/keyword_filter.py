@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from laporgub import db
+from laporgub import db, incidents
 from laporgub.actors._base import Directory, LaporgubActor, Scheduler
 from laporgub.clock import SYSTEM, Clock
 from laporgub.config import Config
@@ -21,10 +21,11 @@ SWEEP_INTERVAL = 5.0
 
 
 class KeywordFilter(LaporgubActor):
-    """Commits a ticket's categories and notification rows, then wakes the dispatchers.
+    """Commits a ticket's categories, incident link and notification rows, then wakes the dispatchers.
 
     Runs in its own thread. On start it routes every ticket a crash left
-    unrouted; afterwards it sweeps for them every few seconds.
+    unrouted; afterwards it sweeps for them every few seconds, and ends the
+    incidents whose window passed (laporgub/incidents.py).
     """
 
     actor_name = "filter"
@@ -35,6 +36,7 @@ class KeywordFilter(LaporgubActor):
         self.config = config
         self.classifier = classifier
         self.metrics = metrics
+        self.clock = clock
 
     def on_start(self) -> None:
         db.database.connect(reuse_if_open=True)
@@ -66,10 +68,14 @@ class KeywordFilter(LaporgubActor):
             return
         for ticket_id in ids:
             self._route(ticket_id)
+        try:
+            incidents.expire(self.config.incidents, self.clock.time())
+        except Exception:
+            logger.exception("event=incident_expiry_failed")
 
     def _route(self, ticket_id: int) -> None:
         try:
-            routed = route_ticket(self.config, self.classifier, ticket_id, clock=self.clock)
+            routed = route_ticket(self.config, self.classifier, ticket_id, now=self.clock.time())
         except Exception:
             # Left unrouted in the database: the next sweep tries again.
             logger.exception("event=route_failed ticket_id=%s", ticket_id)
@@ -79,5 +85,8 @@ class KeywordFilter(LaporgubActor):
         self.metrics.observe_stage("filter", routed.filtered_at - routed.registered_at)
         for group in routed.groups:
             self.metrics.tickets_routed.labels(group=group).inc()
+        if routed.incident is not None:
+            self.metrics.incident_reports.inc()
+            self.metrics.incident_notifications_saved.inc(routed.incident.saved)
         for dest in routed.destinations:
             self.directory.tell(f"dispatcher:{dest}", NotificationsQueued(dest))

@@ -74,6 +74,20 @@ class TicketViews:
             result[row.ticket_id].append(row)
         return result
 
+    def _incidents(self, rows: Sequence[db.Ticket]) -> dict[int, dict[str, Any]]:
+        """The incident of each linked ticket (laporgub/incidents.py): label, status, reports, first report."""
+        ids = sorted({t.incident_id for t in rows if t.incident_id})
+        if not ids:
+            return {}
+        T, Inc = db.Ticket, db.Incident
+        reports = dict(T.select(T.incident, peewee.fn.COUNT(T.id)).where(T.incident.in_(ids))
+                       .group_by(T.incident).tuples())
+        found = {i.id: i for i in Inc.select().where(Inc.id.in_(ids))}
+        anchors = dict(T.select(T.id, T.number).where(T.id.in_([i.anchor for i in found.values() if i.anchor]
+                                                                   or [0])).tuples())
+        return {i: {"id": f"K{i}", "status": found[i].status, "reports": int(reports.get(i, 0)),
+                    "first_ticket": anchors.get(found[i].anchor)} for i in ids if i in found}
+
     def _web(self, ids: Sequence[int]) -> dict[int, db.WebComplaint]:
         W = db.WebComplaint
         return {w.ticket_id: w for w in W.select().where(W.ticket.in_(list(ids) or [0]))}
@@ -85,9 +99,11 @@ class TicketViews:
         ids = [t.id for t in rows]
         groups, responses, web = self._groups(ids), self._responses(ids), self._web(ids)
         versions = dict(db.Ticket.select(db.Ticket.id, CHANGE_SEQ).where(db.Ticket.id.in_(ids or [0])).tuples())
+        linked = self._incidents(rows)
         answers = []
         for t in rows:
             answer = self._ticket(t, groups[t.id], responses[t.id], web.get(t.id))
+            answer["incident"] = linked.get(t.incident_id) if t.incident_id else None
             answer["version"] = versions.get(t.id)
             answers.append(answer)
         return answers
@@ -224,6 +240,7 @@ def open311_requests(config: Config, rows: Sequence[db.Ticket]) -> list[dict[str
     views = TicketViews(config)
     groups, responses = views._groups(ids), views._responses(ids)
     web = views._web(ids)
+    linked = views._incidents(rows)
     tz = config.tz
     result = []
     for t in rows:
@@ -240,7 +257,8 @@ def open311_requests(config: Config, rows: Sequence[db.Ticket]) -> list[dict[str
             "service_code": code,
             "description": public(w.text if w is not None else t.text),
             "agency_responsible": agency,
-            "service_notice": None,
+            # Linked requests (one event, several reports) share one notice naming their incident.
+            "service_notice": open311_incident_notice(linked[t.incident_id]) if t.incident_id in linked else None,
             "requested_datetime": iso_local(t.received_at, tz),
             "updated_datetime": iso_local(t.updated_at, tz),
             "expected_datetime": None,
@@ -252,6 +270,12 @@ def open311_requests(config: Config, rows: Sequence[db.Ticket]) -> list[dict[str
             "media_url": None,
         })
     return result
+
+
+def open311_incident_notice(incident: dict[str, Any]) -> str:
+    """The ``service_notice`` every request of one incident shows: ``"Kejadian K12: 20 laporan ..."``."""
+    return (f"Kejadian {incident['id']}: {incident['reports']} laporan tentang peristiwa yang sama, "
+            "ditanggapi bersama")
 
 
 def open311_query(*, ids: Sequence[str] | None, service_code: str | None, status: str | None,

@@ -43,6 +43,12 @@ Definitions (``docs/report.md`` explains them to readers):
   spam); notify = sent_at - queued_at and deliver = acked_at - sent_at over
   their notifications of kind ``ticket``/``spam``. A stage that has not
   finished counts as not within the limit.
+* **Incidents** (several complaints about one event, linked; laporgub/incidents.py):
+  the complaints of the month linked to an incident are counted as complaints as
+  ever, and apart as **linked reports**; an incident counts once in the month of
+  its first report received in it, with **one response time**: from that first
+  report to the first response on any of its reports. **Events** = complaints
+  not linked + incidents.
 * Percentiles (median, 90th) interpolate linearly between ranks, as
   PostgreSQL's ``percentile_cont`` and numpy's default do.
 """
@@ -70,6 +76,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "ActionRow",
     "DayCount",
+    "IncidentStats",
     "KeywordCount",
     "MonthSnapshot",
     "MonthlyReport",
@@ -132,6 +139,26 @@ class ResponseStats:
 
 
 EMPTY_STATS = ResponseStats(0, 0, 0, 0, 0, 0, None, None)
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentStats:
+    """Incidents of a month: how many, how many complaints they linked, and their response (once each).
+
+    Attributes:
+        incidents: incidents with reports received in the month.
+        linked_reports: complaints of the month linked to one (counted among the complaints too).
+        events: complaints not linked plus incidents: the events citizens reported.
+        stats: the incidents' response figures, each incident once (``received`` = incidents).
+    """
+
+    incidents: int = 0
+    linked_reports: int = 0
+    events: int = 0
+    stats: ResponseStats = EMPTY_STATS
+
+
+EMPTY_INCIDENTS = IncidentStats()
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +280,7 @@ class TicketRecord:
     register_seconds: float | None
     filter_seconds: float | None
     duty_agencies: tuple[str, ...] = ()  # agencies answering for a group it passed through (complaints only)
+    incident: str | None = None  # the incident it was linked to ("K12")
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +291,7 @@ class Totals:
     spam: int
     sms: int
     web: int
+    incidents: IncidentStats = EMPTY_INCIDENTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,15 +325,15 @@ class MonthlyReport:
 _TICKET_COLUMNS = (
     "id BIGINT, number VARCHAR(24), sender VARCHAR(32), received_at DOUBLE PRECISION, regency VARCHAR(64), "
     "channel VARCHAR(8), is_c INTEGER, first_at DOUBLE PRECISION, closed_at DOUBLE PRECISION, rerouted INTEGER, "
-    "register_s DOUBLE PRECISION, filter_s DOUBLE PRECISION"
+    "register_s DOUBLE PRECISION, filter_s DOUBLE PRECISION, incident BIGINT"
 )
 _FILL_TICKETS = f"""
 INSERT INTO {{t}} (id, number, sender, received_at, regency, channel, is_c, first_at, closed_at, rerouted,
-  register_s, filter_s)
+  register_s, filter_s, incident)
 SELECT t.id, t.number, t.sender, t.received_at, t.regency, t.channel,
   CASE WHEN t.kind = 'complaint' OR COALESCE(cr.has_reroute, 0) = 1 THEN 1 ELSE 0 END,
   rr.first_at, rr.closed_at, COALESCE(cr.rerouted, 0),
-  t.registered_at - t.received_at, t.filtered_at - t.registered_at
+  t.registered_at - t.received_at, t.filtered_at - t.registered_at, t.incident_id
 FROM {_T} t
 LEFT JOIN (
   SELECT c.ticket_id AS ticket_id, MAX(CASE WHEN c.source = 'reroute' THEN 1 ELSE 0 END) AS has_reroute,
@@ -472,7 +501,31 @@ SELECT SUM(CASE WHEN is_c = 0 THEN 1 ELSE 0 END),
   SUM(CASE WHEN is_c = 1 AND channel <> 'web' THEN 1 ELSE 0 END),
   SUM(CASE WHEN is_c = 1 AND channel = 'web' THEN 1 ELSE 0 END)
 FROM {table}""")[0]
-        return Totals(stats=stats, spam=int(spam or 0), sms=int(sms_count or 0), web=int(web or 0))
+        return Totals(stats=stats, spam=int(spam or 0), sms=int(sms_count or 0), web=int(web or 0),
+                      incidents=self.incident_stats(table, stats.received))
+
+    def incident_stats(self, table: str, complaints: int) -> IncidentStats:
+        """The month's incidents, each once: its first report of the month to its first response on any."""
+        text = f"""
+WITH inc AS (
+  SELECT incident AS actor, COUNT(*) AS n, MIN(received_at) AS start_at, MIN(first_at) AS first_at,
+    MAX(CASE WHEN closed_at IS NULL THEN 0 ELSE 1 END) AS closed
+  FROM {table} WHERE is_c = 1 AND incident IS NOT NULL GROUP BY incident
+),
+per AS (
+  SELECT 'all' AS actor,
+    CASE WHEN first_at IS NULL THEN 0 ELSE 1 END AS responded,
+    {_WAIT.format(first="first_at", start="start_at")} AS wait,
+    closed,
+    CASE WHEN first_at IS NULL THEN 1 ELSE 0 END AS still_open,
+    0 AS rerouted
+  FROM inc
+),
+{_STATS_TAIL}"""
+        stats = _stats_rows(self._query(text)).get("all", EMPTY_STATS)
+        linked = int(self._query(f"SELECT COUNT(*) FROM {table} WHERE is_c = 1 AND incident IS NOT NULL")[0][0] or 0)
+        return IncidentStats(incidents=stats.received, linked_reports=linked,
+                             events=complaints - linked + stats.received, stats=stats)
 
     def group_stats(self) -> dict[Any, ResponseStats]:
         """Per group: every group a complaint passed through, responses made while it was there."""
@@ -645,7 +698,7 @@ ORDER BY op.received_at, op.id, c.cat_id"""
         """
         tickets = f"""
 SELECT mt.id, mt.number, mt.is_c, mt.channel, mt.received_at, mt.regency, mt.rerouted, mt.first_at, mt.closed_at,
-  COALESCE(r.agency, p.agency), r.pic_name, mt.sender, mt.register_s, mt.filter_s
+  COALESCE(r.agency, p.agency), r.pic_name, mt.sender, mt.register_s, mt.filter_s, mt.incident
 FROM {self.t} mt
 LEFT JOIN {_R} r ON r.id = (
   SELECT r2.id FROM {_R} r2 WHERE r2.ticket_id = mt.id AND r2.created_at = mt.first_at
@@ -692,6 +745,7 @@ ORDER BY mt.received_at, mt.id, c."group"
                 on_target=wait is not None and wait <= target, closed_at=closed_at,
                 first_agency=r[9], first_pic=r[10], sender=mask_msisdn(r[11]),
                 register_seconds=_opt(r[12]), filter_seconds=_opt(r[13]),
+                incident=f"K{int(r[14])}" if r[14] is not None else None,
             )
 
     # -- everything ------------------------------------------------------------------------

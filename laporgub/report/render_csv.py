@@ -24,6 +24,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "status", "tanggapan_pertama_wib", "waktu_tanggapan_jam", "dalam_target", "ditutup_wib",
     "instansi_tanggapan_pertama", "pic_tanggapan_pertama", "pengirim", "registrasi_detik", "penyaringan_detik",
     "instansi_bertugas",
+    "kejadian",
 )
 
 
@@ -44,7 +45,7 @@ def render_csv(records: Iterable[TicketRecord], tz: tzinfo, path: Path) -> int:
                 ";".join(r.passed_groups), int(r.rerouted), r.status, clock.text(r.first_response_at),
                 _num(None if r.response_seconds is None else r.response_seconds / 3600.0, 4), int(r.on_target),
                 clock.text(r.closed_at), r.first_agency or "", r.first_pic or "", r.sender,
-                _num(r.register_seconds, 3), _num(r.filter_seconds, 3), ";".join(r.duty_agencies),
+                _num(r.register_seconds, 3), _num(r.filter_seconds, 3), ";".join(r.duty_agencies), r.incident or "",
             ))
             count += 1
     return count

@@ -321,6 +321,14 @@ def _summary(pdf: _Pdf, report: MonthlyReport) -> None:
         ("Masih terbuka (belum ada tanggapan)", fmt_int(t.still_open), fmt_int(p.still_open)),
         ("Dialihkan ke grup lain", fmt_int(t.rerouted), fmt_int(p.rerouted)),
         ("SMS spam (tidak dihitung sebagai pengaduan)", fmt_int(report.totals.spam), fmt_int(report.previous.spam)),
+        ("Kejadian (beberapa pengaduan tentang satu peristiwa)", fmt_int(report.totals.incidents.incidents),
+         fmt_int(report.previous.incidents.incidents)),
+        ("   pengaduan yang tergabung dalam kejadian", fmt_int(report.totals.incidents.linked_reports),
+         fmt_int(report.previous.incidents.linked_reports)),
+        ("Peristiwa dilaporkan (pengaduan tunggal + kejadian)", fmt_int(report.totals.incidents.events),
+         fmt_int(report.previous.incidents.events)),
+        ("Median waktu tanggapan per kejadian (sekali)", fmt_duration(report.totals.incidents.stats.median_seconds),
+         fmt_duration(report.previous.incidents.stats.median_seconds)),
     ]
     pdf.grid(["Indikator", month, prev_label], rows, [100, 40, 40], ["L", "R", "R"], size=9)
 

@@ -117,6 +117,11 @@ def _summary_rows(t: Totals, target: str) -> list[tuple[str, str, Any, str]]:
         ("still_open", "Masih terbuka (belum ada tanggapan)", s.still_open, "int"),
         ("rerouted", "Dialihkan ke grup lain", s.rerouted, "int"),
         ("spam", "SMS spam (bukan pengaduan)", t.spam, "int"),
+        ("incidents", "Kejadian (beberapa pengaduan tentang satu peristiwa)", t.incidents.incidents, "int"),
+        ("linked_reports", "   pengaduan yang tergabung dalam kejadian", t.incidents.linked_reports, "int"),
+        ("events", "Peristiwa dilaporkan (pengaduan tunggal + kejadian)", t.incidents.events, "int"),
+        ("incident_median_response_hours", "Median waktu tanggapan per kejadian (jam, sekali per kejadian)",
+         _hours(t.incidents.stats.median_seconds), "dec"),
     ]
 
 

@@ -372,6 +372,22 @@ def operations_dashboard() -> dict[str, Any]:
                       [target('sum by (group) (increase(laporgub_telegram_errors_total{error="forbidden", '
                               'group=~"$group"}[$__range]))', "{{group}}", instant=True)],
                       "short", w=4, th=thresholds((None, "green"), (1, "red"))))
+    p.append(row("Incidents"))
+    p.append(stat("Incidents open", [target("max(laporgub_incidents_open)", "open", instant=True)], "short",
+                  w=6, decimals=0,
+                  description="Incidents still taking reports: several complaints about one event, linked "
+                              "(docs/incidents.md)."))
+    p.append(stat("Notifications saved (range)",
+                  [target("round(sum(increase(laporgub_incident_notifications_saved_total[$__range])))", "saved",
+                          instant=True)], "short", w=6, decimals=0,
+                  description="Group and leader messages not posted because a report joined an incident."))
+    p.append(timeseries("Reports linked into incidents (/h)",
+                        [target("sum(rate(laporgub_incident_reports_total[$__rate_interval])) * 3600", "linked")],
+                        "short", w=6))
+    p.append(timeseries("Incident message edits per destination (/min)",
+                        [target(f"sum by (group) (rate(laporgub_incident_edits_total{g}[$__rate_interval])) * 60",
+                                "{{group}}")], "short", w=6,
+                        description="editMessageText of incidents' messages (paced, within the flood limits)."))
     p.append(row("Modems"))
     p.append(bargauge("Modem up", [target("max by (modem) (laporgub_modem_up)", "{{modem}}", instant=True)],
                       "none", w=4, th=thresholds((None, "red"), (1, "green")), max_=1))

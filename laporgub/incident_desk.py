@@ -1,0 +1,319 @@
+"""What PICs do to incidents in Telegram: one answer for all, close all, ``/gabung``, ``/pisah``.
+
+Part of the :class:`~laporgub.responses.ResponseDesk` (a mixin, so the desk's
+helpers record, answer in the chat and queue SMS exactly as for single
+tickets), kept apart because it is about incidents (laporgub/incidents.py).
+Everything runs inside the desk's transaction with the update's offset: an
+answer to forty citizens is committed together, or not at all.
+
+Authorisation is the desk's: only a registered PIC of one of the ticket's
+groups (every ticket named, for ``/gabung``), or an admin, may act; every
+action is written to the incident's audit trail (``IncidentEvent``) with the
+PIC's Telegram id, and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from laporgub import db, incidents, webhooks
+from laporgub.commands import COMMANDS, Command
+from laporgub.config import PicConfig
+from laporgub.outbox import leader_destinations
+
+if TYPE_CHECKING:
+    from laporgub.responses import IncomingMessage, _Effects
+
+logger = logging.getLogger(__name__)
+
+#: What /selesai without a text records as the closing response (as for a single ticket).
+DEFAULT_CLOSING = "Laporan dinyatakan selesai."
+
+
+@dataclass(frozen=True, slots=True)
+class SplitTarget:
+    """What ``/pisah`` points at, resolved.
+
+    ``kind`` picks the handler in ``IncidentActions.SPLIT_HANDLERS``: today only
+    ``linked_ticket`` (a report linked to an incident). A new kind of thing to take
+    out of something (a citizen's answer joined to a ticket, issue 19) adds a kind
+    here, its resolution in :meth:`IncidentActions._split_target` and its handler.
+    """
+
+    kind: str
+    ticket: db.Ticket | None = None
+    item: Any = None  # for future kinds: what else was pointed at (a notification row, an inbound SMS)
+
+
+class IncidentActions:
+    """The incident side of the ResponseDesk (see the module docstring); uses the desk's helpers."""
+
+    #: ``/pisah`` handlers by :class:`SplitTarget` kind (method names).
+    SPLIT_HANDLERS: dict[str, str] = {"linked_ticket": "_split_linked_ticket"}
+
+    if TYPE_CHECKING:  # the desk's helpers
+        config: Any
+        chat_ids: dict[str, int]
+        texts: Any
+        pics: Any
+        _say: Callable[..., None]
+        _record: Callable[..., None]
+        _mark_responded: Callable[..., None]
+        _active_groups: Callable[[db.Ticket], list[str]]
+        _refuse_group: Callable[..., tuple[str, str | None]]
+        _tickets_of_replied: Callable[[IncomingMessage], list[db.Ticket]]
+
+    # -- references --------------------------------------------------------------
+
+    def _incident_ticket(self, incident_id: int) -> db.Ticket | None:
+        """The ticket that stands for an incident in a command (its first report, else its oldest)."""
+        incident = incidents.resolve(incident_id)
+        if incident is None:
+            return None
+        tickets = incidents.members(incident.id)
+        anchor = next((t for t in tickets if t.id == incident.anchor), None)
+        return anchor or (tickets[0] if tickets else None)
+
+    def _ref_ticket(self, ref: str) -> db.Ticket | None:
+        """A ``/gabung`` argument (a ticket number or ``K12``) as a ticket."""
+        number = incidents.parse_label(ref)
+        if number is not None:
+            return self._incident_ticket(number)
+        return db.Ticket.get_or_none(db.Ticket.number == ref)
+
+    # -- one answer for all ----------------------------------------------------------
+
+    def _respond_incident(self, pic: PicConfig, ticket: db.Ticket, text: str, msg: IncomingMessage, now: float,
+                          fx: _Effects) -> tuple[str, str | None]:
+        """Record the response on every linked ticket and send it by SMS to every reporter, each once."""
+        incident = incidents.resolve(ticket.incident_id)
+        assert incident is not None
+        tickets = incidents.members(incident.id)
+        for t in tickets:
+            self._mark_responded(pic, t, text, msg, now, incident=incidents.label(incident.id))
+        sent = self._sms_each(incidents.reporters(tickets), "response_sms", pic, text, now, fx)
+        incidents.record(incident.id, "respond", f"pic:{pic.telegram_id}", f"sms={sent} text={text[:200]}", now)
+        self._edit_messages(incident.id, now, fx)
+        label = incidents.label(incident.id)
+        self._say(msg, now, fx, f"✅ Tanggapan untuk kejadian #{label} ({len(tickets)} laporan) tercatat atas nama "
+                                f"{pic.name} ({pic.agency}) dan dikirim lewat SMS ke {sent} pelapor.", ticket)
+        logger.info("event=pic_response incident=%s ticket=%s tickets=%s pic=%s action=response sms=%s", label,
+                    ticket.number, len(tickets), pic.telegram_id, sent)
+        return "response", ticket.number
+
+    def _close_incident(self, pic: PicConfig, ticket: db.Ticket, text: str, msg: IncomingMessage, now: float,
+                        fx: _Effects) -> tuple[str, str | None]:
+        """Close the incident and every linked ticket; each reporter whose ticket closes is told once."""
+        incident = incidents.resolve(ticket.incident_id)
+        assert incident is not None
+        label = incidents.label(incident.id)
+        tickets = incidents.members(incident.id)
+        closing = [t for t in tickets if t.status != "closed"]
+        if incident.status == "closed" and not closing:
+            self._say(msg, now, fx, f"Kejadian #{label} sudah berstatus selesai; tidak ada yang diubah.", ticket)
+            return "rejected", ticket.number
+        for t in closing:
+            self._record(pic, t, text or DEFAULT_CLOSING, "close", msg, now)
+            t.status = "closed"
+            t.updated_at = now
+            t.save()
+            webhooks.ticket_event(self.config, t, "ticket.closed",
+                                  {"text": text or DEFAULT_CLOSING, "pic": pic.name, "agency": pic.agency,
+                                   "incident": label}, now)
+        sent = self._sms_each(incidents.reporters(closing), "closed_sms", pic, text, now, fx)
+        db.Incident.update(status="closed", closed_at=now, closed_by=f"pic:{pic.telegram_id}", updated_at=now).where(
+            db.Incident.id == incident.id).execute()
+        incidents.record(incident.id, "close", f"pic:{pic.telegram_id}", f"tickets={len(closing)} sms={sent}", now)
+        self._edit_messages(incident.id, now, fx)
+        self._say(msg, now, fx, f"✅ Kejadian #{label} ditutup (selesai) oleh {pic.name} ({pic.agency}): "
+                                f"{len(closing)} tiket ditutup, {sent} pelapor diberi tahu lewat SMS.", ticket)
+        logger.info("event=pic_response incident=%s ticket=%s tickets=%s pic=%s action=close sms=%s", label,
+                    ticket.number, len(closing), pic.telegram_id, sent)
+        return "close", ticket.number
+
+    def _incident_status_line(self, ticket: db.Ticket) -> str | None:
+        """For ``/status``: the incident the ticket belongs to."""
+        if not ticket.incident_id:
+            return None
+        incident = incidents.resolve(ticket.incident_id)
+        if incident is None:
+            return None
+        status = {"open": "menerima laporan", "expired": "tidak ada laporan baru", "closed": "selesai"}.get(
+            incident.status, incident.status)
+        return (f"Kejadian #{incidents.label(incident.id)}: {incidents.report_count(incident.id)} laporan "
+                f"({status}); tanggapan dikirim ke semua pelapornya.")
+
+    # -- /gabung and /pisah -----------------------------------------------------------
+
+    def _incident_command(self, cmd: Command, pic: PicConfig, msg: IncomingMessage, now: float,
+                          fx: _Effects) -> tuple[str, str | None]:
+        if cmd.name == "gabung":
+            return self._merge(cmd, pic, msg, now, fx)
+        return self._split(cmd, pic, msg, now, fx)
+
+    def _merge(self, cmd: Command, pic: PicConfig, msg: IncomingMessage, now: float,
+               fx: _Effects) -> tuple[str, str | None]:
+        """``/gabung A B``: B (and its incident's reports) joins A's incident (opened with A if A has none)."""
+        usage = _usage("gabung")
+        refs = [r for r in ([cmd.ticket] if cmd.ticket else [f"K{cmd.incident}"] if cmd.incident else []) + list(
+            cmd.refs)]
+        if cmd.raw_ticket is not None:
+            self._say(msg, now, fx, f"Nomor \"{cmd.raw_ticket}\" tidak dikenali. Cara pakai: {usage}")
+            return "rejected", None
+        if len(refs) == 1 and msg.reply_to_message_id is not None:
+            replied = self._tickets_of_replied(msg)
+            if len(replied) == 1:
+                refs = [replied[0].number, refs[0]]  # a reply to A's message: /gabung B
+        if len(refs) != 2:
+            self._say(msg, now, fx, f"Sebutkan dua tiket (atau kejadian, mis. K12). Cara pakai: {usage}")
+            return "rejected", None
+        tickets = []
+        for ref in refs:
+            t = self._ref_ticket(ref)
+            if t is None:
+                self._say(msg, now, fx, f"{'Kejadian' if incidents.parse_label(ref) else 'Tiket'} {ref} tidak "
+                                        "ditemukan. Periksa kembali nomornya.")
+                return "rejected", ref
+            tickets.append(t)
+        target, source = tickets
+        for t in tickets:
+            if t.kind != "complaint":
+                self._say(msg, now, fx, f"Tiket {t.number} ditandai spam; alihkan dulu ke grupnya (/alihkan) "
+                                        "sebelum digabung.", t)
+                return "rejected", t.number
+            groups = self._active_groups(t)
+            if not _may_act(pic, groups):
+                return self._refuse_group(pic, t, groups, msg, now, fx, "gabung")
+        same = (target.id == source.id or (target.incident_id and source.incident_id and incidents.resolve(
+            target.incident_id) == incidents.resolve(source.incident_id)))
+        if same:
+            self._say(msg, now, fx, f"{target.number} dan {source.number} sudah satu kejadian.", target)
+            return "rejected", target.number
+        result = incidents.merge(target, source, f"pic:{pic.telegram_id}", now)
+        self._edit_messages(result.incident_id, now, fx)
+        if result.absorbed is not None:
+            self._edit_messages(result.absorbed, now, fx)
+        label = incidents.label(result.incident_id)
+        moved = ", ".join(result.moved) or source.number
+        reports = incidents.report_count(result.incident_id)
+        self._say(msg, now, fx, f"🔗 {moved} digabung ke kejadian #{label} ({reports} "
+                                f"laporan) oleh {pic.name}. Tanggapan berikutnya dikirim ke semua pelapornya.", target)
+        logger.info("event=pic_response incident=%s ticket=%s pic=%s action=merge moved=%s", label, target.number,
+                    pic.telegram_id, ",".join(result.moved) or "-")
+        return "merge", target.number
+
+    def _split(self, cmd: Command, pic: PicConfig, msg: IncomingMessage, now: float,
+               fx: _Effects) -> tuple[str, str | None]:
+        """``/pisah <ref>`` (or a reply to a message without one): take what it names out of what holds it."""
+        target = self._split_target(cmd, msg, now, fx)
+        if target is None:
+            return "rejected", cmd.ticket
+        handler = getattr(self, self.SPLIT_HANDLERS[target.kind])
+        return handler(target, pic, msg, now, fx)  # type: ignore[no-any-return]
+
+    def _split_target(self, cmd: Command, msg: IncomingMessage, now: float, fx: _Effects) -> SplitTarget | None:
+        """Resolve what ``/pisah`` points at; None after telling the PIC why it cannot."""
+        usage = _usage("pisah")
+        if cmd.raw_ticket is not None:
+            self._say(msg, now, fx, f"Nomor tiket \"{cmd.raw_ticket}\" tidak dikenali. Cara pakai: {usage}")
+            return None
+        if cmd.incident is not None:
+            self._say(msg, now, fx, f"/pisah memisahkan satu laporan, bukan kejadian: sebutkan tiketnya. "
+                                    f"Cara pakai: {usage}")
+            return None
+        if cmd.ticket is not None:
+            ticket = db.Ticket.get_or_none(db.Ticket.number == cmd.ticket)
+            if ticket is None:
+                self._say(msg, now, fx, f"Tiket {cmd.ticket} tidak ditemukan. Periksa kembali nomornya.")
+                return None
+        else:
+            found = self._tickets_of_replied(msg)
+            if len(found) != 1:
+                self._say(msg, now, fx, f"Sebutkan nomor tiketnya. Cara pakai: {usage}")
+                return None
+            ticket = found[0]
+        return SplitTarget("linked_ticket", ticket=ticket)
+
+    def _split_linked_ticket(self, target: SplitTarget, pic: PicConfig, msg: IncomingMessage, now: float,
+                             fx: _Effects) -> tuple[str, str | None]:
+        """A report taken out of its incident becomes a report of its own: its groups get it now."""
+        ticket = target.ticket
+        assert ticket is not None
+        if not ticket.incident_id:
+            self._say(msg, now, fx, f"Tiket {ticket.number} tidak tergabung dalam kejadian; tidak ada yang diubah.",
+                      ticket)
+            return "rejected", ticket.number
+        groups = self._active_groups(ticket)
+        if not _may_act(pic, groups):
+            return self._refuse_group(pic, ticket, groups, msg, now, fx, "pisah")
+        anchor_rows = list(db.Notification.select().where(
+            (db.Notification.ticket == ticket.id) & db.Notification.kind.in_(incidents.TICKET_KINDS)
+            & (db.Notification.destination != "channel")))
+        result = incidents.split(ticket, f"pic:{pic.telegram_id}", now)
+        label = incidents.label(result.incident_id)
+        for t in db.Ticket.select().where(db.Ticket.id.in_([ticket.id, *result.left_alone])):
+            self._notify_alone(t, now, fx)
+        if result.was_anchor:
+            # Its messages show it alone again; the incident (if it goes on) gets its own message there.
+            for row in anchor_rows:
+                if row.status == "sent" and row.message_id:
+                    incidents.ensure_edit(result.incident_id, row.destination, row.chat_id, now, 0.0, edit_of=row.id)
+                    fx.notify(row.destination)
+                if not result.dissolved and incidents.own_message(result.incident_id, row.destination, row.chat_id,
+                                                                  now):
+                    fx.notify(row.destination)
+        self._edit_messages(result.incident_id, now, fx)
+        tail = (f"Kejadian #{label} berakhir (tinggal satu laporan)." if result.dissolved
+                else f"Kejadian #{label} kini {incidents.report_count(result.incident_id)} laporan.")
+        self._say(msg, now, fx, f"✂️ Tiket {ticket.number} dipisahkan dari kejadian #{label} oleh {pic.name} dan "
+                                f"diteruskan ke grupnya sebagai laporan tersendiri. {tail}", ticket)
+        logger.info("event=pic_response incident=%s ticket=%s pic=%s action=split dissolved=%s", label,
+                    ticket.number, pic.telegram_id, result.dissolved)
+        return "split", ticket.number
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _notify_alone(self, ticket: db.Ticket, now: float, fx: _Effects) -> None:
+        """Notify a report's groups and leaders that never got it on its own (it reached only the channel)."""
+        if ticket.incident_id:
+            return
+        groups = self._active_groups(ticket)
+        dests = [*[g for g in groups if g != "channel"],
+                 *leader_destinations(self.config, groups, ticket.regency)]
+        N = db.Notification
+        have = {r.destination for r in N.select(N.destination).where(
+            (N.ticket == ticket.id) & N.kind.in_(incidents.TICKET_KINDS))}
+        for dest in dests:
+            chat_id = self.chat_ids.get(dest)
+            if chat_id is None or dest in have:
+                continue
+            N.create(ticket=ticket.id, destination=dest, chat_id=chat_id, kind="ticket", queued_at=now)
+            fx.notify(dest)
+
+    def _edit_messages(self, incident_id: int, now: float, fx: _Effects) -> None:
+        for dest in incidents.queue_edits(self.config, incident_id, self.chat_ids, now):
+            fx.notify(dest)
+
+    def _sms_each(self, tickets: list[db.Ticket], key: str, pic: PicConfig, text: str, now: float,
+                  fx: _Effects) -> int:
+        """The SMS to each reporter (one per number); returns how many."""
+        for t in tickets:
+            body = self.texts.sms(key, ticket=t.number, agency=pic.agency, response=text)
+            db.OutboundSms.create(destination=t.sender, text=body, purpose="response", ticket=t, created_at=now)
+        if tickets:
+            fx.outbound_sms = True
+        return len(tickets)
+
+
+def _usage(name: str) -> str:
+    return next(u for n, u, _ in COMMANDS if n == name)
+
+
+def _may_act(pic: PicConfig, groups: list[str]) -> bool:
+    from laporgub.responses import may_act
+
+    return may_act(pic, groups)
+
