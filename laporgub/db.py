@@ -399,7 +399,7 @@ class IncidentEvent(BaseModel):
 
 
 #: Tables added by schema version 4 (incidents).
-V4_MODELS: tuple[type[BaseModel], ...] = (Incident, LinkProfile, IncidentEvent)
+INCIDENT_MODELS: tuple[type[BaseModel], ...] = (Incident, LinkProfile, IncidentEvent)
 
 
 #: Tables added by schema version 2 (the website API and webhooks).
@@ -437,7 +437,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     RetentionRun,
     *V2_MODELS,
     Lease,
-    *V4_MODELS,
+    *INCIDENT_MODELS,
 )
 
 

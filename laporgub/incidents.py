@@ -347,6 +347,10 @@ def pair_score(a: Profile, b: Profile) -> float | None:
     main = a.primary & b.primary
     if not main or not any(a.by_group.get(g, frozenset()) & b.by_group.get(g, frozenset()) for g in main):
         return None
+    # An emergency and what is not one are two events however alike their words: the flood and the
+    # road it broke, the market fire and the market's prices.
+    if ("darurat" in a.groups) != ("darurat" in b.groups):
+        return None
     if a.regency and b.regency and a.regency != b.regency:
         return None
     if place_conflict(a.villages, a.districts, b.villages, b.districts):

@@ -414,7 +414,7 @@ def test_channel_entry_names_the_incident(env: Env) -> None:
 
 
 @pytest.mark.both_backends
-def test_migration_4_adds_incidents_to_an_older_schema(tmp_path: Path, db_url: str | None) -> None:
+def test_migration_5_adds_incidents_to_an_older_schema(tmp_path: Path, db_url: str | None) -> None:
     from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
     from playhouse.migrate import migrate as apply
 
@@ -429,13 +429,13 @@ def test_migration_4_adds_incidents_to_an_older_schema(tmp_path: Path, db_url: s
               migrator.drop_column("notification", "incident_id", **legacy),
               migrator.drop_column("notification", "edit_of_id", **legacy))
         target.drop_tables([db.IncidentEvent, db.LinkProfile, db.Incident])
-        db.SchemaVersion.delete().where(db.SchemaVersion.version == 4).execute()
+        db.SchemaVersion.delete().where(db.SchemaVersion.version == 5).execute()
     db.open_database(url)
     with db.database.connection_context():
         assert "incident_id" in {c.name for c in db.database.get_columns("ticket")}
         assert {"incident_id", "edit_of_id"} <= {c.name for c in db.database.get_columns("notification")}
-        assert all(db.database.table_exists(m._meta.table_name) for m in db.V4_MODELS)
-        assert db.SchemaVersion.select(peewee.fn.MAX(db.SchemaVersion.version)).scalar() == db.SCHEMA_VERSION == 4
+        assert all(db.database.table_exists(m._meta.table_name) for m in db.INCIDENT_MODELS)
+        assert db.SchemaVersion.select(peewee.fn.MAX(db.SchemaVersion.version)).scalar() == db.SCHEMA_VERSION == 5
     db.database.close()
 
 
@@ -510,7 +510,7 @@ def test_incident_commands_refuse_bad_references(env: Env) -> None:
     cases = {
         "/tanggapi K999 sudah ditangani": "Kejadian K999 tidak ditemukan",
         f"/gabung {tickets[0].number}": "Sebutkan dua tiket",
-        f"/gabung {tickets[0].number} 991231-0000-1": "Tiket 991231-0000-1 tidak ditemukan",
+        f"/gabung {tickets[0].number} 501231-0000-1": "Tiket 501231-0000-1 tidak ditemukan",
         f"/gabung {tickets[0].number} 261128-0200": "tidak dikenali",
         f"/pisah {alone.number}": "tidak tergabung dalam kejadian",
         f"/pisah K{incident.id}": "bukan kejadian",

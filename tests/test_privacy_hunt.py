@@ -76,6 +76,9 @@ def test_plant_and_hunt(start_api: Any, modem: Any, botapi: Any, tmp_path: Path,
     def tweak(data: dict[str, Any]) -> None:
         data["api"]["webhooks"] = [{"name": "website", "url": receiver.url, "secret_env": SECRET_ENV,
                                     "initial_backoff_seconds": 0.2}]
+        # Each complaint keeps its own message here, so every PIC reply lands on one ticket; what an
+        # incident's message shows is hunted in test_incident_messages_show_no_number below.
+        data["incidents"] = {"enabled": False}
         config_data.update(data)
 
     try:
@@ -273,3 +276,25 @@ def postgres_pages(url: str) -> dict[str, bytes]:
         conn.close()
     assert "ticket" in pages and "inbound_sms" in pages
     return pages
+
+
+def test_incident_messages_show_no_number(modem: Any, botapi: Any, make_service: Any) -> None:
+    """Reports linked into one incident: the incident's message, its edits and its notices carry the
+    newest texts; the numbers citizens typed in them are masked like everywhere else."""
+    from laporgub.clock import ShiftedClock
+
+    clock = ShiftedClock(datetime.now().timestamp())
+    make_service([modem], botapi, clock=clock)
+    senders = [f"+6281390000{i:03d}" for i in range(6)]  # six reports: past the first notice (5)
+    for i, sender in enumerate(senders):
+        modem.receive_sms(sender, f"Banjir setinggi lutut masuk rumah warga di Desa Tambakrejo Kec Gayamsari "
+                                  f"Kota Semarang, RT {i + 1}, tolong hubungi {SPELLINGS[i]} atau {SPELLINGS[-1 - i]}")
+        assert wait_until(lambda n=i + 1: len(tickets()) == n, timeout=30)
+        clock.jump(40)  # past the incident's edit interval: each report may show in an edit
+    assert wait_until(lambda: settled() and any(m.method == "editMessageText" for m in botapi.messages), timeout=60)
+    with db.database.connection_context():
+        linked = db.Ticket.select().where(db.Ticket.incident.is_null(False)).count()
+    assert linked >= 5, "the reports did not form an incident: the test would hunt nothing"
+    found = {f"{m.method} {m.chat_id}": leaks(" ".join(str(v) for v in m.params.values()))
+             for m in botapi.messages}
+    assert {k: v for k, v in found.items() if v} == {}
