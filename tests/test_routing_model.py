@@ -2,7 +2,7 @@
 data file and its regeneration, where the model may act (instead of the catch-all, against a
 group resting on one shipped keyword) and where it may not (darurat, the last group, a keyword
 the admin added, a group the rules or the admin's negative keywords refused), its reasons in
-the classification and in ``laporgub classify``, the switch, and the corpora with and without it.
+the classification, the notification and ``laporgub classify``, the switch, and the corpora with and without it.
 
 The leave-one-corpus-out figures that decided to ship it are produced by
 ``tools/routing_loco.py`` and reported in docs/routing.md; they are not asserted here."""
@@ -14,16 +14,21 @@ import importlib.util
 import io
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from laporgub.config import load_config
+from laporgub import db, pdu
+from laporgub.config import load_config, parse_config
 from laporgub.evaluation import classify_main, read_corpus, score_routing
 from laporgub.exceptions import ConfigError
-from laporgub.intake import routing_rules
+from laporgub.intake import Intake, build_classifier, routing_rules
+from laporgub.outbox import pending_notifications, route_ticket
+from laporgub.render import Renderer
 from laporgub.routing import CATEGORY_GROUPS, Classifier, RoutingRules, load_default_rules, rules_from_toml
 from laporgub.routing_model import MODEL_GROUPS, RoutingModel, features, load_model
+from tests.conftest import make_config_data
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
@@ -290,3 +295,34 @@ def test_beside_the_rules_the_model_lowers_no_corpus(name: str, hybrid: Classifi
     assert with_model.noncomplaints_in_groups == alone.noncomplaints_in_groups
     assert len(with_model.noncomplaints_in_category) <= len(alone.noncomplaints_in_category)
     assert (alone.micro.f1 or 0) >= 0.945  # the rules alone ([routing] model = false) keep the issue's levels
+
+
+# --------------------------------------------------------------------------
+# The notification says why
+
+
+@pytest.mark.parametrize("model", [True, False])
+def test_the_notification_gives_the_models_reason(tmp_path: Path, model: bool) -> None:
+    # A config whose topic groups have no keywords: the group of this complaint is the model's.
+    data = make_config_data(tmp_path, ["/dev/null"], "http://127.0.0.1:1/bot")
+    for key in MODEL_GROUPS:
+        data["groups"][key]["keywords"] = []
+    data["routing"]["model"] = model
+    config = parse_config(data)
+    db.open_database(config.service.database)
+    db.database.connect(reuse_if_open=True)
+    try:
+        classifier = build_classifier(config)
+        renderer = Renderer(config)
+        result = Intake(config, classifier, renderer).store_sms("modem-1", pdu.encode_deliver(
+            "+6281234560300", "Puskesmas di desa kami tutup, tidak ada dokter jaga")[0], time.time())
+        route_ticket(config, classifier, result.ticket_id)
+        group = "kesehatan" if model else "pelayanan_publik"
+        texts = [m for n in pending_notifications(group, renderer, time.time() + 60) for m in n.messages]
+        assert len(texts) == 1, texts
+        if model:
+            assert "Kata kunci: kesehatan: model: puskesmas + " in texts[0], texts[0]
+        else:
+            assert "Kata kunci: -" in texts[0], texts[0]
+    finally:
+        db.database.close()
