@@ -1262,8 +1262,8 @@ class Classification:
             matched, for explaining a routing; ``kabkota`` -> the words that named the
             regency; for spam, ``spam`` -> the spam phrases and signs (``[tautan]``) found;
             for a complaint about spam or fraud, ``sosial_hukum`` also lists the spam
-            phrases; a group the learned model chose, its reason (``model: dijual + anak
-            perempuan``). A fallback group has no entry.
+            phrases; a group the learned model chose, its reason (``model: puskesmas + tutup
+            + dokter``). A fallback group has no entry.
         ticket_ref: for a status query, the ticket number in the text (``YYMMDD-NNNN-S``), else None.
         normalized: the normalised text (``normalize`` with the rules' abbreviations).
     """

@@ -13,16 +13,17 @@ two places only:
 * **against a group resting on one keyword**: a group whose evidence is a single keyword
   of the shipped lists (or one piece of the rules' built-in evidence), beside another
   group, is dropped when the model gives it less than ``veto_threshold`` ("tanah longsor
-  menimbun 3 rumah" is no economic matter because a word of the text also names a
-  market). Never ``darurat``, never the last group, never a keyword the admin added to
-  config.toml, never a group the admin weighted up.
+  menimbun 3 rumah" buries houses: ``menimbun``, hoarding goods, is no economic matter
+  here). Never ``darurat``, never the last group, never a keyword the admin added to
+  config.toml, never a group the admin weighted up, never the group of a reported fraud,
+  and only when the model knows a word of that keyword in the text.
 
 Its features are readable words, so its reasons are too: each text word (``w:banjir``),
 its roots as the rules read them (``r:banjir`` from ``kebanjiran``) and each pair of
 neighbouring words (``b:air masuk``); a digit string is ``<n>``. A row of features is
 scaled to unit length (each present feature weighs ``1/sqrt(n)``, ``n`` the features of the
 text the model knows), so a feature's share of a group's score is its weight divided by
-``sqrt(n)``; the largest shares are the model's reason ("model: dijual + anak perempuan").
+``sqrt(n)``; the largest shares are the model's reason ("model: puskesmas + tutup + dokter").
 
 The weights ship in ``data/routing_model.tsv``, trained on every labelled corpus in
 ``tests/data`` by ``tools/train_routing_model.py`` (scikit-learn, at build time only; the
@@ -96,7 +97,7 @@ class ModelOpinion:
     reasons: Mapping[str, tuple[tuple[str, float], ...]]
 
     def reason(self, group: str) -> str:
-        """``model: dijual + anak perempuan`` (no commas: a notification lists keywords with them)."""
+        """``model: puskesmas + tutup + dokter`` (no commas: a notification lists keywords with them)."""
         words = [w for w, _ in self.reasons.get(group, ())]
         return "model: " + (" + ".join(words) if words else "-")
 
