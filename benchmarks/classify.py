@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/classify.py [--rules laporgub/data/keywords.toml] [--rounds 20]
+    python benchmarks/classify.py [--rules laporgub/data/keywords.toml] [--rounds 20] [--no-model]
 
 The workload is every text of the labelled corpora in ``tests/data`` (``corpus_dev.jsonl``,
 ``corpus_holdout.jsonl``, the outside corpus ``corpus_external.jsonl`` and ``corpus_extra.jsonl``:
@@ -17,6 +17,9 @@ lists, on one core (one thread; the kecamatan and village map loaded):
 * ``unseen words``: every text with two random words never seen before, the worst case
   for the per-word reading (Sastrawi stemming and typo search on each).
 
+The learned model beside the rules (``laporgub/routing_model.py``) is on, as in the
+default config; ``--no-model`` measures the rules alone.
+
 The target of issue 5 is >= 5,000 classifications/s on one core (warm); issue 17 requires
 >= 2,000/s in every scenario, unseen words included.
 """
@@ -24,6 +27,7 @@ The target of issue 5 is >= 5,000 classifications/s on one core (warm); issue 17
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import json
 import random
@@ -77,6 +81,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rules", type=Path, help="a TOML file shaped like laporgub/data/keywords.toml")
     parser.add_argument("--rounds", type=int, default=20, help="passes over the corpus for the warm figure")
+    parser.add_argument("--no-model", action="store_true", help="the rules alone ([routing] model = false)")
     args = parser.parse_args()
 
     start = time.perf_counter()
@@ -84,6 +89,8 @@ def main() -> int:
         rules = rules_from_toml(tomllib.loads(args.rules.read_text(encoding="utf-8")))
     else:
         rules = load_default_rules()
+    if args.no_model:
+        rules = dataclasses.replace(rules, model=False)
     Classifier(rules)
     first_compile = time.perf_counter() - start
     start = time.perf_counter()
@@ -114,7 +121,10 @@ def main() -> int:
     keywords = sum(len(v) for v in rules.keywords.values()) + len(rules.spam_keywords)
     print(f"rules: {keywords} keywords and spam phrases, "
           f"{sum(len(v) for v in rules.negative_keywords.values())} negative keywords")
-    print(f"compile: {first_compile * 1000:.0f} ms the first time in a process (loads the dictionaries), "
+    model = classifier.model
+    print(f"learned model beside the rules: {f'on ({len(model.weights):,} features)' if model else 'off'}")
+    loads = "the dictionaries and the model" if model else "the dictionaries"
+    print(f"compile: {first_compile * 1000:.0f} ms the first time in a process (loads {loads}), "
           f"{compile_time * 1000:.0f} ms after")
     print(f"\n{'scenario':<16}{'classifications/s':>20}{'p50 µs':>10}{'p99 µs':>10}{'texts':>10}")
     rate = len(rows) / min(passes)

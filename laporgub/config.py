@@ -260,9 +260,13 @@ class IntakeConfig:
 
 @dataclass(frozen=True, slots=True)
 class RoutingConfig:
-    """``[abbreviations]``: SMS spellings to read as words, added to the shipped dictionary."""
+    """``[abbreviations]``: SMS spellings to read as words, added to the shipped dictionary;
+    ``[routing]``: the learned model beside the keyword rules."""
 
     abbreviations: Mapping[str, str] = field(default_factory=dict)
+    #: The learned model chooses the groups of a complaint no keyword routes (instead of
+    #: pelayanan_publik) and drops a group resting on one shipped keyword it finds unlikely.
+    model: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -912,7 +916,9 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
         value = t.str(key)
         if isinstance(value, str) and value.strip():
             abbreviations[key.strip().lower()] = value.strip().lower()
-    routing = RoutingConfig(abbreviations=abbreviations)
+    t = root.table("routing", required=False)
+    routing = RoutingConfig(abbreviations=abbreviations, model=t.bool("model", True))
+    t.finish()
 
     t = root.table("report", required=False)
     extra_ids = t.data.get("extra_chat_ids", [])

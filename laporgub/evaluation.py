@@ -2,7 +2,8 @@
 
 ``classify_main`` shows an admin how one text is read (normalised text, typo corrections,
 the keywords each group matched, negative keywords that cancelled matches, kind, groups,
-regency) so a keyword change can be tried before a reload.
+regency, and the learned model's probabilities, reasons and what it added or dropped) so a
+keyword change can be tried before a reload.
 
 ``eval_routing_main`` runs the classifier over a labelled corpus (JSON lines with
 ``sender``, ``text``, ``expected_groups`` without ``channel``, and ``kind``) and prints
@@ -34,7 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from laporgub.routing import CATEGORY_GROUPS, KINDS, Classification, Classifier, RoutingRules
+from laporgub.routing import CATEGORY_GROUPS, KINDS, Classification, Classifier, Explanation, RoutingRules
 
 logger = logging.getLogger(__name__)
 
@@ -226,8 +227,33 @@ def classify_main(config_rules: RoutingRules, text: str, sender: str, out: TextI
         print(f"spam evidence {e.spam_score:g} against topic evidence {e.topic_score:g}", file=out)
     if c.kind == "complaint" and c.groups and "pelayanan_publik" in c.groups and "pelayanan_publik" not in c.matched:
         print("pelayanan_publik: no topic group matched (the fallback)", file=out)
+    if e.model is not None:
+        _print_model(classifier, e, out)
     print("weak keywords (~) route only when no group has a strong keyword.", file=out)
     return 0
+
+
+_MODEL_SHOWN = 0.1
+
+
+def _print_model(classifier: Classifier, e: Explanation, out: TextIO) -> None:
+    """The learned model's opinion, and what it changed (``laporgub.routing_model``)."""
+    model = classifier.model
+    assert model is not None and e.model is not None
+    probabilities = e.model.probabilities
+    shown = sorted((g for g, p in probabilities.items() if p >= _MODEL_SHOWN), key=lambda g: -probabilities[g])
+    print("model:       " + ("; ".join(
+        f"{g} {probabilities[g]:.2f} ({', '.join(f'{w} {s:.1f}' for w, s in e.model.reasons.get(g, ())) or '-'})"
+        for g in shown) or f"no group reaches {_MODEL_SHOWN:g}"), file=out)
+    for g in e.model_added:
+        print(f"  added {g}: no keyword routed the complaint, and the model gives it {probabilities[g]:.2f}"
+              f" (>= {model.add_threshold:g})", file=out)
+    for g in e.model_vetoed:
+        print(f"  dropped {g}: it rested on one keyword, and the model gives it {probabilities[g]:.2f}"
+              f" (< {model.veto_threshold:g})", file=out)
+    if not e.model_added and not e.model_vetoed:
+        print("  (the rules decided: the model adds groups only where no keyword routes a complaint, and drops"
+              " only a group resting on one keyword)", file=out)
 
 
 _KIND_ROUTE = {

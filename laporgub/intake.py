@@ -61,6 +61,7 @@ def routing_rules(config: Config) -> RoutingRules:
         abbreviations=dict(config.routing.abbreviations),
         typo_min_length=config.intake.typo_min_length,
         typo_two_edit_length=config.intake.typo_two_edit_length,
+        model=config.routing.model,
     )
 
 

@@ -71,12 +71,20 @@ A status query (by ticket number, by a query word and any identifier, or by a me
 earlier report with a question about it) is one only when no clause of the text reports a
 new fact (``_new_fact``): a complaint is never lost to another kind.
 
+Beside the rules, a learned model (``laporgub.routing_model``, ``RoutingRules.model``) has
+two uses once the rules have decided: where no topic group has any evidence, its groups
+instead of the ``pelayanan_publik`` catch-all (never a group the rules cancelled or an admin's
+negative keyword stands against); and a group resting on one shipped keyword beside another
+group is dropped when the model finds it unlikely (never darurat, never the last group, never
+a keyword the admin added). It decides no kind and no regency.
+
 ``Classifier.route`` gives the groups of a text already known to be a complaint, for
 re-routing a registered ticket; ``Classifier.explain`` says why, for ``laporgub classify``.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime
 import logging
@@ -91,6 +99,7 @@ from types import MappingProxyType
 from typing import Any
 
 from laporgub.gazetteer import RegencyMatch, find_regency_match, place_words, places
+from laporgub.routing_model import MODEL_GROUPS, ModelOpinion, RoutingModel, features, load_model
 
 logger = logging.getLogger(__name__)
 
@@ -446,6 +455,8 @@ class _Forms:
     #: The forms that start some keyword of the classifier (what the matchers look up).
     firsts: frozenset[str] = frozenset()
     every: frozenset[str] = frozenset()
+    #: The roots by affixes and the stemmer alone, whatever the keyword lists (the model's features).
+    base: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "every", self.long | self.short)
@@ -494,11 +505,12 @@ class _Reader:
     def _read(self, token: str) -> _Forms:
         if not token.isalpha():
             single = frozenset((token,))
-            return _Forms(single, single, None, single & self.first_words)
+            return _Forms(single, single, None, single & self.first_words, base=single)
         long, short = _affix_roots(token)
         stem = self._sastrawi.stem(token) if len(token) > 4 and _STEMMABLE.search(token) else None
         if stem is not None:
             long = long | {stem}
+        base = long
         if token[:1] in _COLLOQUIAL_NASAL and len(token) >= 5 and token[1] in _VOWELS and not self._known(token, long):
             # Colloquial and Javanese verbs drop the root's first consonant for a nasal with no
             # "me-" before it ("mukulin" = memukuli, "nabrak" = menabrak): only in words no
@@ -509,7 +521,7 @@ class _Reader:
         if correction is not None:
             fixed_long, fixed_short = _affix_roots(correction)
             long, short = long | fixed_long, short | fixed_short
-        return _Forms(long, short, correction, (long | short) & self.first_words)
+        return _Forms(long, short, correction, (long | short) & self.first_words, base=base)
 
     def _known(self, token: str, roots: frozenset[str]) -> bool:
         return token in self._lexicon or any(r in self._lexicon for r in roots if len(r) >= 3)
@@ -873,6 +885,9 @@ _STATES = (
                       "kas", "bengkok", "sewa", "mafia", "tukar", "batas", "patok", "galian", "bidang"})),
 )
 _STATE_REACH = 10
+_PUBLIC_LIGHTS = "lampu tempat umum"
+#: Names of the rules' built-in evidence the model may weigh against (darurat's is never vetoed).
+_BUILT_IN_NAMES = frozenset({*(state.name for state in _STATES), _PUBLIC_LIGHTS})
 _STATE_THINGS = frozenset().union(*(state.things for state in _STATES))
 # What else burns or breaks at a place ("kebakaran gudang di pasar": the warehouse, not the market).
 _OTHER_THINGS = frozenset({"gudang", "rumah", "toko", "ruko", "gedung", "pabrik", "mobil", "truk", "bus", "motor",
@@ -1205,6 +1220,9 @@ class RoutingRules:
             need three consonants whatever the length). ``[intake] typo_min_length``.
         typo_two_edit_length: from this length on, a word may be two edits from the
             keyword word it is read as (below it, one). ``[intake] typo_two_edit_length``.
+        model: whether the learned model beside the rules (``laporgub.routing_model``)
+            chooses the groups of a complaint no keyword routes, and drops a group resting
+            on one shipped keyword that it finds unlikely. ``[routing] model``.
     """
 
     keywords: Mapping[str, tuple[str, ...]]
@@ -1217,6 +1235,7 @@ class RoutingRules:
     weak_weight: float = 0.5
     typo_min_length: int = 6
     typo_two_edit_length: int = 9
+    model: bool = True
 
     def __post_init__(self) -> None:
         # Callers pass TOML lists; freeze them so the rules can be shared between threads.
@@ -1243,7 +1262,8 @@ class Classification:
             matched, for explaining a routing; ``kabkota`` -> the words that named the
             regency; for spam, ``spam`` -> the spam phrases and signs (``[tautan]``) found;
             for a complaint about spam or fraud, ``sosial_hukum`` also lists the spam
-            phrases. A fallback group has no entry.
+            phrases; a group the learned model chose, its reason (``model: puskesmas + tutup
+            + dokter``). A fallback group has no entry.
         ticket_ref: for a status query, the ticket number in the text (``YYMMDD-NNNN-S``), else None.
         normalized: the normalised text (``normalize`` with the rules' abbreviations).
     """
@@ -1267,6 +1287,10 @@ class Explanation:
         candidates: topic group -> the keywords that matched, routed or not (weak ones with ``~``).
         cancelled: group -> the negative keywords that cancelled matches.
         spam_score: spam phrases and signs, against ``topic_score``: the topic keywords.
+        model: for a complaint, when the learned model is on, what it says about every
+            group (probabilities and the words behind them), else None.
+        model_added: the groups the model chose because no keyword routed the complaint.
+        model_vetoed: the groups resting on one keyword that the model dropped.
     """
 
     classification: Classification
@@ -1276,6 +1300,9 @@ class Explanation:
     cancelled: Mapping[str, tuple[str, ...]]
     spam_score: float
     topic_score: float
+    model: ModelOpinion | None = None
+    model_added: tuple[str, ...] = ()
+    model_vetoed: tuple[str, ...] = ()
 
 
 def _first_seen(hits: Iterable[_Hit], *, mark_weak: bool = False) -> tuple[str, ...]:
@@ -1315,6 +1342,19 @@ class _Reading:
     cancelled: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     spam_score: float = 0.0
     topic_score: float = 0.0
+    model_added: tuple[str, ...] = ()
+    model_vetoed: tuple[str, ...] = ()
+
+
+_SHIPPED_MODEL: Any = object()
+
+
+@lru_cache(maxsize=1)
+def _default_keywords() -> Mapping[str, frozenset[str]]:
+    """group -> the shipped keywords (lowercase, without the weak mark): what the model may weigh against."""
+    rules = load_default_rules()
+    return MappingProxyType({g: frozenset(k.removeprefix(_WEAK_MARK).strip().lower() for k in kws)
+                             for g, kws in rules.keywords.items()})
 
 
 class Classifier:
@@ -1324,13 +1364,22 @@ class Classifier:
     how words are read, which never changes a result.
     """
 
-    def __init__(self, rules: RoutingRules) -> None:
+    def __init__(self, rules: RoutingRules, model: RoutingModel | None = _SHIPPED_MODEL) -> None:
         """Compile every keyword of ``rules``.
 
         Args:
             rules: the keyword lists and thresholds.
+            model: the learned model beside the rules; by default the shipped one when
+                ``rules.model`` is on, else none.
         """
         self.rules = rules
+        self._model: RoutingModel | None = (load_model() if rules.model else None) if model is _SHIPPED_MODEL else model
+        shipped = _default_keywords()
+        # The keywords the model may weigh against: the shipped ones the rules still have, and built-in
+        # evidence. A keyword the admin added, a fraud report's spam phrases, are never overruled.
+        self._model_may_veto = {
+            g: (frozenset(k.removeprefix(_WEAK_MARK).strip().lower() for k in kws) & shipped.get(g, frozenset()))
+            | _BUILT_IN_NAMES for g, kws in rules.keywords.items()}
         abbreviations = {**_ABBREVIATIONS, **rules.abbreviations}
         base = _base_lexicon()
         written = {w for kws in (*rules.keywords.values(), rules.spam_keywords) for kw in kws
@@ -1384,6 +1433,27 @@ class Classifier:
 
     # -- public API ----------------------------------------------------------
 
+    @property
+    def model(self) -> RoutingModel | None:
+        """The learned model beside the rules, or None."""
+        return self._model
+
+    def with_model(self, model: RoutingModel | None) -> Classifier:
+        """This classifier (compiled rules and word caches shared) with another model, or none."""
+        other = copy.copy(self)
+        other._model = model
+        return other
+
+    def model_features(self, text: str, *, normalized: bool = False) -> dict[str, str]:
+        """The learned model's features of ``text`` (``laporgub.routing_model.features``).
+
+        Args:
+            text: an SMS text, or with ``normalized`` a text already normalised.
+            normalized: whether ``text`` is already normalised (by this or another classifier).
+        """
+        tokens = (text if normalized else self._normalize(text)).split()
+        return features(tokens, [self._reader.forms(t).base for t in tokens])
+
     def classify(self, text: str, sender: str) -> Classification:
         """Sort one SMS.
 
@@ -1423,14 +1493,17 @@ class Classifier:
             sender: the originating address.
 
         Returns:
-            The classification, typo corrections, every group's evidence and the
-            negative keywords that cancelled matches.
+            The classification, typo corrections, every group's evidence, the
+            negative keywords that cancelled matches, and what the model says.
         """
         r = self._read(text, sender)
         corrections = {t: f.correction for t, f in zip(r.tokens, r.forms) if f.correction}
+        opinion = None
+        if self._model is not None and r.classification.kind == "complaint":
+            opinion = self._model.opinion(features(r.tokens, [f.base for f in r.forms]))
         return Explanation(r.classification, MappingProxyType(corrections), MappingProxyType(dict(r.scores)),
                            MappingProxyType(dict(r.candidates)), MappingProxyType(dict(r.cancelled)),
-                           r.spam_score, r.topic_score)
+                           r.spam_score, r.topic_score, opinion, r.model_added, r.model_vetoed)
 
     # -- the decision --------------------------------------------------------
 
@@ -1461,7 +1534,8 @@ class Classifier:
         if sender is None:
             reported = [dataclasses.replace(h, label=_FRAUD_GROUP, weak=False) for h in spam_hits
                         ] if _weight(spam_hits) >= 2 else []
-            return self._complaint(text, norm, [*topic_hits, *reported], context)
+            return self._complaint(text, norm, [*topic_hits, *reported], context, found, topic_tokens, topic_forms,
+                                   frozenset({_FRAUD_GROUP}) if reported else frozenset())
 
         ticket = parse_ticket_number(text)
         if ticket is not None and not self._new_fact(text, tokens, found, topic_hits if topic_tokens is tokens
@@ -1493,9 +1567,12 @@ class Classifier:
             if told:
                 topic_hits = [h for h in topic_hits if h not in told]
                 cancelled[_EMERGENCY_GROUP] = (*cancelled.get(_EMERGENCY_GROUP, ()), "(cerita penipu)")
-        return self._complaint(text, norm, [*topic_hits, *reported], context)
+        return self._complaint(text, norm, [*topic_hits, *reported], context, found, topic_tokens, topic_forms,
+                                   frozenset({_FRAUD_GROUP}) if reported else frozenset())
 
-    def _complaint(self, text: str, norm: str, hits: list[_Hit], context: dict[str, Any]) -> _Reading:
+    def _complaint(self, text: str, norm: str, hits: list[_Hit], context: dict[str, Any],
+                   found: Mapping[str, list[_Hit]], topic_tokens: Sequence[str], topic_forms: Sequence[_Forms],
+                   reported: frozenset[str] = frozenset()) -> _Reading:
         by_group: dict[str, list[_Hit]] = {}
         for h in hits:
             by_group.setdefault(h.label, []).append(h)
@@ -1508,8 +1585,13 @@ class Classifier:
         if not passed:
             # Nothing stands out: every topic with some evidence, as a careful reader would.
             passed = {g for g in scores if g != _FALLBACK_GROUP}
+        matched = {g: _first_seen(by_group[g]) for g in passed}
+        added: tuple[str, ...] = ()
+        vetoed: tuple[str, ...] = ()
+        if self._model is not None:
+            added, vetoed = self._ask_model(self._model, passed, by_group, scores, matched, context, found,
+                                            (topic_tokens, topic_forms), reported)
         groups = set(passed)
-        matched = {g: _first_seen(by_group[g]) for g in groups}
         place: RegencyMatch | None = find_regency_match(text, self._reader.known, self._ordinary.__contains__)
         if place is not None and not place.place:
             # A kecamatan or village alone sets the regency (its leaders see the complaint), not kabkota.
@@ -1523,7 +1605,58 @@ class Classifier:
             "complaint", ordered, place.regency if place else None, MappingProxyType(matched), None, norm)
         candidates = {g: _first_seen(by_group[g], mark_weak=True)
                       for g in sorted(by_group, key=lambda g: self._order.get(g, len(self._order)))}
-        return _Reading(classification, scores=scores, candidates=candidates, **context)
+        return _Reading(classification, scores=scores, candidates=candidates, model_added=added, model_vetoed=vetoed,
+                        **context)
+
+    def _ask_model(self, model: RoutingModel, passed: set[str], by_group: Mapping[str, list[_Hit]],
+                   scores: Mapping[str, float], matched: dict[str, tuple[str, ...]], context: Mapping[str, Any],
+                   found: Mapping[str, list[_Hit]], topic: tuple[Sequence[str], Sequence[_Forms]],
+                   reported: frozenset[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The model's two uses (``laporgub.routing_model``), changing ``passed`` and ``matched`` in place.
+
+        ``reported``: groups a reported fraud or gambling gave the complaint (never dropped).
+
+        Returns:
+            (groups added instead of the catch-all, groups vetoed).
+        """
+        if not passed:
+            # No topic evidence: the model's groups instead of the pelayanan_publik catch-all, except those
+            # the rules cancelled in this text or an admin's negative keyword stands against.
+            refused = set(context.get("cancelled", {})) | {n.label for n in found.get("negative", ())}
+            asked = [g for g in MODEL_GROUPS if g not in refused and g in self.rules.keywords]
+            if not asked:
+                return (), ()
+            opinion = model.opinion(self._features(context), asked)
+            added = tuple(g for g in asked if opinion.probabilities[g] >= model.add_threshold)
+            for g in added:
+                passed.add(g)
+                matched[g] = (opinion.reason(g),)
+            return added, ()
+        # A group resting on one shipped keyword beside another group: dropped when the model finds it
+        # unlikely, and knows a word of that keyword in the text ("lstrik" it never saw says nothing).
+        tokens, forms = topic
+
+        def known(h: _Hit) -> bool:
+            return any(model.knows(tokens[i], forms[i].base) for i in range(h.start, min(h.end + 1, len(tokens))))
+
+        weak = [g for g in passed if g != _EMERGENCY_GROUP and g not in reported and g in MODEL_GROUPS
+                and scores.get(g, 0.0) <= 1.0
+                and all(h.keyword.lower() in self._model_may_veto.get(g, _BUILT_IN_NAMES) and known(h)
+                        for h in by_group[g])]
+        if not weak or len(passed) < 2:
+            return (), ()
+        opinion = model.opinion(self._features(context), weak, reasons=False)
+        vetoed = tuple(g for g in weak if opinion.probabilities[g] < model.veto_threshold)
+        if not vetoed or not passed - set(vetoed):
+            return (), ()
+        for g in vetoed:
+            passed.discard(g)
+            matched.pop(g, None)
+        return (), vetoed
+
+    @staticmethod
+    def _features(context: Mapping[str, Any]) -> dict[str, str]:
+        return features(context["tokens"], [f.base for f in context["forms"]])
 
     def _score(self, group: str, hits: list[_Hit]) -> float:
         strong = _outermost(h for h in hits if not h.weak)
@@ -1535,10 +1668,12 @@ class Classifier:
     def _topic_hits(self, tokens: Sequence[str], forms: Sequence[_Forms], found: Mapping[str, list[_Hit]],
                     source: str | None = None
                     ) -> tuple[list[_Hit], dict[str, tuple[str, ...]]]:
-        hits = [*found.get("topic", []), *self._built_in_hits(tokens, forms, source)]
-        if not hits:
-            return hits, {}
+        # What the built-in evidence refused ("jalannya sudah diperbaiki") counts as cancelled: the learned
+        # model must not give the group back.
         cancelled: dict[str, list[str]] = {}
+        hits = [*found.get("topic", []), *self._built_in_hits(tokens, forms, source, cancelled)]
+        if not hits:
+            return hits, {g: tuple(dict.fromkeys(v)) for g, v in cancelled.items()}
         negatives = found.get("negative", [])
         dropped_groups: set[str] = set()
         kept: list[_Hit] = []
@@ -1567,15 +1702,16 @@ class Classifier:
                 place = _PUBLIC_PLACES.intersection(tokens[max(0, h.start - _PLACE_REACH): h.start])
                 if place:
                     cancelled.setdefault(h.label, []).append(f"(lampu tempat umum: {min(place)})")
-                    kept[k] = _Hit(_ROAD_GROUP, "lampu tempat umum", h.start, h.end)
+                    kept[k] = _Hit(_ROAD_GROUP, _PUBLIC_LIGHTS, h.start, h.end)
         return kept, {g: tuple(dict.fromkeys(v)) for g, v in cancelled.items()}
 
-    def _built_in_hits(self, tokens: Sequence[str], forms: Sequence[_Forms], source: str | None = None
-                       ) -> list[_Hit]:
+    def _built_in_hits(self, tokens: Sequence[str], forms: Sequence[_Forms], source: str | None = None,
+                       refused: dict[str, list[str]] | None = None) -> list[_Hit]:
         """Evidence no keyword list can hold: a thing and its state far apart in one clause
         (``_STATES``: a road and its damage, a river and its pollution, the ground and its
-        movement), and for darurat violence going on now and a flood's depth in numbers."""
-        found = self._state_hits(tokens, forms, source)
+        movement), and for darurat violence going on now and a flood's depth in numbers.
+        What it reads and refuses (a repair done) is added to ``refused``."""
+        found = self._state_hits(tokens, forms, source, refused)
         if _EMERGENCY_GROUP not in self.rules.keywords:
             return found
         n = len(tokens)
@@ -1600,7 +1736,8 @@ class Classifier:
                 break
         return found
 
-    def _state_hits(self, tokens: Sequence[str], forms: Sequence[_Forms], source: str | None) -> list[_Hit]:
+    def _state_hits(self, tokens: Sequence[str], forms: Sequence[_Forms], source: str | None,
+                    refused: dict[str, list[str]] | None = None) -> list[_Hit]:
         """"jalan di dusun kami tetap saja hancur", "sungai di desa kami keruh coklat", "tanah di belakang
         rumah retak": a thing, then its state further on in the same clause (a keyword phrase allows
         only two words between), for each of ``_STATES`` whose group the rules have."""
@@ -1625,7 +1762,10 @@ class Classifier:
                         continue
                     if (_DONE.intersection(tokens[max(i + 1, j - 2): j]) and not _NOT_DONE.intersection(tokens[i: j])
                             and not _REPAIRS.isdisjoint(forms[j].long | {tokens[j]})):
-                        break  # "jalannya sudah diperbaiki": thanks, not a complaint about the road
+                        # "jalannya sudah diperbaiki": thanks, not a complaint about the road
+                        if refused is not None:
+                            refused.setdefault(state.group, []).append("(sudah diperbaiki)")
+                        break
                     found.append(_Hit(state.group, state.name, i, j))
                     break
                 else:
@@ -1801,9 +1941,10 @@ def rules_from_toml(data: Mapping[str, object]) -> RoutingRules:
     Args:
         data: ``{"groups": {key: {"keywords": [...], "negative_keywords": [...], "weight": 1.0}},
             "spam": {"keywords": [...]}, "abbreviations": {token: expansion},
-            "intake": {"min_words": 2, "typo_min_length": 6, "typo_two_edit_length": 9}}``;
-            every part but ``groups`` optional, other keys ignored. The thresholds may also
-            stand in a ``[routing]`` table; ``[intake]`` wins, as in config.toml.
+            "intake": {"min_words": 2, "typo_min_length": 6, "typo_two_edit_length": 9},
+            "routing": {"model": true}}``; every part but ``groups`` optional, other keys
+            ignored. The thresholds may also stand in the ``[routing]`` table; ``[intake]``
+            wins, as in config.toml.
 
     Returns:
         The rules.
@@ -1826,6 +1967,7 @@ def rules_from_toml(data: Mapping[str, object]) -> RoutingRules:
         abbreviations={str(k): str(v) for k, v in abbreviations.items()},
         typo_min_length=int(thresholds.get("typo_min_length", defaults.typo_min_length)),
         typo_two_edit_length=int(thresholds.get("typo_two_edit_length", defaults.typo_two_edit_length)),
+        model=bool(routing.get("model", defaults.model)),
     )
 
 

@@ -47,6 +47,12 @@ def classifier() -> Classifier:
     return Classifier(load_default_rules())
 
 
+@pytest.fixture(scope="module")
+def rules_only() -> Classifier:
+    """The keyword rules without the learned model beside them ([routing] model = false)."""
+    return Classifier(dataclasses.replace(load_default_rules(), model=False))
+
+
 def classify(classifier: Classifier, text: str, sender: str = SUBSCRIBER) -> Classification:
     return classifier.classify(text, sender)
 
@@ -585,15 +591,15 @@ def test_regency_adds_kabkota(classifier: Classifier) -> None:
     assert r.matched["kabkota"] == ("kab semarang",)
 
 
-def test_regency_only_goes_to_pelayanan_publik_too(classifier: Classifier) -> None:
-    r = classify(classifier, "Tolong perhatikan desa kami yang terisolir di Purbalingga")
+def test_regency_only_goes_to_pelayanan_publik_too(rules_only: Classifier) -> None:
+    r = classify(rules_only, "Tolong perhatikan desa kami yang terisolir di Purbalingga")
     assert r.groups == ("kabkota", "pelayanan_publik")
     assert r.regency == "Kabupaten Purbalingga"
     assert "pelayanan_publik" not in r.matched  # a fallback, not a keyword match
 
 
-def test_no_match_falls_back_to_pelayanan_publik(classifier: Classifier) -> None:
-    r = classify(classifier, "Saya mau usul agar ada lapangan olahraga di desa kami")
+def test_no_match_falls_back_to_pelayanan_publik(rules_only: Classifier) -> None:
+    r = classify(rules_only, "Saya mau usul agar ada lapangan olahraga di desa kami")
     assert r.kind == "complaint"
     assert r.groups == ("pelayanan_publik",)
     assert dict(r.matched) == {}
@@ -646,8 +652,9 @@ def test_affix_rules_on_a_small_rule_set() -> None:
 
 
 def test_phrases_allow_two_words_between_in_order() -> None:
-    # (A group without built-in evidence: infrastruktur reads a road's damage further on, below.)
-    c = Classifier(RoutingRules(keywords={"energi": ("listrik padam",)}))
+    # (A group without built-in evidence: infrastruktur reads a road's damage further on, below. The rules
+    # alone: the learned model would give "listrik ... padam" to energi where no keyword does.)
+    c = Classifier(RoutingRules(keywords={"energi": ("listrik padam",)}, model=False))
     assert c.classify("listrik padam parah", SUBSCRIBER).groups == ("energi",)
     assert c.classify("listrik ke rumah padam", SUBSCRIBER).groups == ("energi",)
     assert c.classify("listrik desa kami padam", SUBSCRIBER).groups == ("energi",)
@@ -656,7 +663,7 @@ def test_phrases_allow_two_words_between_in_order() -> None:
 
 
 def test_a_road_and_its_damage_in_one_clause_is_infrastructure() -> None:
-    c = Classifier(RoutingRules(keywords={"infrastruktur": ("jalan rusak",)}))
+    c = Classifier(RoutingRules(keywords={"infrastruktur": ("jalan rusak",)}, model=False))
     assert c.classify("jalan di desa kami sangat rusak", SUBSCRIBER).groups == ("infrastruktur",)
     explained = c.explain("sdh lapor lewat web tp jalan blm diperbaiki juga", SUBSCRIBER)
     assert explained.classification.groups == ("infrastruktur",)
@@ -910,8 +917,8 @@ def test_typo_tolerance_leaves_real_words_alone(classifier: Classifier, text: st
 
 def test_typo_tolerance_can_be_turned_off() -> None:
     keywords = {"energi": ("listrik",), "kesehatan": ("puskesmas",)}
-    on = Classifier(RoutingRules(keywords=keywords))
-    off = Classifier(RoutingRules(keywords=keywords, typo_min_length=0))
+    on = Classifier(RoutingRules(keywords=keywords, model=False))
+    off = Classifier(RoutingRules(keywords=keywords, typo_min_length=0, model=False))
     for text in ("lstrik mati", "puskesmaz tutup"):
         assert on.classify(text, SUBSCRIBER).groups != ("pelayanan_publik",)
         assert off.classify(text, SUBSCRIBER).groups == ("pelayanan_publik",)
