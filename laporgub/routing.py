@@ -826,6 +826,7 @@ _MONTHS = frozenset({"januari", "februari", "maret", "april", "mei", "juni", "ju
                      "oktober", "november", "desember", "jan", "feb", "mar", "apr", "jun", "jul", "agu", "agt", "ags",
                      "sep", "sept", "okt", "nov", "des"})
 _PAST_UNITS = frozenset({"tahun", "bulan", "minggu", "thn", "bln", *_MONTHS})
+_CHRONIC = frozenset({"berbulan", "bertahun", "menahun", "bertahun2", "berbulan2"})
 # "tahun 2019", "thn 2021": a year written out is a past event (nobody dates an emergency going on).
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
 # "kalau ada kebakaran", "jika terjadi banjir": a supposition, not an event.
@@ -1140,6 +1141,11 @@ def _context_reason(hit: _Hit, tokens: Sequence[str]) -> str | None:
             return f"(masa lalu: {t} {after[i + 1]})"
     if len(after) >= 3 and after[0] in ("sudah", "selama") and after[1].isdigit() and after[2] in _PAST_UNITS:
         return f"(sudah lama: {' '.join(after[:3])})"
+    # "terendam rob berbulan bulan", "tergenang menahun": a chronic state, not an event of these hours
+    # (days are not: "banjir sudah berhari hari" can still be going on).
+    chronic = _CHRONIC.intersection(tokens[end + 1: end + 5])
+    if chronic and not _fresh(tokens):
+        return f"(sudah lama: {min(chronic)})"
     for i in range(max(0, start - 8), min(len(tokens) - 1, end + 6)):
         if tokens[i] in ("tahun", "thn") and _YEAR.match(tokens[i + 1]):
             return f"(masa lalu: {tokens[i]} {tokens[i + 1]})"
