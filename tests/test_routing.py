@@ -1296,6 +1296,6 @@ def test_a_district_or_village_name_yields_to_the_regency_named(text: str, expec
     ("Sawah kami tergenang bertahun-tahun karena saluran buntu, tolong dinormalisasi", False),
     ("Banjir sudah berhari-hari, air masih sepinggang, warga belum dievakuasi", True),
 ])
-def test_a_chronic_state_is_no_emergency_of_these_hours(text: str, darurat: bool) -> None:
-    result = classifier().classify(text, "+6281234567890")
+def test_a_chronic_state_is_no_emergency_of_these_hours(classifier: Classifier, text: str, darurat: bool) -> None:
+    result = classifier.classify(text, "+6281234567890")
     assert ("darurat" in result.groups) is darurat, result.groups
