@@ -83,6 +83,9 @@ def features(tokens: Sequence[str], roots: Sequence[Iterable[str]]) -> dict[str,
     return found
 
 
+#: How a reason of the model starts, where keywords stand ("model: puskesmas + tutup").
+MODEL_REASON = "model: "
+
 @dataclass(frozen=True, slots=True)
 class ModelOpinion:
     """What the model says about one text.
@@ -99,7 +102,7 @@ class ModelOpinion:
     def reason(self, group: str) -> str:
         """``model: puskesmas + tutup + dokter`` (no commas: a notification lists keywords with them)."""
         words = [w for w, _ in self.reasons.get(group, ())]
-        return "model: " + (" + ".join(words) if words else "-")
+        return MODEL_REASON + (" + ".join(words) if words else "-")
 
 
 class RoutingModel:

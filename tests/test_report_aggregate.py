@@ -422,3 +422,12 @@ def test_same_figures_on_postgresql() -> None:
     finally:
         admin.execute_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         admin.close()
+
+
+def test_the_models_reasons_are_no_keywords(database: peewee.Database) -> None:
+    seed_known_month()
+    # A group the learned model chose carries its reason where keywords stand (laporgub/routing_model.py).
+    db.TicketCategory.update(keywords="jalan rusak,model: jalan + lubang").where(
+        db.TicketCategory.keywords == "jalan rusak").execute()
+    kw = [(k.keyword, k.group) for k in build(database).keywords]
+    assert ("jalan rusak", "infrastruktur") in kw and not [k for k, _ in kw if k.startswith("model:")]

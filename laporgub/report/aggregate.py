@@ -68,6 +68,7 @@ import peewee
 from laporgub import db
 from laporgub.report import sql
 from laporgub.report.periods import Month
+from laporgub.routing_model import MODEL_REASON
 from laporgub.tickets import mask_msisdn
 from laporgub.types import GROUP_KEYS, STAGES
 
@@ -622,7 +623,7 @@ GROUP BY days.day_index ORDER BY days.day_index"""
         )
 
     def keywords(self, limit: int = 20) -> tuple[KeywordCount, ...]:
-        """Top (keyword, group) pairs by complaints.
+        """Top (keyword, group) pairs by complaints (the model's reasons are not keywords).
 
         SQL counts complaints per distinct ``(group, keywords)`` string; the few
         distinct strings are split here. A (ticket, group) pair is unique, so
@@ -635,7 +636,8 @@ GROUP BY grp, keywords"""
         counts: dict[tuple[str, str], int] = {}
         for group, keywords, n in self._query(text):
             for word in dict.fromkeys(w.strip() for w in str(keywords).split(",")):
-                if word:
+                # A group the learned model chose carries its reason ("model: puskesmas + tutup"), no keyword.
+                if word and not word.startswith(MODEL_REASON):
                     counts[(word, group)] = counts.get((word, group), 0) + int(n)
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][0], kv[0][1]))[:limit]
         return tuple(KeywordCount(keyword=w, group=g, complaints=n) for (w, g), n in ranked)
