@@ -601,14 +601,16 @@ def purge_freed(tables: list[str], attempts: int = 50) -> str:
     # VACUUM FULL keeps the row versions a transaction still open elsewhere may see ("recently
     # dead"): wait (about 5 s at most) until every transaction of this database that began before
     # the erase committed has ended, as the SQLite branch waits for a reader to leave the WAL.
-    for _ in range(attempts):
+    waited_in_vain = True
+    for _ in range(attempts * 6):  # about 30 s: a loaded machine's slowest transaction
         older = database.execute_sql(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
             "AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL AND xact_start < now()").fetchone()[0]
         if not older:
+            waited_in_vain = False
             break
         time.sleep(0.1)
-    else:
+    if waited_in_vain:
         logger.warning("event=privacy_vacuum_waited_in_vain tables=%s", ",".join(tables))
     known = {m._meta.table_name for m in db.MODELS}
     for table in tables:
@@ -621,6 +623,9 @@ def purge_freed(tables: list[str], attempts: int = 50) -> str:
         database.execute_sql("VACUUM pg_catalog.pg_statistic")
     except peewee.DatabaseError as exc:
         logger.warning("event=privacy_statistics_not_vacuumed error=%s", exc)
+    if waited_in_vain:
+        return "vacuum incomplete (a transaction open since before the erase may keep old row versions until " \
+               "the next vacuum)"
     return "vacuumed"
 
 

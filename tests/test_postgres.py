@@ -280,8 +280,10 @@ def test_service_reconnects_after_its_connections_are_killed(
     modem.receive_sms("+6281234500001", "Jalan rusak parah di desa kami, mohon diperbaiki")
     assert wait_until(lambda: done(1), timeout=30)
     connections = _terminate_backends(pg_url)  # as a database restart or failover does
-    # Actors that hold one (registry, filter, responder, ...) plus a few the 14 dispatchers share (docs/scaling.md).
-    assert 5 <= connections <= 16, connections
+    # Actors that hold one (registry, filter, responder, ...) plus those the dispatchers share (docs/scaling.md):
+    # how many dispatchers were mid-burst when the backends were killed varies with the machine's load, so the
+    # bound only catches a leak (a connection per request), not a busy moment.
+    assert 5 <= connections <= 24, connections
     time.sleep(0.5)
     for i in range(3):
         modem.receive_sms(f"+628123450001{i}", f"Lampu jalan mati di RT {i}, sudah seminggu")
