@@ -584,7 +584,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{r['group_messages']} messages and {r['group_edits']} edits in category groups, "
                     f"{r['messages']} messages in all chats; {r['too_many']} answers 429")
             rows.append(Row(f"burst about events, 300 SMS/min, incidents {incidents}: category groups notify p99",
-                            r["groups_p99"], "s", SLA["notify"], "lower", "DESIGN.md notify SLA", note))
+                            r["groups_p99"], "s", SLA["notify"], "lower", "SOP notify SLA (docs/sop.md)", note))
     step("burst about events, incidents off and on", events_burst)
 
     def classify() -> None:

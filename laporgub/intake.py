@@ -4,7 +4,7 @@ Plain functions and one class over the database, no threads, so tests run it
 directly. The registry actor calls :meth:`Intake.store_sms` for every SMS a
 modem read; the modem deletes the SMS only after this returned (committed).
 
-Every inbound SMS is stored first, raw PDU included; then its kind (DESIGN.md)
+Every inbound SMS is stored first, raw PDU included; then its kind (docs/sop.md)
 decides what follows:
 
 ========== ======== ======================= ====================
@@ -296,7 +296,7 @@ class Intake:
             registered_at=now, outbound_queued=queued, sender=mask_msisdn(sender.msisdn),
         )
 
-    # -- flood control (DESIGN.md) --------------------------------------------
+    # -- flood control (docs/sop.md) --------------------------------------------
 
     def _flooding(self, msisdn: str, current: list[int], now: float) -> db.Ticket | None:
         """The latest open ticket of a number that sent more than ``flood_count`` SMS in the window."""
@@ -440,7 +440,7 @@ class Intake:
         "Lampu jalan mati 2 minggu, laporan saya kemarin kok belum ditanggapi?" from a
         number we never heard from (the earlier report went to a kelurahan, a website or
         another number) would otherwise get "not found" and no PIC would see the problem:
-        when in doubt, a complaint (DESIGN.md). A query naming a ticket number, or
+        when in doubt, a complaint (docs/sop.md). A query naming a ticket number, or
         naming no topic, stays a status query.
         """
         if result.ticket_ref or db.Ticket.select().where(db.Ticket.sender == msisdn).exists():

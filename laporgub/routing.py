@@ -1,4 +1,4 @@
-"""Sorting inbound SMS into the five kinds of DESIGN.md and complaints into groups.
+"""Sorting inbound SMS into the five kinds of docs/sop.md and complaints into groups.
 
 Everything here is a pure function of the text, the sender and the ``RoutingRules``
 (built from config.toml by the caller), compiled once by ``Classifier``; the only I/O is
@@ -61,7 +61,7 @@ message (a link, a phone number to contact, decorated letters, a reader addresse
 separate pieces of evidence, unless the message has nothing else to it ("mama minta pulsa
 ..."); and no sign of a citizen reporting them (``COMPLAINT_MARKERS``: "saya ditipu", "lapor
 ada", "desa kami"...). Such a report is a complaint and also goes to ``sosial_hukum``: when
-in doubt, a complaint (DESIGN.md). Scam signs (``_SCAM_PHRASES``, a link with a call to cash
+in doubt, a complaint (docs/sop.md). Scam signs (``_SCAM_PHRASES``, a link with a call to cash
 in, an ``.apk``, a donation to an account) make spam whatever official words the text
 borrows, unless a citizen says it happened to them (``_MARKERS_AGAINST_SCAM``); so are a job
 advert with a way to apply or a fee, and news of the reader's relative in trouble with a
@@ -120,7 +120,7 @@ __all__ = [
     "rules_from_toml",
 ]
 
-#: The kinds an inbound SMS is sorted into (DESIGN.md).
+#: The kinds an inbound SMS is sorted into (docs/sop.md, "The kinds of SMS").
 KINDS: tuple[str, ...] = ("complaint", "spam", "operator", "status_query", "too_short")
 
 #: Topic groups that keywords route to.
@@ -128,8 +128,8 @@ CATEGORY_GROUPS: tuple[str, ...] = (
     "sosial_hukum", "kesehatan", "ekonomi_industri", "darurat", "esdm_lh", "pertanian", "infrastruktur", "energi",
 )
 
-#: Every group a classification may return, in the order groups are returned (DESIGN.md's order;
-#: ``channel`` is added by the caller). Groups of the rules not listed here follow, in rules order.
+#: Every group a classification may return, in the order groups are returned (the order of
+#: docs/sop.md's group table; ``channel`` is added by the caller). Groups of the rules not listed here follow, in rules order.
 ROUTING_ORDER: tuple[str, ...] = (*CATEGORY_GROUPS, "kabkota", "pelayanan_publik")
 
 _FALLBACK_GROUP = "pelayanan_publik"
@@ -364,7 +364,7 @@ _SENDER_NOISE = re.compile(r"[\s\-().]+")
 
 
 def is_operator_sender(sender: str) -> bool:
-    """Whether ``sender`` is not a subscriber number (DESIGN.md's ``operator`` kind).
+    """Whether ``sender`` is not a subscriber number (the ``operator`` kind of docs/sop.md).
 
     Args:
         sender: the originating address as the modem reported it.
@@ -728,7 +728,7 @@ COMPLAINT_MARKERS: tuple[str, ...] = (
     "hoaks", "hoax", "palsu", "apakah benar", "benarkah", "resmi atau",
 )
 
-# Status queries (DESIGN.md): a status phrase alone decides; otherwise a mention of an
+# Status queries (docs/sop.md): a status phrase alone decides; otherwise a mention of an
 # earlier report ("laporan saya", "sudah lapor") near a question about its fate does.
 _STATUS_PHRASES = (
     "cek laporan", "cek tiket", "cek status", "cek aduan", "cek pengaduan", "status laporan", "status tiket",
