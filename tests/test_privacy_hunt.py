@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import pprint
 import logging
 import shutil
 import subprocess
@@ -188,7 +189,12 @@ def hunt(api: Any, modem: Any, botapi: Any, receiver: Receiver, log: io.StringIO
                     for r in db.InboundSms.select().order_by(db.InboundSms.id)]
         remaining["(inbound rows now: id, state, kind, pdu, text leaks)"] = rows  # type: ignore[assignment]
         remaining["(erase said)"] = [erased.stdout + erased.stderr]
-    assert {k: v for k, v in remaining.items() if v} == {}
+        with db.database.connection_context():
+            remaining["(tickets now: number, status, anonymised, updated, sender or text leaks)"] = [  # type: ignore[assignment]
+                (t.number, t.status, t.anonymised_at, t.updated_at, bool(leaks(f"{t.sender} {t.text}")))
+                for t in db.Ticket.select().order_by(db.Ticket.id)]
+    found = {k: v for k, v in remaining.items() if v}
+    assert not found, "after the erase, still found:\n" + pprint.pformat(found, width=110)
     # The record stays: the complaints and responses, masked.
     with db.database.connection_context():
         assert db.Ticket.get_by_id(neighbour.id).sender == NEIGHBOUR
