@@ -34,7 +34,7 @@ import zoneinfo
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from laporgub.exceptions import ConfigError
 from laporgub.report.settings import ReportConfig
@@ -877,6 +877,9 @@ def _tname(value: Any) -> str:
 # (or its ``kind``), given the field's metadata.
 
 
+_T = TypeVar("_T")
+
+
 def _default(f: Field[Any]) -> Any:
     if f.default is not MISSING:
         return f.default
@@ -891,7 +894,7 @@ def _read_tables(t: _Table, key: str, item: type, *, required: bool, problems: _
     before it, and its unknown keys reported."""
     items: list[Any] = []
     for entry in t.array_of_tables(key, required=required):
-        value = _read_fields(item, entry)
+        value: Any = _read_fields(item, entry)
         if check is not None:
             check(value, entry, items, problems)
         entry.finish(secrets=secrets)
@@ -983,15 +986,15 @@ def _kind(f: Field[Any]) -> str:
     return str(f.metadata.get("kind", f.type))
 
 
-def _read_fields(schema_class: type, t: _Table, given: Mapping[str, Any] | None = None,
-                 defaults: Mapping[str, Any] | None = None) -> Any:
+def _read_fields(schema_class: type[_T], t: _Table, given: Mapping[str, Any] | None = None,
+                 defaults: Mapping[str, Any] | None = None) -> _T:
     """Read table ``t`` into ``schema_class``, one key per field, in field order.
 
     ``given``: values of fields that are not keys of the table (``derived``); ``defaults``: defaults that
     differ from the field's (the keyword list a keywordless group may omit).
     """
     values: dict[str, Any] = dict(given or {})
-    for f in fields(schema_class):
+    for f in fields(cast(Any, schema_class)):
         if f.name in values:
             continue
         default = (defaults or {}).get(f.name, _default(f))
