@@ -380,8 +380,9 @@ class TelegramConfig:
     """``[telegram]``: Bot API endpoint, where the token is, admin chat, pacing."""
 
     base_url: str = option(doc="python-telegram-bot's base_url; the token is appended.", check=_check_url)
-    base_file_url: str | None = option(None, doc="python-telegram-bot's base_file_url (a local Bot API server).",
-                                       check=_check_url)
+    base_file_url: str | None = option(
+        None, doc="Where files sent to the bot are downloaded from (unset: base_url with /bot replaced by /file/bot).",
+        check=_check_url)
     token_env: str | None = option(None, doc="The bot token comes from this environment variable ...",
                                    check=_check_env_name)
     token_file: str | None = option(None, doc="... or from this file (or the systemd credential telegram_token).",
