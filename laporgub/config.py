@@ -1236,6 +1236,12 @@ def _keys(table: str, schema_class: type, *, array: bool = False) -> Iterator[Ke
                   {k: f.metadata[k] for k in _BOUND_KEYS if k in f.metadata}, array)
 
 
+def _text_doc(name: str) -> str:
+    if name not in TEXT_VARIABLES:
+        return "The centre's SMS number ($centre_number in the texts)."
+    return f"A string.Template text; variables: {' '.join('$' + v for v in sorted(TEXT_VARIABLES[name]))}."
+
+
 def schema() -> tuple[Key, ...]:
     """Every key of config.toml with its type, default, bounds and doc, in the order they are read."""
     keys: list[Key] = []
@@ -1243,10 +1249,8 @@ def schema() -> tuple[Key, ...]:
         if section.key == "groups":
             keys.extend(_keys("groups.<key>", GroupConfig))
         elif section.key == "texts":
-            keys.append(Key("texts", "centre_number", "str", REQUIRED, "The centre's SMS number ($centre_number).", {}))
-            keys.extend(Key("texts", name, "template", REQUIRED,
-                            f"Variables: {' '.join('$' + v for v in sorted(allowed))}", {})
-                        for name, allowed in TEXT_VARIABLES.items())
+            keys.extend(Key("texts", f.name, "template" if f.name in TEXT_VARIABLES else _kind(f), _default(f),
+                            _text_doc(f.name), {}) for f in fields(TextsConfig))
         elif section.schema is None:
             keys.append(Key(section.key, "*", "str", REQUIRED, section.doc, {}))
         else:

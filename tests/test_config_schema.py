@@ -164,3 +164,18 @@ def test_schema_lists_bounds_and_required_keys() -> None:
     assert by_path["api.webhooks.timeout_seconds"].array
     assert by_path["report.formats"].bounds["choices"] == ("pdf", "xlsx", "csv")
     assert by_path["modems.baudrate"].default == 115200
+
+
+def test_every_field_of_the_schema_says_only_what_the_loader_reads() -> None:
+    from dataclasses import fields
+
+    from laporgub.config import _OPTION_KEYS
+
+    def classes(schema_class: type) -> list[type]:
+        nested = [f.metadata["item"] for f in fields(schema_class) if "item" in f.metadata]
+        return [schema_class, *nested]
+
+    for section in SECTIONS:
+        for schema_class in classes(section.schema) if section.schema else []:
+            for f in fields(schema_class):
+                assert set(f.metadata) <= {"doc", *_OPTION_KEYS}, (schema_class.__name__, f.name)
