@@ -1128,7 +1128,10 @@ def _secret_refused(env: str, file: str) -> str:
     return f"secrets do not belong in config.toml; name them with {env} or {file}"
 
 
-#: The tables of config.toml in the order they are read (and their problems reported).
+#: The tables of config.toml in the order they are read (and their problems reported). A new table is a
+#: dataclass of :func:`option` fields, an entry here (with a check if its keys depend on each other) and a
+#: field of :class:`Config` with that dataclass as default; tests/test_config_schema.py then asks for its
+#: keys in config.toml and the README's table.
 SECTIONS: tuple[Section, ...] = (
     Section("service", ServiceConfig, "Where state lives, the time zone, logging, several instances.", required=True),
     Section("metrics", MetricsConfig, "The Prometheus endpoint.", required=True),
