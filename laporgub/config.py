@@ -4,8 +4,18 @@ config.toml is parsed with the standard library's :mod:`tomllib` and validated
 into frozen dataclasses at load. Every problem is collected and reported as
 one line naming the key (``groups.kesehatan.chat_id: must be an integer``),
 as Mopidy's ``ConfigSchema.deserialize`` does; nothing is read piecemeal at the
-point of use. Keys the operator is expected to set have no default; the few
-optional keys have their default next to their declaration below.
+point of use.
+
+Each key is declared once, as a dataclass field: its type is the annotation,
+its default the field's default (none: the operator must set it), and its doc,
+bounds and checks the field's metadata (:func:`option`). One generic reader
+(:func:`_read_fields`) validates any table against its dataclass, and
+:data:`SECTIONS` lists the top-level tables in the order they are read (the
+order problems are reported in). What one key cannot say for itself (the
+eleven fixed group tables, the template variables of ``[texts]``, two modems
+on one port, a reminder after its escalation) is a named check attached to its
+section. :func:`schema` lists every key, for docs and for the test that holds
+``config.toml`` and the README's table to the code.
 
 Secrets never live in config.toml: the bot token is read from the environment
 variable or the file the config names (or the systemd credential
@@ -21,13 +31,13 @@ import re
 import string
 import tomllib
 import zoneinfo
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from laporgub.exceptions import ConfigError
-from laporgub.report.settings import FORMATS, ReportConfig
+from laporgub.report.settings import ReportConfig
 from laporgub.types import GROUP_KEYS
 
 __all__ = [
@@ -35,14 +45,20 @@ __all__ = [
     "ConfigError",
     "FollowupConfig",
     "GroupConfig",
+    "Key",
     "LeaderConfig",
     "ModemConfig",
     "PicConfig",
+    "REQUIRED",
+    "SECTIONS",
     "Secret",
+    "Section",
     "SmsConfig",
     "default_config_path",
     "load_config",
+    "option",
     "parse_config",
+    "schema",
     "check_secret_files",
     "exposed_secret_file",
     "read_token",
@@ -81,95 +97,316 @@ class Listen:
         return f"{host}:{self.port}"
 
 
+# --------------------------------------------------------------------------
+# Declaring a key.
+
+
+class _Required:
+    """The default of a key the operator must set (it has none)."""
+
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+#: The "default" of a key that has none; :func:`schema` shows it as ``REQUIRED``.
+REQUIRED: Any = _Required()
+_MISSING: Any = REQUIRED
+
+#: The metadata :func:`option` accepts besides ``doc``, as the readers take them.
+_OPTION_KEYS = ("kind", "min", "max", "positive", "choices", "check", "nonempty", "nonzero", "telegram_id", "lower",
+                "min_items", "item", "item_check", "secrets", "derived")
+
+
+def option(default: Any = _MISSING, *, doc: str, default_factory: Callable[[], Any] | None = None,
+           **meta: Any) -> Any:
+    """A config key: a dataclass field with its default, its doc and how it is checked.
+
+    ``meta`` (all optional, read by the loader):
+
+    - ``min``, ``max``: bounds of a number; ``positive``: greater than 0; ``nonzero``: not 0;
+      ``telegram_id``: a Telegram user or chat id (52 bits);
+    - ``choices``: the allowed values (of a string or an integer; of each item of a list);
+    - ``check``: ``f(value) -> problem or None`` for a string;
+    - ``nonempty``: a string must not be blank (default true);
+    - ``lower``: list items are lower-cased; ``min_items``: a list must have at least this many;
+    - ``kind``: a reader other than the annotation's (``listen``, ``log_levels``, ``chat_ids``,
+      ``thresholds``, ``tables``); for ``tables`` (``[[api.webhooks]]``): ``item`` (the dataclass of one
+      entry), ``item_check`` (``f(entry, table, earlier, problems)``), ``secrets`` (keys refused, with why);
+    - ``derived``: not a key of this table (filled by the loader; the text says from where).
+    """
+    unknown = set(meta) - set(_OPTION_KEYS)
+    if unknown:
+        raise TypeError(f"unknown option metadata {sorted(unknown)}")
+    metadata = {"doc": doc, **meta}
+    if default_factory is not None:
+        return field(default_factory=default_factory, metadata=metadata)
+    if default is _MISSING:
+        return field(metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+# --------------------------------------------------------------------------
+# Checks for single values.
+
+
+def _check_listen(text: str) -> str | None:
+    try:
+        _parse_listen(text)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _parse_listen(text: str) -> Listen:
+    match = re.fullmatch(r"\[?([^\[\]]*?)\]?:(\d{1,5})", text.strip())
+    if not match:
+        raise ValueError(f"must be host:port, not {text!r}")
+    host, port = match.group(1), int(match.group(2))
+    if not 0 <= port < 65536:  # 0: any free port (tests)
+        raise ValueError(f"port must be 0-65535, not {port}")
+    if host not in ("localhost", "") and not re.fullmatch(r"[A-Za-z0-9.-]+", host):
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(f"host {host!r} is not a host name or an IP address") from None
+    return Listen(host or "0.0.0.0", port)
+
+
+def _safe_listen(text: Any) -> Listen | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return _parse_listen(text)
+    except ValueError:
+        return None
+
+
+def _check_timezone(name: str) -> str | None:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f"unknown time zone {name!r} (e.g. 'Asia/Jakarta')"
+    return None
+
+
+def _check_database(url: str) -> str | None:
+    if url.startswith("sqlite:///") or url == "sqlite:///:memory:":
+        return None
+    if re.match(r"(postgres(ql)?|postgresext|psycopg3|postgres\+pool|psycopg3\+pool)://", url):
+        return _url_password(url, "give the password in ~/.pgpass (or PGPASSFILE) of the service user")
+    return "must be a sqlite:///PATH or postgresql://... URL"
+
+
+def _check_instance(name: str) -> str | None:
+    if re.fullmatch(r"[A-Za-z0-9._:@-]{1,48}", name):
+        return None
+    return "must be 1-48 letters, digits or . _ : @ -"
+
+
+def _check_webhook_name(name: str) -> str | None:
+    if re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
+        return None
+    return "use up to 64 letters, digits, '.', '_' and '-'"
+
+
+def _check_modem_name(name: str) -> str | None:
+    if re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        return None
+    return "use letters, digits, '.', '_' and '-' only"
+
+
+#: A Telegram bot token: ``<bot id>:<35 characters>``.
+_BOT_TOKEN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
+
+
+def _url_password(url: str, instead: str) -> str | None:
+    """A problem when ``url`` carries a password (``user:secret@host`` or ``?password=``); never the value."""
+    from urllib.parse import parse_qs, urlsplit
+
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return None
+    if password or any(k.lower() in ("password", "passwd") for k in parse_qs(parts.query)):
+        return f"contains a password; secrets do not belong in config.toml ({instead})"
+    return None
+
+
+def _check_secret_path(text: str) -> str | None:
+    """A ``*_file`` key must name a file, not hold the secret itself (a bot token, for one)."""
+    if _BOT_TOKEN.search(text):
+        return ("holds a bot token, not a file name; put the token in a file (mode 0600) or a systemd "
+                "credential and name that here")
+    return None
+
+
+def _check_url(url: str) -> str | None:
+    if _BOT_TOKEN.search(url):
+        return "contains a bot token; the token is read from token_env or token_file and appended, never written here"
+    if not re.match(r"https?://[^\s/]+", url):
+        return f"must be an http(s) URL, not {url!r}"
+    return _url_password(url, "name the secret with an *_env or *_file key")
+
+
+def _check_env_name(name: str) -> str | None:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        # Not echoed: a secret put here by mistake must not reach a terminal or a log.
+        return ("must be the name of an environment variable (letters, digits and _, not starting with a "
+                "digit); the value is not shown, as it may be the secret itself")
+    return None
+
+
+def _check_clock_time(text: str) -> str | None:
+    if text.strip().lower() == "off":
+        return None
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        return f'must be a time HH:MM (e.g. "07:00") or "off", not {text!r}'
+    return None
+
+
+def _check_template(key: str, allowed: frozenset[str]) -> Callable[[str], str | None]:
+    def check(text: str) -> str | None:
+        template = string.Template(text)
+        if not template.is_valid():
+            return "invalid template: a '$' must start $name or ${name} (write $$ for a dollar sign)"
+        unknown = sorted(set(template.get_identifiers()) - allowed)
+        if unknown:
+            return (
+                f"unknown template variable(s) {', '.join('$' + u for u in unknown)}; "
+                f"allowed: {', '.join('$' + a for a in sorted(allowed))}"
+            )
+        return None
+
+    return check
+
+
+# --------------------------------------------------------------------------
+# The schema: one dataclass per table, one field per key. Fields are in the
+# order they are read, which is the order their problems are reported in.
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceConfig:
     """``[service]``: where state lives and which clock tickets use."""
 
-    database: str
-    timezone: str
-    log_level: str = "INFO"
-    #: Log level per component (``modem = "DEBUG"``), beside ``log_level`` for the rest.
-    log_levels: Mapping[str, str] = field(default_factory=dict)
-    #: An actor that does not answer the supervisor's ping this long is hung: it is
-    #: restarted, and systemd's watchdog is not fed meanwhile.
-    actor_hang_seconds: float = 90.0
-    #: This instance's id among several sharing one database (None: ``<hostname>:<pid>``); see leases.py.
-    instance: str | None = None
-    #: A dead instance's roles (sending to a chat, getUpdates) are taken over after this.
-    lease_seconds: float = 15.0
-    #: A dead instance's in-flight outbox rows (notifications, SMS, chat answers) are sent again after this.
-    claim_seconds: float = 120.0
+    database: str = option(doc="Where everything the service writes lives: sqlite:///PATH (one server) or "
+                               "postgresql://... (several instances).", check=_check_database)
+    timezone: str = option(doc="Ticket dates and the times people see are in this zone (e.g. Asia/Jakarta).",
+                           check=_check_timezone)
+    log_level: str = option("INFO", doc="DEBUG, INFO, WARNING or ERROR; logs go to stderr, one line per event.",
+                            choices=_LOG_LEVELS)
+    actor_hang_seconds: float = option(
+        90.0, doc="An actor that does not answer the supervisor's ping this long is hung: it is restarted, and "
+                  "systemd's watchdog is not fed meanwhile.", min=1.0, max=3600.0)
+    log_levels: Mapping[str, str] = option(
+        doc="Log level per component (modem = \"DEBUG\"), beside log_level for the rest.",
+        default_factory=dict, kind="log_levels")
+    instance: str | None = option(
+        None, doc="This instance's id among several sharing one database (unset: <hostname>:<pid>); see leases.py.",
+        check=_check_instance)
+    lease_seconds: float = option(
+        15.0, doc="A dead instance's roles (sending to a chat, getUpdates) are taken over after this.",
+        min=1.0, max=600.0)
+    claim_seconds: float = option(
+        120.0, doc="A dead instance's in-flight outbox rows (notifications, SMS, chat answers) are sent again "
+                   "after this.", min=5.0, max=3600.0)
 
 
 @dataclass(frozen=True, slots=True)
 class MetricsConfig:
     """``[metrics]``: the Prometheus endpoint."""
 
-    listen: Listen | None
+    listen: Listen | None = option(doc="host:port of GET /metrics.", kind="listen")
+
+
+#: Cross-field checks of one ``[[api.webhooks]]`` entry (``earlier``: the entries before it).
+def _check_webhook(hook: WebhookConfig, t: _Table, earlier: Sequence[WebhookConfig], problems: _Problems) -> None:
+    if hook.secret_env is None and hook.secret_file is None:
+        problems.add(t.path, "set secret_env (an environment variable name) or secret_file (a path)")
+    if hook.name in {h.name for h in earlier}:
+        problems.add(f"{t.path}.name", f"duplicate webhook name {hook.name!r}")
 
 
 @dataclass(frozen=True, slots=True)
 class WebhookConfig:
     """One ``[[api.webhooks]]`` entry: a website URL that receives signed ticket events."""
 
-    name: str
-    url: str
-    #: The HMAC secret comes from this environment variable or file (never from config.toml).
-    secret_env: str | None = None
-    secret_file: str | None = None
-    #: An event not delivered this long after it was queued is given up (``dead``); replay re-sends it.
-    dead_after_hours: float = 24.0
-    #: First retry after this many seconds, doubling up to ``max_backoff_seconds``.
-    initial_backoff_seconds: float = 5.0
-    max_backoff_seconds: float = 600.0
-    timeout_seconds: float = 10.0
+    name: str = option(doc="The webhook's name (replay --endpoint NAME).", check=_check_webhook_name)
+    url: str = option(doc="The http(s) URL the events are POSTed to.", check=_check_url)
+    secret_env: str | None = option(
+        None, doc="The HMAC secret comes from this environment variable (never from config.toml).",
+        check=_check_env_name)
+    secret_file: str | None = option(None, doc="... or from this file.", check=_check_secret_path)
+    dead_after_hours: float = option(
+        24.0, doc="An event not delivered this long after it was queued is given up (dead); replay re-sends it.",
+        positive=True, max=24.0 * 30)
+    initial_backoff_seconds: float = option(
+        5.0, doc="First retry after this many seconds, doubling up to max_backoff_seconds.",
+        positive=True, max=3600.0)
+    max_backoff_seconds: float = option(600.0, doc="The longest wait between retries.", positive=True, max=86400.0)
+    timeout_seconds: float = option(10.0, doc="One delivery attempt's timeout.", positive=True, max=60.0)
 
 
 @dataclass(frozen=True, slots=True)
 class ApiConfig:
     """``[api]``: the website HTTP API (docs/api.md) and its webhooks."""
 
-    listen: Listen | None = None
-    #: Largest request body accepted, in bytes (413 above it).
-    max_body_bytes: int = 65536
-    #: Requests per minute per API key (429 with Retry-After above it); bursts up to the same number.
-    rate_limit_per_minute: int = 120
-    webhooks: tuple[WebhookConfig, ...] = ()
-    #: A request's line and headers must arrive within this after the connection (or its first byte on a
-    #: kept-alive one), its body within body_timeout_seconds after the headers; else the connection is closed.
-    header_timeout_seconds: float = 10.0
-    body_timeout_seconds: float = 30.0
-    #: A kept-alive connection idle this long is closed.
-    keepalive_timeout_seconds: float = 5.0
-    #: Open connections at most; one more is answered 503 and closed (keep well below LimitNOFILE).
-    max_connections: int = 256
+    listen: Listen | None = option(None, doc="host:port of the website API (unset: no API).", kind="listen")
+    webhooks: tuple[WebhookConfig, ...] = option(
+        (), doc="Signed webhooks to the website, one [[api.webhooks]] table per receiving URL.", kind="tables",
+        item=WebhookConfig, item_check=_check_webhook,
+        secrets={"secret": "secrets do not belong in config.toml; name them with secret_env or secret_file"})
+    max_body_bytes: int = option(65536, doc="Largest request body accepted, in bytes (413 above it).",
+                                 min=1024, max=10 * 1024 * 1024)
+    rate_limit_per_minute: int = option(
+        120, doc="Requests per minute per API key (429 with Retry-After above it); bursts up to the same number.",
+        min=1, max=1_000_000)
+    header_timeout_seconds: float = option(
+        10.0, doc="A request's line and headers must arrive within this after the connection (or its first byte "
+                  "on a kept-alive one); else the connection is closed.", positive=True, max=300.0)
+    body_timeout_seconds: float = option(
+        30.0, doc="A request's body must arrive within this after its headers.", positive=True, max=600.0)
+    keepalive_timeout_seconds: float = option(5.0, doc="A kept-alive connection idle this long is closed.",
+                                              positive=True, max=300.0)
+    max_connections: int = option(
+        256, doc="Open connections at most; one more is answered 503 and closed (keep well below LimitNOFILE).",
+        min=1, max=100_000)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TelegramConfig:
     """``[telegram]``: Bot API endpoint, where the token is, admin chat, pacing."""
 
-    base_url: str
-    admin_chat_id: int
-    token_env: str | None = None
-    token_file: str | None = None
-    parse_mode: str = "HTML"  # "HTML" or "none"
-    base_file_url: str | None = None
-    #: Telegram allows about 20 messages a minute into one group, as a sliding
-    #: window: pacing evenly (one every 3.2 s, a margin for jitter) avoids retry_after penalties.
-    group_interval_seconds: float = 3.2
-    private_interval_seconds: float = 1.0
-    request_timeout_seconds: float = 5.0
+    base_url: str = option(doc="python-telegram-bot's base_url; the token is appended.", check=_check_url)
+    base_file_url: str | None = option(
+        None, doc="Where files sent to the bot are downloaded from (unset: base_url with /bot replaced by /file/bot).",
+        check=_check_url)
+    token_env: str | None = option(None, doc="The bot token comes from this environment variable ...",
+                                   check=_check_env_name)
+    token_file: str | None = option(None, doc="... or from this file (or the systemd credential telegram_token).",
+                                    check=_check_secret_path)
+    admin_chat_id: int = option(doc="The admins' chat: operator SMS, unreadable SMS, alerts.",
+                                nonzero=True, telegram_id=True)
+    parse_mode: str = option("HTML", doc='"HTML" (SMS text is escaped) or "none"; never Markdown.',
+                             choices=("HTML", "none"))
+    group_interval_seconds: float = option(
+        3.2, doc="Telegram allows about 20 messages a minute into one group, as a sliding window: pacing evenly "
+                 "(one every 3.2 s, a margin for jitter) avoids retry_after penalties.", min=0.0, max=60.0)
+    private_interval_seconds: float = option(1.0, doc="Pacing of private chats.", min=0.0, max=60.0)
+    request_timeout_seconds: float = option(5.0, doc="A Bot API request that takes longer than this is retried.",
+                                            positive=True, max=120.0)
 
 
 @dataclass(frozen=True, slots=True)
 class SlaConfig:
     """``[sla]``: the SOP's time limits per stage, in seconds."""
 
-    register_seconds: float = 9.0
-    filter_seconds: float = 27.0
-    notify_seconds: float = 9.0
-    deliver_seconds: float = 3.0
+    register_seconds: float = option(9.0, doc="Modem reports the SMS -> ticket committed.", positive=True)
+    filter_seconds: float = option(27.0, doc="Ticket committed -> categories committed.", positive=True)
+    notify_seconds: float = option(9.0, doc="Categories committed -> Bot API request sent.", positive=True)
+    deliver_seconds: float = option(3.0, doc="Bot API request sent -> Bot API answered ok.", positive=True)
 
     def as_dict(self) -> dict[str, float]:
         """Return ``{stage: seconds}`` for the four stages."""
@@ -185,51 +422,57 @@ class SlaConfig:
 class ModemConfig:
     """One ``[[modems]]`` entry."""
 
-    name: str
-    port: str
-    baudrate: int = 115200
-    pin_env: str | None = None  # name of an environment variable holding the SIM PIN
-    storage: str = "SM"
-    #: Safety net for +CMTI indications lost while the port was closed or busy.
-    sweep_interval_seconds: float = 30.0
-    command_timeout_seconds: float = 10.0
-    #: After this many failed connections in a row, the admin chat is told (once until it recovers).
-    failures_before_alert: int = 5
+    name: str = option(doc="The modem's name in logs, metrics and operator messages.", check=_check_modem_name)
+    port: str = option(doc="A device path (/dev/serial/by-id/...) or any pyserial URL (socket://host:port).")
+    baudrate: int = option(115200, doc="Serial speed.", choices=_BAUDRATES)
+    pin_env: str | None = option(None, doc="Name of an environment variable holding the SIM PIN (only if the SIM "
+                                           "asks for one).", check=_check_env_name)
+    storage: str = option("SM", doc="Message storage: SM (SIM), ME (modem), MT (both), SR or BM.",
+                          choices=("SM", "ME", "MT", "SR", "BM"))
+    sweep_interval_seconds: float = option(
+        30.0, doc="Safety net for +CMTI indications lost while the port was closed or busy.", min=0.2, max=600.0)
+    command_timeout_seconds: float = option(10.0, doc="An AT command not answered this long has failed.",
+                                            positive=True, max=120.0)
+    failures_before_alert: int = option(
+        5, doc="After this many failed connections in a row, the admin chat is told (once until it recovers).",
+        min=1, max=1000)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class GroupConfig:
     """One ``[groups.<key>]`` table."""
 
-    key: str
-    name: str
-    chat_id: int
-    keywords: tuple[str, ...] = ()
-    negative_keywords: tuple[str, ...] = ()
-    #: Factor on this group's keyword evidence (above 1 matches more readily).
-    weight: float = 1.0
+    key: str = option(doc="The group's key, one of the eleven of docs/sop.md.", derived="the table's name")
+    keywords: tuple[str, ...] = option(
+        doc="Topic keywords, lower case (channel and kabkota need none).", lower=True)
+    name: str = option(doc="The group's human name.")
+    chat_id: int = option(doc="The group's Telegram chat.", nonzero=True, telegram_id=True)
+    negative_keywords: tuple[str, ...] = option((), doc="Phrases that stop the group from matching.", lower=True)
+    weight: float = option(1.0, doc="Factor on this group's keyword evidence (above 1 matches more readily).",
+                           positive=True, max=10.0)
 
 
 @dataclass(frozen=True, slots=True)
 class PicConfig:
     """One ``[[pics]]`` entry: a person in charge who answers in Telegram."""
 
-    telegram_id: int
-    name: str
-    agency: str
-    surat_tugas: str
-    groups: tuple[str, ...]
-    admin: bool = False
+    telegram_id: int = option(doc="The PIC's Telegram user id.", min=1, telegram_id=True)
+    name: str = option(doc="The PIC's name.")
+    agency: str = option(doc="The PIC's agency, named to the citizen.")
+    surat_tugas: str = option(doc="The PIC's assignment letter (surat tugas).")
+    groups: tuple[str, ...] = option(doc="The groups whose tickets the PIC may answer (may include channel).")
+    admin: bool = option(False, doc="May act on any ticket.")
 
 
 @dataclass(frozen=True, slots=True)
 class LeaderConfig:
     """One ``[[leaders]]`` entry: a chat that receives complaints of its groups and regencies."""
 
-    name: str
-    chat_id: int
-    groups: tuple[str, ...] = ()  # "*" means every group
-    regencies: tuple[str, ...] = ()
+    name: str = option(doc="The leader's name.")
+    chat_id: int = option(doc="The leader's Telegram chat.", nonzero=True, telegram_id=True)
+    groups: tuple[str, ...] = option((), doc='Groups whose complaints this chat receives ("*" means every group).')
+    regencies: tuple[str, ...] = option((), doc="Regencies/cities whose complaints this chat receives "
+                                                "(Kabupaten X, Kota X).")
 
     def wants(self, groups: tuple[str, ...], regency: str | None) -> bool:
         """Whether a complaint routed to ``groups`` and naming ``regency`` goes to this leader."""
@@ -242,20 +485,18 @@ class LeaderConfig:
 class IntakeConfig:
     """``[intake]``: how inbound SMS become tickets."""
 
-    #: An incomplete multipart SMS is registered anyway after this wait.
-    concat_wait_minutes: float = 10.0
-    #: Flood control: more than flood_count SMS from one number within
-    #: flood_window_minutes become follow-ups of its latest open ticket.
-    flood_count: int = 5
-    flood_window_minutes: float = 10.0
-    #: Follow-ups of one ticket are posted together, at most this often.
-    followup_interval_minutes: float = 3.0
-    #: Fewer meaningful words than this make an SMS "too short".
-    min_words: int = 2
-    #: Typo tolerance: words shorter than this are never read as a misspelt keyword (0: off) ...
-    typo_min_length: int = 6
-    #: ... and from this length on, two typing errors are forgiven.
-    typo_two_edit_length: int = 9
+    concat_wait_minutes: float = option(10.0, doc="An incomplete multipart SMS is registered anyway after this wait.",
+                                        positive=True)
+    flood_count: int = option(5, doc="Flood control: more than flood_count SMS from one number within "
+                                     "flood_window_minutes become follow-ups of its latest open ticket.", min=1)
+    flood_window_minutes: float = option(10.0, doc="See flood_count.", positive=True)
+    followup_interval_minutes: float = option(
+        3.0, doc="Follow-ups of one ticket are posted together, at most this often.", min=0.0, max=120.0)
+    min_words: int = option(2, doc='Fewer meaningful words than this make an SMS "too short".', min=1, max=10)
+    typo_min_length: int = option(
+        6, doc="Typo tolerance: words shorter than this are never read as a misspelt keyword (0: off).",
+        min=0, max=30)
+    typo_two_edit_length: int = option(9, doc="From this length on, two typing errors are forgiven.", min=2, max=40)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,33 +504,37 @@ class RoutingConfig:
     """``[abbreviations]``: SMS spellings to read as words, added to the shipped dictionary;
     ``[routing]``: the learned model beside the keyword rules."""
 
-    abbreviations: Mapping[str, str] = field(default_factory=dict)
-    #: The learned model chooses the groups of a complaint no keyword routes (instead of
-    #: pelayanan_publik) and drops a group resting on one shipped keyword it finds unlikely.
-    model: bool = True
+    abbreviations: Mapping[str, str] = option(doc="SMS spellings to read as words.", default_factory=dict,
+                                              derived="the [abbreviations] table")
+    model: bool = option(True, doc="The learned model chooses the groups of a complaint no keyword routes (instead "
+                                   "of pelayanan_publik) and drops a group resting on one shipped keyword it finds "
+                                   "unlikely.")
 
 
 @dataclass(frozen=True, slots=True)
 class SpamConfig:
     """``[spam]``: phrases that mark promotions and fraud."""
 
-    keywords: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = option((), doc="Phrases that mark promotions and fraud.", lower=True)
 
 
 @dataclass(frozen=True, slots=True)
 class FollowupConfig:
     """``[followup]``: monitoring of follow-up and completion (the SOP asks PICs and admins to watch it)."""
 
-    #: A complaint without a PIC response this long gets a reminder in its groups (0: no reminders).
-    reminder_hours: float = 24.0
-    #: ... and this long, it is escalated to its leaders' chats and the admin chat (0: no escalation).
-    escalate_hours: float = 72.0
-    #: Daily digest of each group's unfinished tickets at this service-time ``HH:MM`` ("off": none).
-    digest_time: str = "07:00"
-    #: At most this many tickets listed per digest (the rest are counted).
-    digest_max_tickets: int = 50
-    #: How often the monitor looks for due steps.
-    check_interval_seconds: float = 60.0
+    reminder_hours: float = option(
+        24.0, doc="A complaint without a PIC response this long gets a reminder in its groups (0: no reminders).",
+        min=0.0, max=24.0 * 60)
+    escalate_hours: float = option(
+        72.0, doc="... and this long, it is escalated to its leaders' chats and the admin chat (0: no escalation).",
+        min=0.0, max=24.0 * 60)
+    digest_time: str = option(
+        "07:00", doc='Daily digest of each group\'s unfinished tickets at this service-time HH:MM ("off": none).',
+        check=_check_clock_time)
+    digest_max_tickets: int = option(50, doc="At most this many tickets listed per digest (the rest are counted).",
+                                     min=1, max=500)
+    check_interval_seconds: float = option(60.0, doc="How often the monitor looks for due steps.",
+                                           min=1.0, max=3600.0)
 
     @property
     def digest_at(self) -> tuple[int, int] | None:
@@ -304,53 +549,47 @@ class FollowupConfig:
 class SmsConfig:
     """``[sms]``: what the centre may send by SMS (only to Indonesian mobile numbers; see laporgub/smsguard.py)."""
 
-    #: SMS to one number within 24 hours; further ones are refused (logged, counted, admins told once a day).
-    max_per_number_per_day: int = 20
-    #: SMS in total within 24 hours.
-    max_per_day: int = 2000
-    #: Every SMS is cut to at most this many parts.
-    max_parts: int = 6
-    #: A PIC's reply to the citizen is cut to this many parts; its end tells the citizen to send CEK <ticket>.
-    reply_max_parts: int = 3
+    max_per_number_per_day: int = option(
+        20, doc="SMS to one number within 24 hours; further ones are refused (logged, counted, admins told once a "
+                "day).", min=1, max=10_000)
+    max_per_day: int = option(2000, doc="SMS in total within 24 hours.", min=1, max=10_000_000)
+    max_parts: int = option(6, doc="Every SMS is cut to at most this many parts.", min=1, max=20)
+    reply_max_parts: int = option(
+        3, doc="A PIC's reply to the citizen is cut to this many parts; its end tells the citizen to send CEK "
+               "<ticket>.", min=1, max=20)
 
 
 @dataclass(frozen=True, slots=True)
 class IncidentsConfig:
     """``[incidents]``: complaints about one event linked into one incident (laporgub/incidents.py)."""
 
-    #: Link complaints at all (false: every complaint is notified on its own, as before).
-    enabled: bool = True
-    #: An incident takes reports for this long after its latest one; then it ends.
-    window_hours: float = 6.0
-    #: How alike a report must be to one of the incident's (0..1; higher links less).
-    similarity: float = 0.55
-    #: The incident's message in a group is edited at most this often.
-    edit_interval_seconds: float = 30.0
-    #: A short new message when the number of reports reaches each of these.
-    thresholds: tuple[int, ...] = (5, 20, 50, 100)
+    enabled: bool = option(True, doc="Link complaints at all (false: every complaint is notified on its own).")
+    window_hours: float = option(6.0, doc="An incident takes reports for this long after its latest one; then it "
+                                          "ends.", min=0.25, max=72.0)
+    similarity: float = option(0.55, doc="How alike a report must be to one of the incident's (0..1; higher links "
+                                         "less).", min=0.1, max=1.0)
+    edit_interval_seconds: float = option(30.0, doc="The incident's message in a group is edited at most this often.",
+                                          min=5.0, max=3600.0)
+    thresholds: tuple[int, ...] = option(
+        (5, 20, 50, 100), doc="A short new message when the number of reports reaches each of these (increasing, "
+                              "at least 2).", kind="thresholds")
 
 
 @dataclass(frozen=True, slots=True)
 class PrivacyConfig:
     """``[privacy]``: personal data (UU 27/2022): how long citizens' numbers are kept."""
 
-    #: A closed ticket last updated this many months ago loses the citizen's number (figures stay for reports).
-    retention_months: int = 24
-    #: Audit log entries older than this many months are deleted (0: kept for ever).
-    audit_retention_months: int = 0
-    #: The secret keying stored request hashes comes from this environment variable or file (never from
-    #: config.toml); without either, the systemd credential ``request_hash_key``, else one derived from the token.
-    hash_key_env: str | None = None
-    hash_key_file: str | None = None
-
-
-def _check_clock_time(text: str) -> str | None:
-    if text.strip().lower() == "off":
-        return None
-    m = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())
-    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
-        return f'must be a time HH:MM (e.g. "07:00") or "off", not {text!r}'
-    return None
+    retention_months: int = option(
+        24, doc="A closed ticket last updated this many months ago loses the citizen's number (figures stay for "
+                "reports).", min=1, max=240)
+    audit_retention_months: int = option(
+        0, doc="Audit log entries older than this many months are deleted (0: kept for ever; else at least "
+               "retention_months).", min=0, max=600)
+    hash_key_env: str | None = option(
+        None, doc="The secret keying stored request hashes comes from this environment variable or file (never "
+                  "from config.toml); without either, the systemd credential request_hash_key, else one derived "
+                  "from the token.", check=_check_env_name)
+    hash_key_file: str | None = option(None, doc="See hash_key_env.", check=_check_secret_path)
 
 
 #: Template variables each text may use (``$name``), checked at load.
@@ -441,8 +680,6 @@ class Config:
 # --------------------------------------------------------------------------
 # The validating reader: every problem is collected, with the key's path.
 
-_MISSING: Any = object()
-
 
 class _Problems:
     def __init__(self) -> None:
@@ -450,6 +687,17 @@ class _Problems:
 
     def add(self, path: str, message: str) -> None:
         self.lines.append(f"{path}: {message}")
+
+
+def did_you_mean(hints: Sequence[str]) -> str:
+    """The hint after a problem with an unknown name: `` Did you mean 'x'?`` (or 'x' or 'y'), or nothing."""
+    quoted = " or ".join(f"'{h}'" for h in hints)
+    return f" Did you mean {quoted}?" if hints else ""
+
+
+def _closest(word: str, names: Iterable[str], *, cutoff: float = 0.6) -> list[str]:
+    """The one name most like ``word`` (a typo's likely intent), if any is close enough."""
+    return difflib.get_close_matches(word, list(names), n=1, cutoff=cutoff)
 
 
 class _Table:
@@ -472,7 +720,7 @@ class _Table:
             self.problems.add(self._key(key), "missing (required)")
         return default
 
-    def str(
+    def read_str(
         self,
         key: str,
         default: Any = _MISSING,
@@ -499,8 +747,8 @@ class _Table:
                 self.problems.add(self._key(key), message)
         return value
 
-    def int(self, key: str, default: Any = _MISSING, *, min: int | None = None, max: int | None = None,
-            choices: tuple[int, ...] | None = None, nonzero: bool = False, telegram_id: bool = False) -> Any:
+    def read_int(self, key: str, default: Any = _MISSING, *, min: int | None = None, max: int | None = None,
+                 choices: tuple[int, ...] | None = None, nonzero: bool = False, telegram_id: bool = False) -> Any:
         value = self._get(key, default)
         if value is default:
             return value
@@ -522,8 +770,8 @@ class _Table:
             self.problems.add(self._key(key), "must not be 0")
         return value
 
-    def float(self, key: str, default: Any = _MISSING, *, min: float | None = None,
-              max: float | None = None, positive: bool = False) -> Any:
+    def read_float(self, key: str, default: Any = _MISSING, *, min: float | None = None,
+                   max: float | None = None, positive: bool = False) -> Any:
         value = self._get(key, default)
         if value is default:
             return value
@@ -539,7 +787,7 @@ class _Table:
             self.problems.add(self._key(key), f"must be at most {max:g}, not {value:g}")
         return value
 
-    def bool(self, key: str, default: Any = _MISSING) -> Any:
+    def read_bool(self, key: str, default: Any = _MISSING) -> Any:
         value = self._get(key, default)
         if value is default:
             return value
@@ -548,21 +796,29 @@ class _Table:
             return False
         return value
 
-    def str_list(self, key: str, default: Any = _MISSING, *, lower: bool = False) -> Any:
+    def read_str_list(self, key: str, default: Any = _MISSING, *, lower: bool = False,
+                      choices: tuple[str, ...] | None = None, min_items: int = 0) -> Any:
         value = self._get(key, default)
         if value is default:
             return value
+        items: list[str] = []
         if not isinstance(value, list):
             self.problems.add(self._key(key), f"must be a list of strings, not {_tname(value)}")
-            return ()
-        items: list[str] = []
-        for i, item in enumerate(value):
-            if not isinstance(item, str):
-                self.problems.add(f"{self._key(key)}[{i}]", f"must be a string, not {_tname(item)}")
-            elif not item.strip():
-                self.problems.add(f"{self._key(key)}[{i}]", "must not be empty")
-            else:
-                items.append(item.strip().lower() if lower else item.strip())
+        else:
+            for i, item in enumerate(value):
+                if not isinstance(item, str):
+                    self.problems.add(f"{self._key(key)}[{i}]", f"must be a string, not {_tname(item)}")
+                elif not item.strip():
+                    self.problems.add(f"{self._key(key)}[{i}]", "must not be empty")
+                else:
+                    items.append(item.strip().lower() if lower else item.strip())
+        if choices is not None:
+            for i, item in enumerate(items):  # i counts the items kept
+                if item not in choices:
+                    self.problems.add(f"{self._key(key)}[{i}]",
+                                      f"must be one of {', '.join(repr(c) for c in choices)}, not {item!r}")
+        if len(items) < min_items:
+            self.problems.add(self._key(key), "must not be empty")
         return tuple(items)
 
     def table(self, key: str, *, required: bool = True) -> _Table:
@@ -597,9 +853,7 @@ class _Table:
             if secrets and key in secrets:
                 self.problems.add(self._key(key), secrets[key])
                 continue
-            hint = difflib.get_close_matches(key, sorted(self.seen), n=1, cutoff=0.6)
-            suffix = f" Did you mean '{hint[0]}'?" if hint else ""
-            self.problems.add(self._key(key), f"unknown config key.{suffix}")
+            self.problems.add(self._key(key), f"unknown config key.{did_you_mean(_closest(key, sorted(self.seen)))}")
 
 
 #: Telegram user and chat ids have at most 52 significant bits (the Bot API's own promise).
@@ -620,108 +874,310 @@ def _tname(value: Any) -> str:
 
 
 # --------------------------------------------------------------------------
-# Checks for single values.
+# The generic reader: one per kind of key, chosen by the field's annotation
+# (or its ``kind``), given the field's metadata.
 
 
-def _check_listen(text: str) -> str | None:
-    try:
-        _parse_listen(text)
-    except ValueError as exc:
-        return str(exc)
-    return None
+_T = TypeVar("_T")
 
 
-def _parse_listen(text: str) -> Listen:
-    match = re.fullmatch(r"\[?([^\[\]]*?)\]?:(\d{1,5})", text.strip())
-    if not match:
-        raise ValueError(f"must be host:port, not {text!r}")
-    host, port = match.group(1), int(match.group(2))
-    if not 0 <= port < 65536:  # 0: any free port (tests)
-        raise ValueError(f"port must be 0-65535, not {port}")
-    if host not in ("localhost", "") and not re.fullmatch(r"[A-Za-z0-9.-]+", host):
-        try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            raise ValueError(f"host {host!r} is not a host name or an IP address") from None
-    return Listen(host or "0.0.0.0", port)
+def _default(f: Field[Any]) -> Any:
+    if f.default is not MISSING:
+        return f.default
+    if f.default_factory is not MISSING:
+        return f.default_factory()
+    return _MISSING
 
 
-def _check_timezone(name: str) -> str | None:
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return f"unknown time zone {name!r} (e.g. 'Asia/Jakarta')"
-    return None
+def _read_tables(t: _Table, key: str, item: type, *, required: bool, problems: _Problems,
+                 check: Callable[..., None] | None = None, secrets: Mapping[str, str] | None = None) -> tuple[Any, ...]:
+    """An array of tables (``[[modems]]``, ``[[api.webhooks]]``): each entry read, checked against the ones
+    before it, and its unknown keys reported."""
+    items: list[Any] = []
+    for entry in t.array_of_tables(key, required=required):
+        value: Any = _read_fields(item, entry)
+        if check is not None:
+            check(value, entry, items, problems)
+        entry.finish(secrets=secrets)
+        items.append(value)
+    return tuple(items)
 
 
-def _check_database(url: str) -> str | None:
-    if url.startswith("sqlite:///") or url == "sqlite:///:memory:":
-        return None
-    if re.match(r"(postgres(ql)?|postgresext|psycopg3|postgres\+pool|psycopg3\+pool)://", url):
-        return _url_password(url, "give the password in ~/.pgpass (or PGPASSFILE) of the service user")
-    return "must be a sqlite:///PATH or postgresql://... URL"
+def _read_log_levels(t: _Table, key: str, default: Any, meta: Mapping[str, Any]) -> dict[str, str]:
+    """``[service.log_levels]``: a level per component or logger name."""
+    table = t.table(key, required=False)
+    levels: dict[str, str] = {}
+    for name in list(table.data):
+        level = table.read_str(name, choices=_LOG_LEVELS)
+        if name not in LOG_COMPONENTS and not name.startswith("laporgub"):
+            # Any other logger name is a library's (third-party loggers log at WARNING unless named
+            # here); a name close to one of ours is a typo.
+            hint = _closest(name, LOG_COMPONENTS, cutoff=0.75)
+            if hint or not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*", name):
+                t.problems.add(f"{table.path}.{name}", f"unknown component (one of {', '.join(LOG_COMPONENTS)}, "
+                                                       f"or a logger name such as 'laporgub.intake' or "
+                                                       f"'fontTools').{did_you_mean(hint)}")
+                continue
+        levels[LOG_COMPONENTS.get(name, name)] = level
+    return levels
 
 
-#: A Telegram bot token: ``<bot id>:<35 characters>``.
-_BOT_TOKEN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
+def _read_thresholds(t: _Table, key: str, default: Any, meta: Mapping[str, Any]) -> tuple[int, ...]:
+    """``[incidents] thresholds``: increasing report counts of at least 2."""
+    value = t._get(key, list(default))
+    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        t.problems.add(t._key(key), f"must be a list of integers, not {_tname(value)}")
+        return tuple(default)
+    if any(v < 2 for v in value) or list(value) != sorted(set(value)):
+        t.problems.add(t._key(key), f"must be increasing counts of at least 2, not {value}")
+        return tuple(default)
+    return tuple(value)
 
 
-def _url_password(url: str, instead: str) -> str | None:
-    """A problem when ``url`` carries a password (``user:secret@host`` or ``?password=``); never the value."""
-    from urllib.parse import parse_qs, urlsplit
-
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return None
-    if password or any(k.lower() in ("password", "passwd") for k in parse_qs(parts.query)):
-        return f"contains a password; secrets do not belong in config.toml ({instead})"
-    return None
-
-
-def _check_secret_path(text: str) -> str | None:
-    """A ``*_file`` key must name a file, not hold the secret itself (a bot token, for one)."""
-    if _BOT_TOKEN.search(text):
-        return ("holds a bot token, not a file name; put the token in a file (mode 0600) or a systemd "
-                "credential and name that here")
-    return None
+def _read_chat_ids(t: _Table, key: str, default: Any, meta: Mapping[str, Any]) -> tuple[int, ...]:
+    """A list of Telegram chat ids (``[report] extra_chat_ids``)."""
+    value = t._get(key, list(default))
+    chats: list[int] = []
+    if not isinstance(value, list):
+        t.problems.add(t._key(key), f"must be a list of chat ids, not {_tname(value)}")
+        return ()
+    for i, chat in enumerate(value):
+        if isinstance(chat, bool) or not isinstance(chat, int) or chat == 0:
+            t.problems.add(f"{t._key(key)}[{i}]", "must be a non-zero integer chat id")
+        elif not _telegram_id_ok(chat):
+            t.problems.add(f"{t._key(key)}[{i}]", _TELEGRAM_ID_PROBLEM.format(value=chat))
+        else:
+            chats.append(chat)
+    return tuple(chats)
 
 
-def _check_url(url: str) -> str | None:
-    if _BOT_TOKEN.search(url):
-        return "contains a bot token; the token is read from token_env or token_file and appended, never written here"
-    if not re.match(r"https?://[^\s/]+", url):
-        return f"must be an http(s) URL, not {url!r}"
-    return _url_password(url, "name the secret with an *_env or *_file key")
+def _read_listen(t: _Table, key: str, default: Any, meta: Mapping[str, Any]) -> Listen | None:
+    return _safe_listen(t.read_str(key, default, check=_check_listen))
 
 
-def _check_env_name(name: str) -> str | None:
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-        # Not echoed: a secret put here by mistake must not reach a terminal or a log.
-        return ("must be the name of an environment variable (letters, digits and _, not starting with a "
-                "digit); the value is not shown, as it may be the secret itself")
-    return None
+def _read_nested_tables(t: _Table, key: str, default: Any, meta: Mapping[str, Any]) -> tuple[Any, ...]:
+    return _read_tables(t, key, meta["item"], required=default is _MISSING, problems=t.problems,
+                        check=meta.get("item_check"), secrets=meta.get("secrets"))
 
 
-def _check_template(key: str, allowed: frozenset[str]) -> Callable[[str], str | None]:
-    def check(text: str) -> str | None:
-        template = string.Template(text)
-        if not template.is_valid():
-            return "invalid template: a '$' must start $name or ${name} (write $$ for a dollar sign)"
-        unknown = sorted(set(template.get_identifiers()) - allowed)
-        if unknown:
-            return (
-                f"unknown template variable(s) {', '.join('$' + u for u in unknown)}; "
-                f"allowed: {', '.join('$' + a for a in sorted(allowed))}"
-            )
-        return None
+def _simple(method: Callable[..., Any], *options: str) -> Callable[[_Table, str, Any, Mapping[str, Any]], Any]:
+    def read(t: _Table, key: str, default: Any, meta: Mapping[str, Any]) -> Any:
+        return method(t, key, default, **{name: meta[name] for name in options if name in meta})
 
-    return check
+    return read
+
+
+#: The reader of each kind of key: the annotation's type, or the field's ``kind``.
+_READERS: dict[str, Callable[[_Table, str, Any, Mapping[str, Any]], Any]] = {
+    "str": _simple(_Table.read_str, "choices", "nonempty", "check"),
+    "str | None": _simple(_Table.read_str, "choices", "nonempty", "check"),
+    "int": _simple(_Table.read_int, "min", "max", "choices", "nonzero", "telegram_id"),
+    "float": _simple(_Table.read_float, "min", "max", "positive"),
+    "bool": _simple(_Table.read_bool),
+    "tuple[str, ...]": _simple(_Table.read_str_list, "lower", "choices", "min_items"),
+    "listen": _read_listen,
+    "log_levels": _read_log_levels,
+    "thresholds": _read_thresholds,
+    "chat_ids": _read_chat_ids,
+    "tables": _read_nested_tables,
+}
+
+
+def _kind(f: Field[Any]) -> str:
+    return str(f.metadata.get("kind", f.type))
+
+
+def _read_fields(schema_class: type[_T], t: _Table, given: Mapping[str, Any] | None = None,
+                 defaults: Mapping[str, Any] | None = None) -> _T:
+    """Read table ``t`` into ``schema_class``, one key per field, in field order.
+
+    ``given``: values of fields that are not keys of the table (``derived``); ``defaults``: defaults that
+    differ from the field's (the keyword list a keywordless group may omit).
+    """
+    values: dict[str, Any] = dict(given or {})
+    for f in fields(cast(Any, schema_class)):
+        if f.name in values:
+            continue
+        default = (defaults or {}).get(f.name, _default(f))
+        values[f.name] = _READERS[_kind(f)](t, f.name, default, f.metadata)
+    return schema_class(**values)
 
 
 # --------------------------------------------------------------------------
-# The schema.
+# The top-level tables, in the order they are read, with the checks that
+# concern more than one key.
+
+
+@dataclass(frozen=True)
+class Section:
+    """A top-level table of config.toml (or an array of tables, ``[[modems]]``)."""
+
+    key: str
+    #: The dataclass whose fields are the table's keys (None: the table is free-form, read by ``read``).
+    schema: type | None
+    doc: str
+    required: bool = False
+    #: ``[[key]]``: an array of tables, each read into ``schema``.
+    array: bool = False
+    #: Keys refused with the reason (secrets never live in config.toml).
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    #: ``check(value, table, loaded, problems)`` after the keys are read (for an array, per entry, with
+    #: ``loaded`` the entries before it); ``loaded`` holds the sections read so far, by key.
+    check: Callable[..., None] | None = None
+    #: Reads the whole table instead of the generic reader: ``read(table, loaded, problems)``.
+    read: Callable[[_Table, Mapping[str, Any], _Problems], Any] | None = None
+
+
+def _check_telegram(telegram: TelegramConfig, t: _Table, loaded: Mapping[str, Any], problems: _Problems) -> None:
+    if telegram.token_env is None and telegram.token_file is None:
+        problems.add("telegram", "set token_env (an environment variable name) or token_file (a path)")
+
+
+def _check_modem(modem: ModemConfig, m: _Table, earlier: Sequence[ModemConfig], problems: _Problems) -> None:
+    if modem.name in {other.name for other in earlier}:
+        problems.add(f"{m.path}.name", f"duplicate modem name {modem.name!r}")
+    same = [other for other in earlier if _same_port(other.port, modem.port)]
+    if isinstance(modem.port, str) and modem.port.strip() and same:
+        problems.add(f"{m.path}.port", f"{modem.port!r} is also the port of modem {same[0].name!r}: two "
+                                       "readers on one modem take each other's SMS and answers; give each modem "
+                                       "its own port")
+
+
+def _read_groups(t: _Table, loaded: Mapping[str, Any], problems: _Problems) -> dict[str, GroupConfig]:
+    """``[groups.<key>]``: exactly the eleven groups of docs/sop.md, each a table."""
+    groups: dict[str, GroupConfig] = {}
+    for key in GROUP_KEYS:
+        if key not in t.data:
+            t.seen.add(key)
+            problems.add(f"groups.{key}", f"missing: every group needs a table (the {len(GROUP_KEYS)} groups are "
+                                          f"{', '.join(GROUP_KEYS)}; see docs/sop.md)")
+            continue
+        g = t.table(key)
+        group = _read_fields(GroupConfig, g, given={"key": key},
+                             defaults={"keywords": ()} if key in _KEYWORDLESS_GROUPS else None)
+        if not isinstance(group.keywords, tuple):  # missing, already reported
+            group = replace(group, keywords=())
+        groups[key] = group
+        g.finish()
+    for key in t.data:
+        if key not in GROUP_KEYS:
+            t.seen.add(key)
+            problems.add(f"groups.{key}", f"unknown group; the {len(GROUP_KEYS)} group keys are fixed: "
+                                          f"{', '.join(GROUP_KEYS)}.{did_you_mean(_closest(key, GROUP_KEYS))}")
+    return groups
+
+
+def _check_pic(pic: PicConfig, p: _Table, earlier: Sequence[PicConfig], problems: _Problems) -> None:
+    _check_group_refs(p, "groups", pic.groups, problems, allow_star=False)
+    if pic.telegram_id in {other.telegram_id for other in earlier}:
+        problems.add(f"{p.path}.telegram_id", f"duplicate PIC telegram_id {pic.telegram_id}")
+
+
+def _check_leader(leader: LeaderConfig, ld: _Table, earlier: Sequence[LeaderConfig], problems: _Problems) -> None:
+    _check_group_refs(ld, "groups", leader.groups, problems, allow_star=True)
+    _check_regencies(ld, leader.regencies, problems)
+
+
+def _read_abbreviations(t: _Table, loaded: Mapping[str, Any], problems: _Problems) -> dict[str, str]:
+    """``[abbreviations]``: any SMS spelling (a key) = the words it stands for."""
+    abbreviations = {}
+    for key in list(t.data):
+        value = t.read_str(key)
+        if isinstance(value, str) and value.strip():
+            abbreviations[key.strip().lower()] = value.strip().lower()
+    return abbreviations
+
+
+def _read_routing(t: _Table, loaded: Mapping[str, Any], problems: _Problems) -> RoutingConfig:
+    return _read_fields(RoutingConfig, t, given={"abbreviations": loaded["abbreviations"]})
+
+
+def _check_report(report: ReportConfig, t: _Table, loaded: Mapping[str, Any], problems: _Problems) -> None:
+    if report.enabled and not ((report.send_to_leaders and loaded["leaders"]) or report.extra_chat_ids):
+        problems.add("report", "no recipients: add [[leaders]] or report.extra_chat_ids, or set enabled = false")
+
+
+def _check_followup(followup: FollowupConfig, t: _Table, loaded: Mapping[str, Any], problems: _Problems) -> None:
+    if 0 < followup.escalate_hours <= followup.reminder_hours:
+        problems.add("followup.escalate_hours",
+                     f"must be greater than reminder_hours ({followup.reminder_hours:g}), "
+                     f"not {followup.escalate_hours:g}")
+
+
+def _check_privacy(privacy: PrivacyConfig, t: _Table, loaded: Mapping[str, Any], problems: _Problems) -> None:
+    if 0 < privacy.audit_retention_months < privacy.retention_months:
+        problems.add("privacy.audit_retention_months",
+                     f"must be 0 or at least retention_months ({privacy.retention_months}), "
+                     f"not {privacy.audit_retention_months}")
+
+
+def _check_sms(sms: SmsConfig, t: _Table, loaded: Mapping[str, Any], problems: _Problems) -> None:
+    if sms.reply_max_parts > sms.max_parts:
+        problems.add("sms.reply_max_parts", f"must be at most max_parts ({sms.max_parts}), not {sms.reply_max_parts}")
+
+
+def _read_texts(t: _Table, loaded: Mapping[str, Any], problems: _Problems) -> TextsConfig:
+    """``[texts]``: every template required, each checked against the variables it may use."""
+    return TextsConfig(
+        centre_number=t.read_str("centre_number"),
+        **{key: t.read_str(key, check=_check_template(key, allowed)) for key, allowed in TEXT_VARIABLES.items()},
+    )
+
+
+def _secret_refused(env: str, file: str) -> str:
+    return f"secrets do not belong in config.toml; name them with {env} or {file}"
+
+
+#: The tables of config.toml in the order they are read (and their problems reported). A new table is a
+#: dataclass of :func:`option` fields, an entry here (with a check if its keys depend on each other) and a
+#: field of :class:`Config` with that dataclass as default; tests/test_config_schema.py then asks for its
+#: keys in config.toml and the README's table.
+SECTIONS: tuple[Section, ...] = (
+    Section("service", ServiceConfig, "Where state lives, the time zone, logging, several instances.", required=True),
+    Section("metrics", MetricsConfig, "The Prometheus endpoint.", required=True),
+    Section("api", ApiConfig, "The website HTTP API and its webhooks (docs/api.md)."),
+    Section("telegram", TelegramConfig, "Bot API endpoint, where the token is, admin chat, pacing.", required=True,
+            secrets={"token": _secret_refused("token_env", "token_file")}, check=_check_telegram),
+    Section("sla", SlaConfig, "The SOP's time limits per stage, in seconds."),
+    Section("intake", IntakeConfig, "How inbound SMS become tickets."),
+    Section("modems", ModemConfig, "One table per GSM modem.", required=True, array=True,
+            secrets={"pin": "secrets do not belong in config.toml; name an environment variable with pin_env"},
+            check=_check_modem),
+    Section("groups", GroupConfig, "The eleven Telegram groups of the SOP, [groups.<key>].", required=True,
+            read=_read_groups),
+    Section("pics", PicConfig, "Persons in charge who answer in Telegram.", array=True, check=_check_pic),
+    Section("leaders", LeaderConfig, "Chats that receive the complaints of their groups and regencies.", array=True,
+            check=_check_leader),
+    Section("spam", SpamConfig, "Phrases that mark promotions and fraud."),
+    Section("abbreviations", None, "SMS spellings to read as words (spelling = \"words\").",
+            read=_read_abbreviations),
+    Section("routing", RoutingConfig, "The learned model beside the keyword rules.", read=_read_routing),
+    Section("report", ReportConfig, "The monthly report (docs/report.md).", check=_check_report),
+    Section("followup", FollowupConfig, "Reminders, escalation and daily digests.", check=_check_followup),
+    Section("privacy", PrivacyConfig, "Personal data (docs/privacy.md).",
+            secrets={"hash_key": _secret_refused("hash_key_env", "hash_key_file")}, check=_check_privacy),
+    Section("sms", SmsConfig, "What the centre may send by SMS.", check=_check_sms),
+    Section("incidents", IncidentsConfig, "Complaints about one event linked into one incident (docs/incidents.md)."),
+    Section("texts", TextsConfig, "What the service says, as string.Template texts ($ticket).", required=True,
+            read=_read_texts),
+)
+
+
+def _read_section(section: Section, root: _Table, loaded: Mapping[str, Any], problems: _Problems) -> Any:
+    if section.array:
+        assert section.schema is not None
+        return _read_tables(root, section.key, section.schema, required=section.required, problems=problems,
+                            check=section.check, secrets=section.secrets)
+    t = root.table(section.key, required=section.required)
+    if section.read is not None:
+        value = section.read(t, loaded, problems)
+    else:
+        assert section.schema is not None
+        value = _read_fields(section.schema, t)
+    if section.check is not None:
+        section.check(value, t, loaded, problems)
+    t.finish(secrets=section.secrets)
+    return value
 
 
 def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
@@ -732,307 +1188,81 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
     """
     problems = _Problems()
     root = _Table(data, "", problems)
-
-    t = root.table("service")
-    service = ServiceConfig(
-        database=t.str("database", check=_check_database),
-        timezone=t.str("timezone", check=_check_timezone),
-        log_level=t.str("log_level", "INFO", choices=_LOG_LEVELS),
-        actor_hang_seconds=t.float("actor_hang_seconds", 90.0, min=1.0, max=3600.0),
-        log_levels=_log_levels(t),
-        instance=t.str("instance", None, check=lambda v: None if re.fullmatch(r"[A-Za-z0-9._:@-]{1,48}", v)
-                       else "must be 1-48 letters, digits or . _ : @ -"),
-        lease_seconds=t.float("lease_seconds", 15.0, min=1.0, max=600.0),
-        claim_seconds=t.float("claim_seconds", 120.0, min=5.0, max=3600.0),
-    )
-    t.finish()
-
-    t = root.table("metrics")
-    listen = t.str("listen", check=_check_listen)
-    metrics = MetricsConfig(listen=_safe_listen(listen))
-    t.finish()
-
-    t = root.table("api", required=False)
-    api_listen = t.str("listen", None, check=_check_listen)
-    webhooks: list[WebhookConfig] = []
-    for w in t.array_of_tables("webhooks", required=False):
-        hook = WebhookConfig(
-            name=w.str("name", check=lambda v: None if re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", v)
-                       else "use up to 64 letters, digits, '.', '_' and '-'"),
-            url=w.str("url", check=_check_url),
-            secret_env=w.str("secret_env", None, check=_check_env_name),
-            secret_file=w.str("secret_file", None, check=_check_secret_path),
-            dead_after_hours=w.float("dead_after_hours", 24.0, positive=True, max=24.0 * 30),
-            initial_backoff_seconds=w.float("initial_backoff_seconds", 5.0, positive=True, max=3600.0),
-            max_backoff_seconds=w.float("max_backoff_seconds", 600.0, positive=True, max=86400.0),
-            timeout_seconds=w.float("timeout_seconds", 10.0, positive=True, max=60.0),
-        )
-        if hook.secret_env is None and hook.secret_file is None:
-            problems.add(w.path, "set secret_env (an environment variable name) or secret_file (a path)")
-        if hook.name in {h.name for h in webhooks}:
-            problems.add(f"{w.path}.name", f"duplicate webhook name {hook.name!r}")
-        w.finish(secrets={"secret": "secrets do not belong in config.toml; name them with secret_env or secret_file"})
-        webhooks.append(hook)
-    api = ApiConfig(
-        listen=_safe_listen(api_listen),
-        max_body_bytes=t.int("max_body_bytes", 65536, min=1024, max=10 * 1024 * 1024),
-        rate_limit_per_minute=t.int("rate_limit_per_minute", 120, min=1, max=1_000_000),
-        webhooks=tuple(webhooks),
-        header_timeout_seconds=t.float("header_timeout_seconds", 10.0, positive=True, max=300.0),
-        body_timeout_seconds=t.float("body_timeout_seconds", 30.0, positive=True, max=600.0),
-        keepalive_timeout_seconds=t.float("keepalive_timeout_seconds", 5.0, positive=True, max=300.0),
-        max_connections=t.int("max_connections", 256, min=1, max=100_000),
-    )
-    t.finish()
-
-    t = root.table("telegram")
-    telegram = TelegramConfig(
-        base_url=t.str("base_url", check=_check_url),
-        base_file_url=t.str("base_file_url", None, check=_check_url),
-        token_env=t.str("token_env", None, check=_check_env_name),
-        token_file=t.str("token_file", None, check=_check_secret_path),
-        admin_chat_id=t.int("admin_chat_id", nonzero=True, telegram_id=True),
-        parse_mode=t.str("parse_mode", "HTML", choices=("HTML", "none")),
-        group_interval_seconds=t.float("group_interval_seconds", 3.2, min=0.0, max=60.0),
-        private_interval_seconds=t.float("private_interval_seconds", 1.0, min=0.0, max=60.0),
-        request_timeout_seconds=t.float("request_timeout_seconds", 5.0, positive=True, max=120.0),
-    )
-    if telegram.token_env is None and telegram.token_file is None:
-        problems.add("telegram", "set token_env (an environment variable name) or token_file (a path)")
-    t.finish(secrets={"token": "secrets do not belong in config.toml; name them with token_env or token_file"})
-
-    t = root.table("sla", required=False)
-    sla = SlaConfig(
-        register_seconds=t.float("register_seconds", 9.0, positive=True),
-        filter_seconds=t.float("filter_seconds", 27.0, positive=True),
-        notify_seconds=t.float("notify_seconds", 9.0, positive=True),
-        deliver_seconds=t.float("deliver_seconds", 3.0, positive=True),
-    )
-    t.finish()
-
-    t = root.table("intake", required=False)
-    intake = IntakeConfig(
-        concat_wait_minutes=t.float("concat_wait_minutes", 10.0, positive=True),
-        flood_count=t.int("flood_count", 5, min=1),
-        flood_window_minutes=t.float("flood_window_minutes", 10.0, positive=True),
-        followup_interval_minutes=t.float("followup_interval_minutes", 3.0, min=0.0, max=120.0),
-        min_words=t.int("min_words", 2, min=1, max=10),
-        typo_min_length=t.int("typo_min_length", 6, min=0, max=30),
-        typo_two_edit_length=t.int("typo_two_edit_length", 9, min=2, max=40),
-    )
-    t.finish()
-
-    modems: list[ModemConfig] = []
-    names: set[str] = set()
-    for m in root.array_of_tables("modems"):
-        modem = ModemConfig(
-            name=m.str("name", check=lambda v: None if re.fullmatch(r"[A-Za-z0-9_.-]+", v)
-                       else "use letters, digits, '.', '_' and '-' only"),
-            port=m.str("port"),
-            baudrate=m.int("baudrate", 115200, choices=_BAUDRATES),
-            pin_env=m.str("pin_env", None, check=_check_env_name),
-            storage=m.str("storage", "SM", choices=("SM", "ME", "MT", "SR", "BM")),
-            sweep_interval_seconds=m.float("sweep_interval_seconds", 30.0, min=0.2, max=600.0),
-            command_timeout_seconds=m.float("command_timeout_seconds", 10.0, positive=True, max=120.0),
-            failures_before_alert=m.int("failures_before_alert", 5, min=1, max=1000),
-        )
-        if modem.name in names:
-            problems.add(f"{m.path}.name", f"duplicate modem name {modem.name!r}")
-        names.add(modem.name)
-        same = [other for other in modems if _same_port(other.port, modem.port)]
-        if isinstance(modem.port, str) and modem.port.strip() and same:
-            problems.add(f"{m.path}.port", f"{modem.port!r} is also the port of modem {same[0].name!r}: two "
-                                           "readers on one modem take each other's SMS and answers; give each modem "
-                                           "its own port")
-        m.finish(secrets={"pin": "secrets do not belong in config.toml; name an environment variable with pin_env"})
-        modems.append(modem)
-
-    groups: dict[str, GroupConfig] = {}
-    t = root.table("groups")
-    for key in GROUP_KEYS:
-        if key not in t.data:
-            t.seen.add(key)
-            problems.add(f"groups.{key}", f"missing: every group needs a table (the {len(GROUP_KEYS)} groups are "
-                                          f"{', '.join(GROUP_KEYS)}; see docs/sop.md)")
-            continue
-        g = t.table(key)
-        keywords = g.str_list("keywords", () if key in _KEYWORDLESS_GROUPS else _MISSING, lower=True)
-        groups[key] = GroupConfig(
-            key=key,
-            name=g.str("name"),
-            chat_id=g.int("chat_id", nonzero=True, telegram_id=True),
-            keywords=keywords if isinstance(keywords, tuple) else (),
-            negative_keywords=g.str_list("negative_keywords", (), lower=True),
-            weight=g.float("weight", 1.0, positive=True, max=10.0),
-        )
-        g.finish()
-    for key in t.data:
-        if key not in GROUP_KEYS:
-            t.seen.add(key)
-            hint = difflib.get_close_matches(key, GROUP_KEYS, n=1, cutoff=0.6)
-            suffix = f" Did you mean '{hint[0]}'?" if hint else ""
-            problems.add(f"groups.{key}", f"unknown group; the {len(GROUP_KEYS)} group keys are fixed: "
-                                          f"{', '.join(GROUP_KEYS)}.{suffix}")
-    t.finish()
-
-    pics: list[PicConfig] = []
-    pic_ids: set[int] = set()
-    for p in root.array_of_tables("pics", required=False):
-        pic = PicConfig(
-            telegram_id=p.int("telegram_id", min=1, telegram_id=True),
-            name=p.str("name"),
-            agency=p.str("agency"),
-            surat_tugas=p.str("surat_tugas"),
-            groups=p.str_list("groups"),
-            admin=p.bool("admin", False),
-        )
-        _check_group_refs(p, "groups", pic.groups, problems, allow_star=False)
-        if pic.telegram_id in pic_ids:
-            problems.add(f"{p.path}.telegram_id", f"duplicate PIC telegram_id {pic.telegram_id}")
-        pic_ids.add(pic.telegram_id)
-        p.finish()
-        pics.append(pic)
-
-    leaders: list[LeaderConfig] = []
-    for ld in root.array_of_tables("leaders", required=False):
-        leader = LeaderConfig(
-            name=ld.str("name"),
-            chat_id=ld.int("chat_id", nonzero=True, telegram_id=True),
-            groups=ld.str_list("groups", ()),
-            regencies=ld.str_list("regencies", ()),
-        )
-        _check_group_refs(ld, "groups", leader.groups, problems, allow_star=True)
-        _check_regencies(ld, leader.regencies, problems)
-        ld.finish()
-        leaders.append(leader)
-
-    t = root.table("spam", required=False)
-    spam = SpamConfig(keywords=t.str_list("keywords", (), lower=True))
-    t.finish()
-
-    t = root.table("abbreviations", required=False)
-    abbreviations = {}
-    for key in list(t.data):
-        value = t.str(key)
-        if isinstance(value, str) and value.strip():
-            abbreviations[key.strip().lower()] = value.strip().lower()
-    t = root.table("routing", required=False)
-    routing = RoutingConfig(abbreviations=abbreviations, model=t.bool("model", True))
-    t.finish()
-
-    t = root.table("report", required=False)
-    extra_ids = t.data.get("extra_chat_ids", [])
-    t.seen.add("extra_chat_ids")
-    extra: list[int] = []
-    if not isinstance(extra_ids, list):
-        problems.add("report.extra_chat_ids", f"must be a list of chat ids, not {_tname(extra_ids)}")
-    else:
-        for i, chat in enumerate(extra_ids):
-            if isinstance(chat, bool) or not isinstance(chat, int) or chat == 0:
-                problems.add(f"report.extra_chat_ids[{i}]", "must be a non-zero integer chat id")
-            elif not _telegram_id_ok(chat):
-                problems.add(f"report.extra_chat_ids[{i}]", _TELEGRAM_ID_PROBLEM.format(value=chat))
-            else:
-                extra.append(chat)
-    formats = t.str_list("formats", FORMATS, lower=True)
-    for i, fmt in enumerate(formats if isinstance(formats, tuple) else ()):
-        if fmt not in FORMATS:
-            problems.add(f"report.formats[{i}]", f"must be one of {', '.join(repr(f) for f in FORMATS)}, not {fmt!r}")
-    if isinstance(formats, tuple) and not formats:
-        problems.add("report.formats", "must not be empty")
-    report = ReportConfig(
-        enabled=t.bool("enabled", True),
-        day=t.int("day", 1, min=1, max=28), hour=t.int("hour", 8, min=0, max=23),
-        minute=t.int("minute", 0, min=0, max=59),
-        response_target_days=t.float("response_target_days", 3.0, positive=True, max=60.0),
-        send_to_leaders=t.bool("send_to_leaders", True),
-        extra_chat_ids=tuple(extra),
-        formats=formats if isinstance(formats, tuple) else FORMATS,
-        retry_minutes=t.float("retry_minutes", 10.0, positive=True, max=1440.0),
-        catch_up_days=t.float("catch_up_days", 7.0, min=0.0, max=27.0),
-    )
-    if report.enabled and not ((report.send_to_leaders and leaders) or report.extra_chat_ids):
-        problems.add("report", "no recipients: add [[leaders]] or report.extra_chat_ids, or set enabled = false")
-    t.finish()
-
-    t = root.table("followup", required=False)
-    followup = FollowupConfig(
-        reminder_hours=t.float("reminder_hours", 24.0, min=0.0, max=24.0 * 60),
-        escalate_hours=t.float("escalate_hours", 72.0, min=0.0, max=24.0 * 60),
-        digest_time=t.str("digest_time", "07:00", check=_check_clock_time),
-        digest_max_tickets=t.int("digest_max_tickets", 50, min=1, max=500),
-        check_interval_seconds=t.float("check_interval_seconds", 60.0, min=1.0, max=3600.0),
-    )
-    if 0 < followup.escalate_hours <= followup.reminder_hours:
-        problems.add("followup.escalate_hours",
-                     f"must be greater than reminder_hours ({followup.reminder_hours:g}), "
-                     f"not {followup.escalate_hours:g}")
-    t.finish()
-
-    t = root.table("privacy", required=False)
-    privacy = PrivacyConfig(
-        retention_months=t.int("retention_months", 24, min=1, max=240),
-        audit_retention_months=t.int("audit_retention_months", 0, min=0, max=600),
-        hash_key_env=t.str("hash_key_env", None, check=_check_env_name),
-        hash_key_file=t.str("hash_key_file", None, check=_check_secret_path),
-    )
-    if 0 < privacy.audit_retention_months < privacy.retention_months:
-        problems.add("privacy.audit_retention_months",
-                     f"must be 0 or at least retention_months ({privacy.retention_months}), "
-                     f"not {privacy.audit_retention_months}")
-    t.finish(secrets={"hash_key": "secrets do not belong in config.toml; name them with hash_key_env or "
-                                  "hash_key_file"})
-
-    t = root.table("sms", required=False)
-    sms = SmsConfig(
-        max_per_number_per_day=t.int("max_per_number_per_day", 20, min=1, max=10_000),
-        max_per_day=t.int("max_per_day", 2000, min=1, max=10_000_000),
-        max_parts=t.int("max_parts", 6, min=1, max=20),
-        reply_max_parts=t.int("reply_max_parts", 3, min=1, max=20),
-    )
-    if sms.reply_max_parts > sms.max_parts:
-        problems.add("sms.reply_max_parts", f"must be at most max_parts ({sms.max_parts}), not {sms.reply_max_parts}")
-    t.finish()
-
-    t = root.table("incidents", required=False)
-    incidents = IncidentsConfig(
-        enabled=t.bool("enabled", True),
-        window_hours=t.float("window_hours", 6.0, min=0.25, max=72.0),
-        similarity=t.float("similarity", 0.55, min=0.1, max=1.0),
-        edit_interval_seconds=t.float("edit_interval_seconds", 30.0, min=5.0, max=3600.0),
-        thresholds=_thresholds(t, problems),
-    )
-    t.finish()
-
-    t = root.table("texts")
-    texts = TextsConfig(
-        centre_number=t.str("centre_number"),
-        **{key: t.str(key, check=_check_template(key, allowed)) for key, allowed in TEXT_VARIABLES.items()},
-    )
-    t.finish()
-
+    loaded: dict[str, Any] = {}
+    for section in SECTIONS:
+        loaded[section.key] = _read_section(section, root, loaded, problems)
     root.finish()
     if problems.lines:
         raise ConfigError(problems.lines)
-    return Config(
-        service=service, metrics=metrics, api=api, telegram=telegram, sla=sla, intake=intake,
-        modems=tuple(modems), groups=groups, pics=tuple(pics), leaders=tuple(leaders),
-        spam=spam, texts=texts, routing=routing, report=report, followup=followup, privacy=privacy,
-        sms=sms, incidents=incidents, path=path,
-    )
+    keys = {f.name for f in fields(Config)}
+    return Config(**{key: value for key, value in loaded.items() if key in keys}, path=path)
 
 
-def _thresholds(t: _Table, problems: _Problems) -> tuple[int, ...]:
-    """``[incidents] thresholds``: increasing report counts of at least 2."""
-    value = t._get("thresholds", [5, 20, 50, 100])
-    key = t._key("thresholds")
-    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        problems.add(key, f"must be a list of integers, not {_tname(value)}")
-        return (5, 20, 50, 100)
-    if any(v < 2 for v in value) or list(value) != sorted(set(value)):
-        problems.add(key, f"must be increasing counts of at least 2, not {value}")
-        return (5, 20, 50, 100)
-    return tuple(value)
+# --------------------------------------------------------------------------
+# The schema, for docs and for the test that holds config.toml and the README to it.
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of config.toml, as :func:`schema` lists it."""
+
+    #: The table it is in: ``service``, ``api.webhooks`` (an array of tables), ``groups.<key>``.
+    table: str
+    #: The key; ``*`` for the free-form tables (``[abbreviations]``).
+    name: str
+    #: ``str``, ``int``, ``float``, ``bool``, ``tuple[str, ...]``, or a reader's kind (``listen``, ...).
+    kind: str
+    #: The value when the key is absent; :data:`REQUIRED` when the operator must set it.
+    default: Any
+    doc: str
+    #: ``min``, ``max``, ``positive``, ``choices``, ... as the loader checks them.
+    bounds: Mapping[str, Any]
+    #: The table is an array of tables (``[[modems]]``).
+    array: bool = False
+
+    @property
+    def path(self) -> str:
+        return f"{self.table}.{self.name}"
+
+
+_BOUND_KEYS = ("min", "max", "positive", "choices", "nonzero", "telegram_id", "lower", "min_items")
+
+
+def _keys(table: str, schema_class: type, *, array: bool = False) -> Iterator[Key]:
+    for f in fields(schema_class):
+        if "derived" in f.metadata:
+            continue
+        if f.metadata.get("kind") == "tables":
+            yield from _keys(f"{table}.{f.name}", f.metadata["item"], array=True)
+            continue
+        yield Key(table, f.name, _kind(f), _default(f), f.metadata.get("doc", ""),
+                  {k: f.metadata[k] for k in _BOUND_KEYS if k in f.metadata}, array)
+
+
+def _text_doc(name: str) -> str:
+    if name not in TEXT_VARIABLES:
+        return "The centre's SMS number ($centre_number in the texts)."
+    return f"A string.Template text; variables: {' '.join('$' + v for v in sorted(TEXT_VARIABLES[name]))}."
+
+
+def schema() -> tuple[Key, ...]:
+    """Every key of config.toml with its type, default, bounds and doc, in the order they are read."""
+    keys: list[Key] = []
+    for section in SECTIONS:
+        if section.key == "groups":
+            keys.extend(_keys("groups.<key>", GroupConfig))
+        elif section.key == "texts":
+            keys.extend(Key("texts", f.name, "template" if f.name in TEXT_VARIABLES else _kind(f), _default(f),
+                            _text_doc(f.name), {}) for f in fields(TextsConfig))
+        elif section.schema is None:
+            keys.append(Key(section.key, "*", "str", REQUIRED, section.doc, {}))
+        else:
+            keys.extend(_keys(section.key, section.schema, array=section.array))
+    return tuple(keys)
+
+
+# --------------------------------------------------------------------------
+# Checks across keys and tables.
 
 
 #: Short component names for ``[service.log_levels]``; full logger names work too.
@@ -1043,25 +1273,6 @@ LOG_COMPONENTS: dict[str, str] = {
     "responder": "laporgub.actors.responder", "monitor": "laporgub.actors.monitor", "supervisor": "laporgub.supervisor",
     "report": "laporgub.report", "app": "laporgub.app",
 }
-
-
-def _log_levels(t: _Table) -> dict[str, str]:
-    table = t.table("log_levels", required=False)
-    levels: dict[str, str] = {}
-    for key in list(table.data):
-        level = table.str(key, choices=_LOG_LEVELS)
-        if key not in LOG_COMPONENTS and not key.startswith("laporgub"):
-            # Any other logger name is a library's (third-party loggers log at WARNING unless named
-            # here); a name close to one of ours is a typo.
-            hint = difflib.get_close_matches(key, LOG_COMPONENTS, n=1, cutoff=0.75)
-            if hint or not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*", key):
-                suffix = f" Did you mean '{hint[0]}'?" if hint else ""
-                t.problems.add(f"{table.path}.{key}", f"unknown component (one of {', '.join(LOG_COMPONENTS)}, "
-                                                     f"or a logger name such as 'laporgub.intake' or "
-                                                     f"'fontTools').{suffix}")
-                continue
-        levels[LOG_COMPONENTS.get(key, key)] = level
-    return levels
 
 
 def _same_port(a: Any, b: Any) -> bool:
@@ -1078,15 +1289,6 @@ def _same_port(a: Any, b: Any) -> bool:
     return False
 
 
-def _safe_listen(text: Any) -> Listen | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return _parse_listen(text)
-    except ValueError:
-        return None
-
-
 def _check_group_refs(t: _Table, key: str, values: Any, problems: _Problems, *, allow_star: bool) -> None:
     if not isinstance(values, tuple):
         return
@@ -1094,10 +1296,9 @@ def _check_group_refs(t: _Table, key: str, values: Any, problems: _Problems, *, 
         if value == "*" and allow_star:
             continue
         if value not in GROUP_KEYS:
-            hint = difflib.get_close_matches(value, GROUP_KEYS, n=1, cutoff=0.6)
-            suffix = f" Did you mean '{hint[0]}'?" if hint else ""
             allowed = ", ".join((*GROUP_KEYS, "'*' (all)") if allow_star else GROUP_KEYS)
-            problems.add(f"{t.path}.{key}[{i}]", f"unknown group {value!r} (one of {allowed}).{suffix}")
+            problems.add(f"{t.path}.{key}[{i}]",
+                         f"unknown group {value!r} (one of {allowed}).{did_you_mean(_closest(value, GROUP_KEYS))}")
 
 
 def _check_regencies(t: _Table, values: Any, problems: _Problems) -> None:
@@ -1109,10 +1310,9 @@ def _check_regencies(t: _Table, values: Any, problems: _Problems) -> None:
         return
     for i, value in enumerate(values):
         if value not in REGENCIES:
-            hints = regency_hints(value, REGENCIES)
-            suffix = f" Did you mean {' or '.join(repr(h) for h in hints)}?" if hints else ""
             problems.add(f"{t.path}.regencies[{i}]", f"unknown regency/city {value!r}; write the full name as "
-                                                     f"'Kabupaten X' or 'Kota X' (docs/sop.md lists the 35).{suffix}")
+                                                     f"'Kabupaten X' or 'Kota X' (docs/sop.md lists the 35)."
+                                                     f"{did_you_mean(regency_hints(value, REGENCIES))}")
 
 
 def regency_hints(value: str, regencies: Iterable[str]) -> list[str]:
