@@ -35,7 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from laporgub import __version__, db
+from laporgub import __version__, actor_names, db
 from laporgub.api import auth, sync, views
 from laporgub.api.complaints import IdempotencyConflict, WebComplaintData, submit
 from laporgub.api.limits import FD_RESERVE, ThrottledLog, descriptors_exhausted, fd_headroom
@@ -421,9 +421,9 @@ def build_app(ctx: ApiContext) -> FastAPI:
         if not result.created:
             return
         # As the registry does after committing an SMS ticket (tell: the database has it anyway).
-        ctx.tell("filter", TicketRegistered(result.ticket_id, result.ticket_number))
+        ctx.tell(actor_names.FILTER, TicketRegistered(result.ticket_id, result.ticket_number))
         if result.outbound_queued:
-            for name in ctx.actor_names("modem:"):
+            for name in ctx.actor_names(actor_names.MODEM_PREFIX):
                 ctx.tell(name, OutboundQueued())
 
     def _submit(data: WebComplaintData, key_id: int | None, idem: str | None) -> Any:
