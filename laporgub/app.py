@@ -74,7 +74,8 @@ class Service:
         self.directory = Directory()
         self.metrics = Metrics(config.sla.as_dict(), destinations(config), [m.name for m in config.modems],
                                clock=self.clock)
-        self.supervisor = Supervisor(self.directory, self.metrics, hang_timeout=config.service.actor_hang_seconds)
+        self.supervisor = Supervisor(self.directory, self.metrics, hang_timeout=config.service.actor_hang_seconds,
+                                     clock=self.clock)
         self.scheduler: Scheduler | None = None
         self.gateway: TelegramGateway | None = None
         self._metrics_server: Any = None
