@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import logging
 import pkgutil
@@ -100,6 +101,25 @@ def test_every_actor_module_is_listed_and_has_a_log_component() -> None:
         for actor in actors:
             assert f"{name}.{actor.__name__}" in doc, f"laporgub/actors/__init__.py does not list {actor.__name__}"
         assert module.__name__ in components, f"no [service.log_levels] component for {module.__name__}"
+
+
+def test_no_actor_method_is_defined_twice() -> None:
+    # A handler named like another method of its class would be silently replaced by it (the later
+    # ``def`` wins), and its message type would fall through to event=unknown_message.
+    for name in ACTOR_MODULES:
+        tree = ast.parse((Path(laporgub.actors.__file__).parent / f"{name}.py").read_text())
+        for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
+            methods = [f.name for f in cls.body if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)]
+            assert sorted(set(methods)) == sorted(methods), f"{name}.{cls.__name__} defines a method twice"
+
+
+def test_every_handled_message_type_reaches_its_handler() -> None:
+    for name in ACTOR_MODULES:
+        module = importlib.import_module(f"laporgub.actors.{name}")
+        for actor in (v for v in vars(module).values() if isinstance(v, type) and issubclass(v, LaporgubActor)):
+            for message_type, method in actor._handlers.items():
+                assert message_type in getattr(getattr(actor, method), "_laporgub_handles", ()), \
+                    f"{actor.__name__}.{method} does not handle {message_type.__name__}"
 
 
 def test_actor_names_are_built_only_in_the_directory_of_names() -> None:

@@ -127,7 +127,7 @@ class ModemReader(LaporgubActor):
         self._send_outbound()
 
     @handles(PortLost)
-    def _on_port_lost(self, message: PortLost) -> None:
+    def _on_port_lost_message(self, message: PortLost) -> None:
         # Ignore a late report about a channel already replaced by a reconnect.
         if self.up and (self.channel is None or not self.channel.is_open):
             self._lost(f"port lost: {message.reason}")
