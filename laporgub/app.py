@@ -18,12 +18,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 import peewee
 import pykka
 
-from laporgub import db, leases
+from laporgub import actor_names, db, leases
 from laporgub.actors._base import Directory, Scheduler
 from laporgub.actors.api_server import ApiServer, ApiStatus
 from laporgub.actors.dispatcher import GroupDispatcher
@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 #: SIGTERM to exit: the whole stop must fit in this (docs/sop.md: within 10 s).
 STOP_BUDGET = 8.0
 
+_P = ParamSpec("_P")
+
 
 class Service:
     """The whole LaporGub service in one process.
@@ -72,7 +74,8 @@ class Service:
         self.directory = Directory()
         self.metrics = Metrics(config.sla.as_dict(), destinations(config), [m.name for m in config.modems],
                                clock=self.clock)
-        self.supervisor = Supervisor(self.directory, self.metrics, hang_timeout=config.service.actor_hang_seconds)
+        self.supervisor = Supervisor(self.directory, self.metrics, hang_timeout=config.service.actor_hang_seconds,
+                                     clock=self.clock)
         self.scheduler: Scheduler | None = None
         self.gateway: TelegramGateway | None = None
         self._metrics_server: Any = None
@@ -116,7 +119,7 @@ class Service:
         self._compile(config)
         self._started_destinations = destinations(config)
         self.alerts = Alerts(config.telegram.admin_chat_id, self.renderer.html,
-                             lambda: self.directory.tell(f"dispatcher:{ADMIN}", NotificationsQueued(ADMIN)),
+                             lambda: self.directory.tell(actor_names.dispatcher(ADMIN), NotificationsQueued(ADMIN)),
                              clock=self.clock)
         self.sms_guard = SmsGuard(lambda: self.config.sms, alerts=self.alerts, metrics=self.metrics, tz=config.tz,
                                   clock=self.clock)
@@ -124,26 +127,26 @@ class Service:
         # Each starter reads the service's current rules when it runs, so an actor the
         # supervisor restarts after a reload gets the reloaded configuration.
         for dest in destinations(config):
-            self.supervisor.start_child(ChildSpec(f"dispatcher:{dest}", self._dispatcher_starter(dest)))
+            self.supervisor.start_child(ChildSpec(actor_names.dispatcher(dest), self._dispatcher_starter(dest)))
         self.supervisor.start_child(ChildSpec(
-            "reporter", lambda: ReportGenerator.start(config=self.config, gateway=self.gateway,
-                                                      instance=self.instance, **self._actors())))
+            actor_names.REPORTER, lambda: ReportGenerator.start(config=self.config, gateway=self.gateway,
+                                                                instance=self.instance, **self._actors())))
         self.supervisor.start_child(ChildSpec(
-            "responder", lambda: Responder.start(config=self.config, gateway=self.gateway,
-                                                 **self._actors()),
+            actor_names.RESPONDER, lambda: Responder.start(config=self.config, gateway=self.gateway,
+                                                           **self._actors()),
             stop_timeout=3.0))
         self.supervisor.start_child(ChildSpec(
-            "monitor", lambda: Monitor.start(config=self.config, **self._actors())))
+            actor_names.MONITOR, lambda: Monitor.start(config=self.config, **self._actors())))
         self.supervisor.start_child(ChildSpec(
-            "filter", lambda: KeywordFilter.start(config=self.config, classifier=self.classifier,
-                                                  **self._common())))
+            actor_names.FILTER, lambda: KeywordFilter.start(config=self.config, classifier=self.classifier,
+                                                            **self._common())))
         self.supervisor.start_child(ChildSpec(
-            "registry", lambda: TicketRegistry.start(intake=self.intake, **self._common()),
+            actor_names.REGISTRY, lambda: TicketRegistry.start(intake=self.intake, **self._common()),
             stop_timeout=STOP_BUDGET / 2))
         self._start_website()
         for modem in config.modems:
             self.supervisor.start_child(ChildSpec(
-                f"modem:{modem.name}",
+                actor_names.modem(modem.name),
                 lambda modem=modem: ModemReader.start(config=modem, alerts=self.alerts, guard=self.sms_guard,
                                                       **self._common()),
                 stop_timeout=3.0))
@@ -191,57 +194,81 @@ class Service:
         try:
             new = load_config(path)
         except ConfigError as exc:
-            self.metrics.config_reload_failures.inc()
-            for line in exc.problems:
-                logger.error("event=config_reload_rejected problem=%s", line)
-            self.alerts.send("Konfigurasi baru DITOLAK, layanan tetap memakai konfigurasi lama:\n"
-                             + "\n".join(exc.problems[:20]))
-            self.notifier.reloaded("reload rejected (old config kept): " + exc.problems[0])
+            self._reject(exc)
             return False
         restart = restart_needed(self.config, new)
         old_sla = self.config.sla
-        self.config = replace(new, service=self.config.service, modems=self.config.modems,
-                              metrics=self.config.metrics, api=self.config.api,
-                              telegram=replace(new.telegram, base_url=self.config.telegram.base_url,
-                                               base_file_url=self.config.telegram.base_file_url,
-                                               token_env=self.config.telegram.token_env,
-                                               token_file=self.config.telegram.token_file))
+        self._merge(new)
+        self._push(self.config)
+        if old_sla != self.config.sla:
+            restart.append("sla (histogram bucket bounds; thresholds and SLA gauges are already updated)")
+        self._announce(path, restart)
+        return True
+
+    def _reject(self, exc: ConfigError) -> None:
+        """An invalid file: every problem logged, the admin chat told, the old config kept."""
+        self.metrics.config_reload_failures.inc()
+        for line in exc.problems:
+            logger.error("event=config_reload_rejected problem=%s", line)
+        self.alerts.send("Konfigurasi baru DITOLAK, layanan tetap memakai konfigurasi lama:\n"
+                         + "\n".join(exc.problems[:20]))
+        self.notifier.reloaded("reload rejected (old config kept): " + exc.problems[0])
+
+    def _merge(self, new: Config) -> None:
+        """Take what ``new`` may change live; keep what needs a restart; recompile the rules and update
+        what the service itself holds (alerts, PICs in the database, SLA gauges)."""
+        old = self.config
+        self.config = replace(new, service=old.service, modems=old.modems, metrics=old.metrics, api=old.api,
+                              telegram=replace(new.telegram, base_url=old.telegram.base_url,
+                                               base_file_url=old.telegram.base_file_url,
+                                               token_env=old.telegram.token_env,
+                                               token_file=old.telegram.token_file))
         config = self.config
         self._compile(config)
         self.alerts.admin_chat_id, self.alerts.html = config.telegram.admin_chat_id, self.renderer.html
         self._sync_pics()
         for stage, seconds in config.sla.as_dict().items():
             self.metrics.sla_seconds.labels(stage=stage).set(seconds)
-        calls: list[tuple[str, str, tuple[Any, ...]]] = [
-            ("registry", "set_intake", (self.intake,)),
-            ("filter", "set_rules", (config, self.classifier)),
-            ("responder", "set_config", (config,)),
-            ("monitor", "set_config", (config,)),
-            ("reporter", "set_config", (config,)),
+
+    def _push(self, config: Config) -> None:
+        """Hand the merged rules to each running actor (swapped between two of its messages) and wait."""
+        futures = [
+            self._call(actor_names.REGISTRY, TicketRegistry.set_intake, self.intake),
+            self._call(actor_names.FILTER, KeywordFilter.set_rules, config, self.classifier),
+            self._call(actor_names.RESPONDER, Responder.set_config, config),
+            self._call(actor_names.MONITOR, Monitor.set_config, config),
+            self._call(actor_names.REPORTER, ReportGenerator.set_config, config),
         ]
-        calls += [(f"dispatcher:{d}", "set_renderer", (self.renderer, *self._dispatcher_target(d)))
-                  for d in destinations(config)]
-        futures = []
-        for name, method, args in calls:
-            ref = self.directory.get(name)
-            if ref is None:
-                continue
-            try:
-                futures.append(getattr(ref.proxy(), method)(*args))
-            except pykka.ActorDeadError:
-                pass
+        futures += [self._call(actor_names.dispatcher(d), GroupDispatcher.set_renderer, self.renderer,
+                               *self._dispatcher_target(d))
+                    for d in destinations(config)]
         for future in futures:
+            if future is None:
+                continue
             try:
                 future.get(timeout=10)
             except Exception as exc:  # the actor is restarting: its starter reads the new rules
                 logger.warning("event=config_reload_actor_skipped error=%s", exc)
-        if old_sla != config.sla:
-            restart.append("sla (histogram bucket bounds; thresholds and SLA gauges are already updated)")
+
+    def _call(self, name: str, method: Callable[Concatenate[Any, _P], object], *args: _P.args,
+              **kwargs: _P.kwargs) -> pykka.Future[Any] | None:
+        """Call ``method`` (an actor class's method, so a rename or a wrong argument is caught) on the
+        actor called ``name`` through its proxy; None when it is not running."""
+        ref = self.directory.get(name)
+        if ref is None:
+            return None
+        try:
+            future: pykka.Future[Any] = getattr(ref.proxy(), method.__name__)(*args, **kwargs)
+        except pykka.ActorDeadError:
+            return None
+        return future
+
+    def _announce(self, path: str, restart: list[str]) -> None:
+        """Say what was applied and what waits for a restart: log, admin chat, systemd."""
         logger.info("event=config_reloaded path=%s restart_needed=%s", path, ";".join(restart) or "-")
         if restart:
             self.alerts.send("Konfigurasi baru diterapkan. Perlu restart untuk: " + ", ".join(restart))
         self.notifier.reloaded(self.health_summary())
-        return True
 
     def _sync_pics(self) -> None:
         """Mirror ``[[pics]]`` into the database (who may act on tickets, for reports)."""
@@ -304,13 +331,15 @@ class Service:
             secrets = read_webhook_secrets(api)  # a missing secret stops the start with the key named
             self.metrics.declare_webhooks(h.name for h in api.webhooks)
             self.supervisor.start_child(ChildSpec(
-                "webhooks", lambda: WebhookSender.start(hooks=api.webhooks, secrets=secrets, metrics=self.metrics,
-                                                        **self._actors()), stop_timeout=3.0))
+                actor_names.WEBHOOKS,
+                lambda: WebhookSender.start(hooks=api.webhooks, secrets=secrets, metrics=self.metrics,
+                                            **self._actors()), stop_timeout=3.0))
         if api.listen is not None:
             listen = api.listen
             self.supervisor.start_child(ChildSpec(
-                "api", lambda: ApiServer.start(app_factory=self._api_app, listen=listen, status=self.api_status,
-                                               settings=api, **self._common()), stop_timeout=3.0))
+                actor_names.API,
+                lambda: ApiServer.start(app_factory=self._api_app, listen=listen, status=self.api_status,
+                                        settings=api, **self._common()), stop_timeout=3.0))
 
     def _api_app(self) -> Any:
         from laporgub.api.app import ApiContext, build_app

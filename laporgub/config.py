@@ -1271,7 +1271,8 @@ LOG_COMPONENTS: dict[str, str] = {
     "intake": "laporgub.intake", "filter": "laporgub.actors.keyword_filter", "routing": "laporgub.routing",
     "dispatcher": "laporgub.actors.dispatcher", "outbox": "laporgub.outbox", "telegram": "laporgub.telegram_gateway",
     "responder": "laporgub.actors.responder", "monitor": "laporgub.actors.monitor", "supervisor": "laporgub.supervisor",
-    "report": "laporgub.report", "app": "laporgub.app",
+    "report": "laporgub.report", "app": "laporgub.app", "reporter": "laporgub.actors.reporter",
+    "webhooks": "laporgub.actors.webhooks", "api_server": "laporgub.actors.api_server", "api": "laporgub.api",
 }
 
 

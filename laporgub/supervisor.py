@@ -1,14 +1,19 @@
 """The supervisor: pykka does not supervise, so we do (uvicorn's ``keep_subprocess_alive`` for actors).
 
-It runs in the main thread. Each child has a spec (name + factory). Every
-second it checks that each child is alive and answers ``ping``. A dead child
-(pykka stops an actor on an unhandled exception) is restarted with exponential
-backoff, logged and counted in ``laporgub_actor_restarts_total``. A hung child
-(no answer within ``hang_timeout``) cannot be killed, its thread would leak
-with what it holds, so the supervisor stops feeding systemd's watchdog, which
-restarts the whole process; without systemd it gives up after twice the limit.
-Too many restarts of one child in a window also make it give up: the process
-exits non-zero and systemd's ``Restart=on-failure`` takes over.
+It runs in the main thread. Each child has a spec (:class:`ChildSpec`: name, factory,
+stop timeout) and, apart from it, its run-time state (:class:`Child`: ref, restarts,
+next attempt). Every second it checks that each child is alive and answers ``ping``.
+A dead child (pykka stops an actor on an unhandled exception, in ``on_start`` as in a
+message) is restarted, logged and counted in ``laporgub_actor_restarts_total``, with
+exponential backoff: the first restart at once, then the gaps between attempts double
+from :data:`BACKOFF_MIN` up to a cap (:meth:`Supervisor.backoff`), whether the child
+died starting, died later, or its factory raised. A hung child (no answer within
+``hang_timeout``) cannot be killed, its thread would leak with what it holds, so the
+supervisor stops feeding systemd's watchdog, which restarts the whole process; without
+systemd it gives up after twice the limit. Too many restarts of one child in a window
+also make it give up: the process exits non-zero and systemd's ``Restart=on-failure``
+takes over. Times come from the service's clock (laporgub/clock.py), so a test drives
+the backoff with a :class:`laporgub.clock.ManualClock`.
 """
 
 from __future__ import annotations
@@ -24,19 +29,25 @@ from typing import Any
 import pykka
 
 from laporgub.actors._base import Directory
+from laporgub.clock import SYSTEM, Clock
 from laporgub.exceptions import ActorStartError
 from laporgub.metrics import Metrics
 
 logger = logging.getLogger(__name__)
+
+#: The gap before the second restart of a child within the window; each further one doubles it.
+BACKOFF_MIN = 0.5
+#: The longest gap between two restarts (shorter when the restart limit needs it, see ``Supervisor.backoff``).
+BACKOFF_MAX = 30.0
 
 
 class SupervisorGaveUp(Exception):
     """Raised when a child keeps dying faster than the restart limit allows."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class ChildSpec:
-    """How to start one supervised actor.
+    """How to start one supervised actor (fixed for the life of the service).
 
     Attributes:
         name: directory name (``registry``, ``modem:modem-1``, ``dispatcher:kesehatan``).
@@ -47,13 +58,32 @@ class ChildSpec:
     name: str
     start: Callable[[], pykka.ActorRef[Any]]
     stop_timeout: float = 5.0
+
+
+@dataclass
+class Child:
+    """One supervised actor as it runs: its spec and what the supervisor knows of it now.
+
+    Attributes:
+        ref: the running actor (None before its first start).
+        restarts: clock times (monotonic) of its restarts within the window.
+        pending: the outstanding ``ping`` future, if any.
+        pinged_at: when that ping was sent (clock monotonic time).
+        hung: reported hung and not yet recovered.
+        next_attempt: no restart before this clock monotonic time (the backoff).
+    """
+
+    spec: ChildSpec
     ref: pykka.ActorRef[Any] | None = None
     restarts: deque[float] = field(default_factory=deque)
-    pending: Any = None  # the outstanding ping future, if any
+    pending: pykka.Future[Any] | None = None
     pinged_at: float = 0.0
     hung: bool = False
-    next_start: float = 0.0
-    backoff: float = 0.5
+    next_attempt: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
 
 
 class Supervisor:
@@ -67,143 +97,169 @@ class Supervisor:
             (longer than the longest bounded operation: a modem may take 60 s over AT+CMGS).
         max_restarts / window: more restarts of one child than this within
             ``window`` seconds -> give up.
+        clock: the service's clock; its monotonic time dates restarts, backoff and pings.
     """
 
     def __init__(self, directory: Directory, metrics: Metrics, *, ping_timeout: float = 90.0,
-                 hang_timeout: float | None = None, max_restarts: int = 10, window: float = 120.0) -> None:
+                 hang_timeout: float | None = None, max_restarts: int = 10, window: float = 120.0,
+                 clock: Clock = SYSTEM) -> None:
         self.directory = directory
         self.metrics = metrics
         self.ping_timeout = ping_timeout
         self.hang_timeout = ping_timeout if hang_timeout is None else hang_timeout
         self.max_restarts = max_restarts
         self.window = window
-        self.children: list[ChildSpec] = []
+        self.clock = clock
+        self.children: list[Child] = []
         self._lock = threading.Lock()
+
+    def backoff(self, restarts: int) -> float:
+        """The gap after the ``restarts``-th restart within the window before the next attempt.
+
+        Doubles from :data:`BACKOFF_MIN`; capped at :data:`BACKOFF_MAX`, and at ``window /
+        max_restarts`` so that a child in a crash loop still reaches the restart limit
+        within the window (the process gives up and systemd takes over).
+        """
+        cap = min(BACKOFF_MAX, self.window / max(1, self.max_restarts))
+        return min(cap, BACKOFF_MIN * 2 ** max(0, restarts - 1))
 
     def start_child(self, spec: ChildSpec) -> None:
         """Start a child now and wait until its ``on_start`` has run (ping)."""
         self.metrics.declare_actor(spec.name)
-        self._start(spec)
+        child = Child(spec)
+        self._start(child)
         with self._lock:
-            self.children.append(spec)
+            self.children.append(child)
 
-    def _start(self, spec: ChildSpec, wait: bool = True) -> None:
-        ref = spec.start()
-        self.directory.register(spec.name, ref)
-        spec.ref = ref
+    def _start(self, child: Child, wait: bool = True) -> None:
+        ref = child.spec.start()
+        self.directory.register(child.name, ref)
+        child.ref = ref
         if not wait:
             # A restart must not stall the supervision loop: its first ping is judged by later rounds.
-            spec.pending = ref.proxy().ping()
-            spec.pinged_at = time.monotonic()
+            child.pending = ref.proxy().ping()
+            child.pinged_at = self.clock.monotonic()
             return
         try:
             ref.proxy().ping().get(timeout=self.ping_timeout)
         except pykka.ActorDeadError:
-            raise ActorStartError(f"{spec.name} failed to start (its error is logged above)") from None
+            raise ActorStartError(f"{child.name} failed to start (its error is logged above)") from None
         except pykka.Timeout:
-            raise ActorStartError(f"{spec.name} did not finish starting within {self.ping_timeout:.0f} s") from None
+            raise ActorStartError(f"{child.name} did not finish starting within {self.ping_timeout:.0f} s") from None
 
     def check(self) -> bool:
-        """One round of liveness checks; restarts what is dead or hung.
+        """One round of liveness checks; restarts what is dead (once its backoff has passed).
 
         Never blocks long: each child has at most one ``ping`` outstanding; a child
         busy with a slow modem command answers a little later and stays healthy; one
-        whose ping has waited longer than ``hang_timeout`` is hung and restarted.
+        whose ping has waited longer than ``hang_timeout`` is hung (see :meth:`_hung`).
 
         Returns:
             True when every child is alive and none is hung (the systemd watchdog is fed then).
         """
-        healthy = True
-        now = time.monotonic()
+        now = self.clock.monotonic()
         with self._lock:
             children = list(self.children)
-        for spec in children:
-            if spec.ref is not None and spec.ref.is_alive() and spec.pending is None:
-                try:
-                    spec.pending = spec.ref.proxy().ping()
-                    spec.pinged_at = now
-                except pykka.ActorDeadError:
-                    spec.pending = None
-        deadline = time.monotonic() + 0.5
-        for spec in children:
-            problem = None
-            if spec.ref is None or not spec.ref.is_alive():
-                problem = "dead"
-            elif spec.pending is not None:
-                try:
-                    spec.pending.get(timeout=max(0.0, deadline - time.monotonic()))
-                    spec.pending = None
-                    if spec.hung:
-                        spec.hung = False
-                        logger.warning("event=actor_recovered actor=%s", spec.name)
-                except pykka.Timeout:
-                    waited = time.monotonic() - spec.pinged_at
-                    if waited > self.hang_timeout:
-                        # A thread cannot be killed: restarting in-process would leak it with
-                        # whatever it holds (a serial port). Stop feeding the watchdog so systemd
-                        # restarts the process; without systemd, give up after twice the limit.
-                        healthy = False
-                        if not spec.hung:
-                            spec.hung = True
-                            logger.error("event=actor_hung actor=%s waited_seconds=%.0f", spec.name, waited)
-                        if waited > 2 * self.hang_timeout:
-                            logger.critical("event=supervisor_gave_up actor=%s reason=hung", spec.name)
-                            raise SupervisorGaveUp(f"{spec.name} hung for {waited:.0f} s") from None
-                    continue
-                except pykka.ActorDeadError:
-                    problem = "dead"
-                except Exception as exc:  # ping itself failed: treat as dead
-                    problem = f"ping failed: {exc}"
-            if problem is None:
-                continue
-            healthy = False
-            spec.pending = None
-            if now < spec.next_start:
-                continue
-            self._restart(spec, problem, now)
+        for child in children:
+            self._ping(child, now)
+        deadline = time.monotonic() + 0.5  # a real wait: all answers within half a second of real time
+        healthy = True
+        for child in children:
+            ok, problem = self._health(child, deadline)
+            healthy = healthy and ok
+            if problem is not None:
+                child.pending = None
+                if now >= child.next_attempt:
+                    self._restart(child, problem, now)
         return healthy
 
-    def _restart(self, spec: ChildSpec, problem: str, now: float) -> None:
-        while spec.restarts and now - spec.restarts[0] > self.window:
-            spec.restarts.popleft()
-        if len(spec.restarts) >= self.max_restarts:
-            logger.critical("event=supervisor_gave_up actor=%s restarts=%s window_seconds=%.0f",
-                            spec.name, len(spec.restarts), self.window)
-            raise SupervisorGaveUp(f"{spec.name} restarted {len(spec.restarts)} times in {self.window:.0f} s")
-        logger.error("event=actor_restart actor=%s reason=%s backoff_seconds=%.1f", spec.name, problem, spec.backoff)
-        if spec.ref is not None and spec.ref.is_alive():
+    def _ping(self, child: Child, now: float) -> None:
+        """Send a ``ping`` to a live child that has none outstanding."""
+        if child.ref is not None and child.ref.is_alive() and child.pending is None:
             try:
-                spec.ref.stop(block=True, timeout=spec.stop_timeout)
-            except pykka.Timeout:
-                logger.error("event=actor_stop_timeout actor=%s (left running, replaced)", spec.name)
-        spec.restarts.append(now)
-        self.metrics.actor_restarts.labels(actor=spec.name).inc()
+                child.pending = child.ref.proxy().ping()
+                child.pinged_at = now
+            except pykka.ActorDeadError:
+                child.pending = None
+
+    def _health(self, child: Child, deadline: float) -> tuple[bool, str | None]:
+        """(healthy, why it must be restarted or None) of one child, waiting for its ping until ``deadline``."""
+        if child.ref is None or not child.ref.is_alive():
+            return False, "dead"
+        if child.pending is None:
+            return True, None
         try:
-            self._start(spec, wait=False)
-            spec.backoff = 0.5
+            child.pending.get(timeout=max(0.0, deadline - time.monotonic()))
+        except pykka.Timeout:
+            return not self._hung(child), None
+        except pykka.ActorDeadError:
+            return False, "dead"
+        except Exception as exc:  # ping itself failed: treat as dead
+            return False, f"ping failed: {exc}"
+        child.pending = None
+        if child.hung:
+            child.hung = False
+            logger.warning("event=actor_recovered actor=%s", child.name)
+        return True, None
+
+    def _hung(self, child: Child) -> bool:
+        """Whether a child whose ping is unanswered has waited past ``hang_timeout`` (busy is not hung).
+
+        A thread cannot be killed: restarting in-process would leak it with whatever it
+        holds (a serial port). The caller stops feeding the watchdog so systemd restarts
+        the process; without systemd, this gives up after twice the limit.
+        """
+        waited = self.clock.monotonic() - child.pinged_at
+        if waited <= self.hang_timeout:
+            return False
+        if not child.hung:
+            child.hung = True
+            logger.error("event=actor_hung actor=%s waited_seconds=%.0f", child.name, waited)
+        if waited > 2 * self.hang_timeout:
+            logger.critical("event=supervisor_gave_up actor=%s reason=hung", child.name)
+            raise SupervisorGaveUp(f"{child.name} hung for {waited:.0f} s") from None
+        return True
+
+    def _restart(self, child: Child, problem: str, now: float) -> None:
+        while child.restarts and now - child.restarts[0] > self.window:
+            child.restarts.popleft()
+        if len(child.restarts) >= self.max_restarts:
+            logger.critical("event=supervisor_gave_up actor=%s restarts=%s window_seconds=%.0f",
+                            child.name, len(child.restarts), self.window)
+            raise SupervisorGaveUp(f"{child.name} restarted {len(child.restarts)} times in {self.window:.0f} s")
+        child.restarts.append(now)
+        delay = self.backoff(len(child.restarts))
+        child.next_attempt = now + delay
+        logger.error("event=actor_restart actor=%s reason=%s backoff_seconds=%.1f", child.name, problem, delay)
+        if child.ref is not None and child.ref.is_alive():
+            try:
+                child.ref.stop(block=True, timeout=child.spec.stop_timeout)
+            except pykka.Timeout:
+                logger.error("event=actor_stop_timeout actor=%s (left running, replaced)", child.name)
+        self.metrics.actor_restarts.labels(actor=child.name).inc()
+        try:
+            self._start(child, wait=False)
         except Exception as exc:
-            logger.error("event=actor_start_failed actor=%s error=%s", spec.name, exc)
-            spec.next_start = now + spec.backoff
-            spec.backoff = min(30.0, spec.backoff * 2)
+            logger.error("event=actor_start_failed actor=%s error=%s", child.name, exc)
 
     def all_alive(self) -> bool:
         with self._lock:
-            return all(s.ref is not None and s.ref.is_alive() for s in self.children)
+            return all(c.ref is not None and c.ref.is_alive() for c in self.children)
 
     def stop_all(self, deadline: float) -> None:
         """Stop children in reverse start order, each bounded by the time left."""
         with self._lock:
             children = list(reversed(self.children))
-        for spec in children:
-            self.stop_child(spec, deadline)
+        for child in children:
+            self.stop_child(child, deadline)
 
-    def stop_child(self, spec: ChildSpec, deadline: float) -> None:
-        ref = spec.ref
+    def stop_child(self, child: Child, deadline: float) -> None:
+        ref = child.ref
         if ref is None:
             return
-        self.directory.unregister(spec.name)
+        self.directory.unregister(child.name)
         if ref.is_alive():
             try:
-                ref.stop(block=True, timeout=max(0.1, min(spec.stop_timeout, deadline - time.monotonic())))
+                ref.stop(block=True, timeout=max(0.1, min(child.spec.stop_timeout, deadline - time.monotonic())))
             except pykka.Timeout:
-                logger.error("event=actor_stop_timeout actor=%s", spec.name)
+                logger.error("event=actor_stop_timeout actor=%s", child.name)

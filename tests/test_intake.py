@@ -12,6 +12,7 @@ import pytest
 
 from laporgub import db
 from laporgub.actors._base import Directory, LaporgubActor, Scheduler
+from laporgub.clock import ManualClock
 from laporgub.config import parse_config
 from laporgub.exceptions import ActorStartError
 from laporgub.intake import Intake, build_classifier
@@ -93,11 +94,14 @@ class Fragile(LaporgubActor):
 
 
 def test_supervisor_restarts_with_backoff_then_gives_up() -> None:
+    # An actor that dies on every message it gets: restarted at once, then after 0.5 s and 1 s of the
+    # supervisor's clock (not at every round), and the fourth death within the window is one too many.
+    clock = ManualClock(0.0)
     metrics = Metrics({"register": 9, "filter": 27, "notify": 9, "deliver": 3}, [], [])
     directory = Directory()
     scheduler = Scheduler()
-    supervisor = Supervisor(directory, metrics, ping_timeout=2, max_restarts=3, window=60)
-    started = {"n": 0}
+    supervisor = Supervisor(directory, metrics, ping_timeout=2, max_restarts=3, window=60, clock=clock)
+    started: list[float] = []
 
     class Dies(LaporgubActor):
         actor_name = "dies"
@@ -106,21 +110,25 @@ def test_supervisor_restarts_with_backoff_then_gives_up() -> None:
             raise RuntimeError("poison (injected)")
 
     def start() -> pykka.ActorRef[Any]:
-        started["n"] += 1
+        started.append(clock.monotonic())
         return Dies.start(directory=directory, scheduler=scheduler)
 
     supervisor.start_child(ChildSpec("dies", start))
     try:
         with pytest.raises(SupervisorGaveUp):
-            for _ in range(50):
+            for _ in range(200):
                 ref = directory.get("dies")
                 if ref is not None and ref.is_alive():
                     ref.tell("poison")
-                    while ref.is_alive():
+                    deadline = time.monotonic() + 5
+                    while ref.is_alive() and time.monotonic() < deadline:
                         time.sleep(0.01)
                 supervisor.check()
-                time.sleep(0.05)
-        assert started["n"] == 4  # the first start and three restarts
+                clock.advance(0.25)
+        gaps = [b - a for a, b in zip(started, started[1:])]
+        assert started[1] == 1000.0  # the first restart at once, in the round that saw the death
+        assert gaps[1:] == [0.5, 1.0]  # then the backoff doubles
+        assert len(started) == 4  # the first start and three restarts
         assert metrics.value("laporgub_actor_restarts_total", actor="dies") == 3
     finally:
         supervisor.stop_all(time.monotonic() + 2)

@@ -1,8 +1,16 @@
-"""What every LaporGub actor shares: ping, addressing by name, and timers.
+"""What every LaporGub actor shares: ping, addressing by name, timers, its database
+connection and the dispatch of its messages.
 
 Actors address each other by name through a :class:`Directory` rather than
 holding each other's refs: when the supervisor restarts a dead actor, the name
-points at the new one and senders never talk to a corpse.
+points at the new one and senders never talk to a corpse. The names themselves
+are built in one place, :mod:`laporgub.actor_names`.
+
+The plumbing every actor used to repeat lives here: an actor that sets
+``uses_database`` gets its thread's connection opened in ``on_start`` (subclasses
+call ``super().on_start()`` first) and closed after its ``release``; its messages
+go to the methods marked ``@handles(MessageType)``, one table per class built when
+the class is defined, and anything else is logged as ``event=unknown_message``.
 """
 
 from __future__ import annotations
@@ -12,10 +20,12 @@ import itertools
 import logging
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
 
 import pykka
 
+from laporgub import db
 from laporgub.clock import SYSTEM, Clock
 
 logger = logging.getLogger(__name__)
@@ -105,8 +115,22 @@ class Scheduler:
                 pass  # the actor stopped; its successor schedules its own timers
 
 
+_Handler = TypeVar("_Handler", bound=Callable[..., Any])
+
+
+def handles(*message_types: type) -> Callable[[_Handler], _Handler]:
+    """Mark an actor method as the handler of ``message_types`` (see :class:`LaporgubActor`)."""
+
+    def mark(method: _Handler) -> _Handler:
+        method._laporgub_handles = message_types  # type: ignore[attr-defined]
+        return method
+
+    return mark
+
+
 class LaporgubActor(pykka.ThreadingActor):
-    """Base of every LaporGub actor: ``ping`` for the supervisor, timers, failure logging.
+    """Base of every LaporGub actor: ``ping`` for the supervisor, timers, failure logging,
+    the database connection and message dispatch.
 
     Subclasses get ``self.directory``, ``self.scheduler`` and ``self.clock`` from the app.
     """
@@ -116,6 +140,19 @@ class LaporgubActor(pykka.ThreadingActor):
     #: A thread stuck in I/O must not keep the process alive past the stop budget;
     #: everything that matters is already in the database.
     use_daemon_thread = True
+    #: Open this thread's database connection in ``on_start``, close it after ``release``
+    #: (peewee keeps one connection per thread).
+    uses_database: ClassVar[bool] = False
+    #: Message type -> name of the method marked ``@handles`` for it (this class and its bases).
+    _handlers: ClassVar[dict[type, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        handlers = dict(cls._handlers)
+        for name, attr in vars(cls).items():
+            for message_type in getattr(attr, "_laporgub_handles", ()):
+                handlers[message_type] = name
+        cls._handlers = handlers
 
     def __init__(self, *, directory: Directory, scheduler: Scheduler, clock: Clock = SYSTEM) -> None:
         super().__init__()
@@ -123,6 +160,21 @@ class LaporgubActor(pykka.ThreadingActor):
         self.scheduler = scheduler
         #: The service's one clock (wall and monotonic time); tests pin the date through it.
         self.clock = clock
+
+    def on_start(self) -> None:
+        if self.uses_database:
+            db.database.connect(reuse_if_open=True)
+
+    def on_receive(self, message: Any) -> Any:
+        """Hand ``message`` to the method marked ``@handles`` for its type."""
+        for message_type in type(message).__mro__:
+            name = self._handlers.get(message_type)
+            if name is not None:
+                return getattr(self, name)(message)
+        # Logged under the actor's own module, so ``[service.log_levels]`` of its component applies.
+        logging.getLogger(type(self).__module__).warning(
+            "event=unknown_message actor=%s message=%r", self.actor_name, type(message).__name__)
+        return None
 
     def ping(self) -> bool:
         """Answer the supervisor's liveness check (runs in the actor's thread)."""
@@ -138,10 +190,16 @@ class LaporgubActor(pykka.ThreadingActor):
             self.actor_name,
             f"{getattr(exception_type, '__name__', exception_type)}: {exception_value}",
         )
-        self.release()
+        self._release_all()
 
     def on_stop(self) -> None:
+        self._release_all()
+
+    def _release_all(self) -> None:
         self.release()
+        if self.uses_database and not db.database.is_closed():
+            db.database.close()
 
     def release(self) -> None:
-        """Free resources; called from ``on_stop`` and ``on_failure`` (pykka runs only one)."""
+        """Free the subclass's resources; called from ``on_stop`` and ``on_failure`` (pykka runs
+        only one), before the database connection is closed."""

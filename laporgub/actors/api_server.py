@@ -21,7 +21,8 @@ from typing import Any
 
 import uvicorn
 
-from laporgub.actors._base import Directory, LaporgubActor, Scheduler
+from laporgub import actor_names
+from laporgub.actors._base import Directory, LaporgubActor, Scheduler, handles
 from laporgub.api.limits import Limits, ThrottledLog, guarded_protocol, loop_exception_handler
 from laporgub.clock import SYSTEM, Clock
 from laporgub.config import ApiConfig, Listen
@@ -95,7 +96,7 @@ class ApiServer(LaporgubActor):
         metrics: counts connections the server closed itself (``laporgub_api_connections_closed_total``).
     """
 
-    actor_name = "api"
+    actor_name = actor_names.API
 
     def __init__(self, *, app_factory: Callable[[], Any], listen: Listen, status: ApiStatus,
                  directory: Directory, scheduler: Scheduler, settings: ApiConfig | None = None,
@@ -163,10 +164,9 @@ class ApiServer(LaporgubActor):
             except Exception:  # noqa: BLE001 - the actor is already gone
                 pass
 
-    def on_receive(self, message: Any) -> Any:
-        if isinstance(message, ApiServerStopped):
-            raise ApiServerError(f"the HTTP API server stopped: {message.reason}")
-        logger.warning("event=unknown_message actor=api message=%r", type(message).__name__)
+    @handles(ApiServerStopped)
+    def _on_server_stopped(self, message: ApiServerStopped) -> None:
+        raise ApiServerError(f"the HTTP API server stopped: {message.reason}")
 
     def release(self) -> None:
         self.stopping = True

@@ -9,8 +9,8 @@ from typing import Any
 
 import telegram.error
 
-from laporgub import db, incidents
-from laporgub.actors._base import Directory, LaporgubActor, Scheduler
+from laporgub import actor_names, db, incidents
+from laporgub.actors._base import Directory, LaporgubActor, Scheduler, handles
 from laporgub.clock import SYSTEM, Clock
 from laporgub.leases import LeaseKeeper
 from laporgub.messages import NotificationsQueued, Tick
@@ -61,12 +61,14 @@ class GroupDispatcher(LaporgubActor):
     A non-holder looks again every third of the lease time and takes over when it expires.
     """
 
+    uses_database = True
+
     def __init__(
         self, *, destination: str, chat_id: int, interval: float, gateway: TelegramGateway, renderer: Renderer,
         alerts: Alerts, metrics: Metrics, directory: Directory, scheduler: Scheduler, clock: Clock = SYSTEM,
     ) -> None:
         super().__init__(directory=directory, scheduler=scheduler, clock=clock)
-        self.actor_name = f"dispatcher:{destination}"
+        self.actor_name = actor_names.dispatcher(destination)
         self.destination = destination
         self.chat_id = chat_id
         self.interval = interval
@@ -88,7 +90,7 @@ class GroupDispatcher(LaporgubActor):
         self.sweep_interval = SWEEP_INTERVAL
 
     def on_start(self) -> None:
-        db.database.connect(reuse_if_open=True)
+        super().on_start()
         self.sweep_interval = SWEEP_INTERVAL if db.is_sqlite() else SHARED_SWEEP_INTERVAL
         self.actor_ref.tell(Tick("start"))
 
@@ -96,8 +98,6 @@ class GroupDispatcher(LaporgubActor):
         if self._holding:  # a clean stop hands the chat and its claimed rows to another instance at once
             self._give_up()
             self.lease.release()
-        if not db.database.is_closed():
-            db.database.close()
 
     def _give_up(self) -> None:
         """Unclaim what this instance claimed for the chat but did not send (throttled, stopping)."""
@@ -112,17 +112,20 @@ class GroupDispatcher(LaporgubActor):
         self.renderer, self.chat_id, self.interval = renderer, chat_id, interval
 
     def on_receive(self, message: Any) -> Any:
-        if isinstance(message, Tick):
-            if message.reason == "wake":
-                self._wake_at = None
-            self._pump()
-        elif isinstance(message, NotificationsQueued):
-            self._pump()
-        else:
-            logger.warning("event=unknown_message actor=%s message=%r", self.actor_name, type(message).__name__)
+        super().on_receive(message)
         # Between pumps (and during the Bot API request) the connection is back in the pool:
         # a province's 14 dispatchers share a few connections instead of holding 14.
         db.release_connection()
+
+    @handles(Tick)
+    def _on_tick(self, message: Tick) -> None:
+        if message.reason == "wake":
+            self._wake_at = None
+        self._pump()
+
+    @handles(NotificationsQueued)
+    def _on_queued(self, message: NotificationsQueued) -> None:
+        self._pump()
 
     # -- sending ---------------------------------------------------------------
 

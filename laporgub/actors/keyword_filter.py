@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from laporgub import db, incidents
-from laporgub.actors._base import Directory, LaporgubActor, Scheduler
+from laporgub import actor_names, incidents
+from laporgub.actors._base import Directory, LaporgubActor, Scheduler, handles
 from laporgub.clock import SYSTEM, Clock
 from laporgub.config import Config
 from laporgub.messages import NotificationsQueued, Tick, TicketRegistered
@@ -28,7 +27,8 @@ class KeywordFilter(LaporgubActor):
     incidents whose window passed (laporgub/incidents.py).
     """
 
-    actor_name = "filter"
+    actor_name = actor_names.FILTER
+    uses_database = True
 
     def __init__(self, *, config: Config, classifier: Classifier, metrics: Metrics, directory: Directory,
                  scheduler: Scheduler, clock: Clock = SYSTEM) -> None:
@@ -39,26 +39,22 @@ class KeywordFilter(LaporgubActor):
         self.clock = clock
 
     def on_start(self) -> None:
-        db.database.connect(reuse_if_open=True)
+        super().on_start()
         self._sweep(min_age=0.0)
         self.schedule(SWEEP_INTERVAL, Tick("sweep"))
-
-    def release(self) -> None:
-        if not db.database.is_closed():
-            db.database.close()
 
     def set_rules(self, config: Config, classifier: Classifier) -> None:
         """Swap keywords and groups (config reload); applies to the next ticket."""
         self.config, self.classifier = config, classifier
 
-    def on_receive(self, message: Any) -> Any:
-        if isinstance(message, TicketRegistered):
-            self._route(message.ticket_id)
-        elif isinstance(message, Tick):
-            self._sweep(min_age=SWEEP_INTERVAL)
-            self.schedule(SWEEP_INTERVAL, Tick("sweep"))
-        else:
-            logger.warning("event=unknown_message actor=filter message=%r", type(message).__name__)
+    @handles(TicketRegistered)
+    def _on_registered(self, message: TicketRegistered) -> None:
+        self._route(message.ticket_id)
+
+    @handles(Tick)
+    def _on_tick(self, message: Tick) -> None:
+        self._sweep(min_age=SWEEP_INTERVAL)
+        self.schedule(SWEEP_INTERVAL, Tick("sweep"))
 
     def _sweep(self, min_age: float) -> None:
         try:
@@ -89,4 +85,4 @@ class KeywordFilter(LaporgubActor):
             self.metrics.incident_reports.inc()
             self.metrics.incident_notifications_saved.inc(routed.incident.saved)
         for dest in routed.destinations:
-            self.directory.tell(f"dispatcher:{dest}", NotificationsQueued(dest))
+            self.directory.tell(actor_names.dispatcher(dest), NotificationsQueued(dest))

@@ -8,8 +8,8 @@ from typing import Any
 
 import serial
 
-from laporgub import db, pdu
-from laporgub.actors._base import Directory, LaporgubActor, Scheduler
+from laporgub import actor_names, pdu
+from laporgub.actors._base import Directory, LaporgubActor, Scheduler, handles
 from laporgub.at import (
     AtChannel,
     AtError,
@@ -58,13 +58,15 @@ class ModemReader(LaporgubActor):
     backoff and never touches another modem.
     """
 
+    uses_database = True
+
     def __init__(self, *, config: ModemConfig, alerts: Alerts, metrics: Metrics, directory: Directory,
                  scheduler: Scheduler, guard: SmsGuard | None = None, clock: Clock = SYSTEM) -> None:
         super().__init__(directory=directory, scheduler=scheduler, clock=clock)
         self.config = config
         #: Who may be sent an SMS, how many, how long (laporgub/smsguard.py); None only in unit tests.
         self.guard = guard
-        self.actor_name = f"modem:{config.name}"
+        self.actor_name = actor_names.modem(config.name)
         self.alerts = alerts
         self.metrics = metrics
         self.channel: AtChannel | None = None
@@ -84,7 +86,7 @@ class ModemReader(LaporgubActor):
     # -- lifecycle -----------------------------------------------------------
 
     def on_start(self) -> None:
-        db.database.connect(reuse_if_open=True)
+        super().on_start()
         # Claims under our name are from a previous life of this reader (a crash, a
         # kill -9): send them again rather than wait for the lease to expire.
         release_claims(self.config.name)
@@ -99,8 +101,6 @@ class ModemReader(LaporgubActor):
             release_claims(self.config.name)
         except Exception:
             logger.exception("event=release_claims_failed modem=%s", self.config.name)
-        if not db.database.is_closed():
-            db.database.close()
 
     def is_up(self) -> bool:
         """Whether the modem is open and initialised (runs in the actor's thread)."""
@@ -108,33 +108,41 @@ class ModemReader(LaporgubActor):
 
     # -- messages ------------------------------------------------------------
 
-    def on_receive(self, message: Any) -> Any:
-        if isinstance(message, ModemIndication):
-            self._indication(message)
-        elif isinstance(message, SmsStored):
-            self._delete(message)
-        elif isinstance(message, SmsNotStored):
-            self._in_flight.pop(message.index, None)
-            logger.warning("event=sms_not_stored modem=%s index=%s reason=%s", self.config.name, message.index,
-                           message.reason)
-        elif isinstance(message, OutboundQueued):
-            self._send_outbound()
-        elif isinstance(message, PortLost):
-            # Ignore a late report about a channel already replaced by a reconnect.
-            if self.up and (self.channel is None or not self.channel.is_open):
-                self._lost(f"port lost: {message.reason}")
-        elif isinstance(message, Tick):
-            if message.reason == "connect":
-                self._connect_pending = False
-                self._connect()
-            elif message.reason == "sweep":
-                if self.up:
-                    self._sweep()
-                    self._poll_status()
-                    self._send_outbound()
-                self.schedule(self.config.sweep_interval_seconds, Tick("sweep"))
-        else:
-            logger.warning("event=unknown_message actor=%s message=%r", self.actor_name, type(message).__name__)
+    @handles(ModemIndication)
+    def _on_indication(self, message: ModemIndication) -> None:
+        self._indication(message)
+
+    @handles(SmsStored)
+    def _on_stored(self, message: SmsStored) -> None:
+        self._delete(message)
+
+    @handles(SmsNotStored)
+    def _on_not_stored(self, message: SmsNotStored) -> None:
+        self._in_flight.pop(message.index, None)
+        logger.warning("event=sms_not_stored modem=%s index=%s reason=%s", self.config.name, message.index,
+                       message.reason)
+
+    @handles(OutboundQueued)
+    def _on_outbound(self, message: OutboundQueued) -> None:
+        self._send_outbound()
+
+    @handles(PortLost)
+    def _on_port_lost_message(self, message: PortLost) -> None:
+        # Ignore a late report about a channel already replaced by a reconnect.
+        if self.up and (self.channel is None or not self.channel.is_open):
+            self._lost(f"port lost: {message.reason}")
+
+    @handles(Tick)
+    def _on_tick(self, message: Tick) -> None:
+        if message.reason == "connect":
+            self._connect_pending = False
+            self._connect()
+        elif message.reason == "sweep":
+            if self.up:
+                self._sweep()
+                self._poll_status()
+                self._send_outbound()
+            self.schedule(self.config.sweep_interval_seconds, Tick("sweep"))
 
     # -- connecting ------------------------------------------------------------
 
@@ -394,7 +402,7 @@ class ModemReader(LaporgubActor):
         if len(self._first_reported) > 4 * MAX_FIRST_REPORTED:
             self._first_reported.clear()  # bounded: slots whose confirmation never came
         reported_at = self._first_reported.setdefault(pdu_hex, reported_at)
-        if not self.directory.tell("registry", SmsReceived(self.config.name, index, pdu_hex, reported_at)):
+        if not self.directory.tell(actor_names.REGISTRY, SmsReceived(self.config.name, index, pdu_hex, reported_at)):
             self._in_flight.pop(index, None)  # registry restarting: the next sweep offers it again
 
     def _delete(self, message: SmsStored) -> None:

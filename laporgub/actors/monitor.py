@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from laporgub import db
-from laporgub.actors._base import Directory, LaporgubActor, Scheduler
+from laporgub import actor_names
+from laporgub.actors._base import Directory, LaporgubActor, Scheduler, handles
 from laporgub.clock import SYSTEM, Clock
 from laporgub.config import Config
 from laporgub.followup import Followup
@@ -26,7 +25,8 @@ class Monitor(LaporgubActor):
         clock: the service's clock (tests pass a simulated one).
     """
 
-    actor_name = "monitor"
+    actor_name = actor_names.MONITOR
+    uses_database = True
 
     def __init__(self, *, config: Config, directory: Directory, scheduler: Scheduler,
                  clock: Clock = SYSTEM) -> None:
@@ -35,25 +35,19 @@ class Monitor(LaporgubActor):
         self.interval = config.followup.check_interval_seconds
 
     def on_start(self) -> None:
-        db.database.connect(reuse_if_open=True)
+        super().on_start()
         self.actor_ref.tell(Tick("check"))
-
-    def release(self) -> None:
-        if not db.database.is_closed():
-            db.database.close()
 
     def set_config(self, config: Config) -> None:
         """Apply a reloaded config from the next check on (runs in the actor's thread)."""
         self.followup.set_config(config)
         self.interval = config.followup.check_interval_seconds
 
-    def on_receive(self, message: Any) -> Any:
-        if isinstance(message, Tick):
-            self._check()
-            if message.reason != "now":  # "now": an extra check asked for from outside; the timer goes on
-                self.schedule(self.interval, Tick("check"))
-        else:
-            logger.warning("event=unknown_message actor=monitor message=%r", type(message).__name__)
+    @handles(Tick)
+    def _on_tick(self, message: Tick) -> None:
+        self._check()
+        if message.reason != "now":  # "now": an extra check asked for from outside; the timer goes on
+            self.schedule(self.interval, Tick("check"))
 
     def _check(self) -> None:
         now = self.clock.time()
@@ -65,7 +59,7 @@ class Monitor(LaporgubActor):
             self._retention(now)
             return
         for dest in result.destinations:
-            self.directory.tell(f"dispatcher:{dest}", NotificationsQueued(dest))
+            self.directory.tell(actor_names.dispatcher(dest), NotificationsQueued(dest))
         self._retention(now)
 
     def _retention(self, now: float) -> None:

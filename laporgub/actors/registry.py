@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from laporgub import db
-from laporgub.actors._base import Directory, LaporgubActor, Scheduler
+from laporgub import actor_names
+from laporgub.actors._base import Directory, LaporgubActor, Scheduler, handles
 from laporgub.clock import SYSTEM, Clock
 from laporgub.intake import Intake
 from laporgub.messages import (
@@ -36,7 +36,8 @@ class TicketRegistry(LaporgubActor):
     dispatcher (operator messages).
     """
 
-    actor_name = "registry"
+    actor_name = actor_names.REGISTRY
+    uses_database = True
 
     def __init__(self, *, intake: Intake, metrics: Metrics, directory: Directory, scheduler: Scheduler,
                  clock: Clock = SYSTEM) -> None:
@@ -46,28 +47,21 @@ class TicketRegistry(LaporgubActor):
         self.flush_interval = min(FLUSH_INTERVAL, max(0.2, intake.config.intake.concat_wait_minutes * 60 / 4))
 
     def on_start(self) -> None:
-        db.database.connect(reuse_if_open=True)
+        super().on_start()
         self.schedule(self.flush_interval, Tick("flush"))
 
-    def release(self) -> None:
-        if not db.database.is_closed():
-            db.database.close()
-
-    def on_receive(self, message: Any) -> Any:
-        if isinstance(message, SmsReceived):
-            self._store(message)
-        elif isinstance(message, Tick):
-            self._flush()
-            self.schedule(self.flush_interval, Tick("flush"))
-        else:
-            logger.warning("event=unknown_message actor=registry message=%r", type(message).__name__)
+    @handles(Tick)
+    def _on_tick(self, message: Tick) -> None:
+        self._flush()
+        self.schedule(self.flush_interval, Tick("flush"))
 
     def set_intake(self, intake: Intake) -> None:
         """Swap the compiled rules and templates (config reload)."""
         self.intake = intake
 
+    @handles(SmsReceived)
     def _store(self, message: SmsReceived) -> None:
-        reply_to = f"modem:{message.modem}"
+        reply_to = actor_names.modem(message.modem)
         try:
             result = self.intake.store_sms(message.modem, message.pdu, message.reported_at)
         except Exception as exc:  # the SMS stays on the modem; the next sweep offers it again
@@ -88,14 +82,14 @@ class TicketRegistry(LaporgubActor):
             self.metrics.sms_received.labels(modem=result.modem or modem, kind=kind).inc()
         if result.ticket_id is not None:
             self.metrics.observe_stage("register", result.registered_at - result.received_at)
-            self.directory.tell("filter", TicketRegistered(result.ticket_id, result.ticket_number))
+            self.directory.tell(actor_names.FILTER, TicketRegistered(result.ticket_id, result.ticket_number))
         if result.outbound_queued:
-            for name in self.directory.names("modem:"):
+            for name in self.directory.names(actor_names.MODEM_PREFIX):
                 self.directory.tell(name, OutboundQueued())
         for dest in result.followup_destinations:
-            self.directory.tell(f"dispatcher:{dest}", NotificationsQueued(dest))
+            self.directory.tell(actor_names.dispatcher(dest), NotificationsQueued(dest))
         if result.admin_queued:
-            self.directory.tell(f"dispatcher:{ADMIN}", NotificationsQueued(ADMIN))
+            self.directory.tell(actor_names.dispatcher(ADMIN), NotificationsQueued(ADMIN))
 
     def _flush(self) -> None:
         try:

@@ -14,8 +14,8 @@ from typing import Any
 import peewee
 import telegram.error
 
-from laporgub import db
-from laporgub.actors._base import Directory, LaporgubActor, Scheduler
+from laporgub import actor_names, db
+from laporgub.actors._base import Directory, LaporgubActor, Scheduler, handles
 from laporgub.clock import SYSTEM, Clock
 from laporgub.messages import Tick
 from laporgub.report.build import BuiltReport, build_report, caption
@@ -72,7 +72,8 @@ class ReportGenerator(LaporgubActor):
         work_dir: where report files are built (default: a fresh temporary directory per build).
     """
 
-    actor_name = "reporter"
+    actor_name = actor_names.REPORTER
+    uses_database = True
 
     def __init__(
         self, *, config: Any, gateway: TelegramGateway, directory: Directory, scheduler: Scheduler,
@@ -91,23 +92,17 @@ class ReportGenerator(LaporgubActor):
         return report_config(self.config)
 
     def on_start(self) -> None:
-        db.database.connect(reuse_if_open=True)
+        super().on_start()
         self.actor_ref.tell(Tick("start"))  # a report missed while the service was down goes out now
-
-    def release(self) -> None:
-        if not db.database.is_closed():
-            db.database.close()
 
     def set_config(self, config: Any) -> None:
         """Apply a reloaded config (schedule, recipients) from the next check on."""
         self.config = config
 
-    def on_receive(self, message: Any) -> Any:
-        if isinstance(message, Tick):
-            deliveries = self._safe_check()
-            self.schedule(self._next_delay(deliveries), Tick("report"))
-        else:
-            logger.warning("event=unknown_message actor=reporter message=%r", type(message).__name__)
+    @handles(Tick)
+    def _on_tick(self, message: Tick) -> None:
+        deliveries = self._safe_check()
+        self.schedule(self._next_delay(deliveries), Tick("report"))
 
     # -- the check --------------------------------------------------------------------
 

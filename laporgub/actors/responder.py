@@ -12,8 +12,8 @@ import pykka
 import telegram
 import telegram.error
 
-from laporgub import db
-from laporgub.actors._base import Directory, LaporgubActor, Scheduler
+from laporgub import actor_names, db
+from laporgub.actors._base import Directory, LaporgubActor, Scheduler, handles
 from laporgub.clock import SYSTEM, Clock
 from laporgub.commands import COMMANDS
 from laporgub.config import Config
@@ -103,7 +103,8 @@ class Responder(LaporgubActor):
         poll_timeout: getUpdates long-poll seconds (at most 10 keeps stops and restarts quick).
     """
 
-    actor_name = "responder"
+    actor_name = actor_names.RESPONDER
+    uses_database = True
 
     def __init__(self, *, config: Config, gateway: TelegramGateway, directory: Directory, scheduler: Scheduler,
                  poll_timeout: float = POLL_TIMEOUT, clock: Clock = SYSTEM) -> None:
@@ -128,11 +129,11 @@ class Responder(LaporgubActor):
     # -- lifecycle -----------------------------------------------------------
 
     def on_start(self) -> None:
-        db.database.connect(reuse_if_open=True)
+        super().on_start()
         try:
             self._offset = load_offset(self.clock.time())
         except Exception:
-            self.release()
+            self._release_all()  # pykka runs neither on_stop nor on_failure after a failed on_start
             raise
         self._offset_at = self.clock.time()
         logger.info("event=responder_started offset=%s", self._offset)
@@ -152,26 +153,24 @@ class Responder(LaporgubActor):
                 task.get_loop().call_soon_threadsafe(task.cancel)
             except RuntimeError:
                 pass  # the gateway loop is gone already
-        if not db.database.is_closed():
-            db.database.close()
 
     def set_config(self, config: Config) -> None:
         """Apply a reloaded config (PICs, groups, texts) to the next message (runs in the actor's thread)."""
         self.desk.set_config(config)
 
-    def on_receive(self, message: Any) -> Any:
-        if isinstance(message, Polled):
-            self._polled(message)
-        elif isinstance(message, Tick):
-            if message.reason == "replies":
-                self._reply_wake_at = None
-                self._flush_replies()
-            elif message.reason.startswith("watchdog "):
-                self._watchdog(int(message.reason.split()[1]))
-            else:
-                self._poll()
+    @handles(Polled)
+    def _on_polled(self, message: Polled) -> None:
+        self._polled(message)
+
+    @handles(Tick)
+    def _on_tick(self, message: Tick) -> None:
+        if message.reason == "replies":
+            self._reply_wake_at = None
+            self._flush_replies()
+        elif message.reason.startswith("watchdog "):
+            self._watchdog(int(message.reason.split()[1]))
         else:
-            logger.warning("event=unknown_message actor=responder message=%r", type(message).__name__)
+            self._poll()
 
     # -- polling ---------------------------------------------------------------
 
@@ -313,9 +312,9 @@ class Responder(LaporgubActor):
                         incoming.update_id, incoming.chat_id, incoming.user_id, outcome.action,
                         outcome.ticket or "-")
         for dest in outcome.destinations:
-            self.directory.tell(f"dispatcher:{dest}", NotificationsQueued(dest))
+            self.directory.tell(actor_names.dispatcher(dest), NotificationsQueued(dest))
         if outcome.outbound_sms:
-            for name in self.directory.names("modem:"):
+            for name in self.directory.names(actor_names.MODEM_PREFIX):
                 self.directory.tell(name, OutboundQueued())
 
     def _set_commands(self) -> None:

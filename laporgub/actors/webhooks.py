@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
 
 import httpx
 
-from laporgub import db, webhooks
-from laporgub.actors._base import Directory, LaporgubActor, Scheduler
+from laporgub import actor_names, db, webhooks
+from laporgub.actors._base import Directory, LaporgubActor, Scheduler, handles
 from laporgub.clock import SYSTEM, Clock
 from laporgub.config import Secret, WebhookConfig
 from laporgub.messages import Tick
@@ -42,7 +41,8 @@ class WebhookSender(LaporgubActor):
         metrics: deliveries per endpoint and result.
     """
 
-    actor_name = "webhooks"
+    actor_name = actor_names.WEBHOOKS
+    uses_database = True
 
     def __init__(self, *, hooks: tuple[WebhookConfig, ...], secrets: Mapping[str, Secret], metrics: Metrics,
                  directory: Directory, scheduler: Scheduler, clock: Clock = SYSTEM) -> None:
@@ -55,7 +55,7 @@ class WebhookSender(LaporgubActor):
         self._tick_pending = False
 
     def on_start(self) -> None:
-        db.database.connect(reuse_if_open=True)
+        super().on_start()
         self.client = httpx.Client(follow_redirects=False, headers={"Connection": "keep-alive"})
         self._wake(0.0)
 
@@ -68,21 +68,17 @@ class WebhookSender(LaporgubActor):
         if self.client is not None:
             self.client.close()
             self.client = None
-        if not db.database.is_closed():
-            db.database.close()
 
     def _wake(self, delay: float) -> None:
         if not self._tick_pending:
             self._tick_pending = True
             self.schedule(delay, Tick("webhooks"))
 
-    def on_receive(self, message: Any) -> Any:
-        if isinstance(message, Tick):
-            self._tick_pending = False
-            busy = self._round()
-            self._wake(0.0 if busy else self._idle_delay())
-        else:
-            logger.warning("event=unknown_message actor=webhooks message=%r", type(message).__name__)
+    @handles(Tick)
+    def _on_tick(self, message: Tick) -> None:
+        self._tick_pending = False
+        busy = self._round()
+        self._wake(0.0 if busy else self._idle_delay())
 
     def _idle_delay(self) -> float:
         try:
