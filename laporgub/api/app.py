@@ -24,7 +24,6 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-import phonenumbers
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -43,7 +42,7 @@ from laporgub.clock import SYSTEM, Clock
 from laporgub.config import Config
 from laporgub.intake import Intake
 from laporgub.messages import OutboundQueued, TicketRegistered
-from laporgub.tickets import is_indonesian_mobile, mask_msisdn, normalize_msisdn, parse_ticket
+from laporgub.tickets import mask_msisdn, parse_phone, parse_ticket
 
 logger = logging.getLogger(__name__)
 
@@ -178,25 +177,6 @@ def _clean(value: str | None) -> str | None:
     if not any(unicodedata.category(ch)[0] in "LNPS" for ch in value):
         raise ValueError("must contain visible text (not only spaces or invisible characters)")
     return value
-
-
-def parse_phone(value: str | None) -> str | None:
-    """A reporter's number -> E.164 (``+628...``), or ValueError.
-
-    Only Indonesian mobile numbers: the reporter is sent SMS (the acknowledgement, the PICs'
-    answers), and the centre texts nothing else (laporgub/smsguard.py): a landline or a
-    foreign number would make the website form a free SMS relay.
-    """
-    if value is None:
-        return None
-    if not re.fullmatch(r"\+?[\d\s\-().]{6,24}", value):
-        raise ValueError("must be a phone number such as +6281234567890")
-    msisdn = normalize_msisdn(value)
-    if msisdn is None or not phonenumbers.is_valid_number(phonenumbers.parse(msisdn)):
-        raise ValueError("not a valid phone number (e.g. +6281234567890 or 081234567890)")
-    if not is_indonesian_mobile(msisdn):
-        raise ValueError("not an Indonesian mobile number (+628... or 08...): SMS go to Indonesian mobiles only")
-    return msisdn
 
 
 class Reporter(BaseModel):
