@@ -118,10 +118,11 @@ def webhooks_main(config: Config, args: argparse.Namespace, out: IO[str], err: I
             print(f"webhooks replay: no [[api.webhooks]] named {args.endpoint!r} (configured: "
                   f"{', '.join(names) or 'none'})", file=err)
             return 2
-        since = parse_since(args.since, SYSTEM.time(), config.tz)
-        if since is None:
+        parsed = parse_since(args.since, SYSTEM.time(), config.tz)
+        if parsed is None:
             print(f"webhooks replay: --since {args.since!r} is not an ISO date/time or a span like 12h", file=err)
             return 2
+        since = parsed
     if not _open(config, err, f"webhooks {args.hook_command}"):
         return 1
     with db.database.connection_context():
