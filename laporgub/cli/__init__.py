@@ -128,7 +128,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = api_key_main if args.command == "api-key" else webhooks_main
         return handler(config, args, sys.stdout, sys.stderr)
     return EXIT_FAILURE  # pragma: no cover - argparse rejects unknown commands
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
