@@ -649,4 +649,3 @@ class ResponseDesk(IncidentActions):
         db.ChatReply.create(chat_id=msg.chat_id, reply_to_message_id=msg.message_id, ticket=ticket,
                             text=public_text(text), created_at=now)
         fx.replies += 1
-
