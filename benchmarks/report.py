@@ -1,6 +1,6 @@
 """Benchmark of the monthly report: 100,000 tickets in one month, all three formats.
 
-Seeds a temporary SQLite database with a synthetic month (``laporgub.report.sample``:
+Seeds a temporary SQLite database with a synthetic month (``benchmarks/report_sample.py``:
 tickets with categories, notifications of every stage, PIC responses, closes and
 re-routes), then builds the PDF, XLSX and CSV in a fresh child process, so the
 peak memory printed is the build's own (the child's maximum resident set size).
@@ -67,9 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", help="write the database and files here and keep them")
     args = parser.parse_args(argv)
 
+    from benchmarks.report_sample import seed_month
     from laporgub import db
     from laporgub.report.periods import Month
-    from laporgub.report.sample import seed_month
 
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="laporgub-report-bench-"))
     work.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pydantic  # noqa: E402  (libraries uninstrumented: only LaporGub's code is what we fuzz)
 
 with atheris.instrument_imports(include=["laporgub"]):
-    from laporgub.api.app import ComplaintIn, parse_phone
+    from laporgub.api.app import ComplaintIn
+    from laporgub.tickets import parse_phone
 
 
 def test_one_input(data: bytes) -> None:

@@ -17,6 +17,7 @@ Real waits (an I/O timeout, the stop budget, a start-up deadline) may read
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from datetime import datetime, tzinfo
@@ -44,6 +45,26 @@ class Clock:
 
 #: The system clock; the default wherever no clock is passed.
 SYSTEM = Clock()
+
+
+def parse_since(text: str, now: float, tz: tzinfo) -> float | None:
+    """``30d``, ``12h``, ``45m`` back from ``now``, or ``2026-01-31`` or an ISO time -> epoch seconds.
+
+    None when it is neither. A date or time without an offset is in ``tz`` (the service's time
+    zone). What every ``--since`` of the command line takes (``audit``, ``webhooks replay``,
+    ``suggest-keywords``).
+    """
+    text = text.strip()
+    m = re.fullmatch(r"(\d+)\s*([dhm])", text)
+    if m:
+        return now - int(m.group(1)) * {"d": 86400, "h": 3600, "m": 60}[m.group(2)]
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=tz)
+    return when.timestamp()
 
 
 class ShiftedClock(Clock):

@@ -606,12 +606,71 @@ def _v2(db: peewee.Database) -> None:
 
     ``change_seq`` is not a model field (a stale ``save()`` must never write it back): a
     trigger sets it on every insert and update of a ticket to a number above every value
-    committed before, and writers of tickets get it in commit order (see laporgub/api/sync.py).
+    committed before, and writers of tickets get it in commit order (laporgub/api/sync.py
+    pages by it; :func:`install_change_seq` says how).
     """
-    from laporgub.api.sync import install_change_seq
-
     db.create_tables(list(V2_MODELS), safe=True)
     install_change_seq(db)
+
+
+# ``ticket.change_seq`` (migration 2; laporgub/api/sync.py pages by it). SQLite: writers are
+# serialised (one write transaction at a time, ``BEGIN IMMEDIATE``), so an ``AFTER
+# INSERT/UPDATE`` trigger taking ``MAX + 1`` hands numbers out in commit order. PostgreSQL:
+# a *deferred* constraint trigger takes the next value of a one-row counter at commit time;
+# the counter's row lock is held until the commit ends, so numbers are handed out in commit
+# order, and as it is the last lock a transaction takes, it cannot deadlock with row locks.
+_CHANGE_SEQ_SQLITE = (
+    "ALTER TABLE ticket ADD COLUMN change_seq INTEGER",
+    "UPDATE ticket SET change_seq = id",
+    "CREATE INDEX IF NOT EXISTS ticket_change_seq ON ticket (change_seq)",
+    """CREATE TRIGGER IF NOT EXISTS ticket_change_seq_insert AFTER INSERT ON ticket
+       BEGIN
+         UPDATE ticket SET change_seq = (SELECT COALESCE(MAX(change_seq), 0) + 1 FROM ticket) WHERE id = NEW.id;
+       END""",
+    # The trigger's own UPDATE changes change_seq, so it does not fire again.
+    """CREATE TRIGGER IF NOT EXISTS ticket_change_seq_update AFTER UPDATE ON ticket
+       WHEN NEW.change_seq IS OLD.change_seq
+       BEGIN
+         UPDATE ticket SET change_seq = (SELECT COALESCE(MAX(change_seq), 0) + 1 FROM ticket) WHERE id = NEW.id;
+       END""",
+)
+
+_CHANGE_SEQ_POSTGRES = (
+    "ALTER TABLE ticket ADD COLUMN IF NOT EXISTS change_seq BIGINT",
+    "UPDATE ticket SET change_seq = id",
+    "CREATE INDEX IF NOT EXISTS ticket_change_seq ON ticket (change_seq)",
+    "CREATE TABLE IF NOT EXISTS ticket_change_counter (id INTEGER PRIMARY KEY, value BIGINT NOT NULL)",
+    "INSERT INTO ticket_change_counter (id, value) SELECT 1, COALESCE(MAX(id), 0) FROM ticket "
+    "ON CONFLICT (id) DO NOTHING",
+    """CREATE OR REPLACE FUNCTION laporgub_ticket_change_seq() RETURNS trigger AS $$
+       DECLARE next_value BIGINT;
+       BEGIN
+         UPDATE ticket_change_counter SET value = value + 1 WHERE id = 1 RETURNING value INTO next_value;
+         UPDATE ticket SET change_seq = next_value WHERE id = NEW.id;
+         RETURN NULL;
+       END
+       $$ LANGUAGE plpgsql""",
+    "DROP TRIGGER IF EXISTS ticket_change_seq_insert ON ticket",
+    """CREATE CONSTRAINT TRIGGER ticket_change_seq_insert AFTER INSERT ON ticket
+       DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION laporgub_ticket_change_seq()""",
+    "DROP TRIGGER IF EXISTS ticket_change_seq_update ON ticket",
+    # Not queued by the trigger's own UPDATE (which changes change_seq): no loop at commit.
+    """CREATE CONSTRAINT TRIGGER ticket_change_seq_update AFTER UPDATE ON ticket
+       DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+       WHEN (NEW.change_seq IS NOT DISTINCT FROM OLD.change_seq)
+       EXECUTE FUNCTION laporgub_ticket_change_seq()""",
+)
+
+
+def install_change_seq(database: peewee.Database) -> None:
+    """Add ``ticket.change_seq`` and the triggers that maintain it (schema migration 2)."""
+    statements = _CHANGE_SEQ_SQLITE if isinstance(database, peewee.SqliteDatabase) else _CHANGE_SEQ_POSTGRES
+    if isinstance(database, peewee.SqliteDatabase):
+        columns = {c.name for c in database.get_columns("ticket")}
+        if "change_seq" in columns:
+            statements = statements[2:]
+    for sql in statements:
+        database.execute_sql(sql)
 
 
 def _v3(db: peewee.Database) -> None:

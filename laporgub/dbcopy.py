@@ -1,4 +1,4 @@
-"""``laporgub db copy --from URL --to URL``: move a LaporGub database, e.g. from SQLite to PostgreSQL.
+"""Copy a LaporGub database, e.g. from SQLite to PostgreSQL (``laporgub db copy``, laporgub/cli/db.py).
 
 Every table is copied in foreign-key order with its primary keys, so references
 stay intact, then PostgreSQL's id sequences are moved past the copied ids and the
@@ -19,12 +19,10 @@ instance plays which role is runtime state of the old installation).
 
 from __future__ import annotations
 
-import argparse
 import logging
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 
 import peewee
 
@@ -79,12 +77,12 @@ def _open(url: str, *, create: bool) -> peewee.Database:
     database = db.make_database(url)
     version = _schema_version(database)
     if version > db.SCHEMA_VERSION:
-        raise CopyRefused(f"{_safe(url)} has schema version {version}, newer than this release "
+        raise CopyRefused(f"{safe_url(url)} has schema version {version}, newer than this release "
                           f"({db.SCHEMA_VERSION}): upgrade LaporGub first")
     return db.open_database(url)
 
 
-def _safe(url: str) -> str:
+def safe_url(url: str) -> str:
     """The URL without a password."""
     scheme, sep, rest = url.partition("://")
     if "@" in rest.split("/", 1)[0]:
@@ -181,45 +179,3 @@ def _warn_unknown_tables(source: peewee.Database, say: Callable[[str], None]) ->
     extra = sorted(set(source.get_tables()) - known - {"ticket_change_counter"})
     if extra:
         say(f"note: tables not copied (not LaporGub's): {', '.join(extra)}")
-
-
-# --------------------------------------------------------------------------
-# The command.
-
-
-def add_parser(sub: Any) -> None:
-    """``laporgub db copy`` under the CLI's subcommands."""
-    dbp = sub.add_parser("db", help="database maintenance: copy a database (e.g. SQLite to PostgreSQL)")
-    dbsub = dbp.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    cp = dbsub.add_parser("copy", help="copy every table (ids kept), verify row counts; safe to re-run")
-    cp.add_argument("--from", dest="source", required=True, help="source URL, e.g. sqlite:///var/lib/laporgub/laporgub.db")
-    cp.add_argument("--to", dest="target", required=True, help="target URL, e.g. postgresql://laporgub@db/laporgub")
-    cp.add_argument("--batch", type=int, default=BATCH, help=f"rows per transaction (default {BATCH})")
-
-
-def main(args: argparse.Namespace, out: IO[str] | None = None, err: IO[str] | None = None) -> int:
-    """0: copied and every count matches; 1: a count differs or the copy was refused or failed."""
-    out, err = out or sys.stdout, err or sys.stderr
-    if args.db_command != "copy":  # pragma: no cover - argparse allows only copy
-        return 2
-    print(f"copying {_safe(args.source)} -> {_safe(args.target)}", file=out)
-    try:
-        results = copy_database(args.source, args.target, batch=max(1, args.batch),
-                                progress=lambda line: print(line, file=out, flush=True))
-    except CopyRefused as exc:
-        print(f"refused: {exc}", file=err)
-        return 1
-    except Exception as exc:
-        from laporgub.exceptions import RegistryError
-
-        if isinstance(exc, RegistryError):
-            print(f"refused: {exc}", file=err)
-            return 1
-        print(f"failed: {type(exc).__name__}: {exc}", file=err)
-        return 1
-    bad = [r.table for r in results if not r.ok]
-    if bad:
-        print(f"row counts differ in: {', '.join(bad)} (rows in the target that the source lacks?)", file=err)
-        return 1
-    print(f"ok: {len(results)} tables, {sum(r.source for r in results)} rows, counts verified", file=out)
-    return 0

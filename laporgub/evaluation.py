@@ -21,7 +21,7 @@ same run. It works on any corpus: lines that are not JSON objects are reported a
 skipped, and a corpus without labels gets predictions but no scores.
 
 Both functions are pure apart from reading the corpus, writing predictions and printing
-to ``out``; the CLI wires them (``laporgub/cli.py``).
+to ``out``; the CLI wires them (``laporgub/cli/routing.py``).
 """
 
 from __future__ import annotations
@@ -759,7 +759,7 @@ def suggest_keywords_main(rules: RoutingRules, database_url: str, since_text: st
         0, or 2 when an argument or file cannot be read, 1 when the database cannot be opened.
     """
     from laporgub import db
-    from laporgub.privacy import parse_since
+    from laporgub.clock import parse_since
 
     since = parse_since(since_text, now, tz)
     if since is None:

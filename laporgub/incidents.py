@@ -45,8 +45,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
-from typing import Any
 
 import peewee
 from rapidfuzz import fuzz
@@ -928,7 +926,7 @@ def split(ticket: db.Ticket, actor: str, now: float) -> SplitResult:
 
 
 # --------------------------------------------------------------------------
-# `laporgub classify`: which open incident a text would join.
+# `laporgub classify` (laporgub/cli/routing.py): which open incident a text would join.
 
 
 def preview(config: Config, classifier: Classifier, text: str, now: float) -> str:
@@ -948,26 +946,3 @@ def preview(config: Config, classifier: Classifier, text: str, now: float) -> st
     incident = db.Incident.get_by_id(match.incident_id)
     return (f"would join incident #{label(match.incident_id)}: {report_count(match.incident_id)} reports, "
             f"{incident.regency or '-'}, nearest {match.number} (similarity {match.score:.2f}; places: {places})")
-
-
-def preview_main(config: Config, classifier: Classifier, text: str, now: float, out: Any) -> None:
-    """``laporgub classify``'s last line: the open incident the text would join, from the service's database.
-
-    Reads only: the database is bound without migrating, and a missing SQLite file is reported, not created.
-    """
-    url = config.service.database
-    try:
-        if url.startswith("sqlite:///"):
-            path = url[len("sqlite:///"):]
-            if path and path != ":memory:" and not Path(path).exists():
-                print(f"incident:    - (no database file at {path} yet)", file=out)
-                return
-        db.database.initialize(db.make_database(url))
-        with db.database.connection_context():
-            if not db.database.table_exists(db.Incident._meta.table_name):
-                print("incident:    - (the database predates incidents; it is migrated when the service starts)",
-                      file=out)
-                return
-            print(f"incident:    {preview(config, classifier, text, now)}", file=out)
-    except peewee.DatabaseError as exc:
-        print(f"incident:    - (database not readable: {type(exc).__name__}: {str(exc).splitlines()[0]})", file=out)

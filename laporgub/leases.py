@@ -199,8 +199,8 @@ class LeaseKeeper:
 def _locally_dead(holder: str, me: str, host: str) -> bool:
     """Whether ``holder`` is a dead process of this host, or us.
 
-    ``holder`` is an instance id, maybe ``<id>/<modem>`` (outbound SMS), or the webhook
-    sender's ``<host>:<pid>:<random>``.
+    ``holder`` is an instance id, maybe ``<id>/<modem>`` (outbound SMS), or
+    ``<host>:<pid>:<random>`` (webhook claims made before they took the instance id).
     """
     ident = holder.split("/", 1)[0]
     if ident == me:

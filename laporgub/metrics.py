@@ -50,7 +50,7 @@ from prometheus_client.registry import Collector
 from laporgub import __version__, db
 from laporgub.clock import SYSTEM, Clock
 from laporgub.gazetteer import REGENCIES
-from laporgub.types import GROUP_KEYS, SMS_KINDS, STAGES
+from laporgub.types import API_CLOSE_REASONS, GROUP_KEYS, SMS_KINDS, STAGES
 
 logger = logging.getLogger(__name__)
 
@@ -215,12 +215,11 @@ class Metrics:
         for stage in STAGES:
             self.stage_duration.labels(stage=stage)
             self.sla_seconds.labels(stage=stage).set(sla[stage])
-        from laporgub.api.limits import CLOSE_REASONS
         from laporgub.smsguard import REASONS
 
         for reason in REASONS:
             self.outbound_sms_refused.labels(reason=reason)
-        for reason in CLOSE_REASONS:
+        for reason in API_CLOSE_REASONS:
             self.api_connections_closed.labels(reason=reason)
         self.ready.set(0)
         self.build_info.labels(version=__version__).set(1)

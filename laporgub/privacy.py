@@ -27,7 +27,6 @@ import hmac
 import json
 import logging
 import os
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -40,7 +39,6 @@ import peewee
 from laporgub import db, pdu
 from laporgub.clock import SYSTEM
 from laporgub.masking import ascii_digits, mask_msisdn, mask_text, national_digits, number_runs
-from laporgub.tickets import normalize_msisdn
 
 logger = logging.getLogger(__name__)
 
@@ -56,16 +54,6 @@ BATCH = 500
 
 # --------------------------------------------------------------------------
 # The number and its spellings.
-
-
-def parse_phone(text: str) -> str | None:
-    """A citizen's number as given on the command line -> E.164, or None when it is not a subscriber number."""
-    if not text or re.search(r"[^\d+\s\-()]", text):
-        return None
-    msisdn = normalize_msisdn(text)
-    if msisdn is None or len(re.sub(r"\D", "", msisdn)) < 8:
-        return None
-    return msisdn
 
 
 def _significant(msisdn: str) -> str:
@@ -695,84 +683,5 @@ def _ticket_dict(t: db.Ticket, tz: tzinfo) -> dict[str, Any]:
 
 __all__ = [
     "ERASED", "AuditEntry", "EraseResult", "anonymise_closed", "daily_retention", "erase", "export",
-    "list_audit", "months_before", "parse_phone", "record_audit", "redact", "spellings",
+    "list_audit", "months_before", "record_audit", "redact", "spellings",
 ]
-
-
-# --------------------------------------------------------------------------
-# The commands (``laporgub privacy erase|export``, ``laporgub audit``).
-
-
-def parse_since(text: str, now: float, tz: tzinfo) -> float | None:
-    """``30d``, ``12h``, ``2026-01-31`` (service time zone) or an ISO time -> epoch seconds; None if unreadable."""
-    text = text.strip()
-    m = re.fullmatch(r"(\d+)\s*([dhm])", text)
-    if m:
-        return now - int(m.group(1)) * {"d": 86400, "h": 3600, "m": 60}[m.group(2)]
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=tz)
-    return when.timestamp()
-
-
-def privacy_main(config: Any, args: Any, out: Any, err: Any) -> int:
-    """Run one of the commands; 0 done, 1 a database failure, 2 bad arguments (one line saying why)."""
-    import json
-
-    tz = config.tz
-    msisdn: str | None = None
-    since: float | None = None
-    if args.command == "audit":
-        if args.since:
-            since = parse_since(args.since, SYSTEM.time(), tz)
-            if since is None:
-                print(f"--since: not a date, time or span (YYYY-MM-DD, ISO time, 30d, 12h): {args.since!r}", file=err)
-                return 2
-    else:
-        msisdn = parse_phone(args.phone)
-        if msisdn is None:
-            print(f"--phone: not a subscriber phone number: {args.phone!r} (e.g. +628123456789 or 08123456789)",
-                  file=err)
-            return 2
-    try:
-        database = db.open_database(config.service.database, create=False)
-    except Exception as exc:  # noqa: BLE001 - reported as one line
-        print(f"service.database: cannot open: {type(exc).__name__}: {exc}", file=err)
-        return 1
-    try:
-        with database.connection_context():
-            if args.command == "audit":
-                entries = list_audit(since)
-                for entry in entries:
-                    print(entry.line(tz), file=out)
-                print(f"{len(entries)} audit entr{'y' if len(entries) == 1 else 'ies'}", file=err)
-                return 0
-            assert msisdn is not None
-            if args.action == "erase":
-                result = erase(msisdn, reason=args.reason)
-                print(f"erased {mask_msisdn(msisdn)}: {result.tickets} ticket(s) anonymised, {result.inbound} inbound "
-                      f"SMS, {result.outbound} outbound SMS, {result.texts} text(s) redacted, {result.pdus} raw "
-                      f"PDU(s) erased, {result.hashes} request hash(es) dropped; database {result.purged}", file=out)
-                return 0
-            data = export(msisdn, tz=tz, reason=args.reason)
-            text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
-            if args.out:
-                try:
-                    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                        fh.write(text)
-                except OSError as exc:  # the export stays audited: it was produced, not delivered
-                    print(f"--out: cannot write {args.out}: {exc.strerror}", file=err)
-                    return 1
-                print(f"exported {mask_msisdn(msisdn)} to {args.out}: {data['counts']['tickets']} ticket(s), "
-                      f"{data['counts']['inbound_sms']} inbound SMS, {data['counts']['outbound_sms']} outbound SMS",
-                      file=err)
-            else:
-                out.write(text)
-            return 0
-    finally:
-        if not database.is_closed():
-            database.close()

@@ -19,7 +19,7 @@ from laporgub.types import Msisdn, TicketNumber
 __all__ = [
     "Sender", "classify_sender", "format_ticket", "hashtag", "is_indonesian_mobile", "is_ticket_number", "last_four",
     "mask_msisdn",
-    "national_digits", "normalize_msisdn", "parse_ticket", "ticket_day",
+    "national_digits", "normalize_msisdn", "parse_phone", "parse_ticket", "ticket_day",
 ]
 
 _TICKET_RE = re.compile(r"^(\d{6})-(\d{4})-([1-9]\d{0,3})$")
@@ -95,6 +95,27 @@ def is_indonesian_mobile(msisdn: str | None) -> bool:
     return (phonenumbers.is_valid_number(parsed) and phonenumbers.region_code_for_number(parsed) == "ID"
             and phonenumbers.number_type(parsed) in (phonenumbers.PhoneNumberType.MOBILE,
                                                      phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE))
+
+
+def parse_phone(value: str | None, *, mobile_only: bool = True) -> Msisdn | None:
+    """A citizen's number as a person types it (website form, ``laporgub privacy --phone``) -> E.164, or ValueError.
+
+    Only Indonesian mobile numbers by default: the reporter is sent SMS (the acknowledgement, the
+    PICs' answers), and the centre texts nothing else (laporgub/smsguard.py): a landline or a
+    foreign number would make the website form a free SMS relay. ``mobile_only=False`` accepts
+    any valid number: a foreign subscriber's complaint by SMS is registered too, and its sender
+    may ask for the data kept about them. None stays None (no number given).
+    """
+    if value is None:
+        return None
+    if not re.fullmatch(r"\+?[\d\s\-().]{6,24}", value):
+        raise ValueError("must be a phone number such as +6281234567890")
+    msisdn = normalize_msisdn(value)
+    if msisdn is None or not phonenumbers.is_valid_number(phonenumbers.parse(msisdn)):
+        raise ValueError("not a valid phone number (e.g. +6281234567890 or 081234567890)")
+    if mobile_only and not is_indonesian_mobile(msisdn):
+        raise ValueError("not an Indonesian mobile number (+628... or 08...): SMS go to Indonesian mobiles only")
+    return msisdn
 
 
 def last_four(msisdn: str | None) -> str:

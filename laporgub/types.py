@@ -39,3 +39,7 @@ SMS_KINDS: tuple[str, ...] = ("complaint", "spam", "operator", "status_query", "
 
 #: The SLA stages of docs/sop.md.
 STAGES: tuple[str, ...] = ("register", "filter", "notify", "deliver")
+
+#: Why the API server closed a connection itself (laporgub/api/limits.py; the label values of
+#: ``laporgub_api_connections_closed``). Here, not beside uvicorn's protocol, so the metrics need no web server.
+API_CLOSE_REASONS: tuple[str, ...] = ("header_timeout", "body_timeout", "connection_limit")

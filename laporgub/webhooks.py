@@ -29,8 +29,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
-import socket
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -55,11 +53,6 @@ SIGNATURE_HEADER = "X-LaporGub-Signature"
 TIMESTAMP_HEADER = "X-LaporGub-Timestamp"
 EVENT_ID_HEADER = "X-LaporGub-Event-Id"
 EVENT_HEADER = "X-LaporGub-Event"
-
-
-def instance_id() -> str:
-    """Who claims rows: host and process, plus a random part (a restarted process is someone new)."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def iso(epoch: float | None) -> str | None:

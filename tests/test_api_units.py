@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from laporgub.api import auth
-from laporgub.api.app import _field, parse_phone
+from laporgub.api.app import _field
 from laporgub.api.views import open311_service_code
 from laporgub.masking import mask_text as mask_numbers_in_text
+from laporgub.tickets import parse_phone
 
 
 def test_rate_limiter_refills_per_key() -> None:

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from laporgub.cli.pics import pics_main
 from laporgub.commands import COMMANDS, help_text, parse_command, parse_group, strip_leading_ticket, tickets_in_text
 from laporgub.config import ConfigError, PicConfig, parse_config
-from laporgub.responses import PicRegistry, Texts, may_act, pics_main, shorten
+from laporgub.responses import PicRegistry, Texts, may_act, shorten
 from tests.conftest import default_data, make_config_data
 
 BOT = "laporgub_bot"

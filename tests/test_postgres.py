@@ -107,6 +107,35 @@ def test_restart_recovers_what_a_dead_local_instance_held(store: str) -> None:
         assert db.OutboundSms.get_by_id(sms.id).status == "pending"
 
 
+@pytest.mark.both_backends
+def test_webhook_claims_use_the_configured_instance_and_a_restart_frees_them(store: str) -> None:
+    """Webhook deliveries are claimed under ``[service] instance`` like every outbox (once they took
+    ``<host>:<pid>:<random>``), so a restarted instance of that name frees them at once, not after claim_seconds."""
+    from laporgub import webhooks
+    from laporgub.actors._base import Directory, Scheduler
+    from laporgub.actors.webhooks import WebhookSender
+    from laporgub.metrics import Metrics
+
+    leases.configure("site-a")
+    try:
+        sender = WebhookSender(hooks=(), secrets={}, metrics=Metrics(dict.fromkeys(("register", "filter", "notify", "deliver"), 9.0), [], []),
+                               directory=Directory(),
+                               scheduler=Scheduler())
+        assert sender.claimer == "site-a"
+        now = time.time()
+        with db.database.connection_context():
+            hook = db.WebhookDelivery.create(event_id="e1", endpoint="web", event="ticket.created",
+                                             ticket_number="t", payload="{}", created_at=now, queued_at=now,
+                                             next_attempt_at=now)
+            assert [d.id for d in webhooks.claim_due(sender.claimer, now, ["web"])] == [hook.id]
+            # The process dies mid-send; the next one, same name, recovers the claim at start.
+            assert leases.recover_local("site-a") == {"webhook_delivery": 1}
+            row = db.WebhookDelivery.get_by_id(hook.id)
+            assert (row.status, row.claimed_by) == ("pending", None)
+    finally:
+        leases.configure()
+
+
 # -- outbox claims ----------------------------------------------------------------------
 
 

@@ -238,7 +238,8 @@ def test_cli_export_erase_audit(database: Path, tmp_path: Path, capsys: pytest.C
     assert len(capsys.readouterr().out.splitlines()) == 3
 
 
-@pytest.mark.parametrize("phone", ["abc", "123", "+62 812 abc", ""])
+# The API's parser (tickets.parse_phone), any valid number: a foreign sender's SMS complaint is registered too.
+@pytest.mark.parametrize("phone", ["abc", "123", "+62 812 abc", "", "+62 812", "+1 415 555 01234567"])
 def test_cli_bad_phone_exits_2(database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], phone: str) -> None:
     cfg = str(config_file(tmp_path, database))
     for action in ("erase", "export"):
@@ -246,6 +247,14 @@ def test_cli_bad_phone_exits_2(database: Path, tmp_path: Path, capsys: pytest.Ca
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("--phone: not a subscriber phone number")
     assert db.AuditLog.select().count() == 0
+
+
+@pytest.mark.parametrize("phone", ["024-3515371", "+1 415 555 0123"])
+def test_cli_takes_a_landline_or_foreign_number(database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               phone: str) -> None:
+    cfg = str(config_file(tmp_path, database))
+    assert cli.main(["privacy", "export", "--config", cfg, "--phone", phone]) == 0
+    assert "not a subscriber" not in capsys.readouterr().err
 
 
 def test_cli_bad_since_and_bad_config_exit_2(database: Path, tmp_path: Path,

@@ -19,9 +19,9 @@ import openpyxl
 import pytest
 
 from laporgub import db
+from laporgub.cli.report import report_main
 from laporgub.config import Config, parse_config
 from laporgub.report.build import BuiltReport, build_report
-from laporgub.report.cli import report_main
 from laporgub.report.periods import Month
 from laporgub.report.render_csv import CSV_COLUMNS
 from laporgub.report.render_xlsx import SHEETS, STATS_COLUMNS
@@ -152,7 +152,7 @@ def test_pdf_open_list_is_compact(config: Config, seeded: dict[str, str], tmp_pa
 def test_pdf_long_listing_repeats_header_and_keeps_rows_whole(config: Config, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """A month of the sample's tickets with long agency names: 100 open complaints over two pages."""
-    from laporgub.report import sample
+    from benchmarks import report_sample as sample
 
     monkeypatch.setattr(sample, "SAMPLE_PICS", tuple(
         (pid, name, f"{agency} Provinsi Jawa Tengah", groups) for pid, name, agency, groups in sample.SAMPLE_PICS))

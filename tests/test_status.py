@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from laporgub import db
+from laporgub.cli.status import duration, main, status_main
 from laporgub.config import Config, parse_config
-from laporgub.status import default_metrics_url, duration, main, status_main
+from laporgub.status import default_metrics_url
 from tests.conftest import TOKEN, TOKEN_ENV, make_config_data, wait_until, write_config
 from tests.test_process import Proc, free_port, ready
 

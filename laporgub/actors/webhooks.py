@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 import httpx
 
-from laporgub import actor_names, db, webhooks
+from laporgub import actor_names, db, leases, webhooks
 from laporgub.actors._base import Directory, LaporgubActor, Scheduler, handles
 from laporgub.clock import SYSTEM, Clock
 from laporgub.config import Secret, WebhookConfig
@@ -50,7 +50,9 @@ class WebhookSender(LaporgubActor):
         self.hooks = {h.name: h for h in hooks}
         self.secrets = dict(secrets)
         self.metrics = metrics
-        self.claimer = webhooks.instance_id()
+        # The instance's id, as every outbox claims (a configured ``[service] instance`` included), so a
+        # restarted instance recovers its predecessor's webhook claims at once (leases.recover_local).
+        self.claimer = leases.instance_id()
         self.client: httpx.Client | None = None
         self._tick_pending = False
 

@@ -51,8 +51,6 @@ from laporgub.clock import SYSTEM, Clock
 
 logger = logging.getLogger(__name__)
 
-#: Why the server closed a connection itself (the metric's label values).
-CLOSE_REASONS = ("header_timeout", "body_timeout", "connection_limit")
 _FD_ERRNOS = (errno.EMFILE, errno.ENFILE)
 #: Below this many free descriptors a request is answered 503 before it runs (it would need a database
 #: connection: up to three for SQLite); below FD_SUSPECT a driver's "cannot open" is read as exhaustion

@@ -6,10 +6,9 @@ No ``from __future__ import annotations``: pydantic and FastAPI read these annot
 import re
 import unicodedata
 
-import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from laporgub.tickets import is_indonesian_mobile, normalize_msisdn
+from laporgub.tickets import parse_phone
 
 #: Control characters refused in any field (tab, newline and carriage return are fine).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -34,25 +33,6 @@ def clean_text(value: str | None) -> str | None:
     if not any(unicodedata.category(ch)[0] in "LNPS" for ch in value):
         raise ValueError("must contain visible text (not only spaces or invisible characters)")
     return value
-
-
-def parse_phone(value: str | None) -> str | None:
-    """A reporter's number -> E.164 (``+628...``), or ValueError.
-
-    Only Indonesian mobile numbers: the reporter is sent SMS (the acknowledgement, the PICs'
-    answers), and the centre texts nothing else (laporgub/smsguard.py): a landline or a
-    foreign number would make the website form a free SMS relay.
-    """
-    if value is None:
-        return None
-    if not re.fullmatch(r"\+?[\d\s\-().]{6,24}", value):
-        raise ValueError("must be a phone number such as +6281234567890")
-    msisdn = normalize_msisdn(value)
-    if msisdn is None or not phonenumbers.is_valid_number(phonenumbers.parse(msisdn)):
-        raise ValueError("not a valid phone number (e.g. +6281234567890 or 081234567890)")
-    if not is_indonesian_mobile(msisdn):
-        raise ValueError("not an Indonesian mobile number (+628... or 08...): SMS go to Indonesian mobiles only")
-    return msisdn
 
 
 class Reporter(BaseModel):

@@ -4,7 +4,7 @@
 * :mod:`~laporgub.report.periods`: months, local days and the schedule (pure functions);
 * :mod:`~laporgub.report.render_pdf`, :mod:`~laporgub.report.render_xlsx`, :mod:`~laporgub.report.render_csv`,
   :mod:`~laporgub.report.charts`: the formats;
-* :mod:`~laporgub.report.build`: one month's files; :mod:`~laporgub.report.cli`: ``laporgub report``;
+* :mod:`~laporgub.report.build`: one month's files (``laporgub report`` is :mod:`laporgub.cli.report`);
 * :mod:`~laporgub.report.settings`: ``[report]``.
 
 The actor that sends it on schedule is :class:`laporgub.actors.reporter.ReportGenerator`.

@@ -109,7 +109,8 @@ class ServiceProcess:
     """One `laporgub run` process; its output is piped into the run's log (never a file the child writes)."""
 
     def __init__(self, config: Path, log: Path, fault_file: Path, fsize: int | None = None) -> None:
-        env = {**os.environ, TOKEN_ENV: TOKEN, "PYTHONUNBUFFERED": "1", "LAPORGUB_FAULT_INJECTION": str(fault_file)}
+        env = {**os.environ, TOKEN_ENV: TOKEN, "PYTHONUNBUFFERED": "1",
+               "LAPORGUB_TEST_HOOK": "tests.chaos.faults", "LAPORGUB_FAULT_INJECTION": str(fault_file)}
 
         def preexec() -> None:
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG, no signal
@@ -228,7 +229,7 @@ class ChaosRun:
             self.events.append(f"{time.monotonic() - self.started:7.2f}s {fault}")
 
     def kill_actor(self, name: str) -> None:
-        """An actor dies from an unhandled exception inside the service (laporgub.faults)."""
+        """An actor dies from an unhandled exception inside the service (tests/chaos/faults.py)."""
         assert self.proc is not None
         self.fault_file.write_text(name + "\n", encoding="utf-8")
         if self.proc.alive():

@@ -71,7 +71,7 @@ def test_sigkill_and_restart_cycles(chaos: Callable[..., ChaosRun], seed: int) -
 
 
 def test_actor_killed_from_inside(chaos: Callable[..., ChaosRun]) -> None:
-    """Actors die of an unhandled exception (laporgub.faults); the supervisor restarts each one."""
+    """Actors die of an unhandled exception (tests/chaos/faults.py); the supervisor restarts each one."""
     run = chaos(1201)
     begin(run)
     rng = run.rng

@@ -1,8 +1,9 @@
-"""A realistic synthetic month of tickets, for the benchmark and the README's sample page.
+"""A realistic synthetic month of tickets, for benchmarks/report.py and the README's sample page.
 
-Not used by the service. Rows go in with ``insert_many`` in large batches and
-explicit ids, so 100,000 tickets (with their categories, notifications and
-responses) are seeded in seconds. Everything is drawn from a seeded
+Not used by the service, so not in the package (a test of the PDF's long listing
+uses it too). Rows go in with ``insert_many`` in large batches and explicit ids, so
+100,000 tickets (with their categories, notifications and responses) are seeded
+in seconds. Everything is drawn from a seeded
 ``random.Random``: the same arguments give the same database.
 """
 

@@ -1,11 +1,12 @@
 """Test-only fault injection: kill an actor from inside the running service.
 
-Inert unless the environment variable ``LAPORGUB_FAULT_INJECTION`` names a file
-(the chaos suite, ``tests/chaos/``, sets it; a production unit never does).
-When it is set, ``SIGUSR2`` makes the service read that file (one actor name per
-line, e.g. ``registry`` or ``dispatcher:channel``) and make each named actor fail
-the way a bug would: a message whose handling raises, sent with ``tell``, so
-pykka's own failure path runs (``on_failure``, the actor unregistered and
+Loaded only when ``LAPORGUB_TEST_HOOK=tests.chaos.faults`` (laporgub/cli/serve.py imports
+the module that variable names and calls its ``install(service)``: the package ships no
+test code, and a production unit sets neither variable). The chaos harness sets it with
+``LAPORGUB_FAULT_INJECTION``, which names a file: ``SIGUSR2`` makes the service read that
+file (one actor name per line, e.g. ``registry`` or ``dispatcher:channel``) and make each
+named actor fail the way a bug would: a message whose handling raises, sent with ``tell``,
+so pykka's own failure path runs (``on_failure``, the actor unregistered and
 stopped) and the supervisor has to notice and restart it.
 
 The signal handler only counts (it may interrupt the main thread while that
@@ -26,10 +27,16 @@ import pykka
 from pykka.messages import ProxyCall
 
 from laporgub.actors._base import Directory
+from laporgub.app import Service
 
 logger = logging.getLogger(__name__)
 
 ENV = "LAPORGUB_FAULT_INJECTION"
+
+
+def install(service: Service) -> bool:
+    """The ``LAPORGUB_TEST_HOOK`` entry point: arm the hook for ``service``'s actors."""
+    return install_from_env(service.directory)
 
 
 def install_from_env(directory: Directory, environ: Mapping[str, str] = os.environ) -> bool:

@@ -8,18 +8,17 @@ each request, and replayed events are picked up by the running WebhookSender's n
 from __future__ import annotations
 
 import argparse
-import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import IO
 
 from laporgub import db, webhooks
 from laporgub.api import auth
-from laporgub.clock import SYSTEM
+from laporgub.clock import SYSTEM, parse_since
 from laporgub.config import Config
 
 
 def add_parsers(sub: argparse._SubParsersAction, with_config) -> None:  # type: ignore[type-arg, no-untyped-def]
-    """The ``api-key`` and ``webhooks`` subcommands (called from laporgub/cli.py)."""
+    """The ``api-key`` and ``webhooks`` subcommands (called by laporgub/cli/__init__.py's parser)."""
     keys = sub.add_parser("api-key", help="website API keys: create (shown once), list, rotate, revoke")
     key_sub = keys.add_subparsers(dest="key_command", required=True, metavar="ACTION")
     create = with_config(key_sub.add_parser("create", help="create a key; prints it alone on the last line"))
@@ -40,19 +39,6 @@ def add_parsers(sub: argparse._SubParsersAction, with_config) -> None:  # type: 
                                                       "or a span such as 12h / 7d")
     replay.add_argument("--endpoint", default=None, help="only this [[api.webhooks]] name")
     with_config(hook_sub.add_parser("status", help="events per status (pending, sending, delivered, dead)"))
-
-
-def parse_since(text: str, config: Config, now: datetime | None = None) -> float:
-    """``12h``/``7d``/``30m`` back from now, or an ISO date/time (no offset: the service's time zone)."""
-    now = now or SYSTEM.now(timezone.utc)
-    m = re.fullmatch(r"(\d+)\s*([mhd])", text.strip())
-    if m:
-        unit = {"m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
-        return (now - timedelta(**{unit: int(m.group(1))})).timestamp()
-    stamp = datetime.fromisoformat(text.strip())
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=config.tz)
-    return stamp.timestamp()
 
 
 def _open(config: Config, err: IO[str], command: str) -> bool:
@@ -132,11 +118,11 @@ def webhooks_main(config: Config, args: argparse.Namespace, out: IO[str], err: I
             print(f"webhooks replay: no [[api.webhooks]] named {args.endpoint!r} (configured: "
                   f"{', '.join(names) or 'none'})", file=err)
             return 2
-        try:
-            since = parse_since(args.since, config)
-        except ValueError:
+        parsed = parse_since(args.since, SYSTEM.time(), config.tz)
+        if parsed is None:
             print(f"webhooks replay: --since {args.since!r} is not an ISO date/time or a span like 12h", file=err)
             return 2
+        since = parsed
     if not _open(config, err, f"webhooks {args.hook_command}"):
         return 1
     with db.database.connection_context():

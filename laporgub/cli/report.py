@@ -1,4 +1,4 @@
-"""``laporgub report --config FILE --month YYYY-MM --out DIR``: the report on demand."""
+"""``laporgub report --config FILE --month YYYY-MM --out DIR``: the report on demand (built by laporgub/report/)."""
 
 from __future__ import annotations
 
