@@ -40,7 +40,7 @@ from laporgub.intake import Intake, build_classifier
 from laporgub.messages import NotificationsQueued
 from laporgub.metrics import Metrics, start_metrics_server
 from laporgub.outbox import ADMIN, Alerts, destinations, outbound_pending_count, pending_count
-from laporgub.render import Renderer
+from laporgub.render import Renderer, wording
 from laporgub.sdnotify import Notifier
 from laporgub.smsguard import SmsGuard
 from laporgub.supervisor import ChildSpec, Supervisor
@@ -239,7 +239,7 @@ class Service:
             restart.append("sla (histogram bucket bounds; thresholds and SLA gauges are already updated)")
         logger.info("event=config_reloaded path=%s restart_needed=%s", path, ";".join(restart) or "-")
         if restart:
-            self.alerts.send("Konfigurasi baru diterapkan. Perlu restart untuk: " + ", ".join(restart))
+            self.alerts.send(wording("admin.reload_restart", parts=", ".join(restart)))
         self.notifier.reloaded(self.health_summary())
         return True
 

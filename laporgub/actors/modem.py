@@ -31,6 +31,7 @@ from laporgub.masking import mask_msisdn
 from laporgub.messages import ModemIndication, OutboundQueued, PortLost, SmsNotStored, SmsReceived, SmsStored, Tick
 from laporgub.metrics import Metrics
 from laporgub.outbox import Alerts, claim_outbound, outbound_retry, outbound_sent, release_claims
+from laporgub.render import wording
 from laporgub.smsguard import SmsGuard
 
 logger = logging.getLogger(__name__)
@@ -265,10 +266,8 @@ class ModemReader(LaporgubActor):
         self._failures += 1
         if self._failures >= self.config.failures_before_alert and not self._alerted:
             self._alerted = True
-            self.alerts.send(
-                f"Modem {self.config.name} ({self.config.port}) gagal tersambung {self._failures} kali berturut-turut: "
-                f"{reason}. SMS yang masuk tetap tersimpan di modem sampai tersambung kembali."
-            )
+            self.alerts.send(wording("admin.modem_failing", modem=self.config.name, port=self.config.port,
+                                     failures=self._failures, reason=reason))
         self._retry_later(reason)
 
     def _retry_later(self, reason: str) -> None:

@@ -43,6 +43,7 @@ from laporgub.clock import SYSTEM, Clock
 from laporgub.config import Config
 from laporgub.intake import Intake
 from laporgub.messages import OutboundQueued, TicketRegistered
+from laporgub.render import wording
 from laporgub.tickets import is_indonesian_mobile, mask_msisdn, normalize_msisdn, parse_ticket
 
 logger = logging.getLogger(__name__)
@@ -657,7 +658,7 @@ def build_app(ctx: ApiContext) -> FastAPI:
                                 category_hint=config.group_name(code), location=location)
         result = _submit(data, who.key_id, None)
         return JSONResponse([{"service_request_id": result.ticket_number, "service_notice":
-                              f"Laporan diterima dengan nomor tiket {result.ticket_number}.", "account_id": None}],
+                              wording("api.received", ticket=result.ticket_number), "account_id": None}],
                             status_code=201)
 
     app.add_middleware(LimitsMiddleware, max_bytes=ctx.config().api.max_body_bytes, count=ctx.count_request)
