@@ -194,8 +194,7 @@ class Service:
             self.metrics.config_reload_failures.inc()
             for line in exc.problems:
                 logger.error("event=config_reload_rejected problem=%s", line)
-            self.alerts.send("Konfigurasi baru DITOLAK, layanan tetap memakai konfigurasi lama:\n"
-                             + "\n".join(exc.problems[:20]))
+            self.alerts.send(wording("admin.reload_rejected", problems="\n".join(exc.problems[:20])))
             self.notifier.reloaded("reload rejected (old config kept): " + exc.problems[0])
             return False
         restart = restart_needed(self.config, new)

@@ -24,10 +24,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from importlib import resources
+from typing import TYPE_CHECKING
 
-from laporgub.config import Config
 from laporgub.masking import mask_msisdn, mask_text
 from laporgub.tickets import hashtag
+
+if TYPE_CHECKING:  # config.py imports the report's settings, whose package reads texts from here
+    from laporgub.config import Config
 
 #: Telegram's limit for one message, in UTF-16 code units after entity parsing.
 TELEGRAM_MAX = 4096

@@ -180,7 +180,7 @@ class ModemReader(LaporgubActor):
         self.metrics.modem_up.labels(modem=name).set(1)
         logger.info("event=modem_up modem=%s port=%s after_failures=%s", name, self.config.port, self._failures)
         if self._alerted:
-            self.alerts.send(f"Modem {name} kembali normal setelah {self._failures} kali gagal tersambung.")
+            self.alerts.send(wording("admin.modem_back", modem=name, failures=self._failures))
             self._alerted = False
         self._failures = 0
         # Indications sent while the port was closed are lost: read everything stored.
