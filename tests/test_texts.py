@@ -384,6 +384,14 @@ def test_every_config_text_renders_with_its_variables() -> None:
         assert out.strip() and "$" not in out, key
 
 
+def test_spacing_at_the_ends_is_kept() -> None:
+    """Pieces put next to other text keep their leading newline or spaces (TOML drops a newline after \"\"\")."""
+    assert render.wording("telegram.digest_more", more=5) == "\n… dan 5 tiket lainnya."
+    assert render.wording("sms.missing_part", part=2, total=3) == " [bagian 2/3 tidak diterima] "
+    assert render.wording("chat.status_spam") == " · ditandai spam"
+    assert render.wording("report.received_sms") == "   melalui SMS"
+
+
 def test_fixed_texts_are_read_once() -> None:
     assert render.fixed_texts() is render.fixed_texts()
 
