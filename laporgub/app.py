@@ -40,7 +40,7 @@ from laporgub.intake import Intake, build_classifier
 from laporgub.messages import NotificationsQueued
 from laporgub.metrics import Metrics, start_metrics_server
 from laporgub.outbox import ADMIN, Alerts, destinations, outbound_pending_count, pending_count
-from laporgub.render import Renderer
+from laporgub.render import Renderer, wording
 from laporgub.sdnotify import Notifier
 from laporgub.smsguard import SmsGuard
 from laporgub.supervisor import ChildSpec, Supervisor
@@ -210,8 +210,7 @@ class Service:
         self.metrics.config_reload_failures.inc()
         for line in exc.problems:
             logger.error("event=config_reload_rejected problem=%s", line)
-        self.alerts.send("Konfigurasi baru DITOLAK, layanan tetap memakai konfigurasi lama:\n"
-                         + "\n".join(exc.problems[:20]))
+        self.alerts.send(wording("admin.reload_rejected", problems="\n".join(exc.problems[:20])))
         self.notifier.reloaded("reload rejected (old config kept): " + exc.problems[0])
 
     def _merge(self, new: Config) -> None:
@@ -267,7 +266,7 @@ class Service:
         """Say what was applied and what waits for a restart: log, admin chat, systemd."""
         logger.info("event=config_reloaded path=%s restart_needed=%s", path, ";".join(restart) or "-")
         if restart:
-            self.alerts.send("Konfigurasi baru diterapkan. Perlu restart untuk: " + ", ".join(restart))
+            self.alerts.send(wording("admin.reload_restart", parts=", ".join(restart)))
         self.notifier.reloaded(self.health_summary())
 
     def _sync_pics(self) -> None:

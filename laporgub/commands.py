@@ -16,18 +16,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from laporgub.render import wording
 from laporgub.tickets import parse_ticket
 from laporgub.types import GROUP_KEYS
 
-#: The commands, in the order /bantuan and setMyCommands list them, with their Indonesian descriptions.
-COMMANDS: tuple[tuple[str, str, str], ...] = (
-    ("tanggapi", "/tanggapi <tiket> <teks>", "Catat tanggapan atas tiket; dikirim ke pelapor lewat SMS"),
-    ("selesai", "/selesai <tiket> [teks]", "Tutup tiket sebagai selesai; pelapor diberi tahu lewat SMS"),
-    ("alihkan", "/alihkan <tiket> <grup>", "Alihkan tiket ke grup lain yang berwenang"),
-    ("status", "/status <tiket>", "Lihat status dan tanggapan terakhir sebuah tiket"),
-    ("gabung", "/gabung <tiket> <tiket>", "Gabungkan laporan kedua ke kejadian laporan pertama (satu tanggapan)"),
-    ("pisah", "/pisah <tiket>", "Keluarkan laporan dari kejadiannya; grupnya menerimanya sendiri"),
-    ("bantuan", "/bantuan", "Daftar perintah LAPOR GUB!"),
+#: The commands, in the order /bantuan and setMyCommands list them: (name, usage, Indonesian description),
+#: their wording from laporgub/data/texts.toml ``[commands]``.
+COMMANDS: tuple[tuple[str, str, str], ...] = tuple(
+    (name, wording(f"commands.{name}_usage"), wording(f"commands.{name}"))
+    for name in ("tanggapi", "selesai", "alihkan", "status", "gabung", "pisah", "bantuan")
 )
 
 #: Other spellings people type, mapped to the command they mean.
@@ -181,16 +178,10 @@ def _norm(text: str) -> str:
 
 def help_text(bot_username: str | None = None) -> str:
     """The ``/bantuan`` answer (plain text)."""
-    lines = ["Perintah LAPOR GUB! untuk PIC:"]
+    lines = [wording("commands.help_title")]
     for _name, usage, description in COMMANDS:
-        lines.append(f"{usage} — {description}")
-    lines += [
-        "",
-        "Nomor tiket boleh ditulis dengan atau tanpa tanda hubung (261128-0200-1 atau 26112802001).",
-        "Membalas (reply) pesan notifikasi tiket sama dengan /tanggapi untuk tiket itu.",
-        "Kejadian (banyak laporan tentang satu peristiwa) ditulis K12: balasan atau /tanggapi K12 <teks> "
-        "dikirim ke semua pelapornya; /selesai K12 menutup semuanya.",
-    ]
+        lines.append(wording("commands.help_line", usage=usage, description=description))
+    lines += ["", *wording("commands.help_notes").split("\n")]
     if bot_username:
-        lines.append(f"Di grup, bila perlu tulis perintah dengan nama bot, mis. /status@{bot_username} <tiket>.")
+        lines.append(wording("commands.help_bot_name", bot=bot_username))
     return "\n".join(lines)

@@ -27,7 +27,7 @@ import peewee
 from laporgub import db
 from laporgub.config import Config
 from laporgub.outbox import ADMIN, destinations, leader_destinations
-from laporgub.render import STATUS_WORDS, visible_len
+from laporgub.render import STATUS_WORDS, visible_len, wording
 from laporgub.responses import Texts, shorten
 from laporgub.tickets import hashtag, mask_msisdn
 from laporgub.types import GROUP_KEYS
@@ -205,7 +205,7 @@ class Followup:
             )
             for row in tickets.limit(limit)
         ]
-        more = f"\n… dan {total - limit} tiket lainnya." if total > limit else ""
+        more = wording("telegram.digest_more", more=total - limit) if total > limit else ""
         messages = self._pack_digest(key, local, total, items, more)
         chat_id = self.chat_ids[key]
         for text in messages:

@@ -23,6 +23,7 @@ from laporgub import db, incidents, webhooks
 from laporgub.commands import COMMANDS, Command
 from laporgub.config import PicConfig
 from laporgub.outbox import leader_destinations
+from laporgub.render import wording
 
 if TYPE_CHECKING:
     from laporgub.responses import IncomingMessage, _Effects
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: What /selesai without a text records as the closing response (as for a single ticket).
-DEFAULT_CLOSING = "Laporan dinyatakan selesai."
+DEFAULT_CLOSING = wording("chat.default_closing")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +99,8 @@ class IncidentActions:
         incidents.record(incident.id, "respond", f"pic:{pic.telegram_id}", f"sms={sent} text={text[:200]}", now)
         self._edit_messages(incident.id, now, fx)
         label = incidents.label(incident.id)
-        self._say(msg, now, fx, f"✅ Tanggapan untuk kejadian #{label} ({len(tickets)} laporan) tercatat atas nama "
-                                f"{pic.name} ({pic.agency}) dan dikirim lewat SMS ke {sent} pelapor.", ticket)
+        self._say(msg, now, fx, wording("chat.incident_responded", label=label, reports=len(tickets), pic=pic.name,
+                                        agency=pic.agency, sent=sent), ticket)
         logger.info("event=pic_response incident=%s ticket=%s tickets=%s pic=%s action=response sms=%s", label,
                     ticket.number, len(tickets), pic.telegram_id, sent)
         return "response", ticket.number
@@ -113,7 +114,7 @@ class IncidentActions:
         tickets = incidents.members(incident.id)
         closing = [t for t in tickets if t.status != "closed"]
         if incident.status == "closed" and not closing:
-            self._say(msg, now, fx, f"Kejadian #{label} sudah berstatus selesai; tidak ada yang diubah.", ticket)
+            self._say(msg, now, fx, wording("chat.incident_already_closed", label=label), ticket)
             return "rejected", ticket.number
         for t in closing:
             self._record(pic, t, text or DEFAULT_CLOSING, "close", msg, now)
@@ -128,8 +129,8 @@ class IncidentActions:
             db.Incident.id == incident.id).execute()
         incidents.record(incident.id, "close", f"pic:{pic.telegram_id}", f"tickets={len(closing)} sms={sent}", now)
         self._edit_messages(incident.id, now, fx)
-        self._say(msg, now, fx, f"✅ Kejadian #{label} ditutup (selesai) oleh {pic.name} ({pic.agency}): "
-                                f"{len(closing)} tiket ditutup, {sent} pelapor diberi tahu lewat SMS.", ticket)
+        self._say(msg, now, fx, wording("chat.incident_closed", label=label, pic=pic.name, agency=pic.agency,
+                                        tickets=len(closing), sent=sent), ticket)
         logger.info("event=pic_response incident=%s ticket=%s tickets=%s pic=%s action=close sms=%s", label,
                     ticket.number, len(closing), pic.telegram_id, sent)
         return "close", ticket.number
@@ -141,10 +142,10 @@ class IncidentActions:
         incident = incidents.resolve(ticket.incident_id)
         if incident is None:
             return None
-        status = {"open": "menerima laporan", "expired": "tidak ada laporan baru", "closed": "selesai"}.get(
-            incident.status, incident.status)
-        return (f"Kejadian #{incidents.label(incident.id)}: {incidents.report_count(incident.id)} laporan "
-                f"({status}); tanggapan dikirim ke semua pelapornya.")
+        known = incident.status in ("open", "expired", "closed")
+        status = wording(f"chat.incident_state_{incident.status}") if known else incident.status
+        return wording("chat.status_incident", label=incidents.label(incident.id),
+                       reports=incidents.report_count(incident.id), status=status)
 
     # -- /gabung and /pisah -----------------------------------------------------------
 
@@ -161,28 +162,27 @@ class IncidentActions:
         refs = [r for r in ([cmd.ticket] if cmd.ticket else [f"K{cmd.incident}"] if cmd.incident else []) + list(
             cmd.refs)]
         if cmd.raw_ticket is not None:
-            self._say(msg, now, fx, f"Nomor \"{cmd.raw_ticket}\" tidak dikenali. Cara pakai: {usage}")
+            self._say(msg, now, fx, wording("chat.ref_unreadable", raw=cmd.raw_ticket, usage=usage))
             return "rejected", None
         if len(refs) == 1 and msg.reply_to_message_id is not None:
             replied = self._tickets_of_replied(msg)
             if len(replied) == 1:
                 refs = [replied[0].number, refs[0]]  # a reply to A's message: /gabung B
         if len(refs) != 2:
-            self._say(msg, now, fx, f"Sebutkan dua tiket (atau kejadian, mis. K12). Cara pakai: {usage}")
+            self._say(msg, now, fx, wording("chat.merge_two", usage=usage))
             return "rejected", None
         tickets = []
         for ref in refs:
             t = self._ref_ticket(ref)
             if t is None:
-                self._say(msg, now, fx, f"{'Kejadian' if incidents.parse_label(ref) else 'Tiket'} {ref} tidak "
-                                        "ditemukan. Periksa kembali nomornya.")
+                self._say(msg, now, fx, wording("chat.incident_not_found", incident=ref) if incidents.parse_label(ref)
+                          else wording("chat.ticket_not_found", ticket=ref))
                 return "rejected", ref
             tickets.append(t)
         target, source = tickets
         for t in tickets:
             if t.kind != "complaint":
-                self._say(msg, now, fx, f"Tiket {t.number} ditandai spam; alihkan dulu ke grupnya (/alihkan) "
-                                        "sebelum digabung.", t)
+                self._say(msg, now, fx, wording("chat.merge_spam", ticket=t.number), t)
                 return "rejected", t.number
             groups = self._active_groups(t)
             if not _may_act(pic, groups):
@@ -190,7 +190,7 @@ class IncidentActions:
         same = (target.id == source.id or (target.incident_id and source.incident_id and incidents.resolve(
             target.incident_id) == incidents.resolve(source.incident_id)))
         if same:
-            self._say(msg, now, fx, f"{target.number} dan {source.number} sudah satu kejadian.", target)
+            self._say(msg, now, fx, wording("chat.merge_same", target=target.number, source=source.number), target)
             return "rejected", target.number
         result = incidents.merge(target, source, f"pic:{pic.telegram_id}", now)
         self._edit_messages(result.incident_id, now, fx)
@@ -199,8 +199,8 @@ class IncidentActions:
         label = incidents.label(result.incident_id)
         moved = ", ".join(result.moved) or source.number
         reports = incidents.report_count(result.incident_id)
-        self._say(msg, now, fx, f"🔗 {moved} digabung ke kejadian #{label} ({reports} "
-                                f"laporan) oleh {pic.name}. Tanggapan berikutnya dikirim ke semua pelapornya.", target)
+        self._say(msg, now, fx, wording("chat.merged", moved=moved, label=label, reports=reports, pic=pic.name),
+                  target)
         logger.info("event=pic_response incident=%s ticket=%s pic=%s action=merge moved=%s", label, target.number,
                     pic.telegram_id, ",".join(result.moved) or "-")
         return "merge", target.number
@@ -218,21 +218,20 @@ class IncidentActions:
         """Resolve what ``/pisah`` points at; None after telling the PIC why it cannot."""
         usage = _usage("pisah")
         if cmd.raw_ticket is not None:
-            self._say(msg, now, fx, f"Nomor tiket \"{cmd.raw_ticket}\" tidak dikenali. Cara pakai: {usage}")
+            self._say(msg, now, fx, wording("chat.split_ticket_unreadable", raw=cmd.raw_ticket, usage=usage))
             return None
         if cmd.incident is not None:
-            self._say(msg, now, fx, f"/pisah memisahkan satu laporan, bukan kejadian: sebutkan tiketnya. "
-                                    f"Cara pakai: {usage}")
+            self._say(msg, now, fx, wording("chat.split_incident", usage=usage))
             return None
         if cmd.ticket is not None:
             ticket = db.Ticket.get_or_none(db.Ticket.number == cmd.ticket)
             if ticket is None:
-                self._say(msg, now, fx, f"Tiket {cmd.ticket} tidak ditemukan. Periksa kembali nomornya.")
+                self._say(msg, now, fx, wording("chat.ticket_not_found", ticket=cmd.ticket))
                 return None
         else:
             found = self._tickets_of_replied(msg)
             if len(found) != 1:
-                self._say(msg, now, fx, f"Sebutkan nomor tiketnya. Cara pakai: {usage}")
+                self._say(msg, now, fx, wording("chat.name_ticket", hint="", usage=usage))
                 return None
             ticket = found[0]
         return SplitTarget("linked_ticket", ticket=ticket)
@@ -243,8 +242,7 @@ class IncidentActions:
         ticket = target.ticket
         assert ticket is not None
         if not ticket.incident_id:
-            self._say(msg, now, fx, f"Tiket {ticket.number} tidak tergabung dalam kejadian; tidak ada yang diubah.",
-                      ticket)
+            self._say(msg, now, fx, wording("chat.split_not_linked", ticket=ticket.number), ticket)
             return "rejected", ticket.number
         groups = self._active_groups(ticket)
         if not _may_act(pic, groups):
@@ -266,10 +264,10 @@ class IncidentActions:
                                                                   now):
                     fx.notify(row.destination)
         self._edit_messages(result.incident_id, now, fx)
-        tail = (f"Kejadian #{label} berakhir (tinggal satu laporan)." if result.dissolved
-                else f"Kejadian #{label} kini {incidents.report_count(result.incident_id)} laporan.")
-        self._say(msg, now, fx, f"✂️ Tiket {ticket.number} dipisahkan dari kejadian #{label} oleh {pic.name} dan "
-                                f"diteruskan ke grupnya sebagai laporan tersendiri. {tail}", ticket)
+        tail = (wording("chat.split_dissolved", label=label) if result.dissolved
+                else wording("chat.split_left", label=label, reports=incidents.report_count(result.incident_id)))
+        self._say(msg, now, fx, wording("chat.split", ticket=ticket.number, label=label, pic=pic.name, tail=tail),
+                  ticket)
         logger.info("event=pic_response incident=%s ticket=%s pic=%s action=split dissolved=%s", label,
                     ticket.number, pic.telegram_id, result.dissolved)
         return "split", ticket.number

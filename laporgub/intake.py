@@ -33,7 +33,7 @@ from laporgub.clock import SYSTEM, Clock
 from laporgub.config import Config
 from laporgub.exceptions import PduError
 from laporgub.outbox import ADMIN, destinations
-from laporgub.render import Renderer
+from laporgub.render import Renderer, wording
 from laporgub.routing import Classification, Classifier, RoutingRules
 from laporgub.tickets import (
     Sender,
@@ -491,7 +491,7 @@ def join_with_gaps(parts: Sequence[tuple[int, pdu.SmsDeliver]], total: int) -> s
         if run:
             pieces.append(pdu.join_parts(run))
             run = []
-        pieces.append(f" [bagian {seq}/{total} tidak diterima] ")
+        pieces.append(wording("sms.missing_part", part=seq, total=total))
     if run:
         pieces.append(pdu.join_parts(run))
     return "".join(pieces).strip()

@@ -18,7 +18,7 @@ from laporgub import db, incidents, leases, webhooks
 from laporgub.clock import SYSTEM, Clock
 from laporgub.config import Config
 from laporgub.leases import claim_rows
-from laporgub.render import TELEGRAM_MAX, Renderer, TicketView, coalesce, public_text, visible_len
+from laporgub.render import TELEGRAM_MAX, Renderer, TicketView, coalesce, public_text, visible_len, wording
 from laporgub.routing import Classifier
 from laporgub.tickets import mask_msisdn
 
@@ -268,7 +268,7 @@ def _render(row: db.Notification, renderer: Renderer) -> tuple[list[str], str | 
     if row.kind in (incidents.OWN, incidents.NOTICE) and row.incident_id:
         view = incidents.view(row.incident_id)
         if view is None:
-            return [renderer.escape(f"Kejadian #{incidents.label(row.incident_id)}")], None
+            return [renderer.escape(wording("telegram.incident_gone", label=incidents.label(row.incident_id)))], None
         if row.kind == incidents.NOTICE:
             threshold = db.Incident.get_by_id(row.incident_id).threshold
             return [renderer.threshold_notice(view, threshold)], None
@@ -279,8 +279,7 @@ def _render(row: db.Notification, renderer: Renderer) -> tuple[list[str], str | 
     inbound = row.inbound
     if row.kind == "undecodable":
         # Never the PDU itself: its address field is the sender's number in semi-octets.
-        text = (f"SMS tidak dapat dibaca (modem {inbound.modem}), disimpan mentah #{inbound.id} "
-                f"({len(inbound.pdu or '')} karakter hex; lihat basis data)")
+        text = wording("telegram.undecodable", modem=inbound.modem, id=inbound.id, hex_chars=len(inbound.pdu or ""))
         return [renderer.operator_message("?", inbound.modem, inbound.reported_at, text)], None
     sender = inbound.sender_raw or "?"
     return [renderer.operator_message(sender, inbound.modem, inbound.reported_at, inbound.text or "")], None

@@ -1,6 +1,10 @@
-"""What people read: SMS texts and Telegram messages, rendered from config templates.
+"""What people read: SMS texts and Telegram messages, rendered from templates.
 
-Plain functions, no I/O. Citizen text is untrusted: control characters are
+Every text a citizen, PIC or leader reads is a template: the ``[texts]`` keys of
+config.toml (operators may reword them) and the fixed texts of
+``laporgub/data/texts.toml`` (:func:`wording`, read once), so a wording change is
+one file. No other module writes Indonesian sentences (tests/test_texts.py
+checks it). Plain functions, no I/O beyond that one read. Citizen text is untrusted: control characters are
 dropped (:func:`printable`), every phone number in it is masked
 (:func:`laporgub.masking.mask_text`, before any split or cut, so no part of a
 number is left whole in one piece), and in HTML parse mode it is escaped with
@@ -11,23 +15,75 @@ counted that way.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import string
-from collections.abc import Sequence
+import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
+from importlib import resources
+from typing import TYPE_CHECKING
 
-from laporgub.config import Config
 from laporgub.masking import mask_msisdn, mask_text
 from laporgub.tickets import hashtag
+
+if TYPE_CHECKING:  # config.py imports the report's settings, whose package reads texts from here
+    from laporgub.config import Config
 
 #: Telegram's limit for one message, in UTF-16 code units after entity parsing.
 TELEGRAM_MAX = 4096
 #: Between coalesced tickets in one message.
 SEPARATOR = "\n\n――――――――――\n\n"
 
-STATUS_WORDS = {"open": "diterima, menunggu tanggapan", "responded": "sudah ditanggapi", "closed": "selesai"}
+#: The fixed texts' file in the package's data (``[section] key = "template"``).
+TEXTS_FILE = "texts.toml"
+
+
+@functools.cache
+def fixed_texts() -> Mapping[str, str | tuple[str, ...]]:
+    """Every fixed text by its key (``chat.not_registered``), from ``laporgub/data/texts.toml``.
+
+    A text is a string, or a list of strings (a table's column headings).
+    """
+    data = tomllib.loads(resources.files("laporgub").joinpath(f"data/{TEXTS_FILE}").read_text(encoding="utf-8"))
+    flat: dict[str, str | tuple[str, ...]] = {}
+    for section, table in data.items():
+        for key, value in table.items():
+            flat[f"{section}.{key}"] = value if isinstance(value, str) else tuple(value)
+    return flat
+
+
+def wording(key: str, **values: object) -> str:
+    """The fixed text ``key`` with its ``$placeholders`` filled in (every one must be given).
+
+    Values are put in as they are: escape citizen or PIC text first (:meth:`Renderer.escape`)
+    when the text goes out in Telegram's HTML mode.
+    """
+    template = fixed_texts()[key]
+    assert isinstance(template, str), f"{key} is a list: use wordings()"
+    return _fill(template, values)
+
+
+def wordings(key: str, **values: object) -> tuple[str, ...]:
+    """The fixed list of texts ``key`` (column headings), each with its ``$placeholders`` filled in."""
+    templates = fixed_texts()[key]
+    assert not isinstance(templates, str), f"{key} is one text: use wording()"
+    return tuple(_fill(t, values) for t in templates)
+
+
+def _fill(template: str, values: Mapping[str, object]) -> str:
+    t = string.Template(template)
+    return t.substitute({k: str(values[k]) for k in t.get_identifiers() if k in values})
+
+
+def placeholders(template: str) -> frozenset[str]:
+    """The ``$names`` a template uses."""
+    return frozenset(string.Template(template).get_identifiers())
+
+
+STATUS_WORDS = {status: wording(f"status.{status}") for status in ("open", "responded", "closed")}
 
 _TAG_RE = re.compile(r"</?[a-zA-Z][^<>]*>")
 #: C0 and C1 control characters other than tab and newline (a citizen's SMS may carry them).
@@ -153,7 +209,7 @@ class Renderer:
         return string.Template(self.config.texts.status_sms).safe_substitute(
             ticket=ticket,
             status=STATUS_WORDS.get(status, status),
-            response=response or "belum ada tanggapan",
+            response=response or wording("status.no_response"),
             agency=agency or "-",
             received=self.local_time(received),
         )
@@ -168,10 +224,10 @@ class Renderer:
     @staticmethod
     def marker(view: TicketView) -> str:
         if view.kind == "spam":
-            return "⚠️ DIDUGA SPAM"
+            return wording("marker.spam")
         if "darurat" in view.groups:
-            return "🚨 DARURAT"
-        return "Laporan baru"
+            return wording("marker.emergency")
+        return wording("marker.new")
 
     def ticket_notification(self, view: TicketView, body: str | None = None, part: str = "") -> str:
         """One ticket's notification; ``body`` replaces the text when it was split."""
@@ -224,15 +280,16 @@ class Renderer:
 
     def incident_marker(self, label: str) -> str:
         """The line a linked report's entry carries in the channel."""
-        text = f"🔁 bagian dari kejadian #{label}"
-        return f"<i>{text}</i>" if self.html else text
+        line = wording("incident.linked", label=label)
+        return f"<i>{line}</i>" if self.html else line
 
     def _incident_head(self, view: IncidentView) -> str:
-        word = {"closed": "SELESAI", "merged": "DIGABUNG", "dissolved": "DIPISAH"}.get(view.status, "")
-        head = f"🔁 KEJADIAN #{view.label}" + (f" ({word})" if word else "")
+        head = wording("incident.head", label=view.label)
+        if view.status in ("closed", "merged", "dissolved"):
+            head = wording("incident.head_word", head=head, word=wording(f"incident.word_{view.status}"))
         head = f"<b>{head}</b>" if self.html else head
-        count = f"{view.reports} laporan dari {view.senders} nomor"
-        span = f"{self.local_clock(view.first_at)}–{self.local_clock(view.last_at)} WIB"
+        count = wording("incident.count", reports=view.reports, senders=view.senders)
+        span = wording("incident.span", first=self.local_clock(view.first_at), last=self.local_clock(view.last_at))
         return f"{head}: {self._bold(count)} · {span}"
 
     def _bold(self, text: str) -> str:
@@ -251,29 +308,31 @@ class Renderer:
         mode = self.config.telegram.parse_mode
         head = self._incident_head(view)
         if view.status == "merged":
-            text = head + "\n" + self.escape(f"Digabung ke kejadian #{view.merged_into}: tanggapi di sana.")
-            return text if visible_len(text, mode) <= budget else (head if visible_len(head, mode) <= budget else "")
+            merged = head + "\n" + self.escape(wording("incident.merged_into", target=view.merged_into))
+            return merged if visible_len(merged, mode) <= budget else (
+                head if visible_len(head, mode) <= budget else "")
         if view.status == "dissolved":
             return head if visible_len(head, mode) <= budget else ""
         place = " · ".join(p for p in (view.regency, *view.places) if p)
         lines = [head]
         if place:
-            lines.append(self.escape(f"Wilayah: {place}"))
+            lines.append(self.escape(wording("incident.place", place=place)))
         if view.response:
-            by = f" ({view.response_by})" if view.response_by else ""
-            lines.append(self.escape(f"Tanggapan terakhir{by}: {shorten(view.response, 200)}"))
-        answer = (f"↩️ Balas pesan ini (atau /tanggapi {view.label} <teks>): tanggapan dikirim lewat SMS ke semua "
-                  f"pelapor; /selesai {view.label} menutup semuanya.")
+            by = wording("incident.last_response_by", by=view.response_by) if view.response_by else ""
+            lines.append(self.escape(wording("incident.last_response", by=by, response=shorten(view.response, 200))))
+        answer = wording("incident.answer", label=view.label)
         tail = [] if view.status == "closed" else [self.escape(answer)]
         shapes = ((3, 160), (3, 90), (2, 70), (1, 60), (0, 0)) if not compact else ((2, 90), (1, 60), (0, 0))
         for quotes, chars in shapes:
-            quoted = [f"• {r.number} {self.local_clock(r.received_at)}: {shorten(r.text, chars)}"
+            quoted = [wording("incident.quote", ticket=r.number, time=self.local_clock(r.received_at),
+                           text=shorten(r.text, chars))
                       for r in view.newest[:quotes]]
-            body = lines + ([self.escape("Laporan terbaru:")] + [self.escape(q) for q in quoted] if quoted else [])
+            body = lines + ([self.escape(wording("incident.newest"))] + [self.escape(q) for q in quoted]
+                            if quoted else [])
             for extra in (tail, []):
-                text = "\n".join(body + extra)
-                if visible_len(text, mode) <= budget:
-                    return text
+                block = "\n".join(body + extra)
+                if visible_len(block, mode) <= budget:
+                    return block
         return head if visible_len(head, mode) <= budget else ""
 
     def incident_message(self, view: IncidentView) -> str:
@@ -283,15 +342,16 @@ class Renderer:
     def threshold_notice(self, view: IncidentView, threshold: int) -> str:
         """The short new message when an incident's count reaches a threshold (edits make no sound)."""
         place = " · ".join(p for p in (view.regency, *view.places) if p)
-        lines = [f"{self._bold(f'🔔 KEJADIAN #{view.label}: sudah {view.reports} laporan')} (melewati {threshold})"]
+        lines = [self._bold(wording("incident.threshold", label=view.label, reports=view.reports))
+                 + wording("incident.threshold_passed", threshold=threshold)]
         if place:
-            lines.append(self.escape(f"Wilayah: {place}"))
-        lines.append(self.escape(f"Balas pesan ini atau pesan kejadian #{view.label} untuk menjawab semua pelapor."))
+            lines.append(self.escape(wording("incident.place", place=place)))
+        lines.append(self.escape(wording("incident.threshold_answer", label=view.label)))
         return "\n".join(lines)
 
     def batch_header(self, count: int | str) -> str:
-        text = f"{count} laporan masuk bersamaan"
-        return f"<b>{text}</b>" if self.html else text
+        header = wording("marker.batch_header", count=count)
+        return f"<b>{header}</b>" if self.html else header
 
     def ticket_messages(self, view: TicketView) -> list[str]:
         """The notification, split when the SMS text alone exceeds Telegram's limit.

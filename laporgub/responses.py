@@ -39,7 +39,7 @@ from laporgub.commands import (
 from laporgub.config import Config, PicConfig
 from laporgub.incident_desk import IncidentActions
 from laporgub.outbox import destinations, leader_destinations
-from laporgub.render import STATUS_WORDS, Renderer, public_text, shorten, strip_tags
+from laporgub.render import STATUS_WORDS, Renderer, public_text, shorten, strip_tags, wording
 from laporgub.smsguard import reply_text
 from laporgub.tickets import hashtag, is_indonesian_mobile, mask_msisdn
 from laporgub.types import GROUP_KEYS
@@ -52,13 +52,13 @@ OFFSET_KEY = "get_updates_offset"
 #: and after a week without updates Telegram may number the next one below it.
 OFFSET_MAX_AGE_SECONDS = 24 * 3600.0
 #: What a /selesai without text records as the closing response.
-DEFAULT_CLOSING = "Laporan dinyatakan selesai."
+DEFAULT_CLOSING = wording("chat.default_closing")
 #: The bot's answers in chats are short; citizen text quoted in them is cut to this.
 QUOTE_CHARS = 400
 
-# The bot's answers in chats (plain text, sent without parse mode).
-NOT_REGISTERED = "Maaf, Anda belum terdaftar sebagai PIC LAPOR GUB!, jadi tidak dapat menindaklanjuti tiket. " \
-                 "Hubungi admin Diskominfo bila Anda seharusnya terdaftar."
+# The bot's answers in chats (plain text, sent without parse mode) are the ``[chat]`` texts of
+# laporgub/data/texts.toml.
+NOT_REGISTERED = wording("chat.not_registered")
 
 
 # --------------------------------------------------------------------------
@@ -321,7 +321,8 @@ class ResponseDesk(IncidentActions):
             return "ignored", None  # group chatter (privacy mode off): not for us
         if not cmd.known:
             if private or cmd.addressed:
-                self._say(msg, now, fx, f"Perintah /{cmd.name} tidak dikenal.\n\n{help_text(self.bot_username)}")
+                self._say(msg, now, fx, wording("chat.unknown_command", command=cmd.name,
+                                               help=help_text(self.bot_username)))
                 return "rejected", None
             return "ignored", None
         if cmd.name == "bantuan":
@@ -344,32 +345,31 @@ class ResponseDesk(IncidentActions):
         if cmd.ticket is None and cmd.incident is not None:
             named = self._incident_ticket(cmd.incident)
             if named is None:
-                self._say(msg, now, fx, f"Kejadian K{cmd.incident} tidak ditemukan. Periksa kembali nomornya.")
+                self._say(msg, now, fx, wording("chat.incident_not_found", incident=f"K{cmd.incident}"))
                 return "rejected", None
             ticket = named
         elif cmd.ticket is None:
             if cmd.raw_ticket is not None:
-                self._say(msg, now, fx, f"Nomor tiket \"{cmd.raw_ticket}\" tidak dikenali. "
-                                        f"Contoh: 261128-0200-1. Cara pakai: {usage}")
+                self._say(msg, now, fx, wording("chat.ticket_unreadable", raw=cmd.raw_ticket, usage=usage))
                 return "rejected", None
             found = self._tickets_of_replied(msg)
             if len(found) != 1:
-                hint = (f" Pesan yang Anda balas memuat beberapa tiket ({', '.join(t.number for t in found)})."
+                hint = (wording("chat.name_ticket_several", tickets=", ".join(t.number for t in found))
                         if len(found) > 1 else "")
-                self._say(msg, now, fx, f"Sebutkan nomor tiketnya.{hint} Cara pakai: {usage}")
+                self._say(msg, now, fx, wording("chat.name_ticket", hint=hint, usage=usage))
                 return "rejected", None
             ticket = found[0]
         else:
             ticket = db.Ticket.get_or_none(db.Ticket.number == cmd.ticket)
             if ticket is None:
-                self._say(msg, now, fx, f"Tiket {cmd.ticket} tidak ditemukan. Periksa kembali nomornya.")
+                self._say(msg, now, fx, wording("chat.ticket_not_found", ticket=cmd.ticket))
                 return "rejected", cmd.ticket
         groups = self._active_groups(ticket)
         if not may_act(pic, groups):
             return self._refuse_group(pic, ticket, groups, msg, now, fx, cmd.name)
         if cmd.name == "tanggapi":
             if not cmd.text:
-                self._say(msg, now, fx, f"Teks tanggapan kosong. Cara pakai: {usage}", ticket)
+                self._say(msg, now, fx, wording("chat.empty_response", usage=usage), ticket)
                 return "rejected", ticket.number
             return self._respond(pic, ticket, cmd.text, msg, now, fx)
         if cmd.name == "selesai":
@@ -389,8 +389,7 @@ class ResponseDesk(IncidentActions):
         assert msg.text is not None
         found = self._tickets_of_replied(msg)
         if not found:
-            self._say(msg, now, fx, "Pesan yang Anda balas tidak memuat tiket. "
-                                    "Untuk menanggapi, kirim /tanggapi <tiket> <teks>.")
+            self._say(msg, now, fx, wording("chat.reply_no_ticket"))
             return "rejected", None
         ticket = found[0]
         lead = msg.text.strip().split(None, 1)
@@ -404,9 +403,7 @@ class ResponseDesk(IncidentActions):
             numbers = [t.number for t in found]
             named = [n for n in tickets_in_text(msg.text) if n in numbers]
             if len(named) != 1:
-                self._say(msg, now, fx, f"Pesan yang Anda balas memuat {len(found)} tiket ({', '.join(numbers)}). "
-                                        "Agar tanggapan sampai ke pelapor yang tepat, kirim "
-                                        "/tanggapi <tiket> <teks>, atau sebutkan nomor tiketnya di awal balasan.")
+                self._say(msg, now, fx, wording("chat.reply_several", count=len(found), tickets=", ".join(numbers)))
                 return "rejected", None
             ticket = found[numbers.index(named[0])]
         return self._reply_respond(pic, ticket, strip_leading_ticket(msg.text, ticket.number), msg, now, fx)
@@ -414,7 +411,7 @@ class ResponseDesk(IncidentActions):
     def _reply_respond(self, pic: PicConfig, ticket: db.Ticket, text: str, msg: IncomingMessage, now: float,
                        fx: _Effects) -> tuple[str, str | None]:
         if not text:
-            self._say(msg, now, fx, "Balasan kosong: tulis tanggapan Anda untuk pelapor.", ticket)
+            self._say(msg, now, fx, wording("chat.reply_empty"), ticket)
             return "rejected", ticket.number
         groups = self._active_groups(ticket)
         if not may_act(pic, groups):
@@ -429,10 +426,9 @@ class ResponseDesk(IncidentActions):
             return self._respond_incident(pic, ticket, text, msg, now, fx)
         self._mark_responded(pic, ticket, text, msg, now)
         sent = self._sms(ticket, "response_sms", pic, text, now, fx)
-        tail = "dan dikirim ke pelapor lewat SMS." if sent else \
-            "(tidak dikirim lewat SMS: tiket ini ditandai spam atau tanpa nomor pelapor)."
-        self._say(msg, now, fx, f"✅ Tanggapan untuk tiket {ticket.number} tercatat atas nama {pic.name} "
-                                f"({pic.agency}) {tail}", ticket)
+        tail = wording("chat.responded_sms" if sent else "chat.responded_no_sms")
+        self._say(msg, now, fx, wording("chat.responded", ticket=ticket.number, pic=pic.name, agency=pic.agency,
+                                        tail=tail), ticket)
         logger.info("event=pic_response ticket=%s pic=%s action=response sms=%s", ticket.number, pic.telegram_id, sent)
         return "response", ticket.number
 
@@ -452,7 +448,7 @@ class ResponseDesk(IncidentActions):
         if ticket.incident_id:
             return self._close_incident(pic, ticket, text, msg, now, fx)
         if ticket.status == "closed":
-            self._say(msg, now, fx, f"Tiket {ticket.number} sudah berstatus selesai; tidak ada yang diubah.", ticket)
+            self._say(msg, now, fx, wording("chat.already_closed", ticket=ticket.number), ticket)
             return "rejected", ticket.number
         self._record(pic, ticket, text or DEFAULT_CLOSING, "close", msg, now)
         ticket.status = "closed"
@@ -461,9 +457,9 @@ class ResponseDesk(IncidentActions):
         webhooks.ticket_event(self.config, ticket, "ticket.closed",
                               {"text": text or DEFAULT_CLOSING, "pic": pic.name, "agency": pic.agency}, now)
         sent = self._sms(ticket, "closed_sms", pic, text, now, fx)
-        tail = "Pelapor diberi tahu lewat SMS." if sent else "Tidak dikirim SMS (tiket spam atau tanpa nomor pelapor)."
-        self._say(msg, now, fx, f"✅ Tiket {ticket.number} ditutup (selesai) oleh {pic.name} ({pic.agency}). {tail}",
-                  ticket)
+        tail = wording("chat.closed_sms" if sent else "chat.closed_no_sms")
+        self._say(msg, now, fx, wording("chat.closed", ticket=ticket.number, pic=pic.name, agency=pic.agency,
+                                        tail=tail), ticket)
         logger.info("event=pic_response ticket=%s pic=%s action=close sms=%s", ticket.number, pic.telegram_id, sent)
         return "close", ticket.number
 
@@ -473,11 +469,12 @@ class ResponseDesk(IncidentActions):
         new = parse_group(target, names) if target else None
         choices = ", ".join(k for k in GROUP_KEYS if k in names and k != "channel")
         if new is None or new == "channel":
-            what = f"Grup \"{shorten(target, 40)}\" tidak dikenal." if target else "Grup tujuan belum ditulis."
-            self._say(msg, now, fx, f"{what} Cara pakai: {usage}\nGrup: {choices}", ticket)
+            what = wording("chat.unknown_group", group=shorten(target, 40)) if target else wording("chat.no_group")
+            self._say(msg, now, fx, wording("chat.reroute_usage", problem=what, usage=usage, groups=choices), ticket)
             return "rejected", ticket.number
         if new in groups:
-            self._say(msg, now, fx, f"Tiket {ticket.number} sudah berada di {self.config.group_name(new)}.", ticket)
+            self._say(msg, now, fx, wording("chat.already_in_group", ticket=ticket.number,
+                                            group=self.config.group_name(new)), ticket)
             return "rejected", ticket.number
         old = self._groups_left(pic, groups, msg.chat_id)
         for group in old:
@@ -511,15 +508,16 @@ class ResponseDesk(IncidentActions):
         )
         for group in old or ["channel"]:
             self._notify(ticket, group, "note", note, now, fx)
-        self._record(pic, ticket, f"Laporan diteruskan ke {self.config.group_name(new)}.", "reroute", msg, now)
+        self._record(pic, ticket, wording("chat.rerouted_record", group=self.config.group_name(new)), "reroute", msg,
+                     now)
         webhooks.ticket_event(self.config, ticket, "ticket.rerouted",
                               {"from_groups": old, "to_group": new, "pic": pic.name, "agency": pic.agency}, now)
         if was_spam and is_indonesian_mobile(ticket.sender):
             db.OutboundSms.create(destination=ticket.sender, text=self.texts.renderer.ack_sms(ticket.number),
                                   purpose="ack", ticket=ticket, created_at=now)
             fx.outbound_sms = True
-        self._say(msg, now, fx, f"↪️ Tiket {ticket.number} dialihkan dari {from_names} ke "
-                                f"{self.config.group_name(new)} oleh {pic.name}. Grup baru sudah diberi tahu.", ticket)
+        self._say(msg, now, fx, wording("chat.rerouted", ticket=ticket.number, from_groups=from_names,
+                                        to_group=self.config.group_name(new), pic=pic.name), ticket)
         logger.info("event=pic_response ticket=%s pic=%s action=reroute from=%s to=%s", ticket.number,
                     pic.telegram_id, ",".join(old) or "-", new)
         return "reroute", ticket.number
@@ -547,9 +545,8 @@ class ResponseDesk(IncidentActions):
             # A ticket's summary goes only where its PICs already read it, or to the asking PIC alone.
             logger.warning("event=pic_refused reason=status_elsewhere user=%s chat=%s ticket=%s", msg.user_id,
                            msg.chat_id, ticket.number)
-            self._say(msg, now, fx, f"Status tiket {ticket.number} hanya dijawab di grup tiket itu "
-                                    f"({self.texts.group_names(g for g in groups if g != 'channel')}) atau lewat "
-                                    "chat pribadi dengan bot.")
+            self._say(msg, now, fx, wording("chat.status_elsewhere", ticket=ticket.number,
+                                            groups=self.texts.group_names(g for g in groups if g != "channel")))
             return "refused", ticket.number
         last = (
             db.PicResponse.select()
@@ -558,18 +555,19 @@ class ResponseDesk(IncidentActions):
             .first()
         )
         lines = [
-            f"Tiket {ticket.number} ({STATUS_WORDS.get(ticket.status, ticket.status)})"
-            + (" · ditandai spam" if ticket.kind == "spam" else ""),
-            f"Diterima: {self.texts.local_time(ticket.received_at)} WIB · Pelapor: {mask_msisdn(ticket.sender)}",
-            f"Grup: {self.texts.group_names(g for g in groups if g != 'channel')}"
-            + (f" · Wilayah: {ticket.regency}" if ticket.regency else ""),
-            f"Laporan: {shorten(ticket.text, QUOTE_CHARS)}",
+            wording("chat.status_head", ticket=ticket.number, status=STATUS_WORDS.get(ticket.status, ticket.status),
+                    spam=wording("chat.status_spam") if ticket.kind == "spam" else ""),
+            wording("chat.status_received", received=self.texts.local_time(ticket.received_at),
+                    sender=mask_msisdn(ticket.sender)),
+            wording("chat.status_groups", groups=self.texts.group_names(g for g in groups if g != "channel"),
+                    regency=wording("chat.status_regency", regency=ticket.regency) if ticket.regency else ""),
+            wording("chat.status_text", text=shorten(ticket.text, QUOTE_CHARS)),
         ]
         if last is not None:
-            lines.append(f"Tanggapan terakhir ({last.pic_name}, {last.agency or '-'}, "
-                         f"{self.texts.local_time(last.created_at)} WIB): {shorten(last.text, QUOTE_CHARS)}")
+            lines.append(wording("chat.status_last", pic=last.pic_name, agency=last.agency or "-",
+                                 time=self.texts.local_time(last.created_at), text=shorten(last.text, QUOTE_CHARS)))
         else:
-            lines.append("Belum ada tanggapan PIC.")
+            lines.append(wording("chat.status_no_response"))
         incident_line = self._incident_status_line(ticket)
         if incident_line:
             lines.append(incident_line)
@@ -580,8 +578,8 @@ class ResponseDesk(IncidentActions):
                       fx: _Effects, what: str) -> tuple[str, str | None]:
         logger.warning("event=pic_refused reason=other_group user=%s ticket=%s command=%s",
                        pic.telegram_id, ticket.number, what)
-        self._say(msg, now, fx, f"Maaf, tiket {ticket.number} bukan wewenang grup Anda. Hanya PIC "
-                                f"{self.texts.group_names(groups)} atau admin yang dapat menindaklanjutinya.")
+        self._say(msg, now, fx, wording("chat.other_group", ticket=ticket.number,
+                                        groups=self.texts.group_names(groups)))
         return "refused", ticket.number
 
     # -- helpers ---------------------------------------------------------------

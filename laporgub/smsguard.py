@@ -33,6 +33,7 @@ import peewee
 from laporgub import db, pdu
 from laporgub.clock import SYSTEM, Clock
 from laporgub.masking import mask_msisdn
+from laporgub.render import wording
 from laporgub.tickets import is_indonesian_mobile
 
 logger = logging.getLogger(__name__)
@@ -41,22 +42,13 @@ logger = logging.getLogger(__name__)
 REASONS = ("not_mobile", "number_cap", "daily_cap")
 DAY = 86400.0
 
-_ALERTS = {
-    "not_mobile": "SMS keluar ditolak: tujuan {to} bukan nomor seluler Indonesia (+628...). "
-                  "Penolakan berikutnya hari ini hanya dicatat di log.",
-    "number_cap": "Batas SMS per nomor tercapai ({limit} SMS/24 jam) untuk {to}; SMS berikutnya ke nomor itu "
-                  "ditolak. Penolakan berikutnya hari ini hanya dicatat di log.",
-    "daily_cap": "Batas harian SMS keluar tercapai ({limit} SMS/24 jam): SMS berikutnya ditolak sampai "
-                 "jumlahnya turun. Periksa apakah ada penyalahgunaan (SMS pumping).",
-}
-
 
 def reply_text(render: Callable[[str], str], response: str, parts: int, ticket: str, centre: str) -> str:
     """A PIC's reply as an SMS of at most ``parts`` parts: cut, and the rest pointed to the status command.
 
     ``render`` puts the response into its template (``[texts] response_sms``); only the response shrinks.
     """
-    return pdu.fit_parts(response, parts, f"... (selengkapnya: kirim CEK {ticket} ke {centre})", render)
+    return pdu.fit_parts(response, parts, wording("sms.more", ticket=ticket, centre_number=centre), render)
 
 
 class SmsGuard:
@@ -110,7 +102,7 @@ class SmsGuard:
                        modem or "-", ticket or "-", mask_msisdn(destination), purpose or "-",
                        "-" if reason == "not_mobile" else limit)
         if self.alerts is not None and self._first_today(reason):
-            self.alerts.send(_ALERTS[reason].format(to=mask_msisdn(destination), limit=limit))
+            self.alerts.send(wording(f"admin.sms_{reason}", to=mask_msisdn(destination), limit=limit))
 
     def _first_today(self, reason: str) -> bool:
         """Whether this is the first refusal for ``reason`` today (service time zone); marks it durably."""

@@ -28,7 +28,7 @@ from laporgub.outbox import (
     release_notifications,
     ticket_notifications_complete,
 )
-from laporgub.render import TELEGRAM_MAX, Renderer, coalesce
+from laporgub.render import TELEGRAM_MAX, Renderer, coalesce, wording
 from laporgub.telegram_gateway import TelegramGateway, Throttled, retry_after_seconds
 
 logger = logging.getLogger(__name__)
@@ -233,7 +233,7 @@ class GroupDispatcher(LaporgubActor):
             logger.error("event=chat_migrated destination=%s old_chat=%s new_chat=%s action=update_config",
                          self.destination, self.chat_id, exc.new_chat_id)
             self.chat_id = exc.new_chat_id
-            self._alert(f"Grup {self.destination} pindah ke chat id {exc.new_chat_id}: perbarui config.toml.")
+            self._alert(wording("admin.chat_migrated", destination=self.destination, chat_id=exc.new_chat_id))
             return
         except telegram.error.BadRequest as exc:
             if "chat not found" in exc.message.lower():
@@ -381,10 +381,8 @@ class GroupDispatcher(LaporgubActor):
         self._error("forbidden", ids, self.clock.time() + 60.0, error, tickets)
         if not self._alerted:
             self._alerted = True
-            self._alert(
-                f"Bot tidak dapat mengirim ke {self.destination} (chat {self.chat_id}): {error}. "
-                "Notifikasi ditahan sampai bot ditambahkan kembali."
-            )
+            self._alert(wording("admin.chat_unreachable", destination=self.destination, chat_id=self.chat_id,
+                                error=error))
 
     def _alert(self, text: str) -> None:
         if self.destination == ADMIN:

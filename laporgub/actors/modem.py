@@ -31,6 +31,7 @@ from laporgub.masking import mask_msisdn
 from laporgub.messages import ModemIndication, OutboundQueued, PortLost, SmsNotStored, SmsReceived, SmsStored, Tick
 from laporgub.metrics import Metrics
 from laporgub.outbox import Alerts, claim_outbound, outbound_retry, outbound_sent, release_claims
+from laporgub.render import wording
 from laporgub.smsguard import SmsGuard
 
 logger = logging.getLogger(__name__)
@@ -187,7 +188,7 @@ class ModemReader(LaporgubActor):
         self.metrics.modem_up.labels(modem=name).set(1)
         logger.info("event=modem_up modem=%s port=%s after_failures=%s", name, self.config.port, self._failures)
         if self._alerted:
-            self.alerts.send(f"Modem {name} kembali normal setelah {self._failures} kali gagal tersambung.")
+            self.alerts.send(wording("admin.modem_back", modem=name, failures=self._failures))
             self._alerted = False
         self._failures = 0
         # Indications sent while the port was closed are lost: read everything stored.
@@ -273,10 +274,8 @@ class ModemReader(LaporgubActor):
         self._failures += 1
         if self._failures >= self.config.failures_before_alert and not self._alerted:
             self._alerted = True
-            self.alerts.send(
-                f"Modem {self.config.name} ({self.config.port}) gagal tersambung {self._failures} kali berturut-turut: "
-                f"{reason}. SMS yang masuk tetap tersimpan di modem sampai tersambung kembali."
-            )
+            self.alerts.send(wording("admin.modem_failing", modem=self.config.name, port=self.config.port,
+                                     failures=self._failures, reason=reason))
         self._retry_later(reason)
 
     def _retry_later(self, reason: str) -> None:

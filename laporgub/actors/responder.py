@@ -20,6 +20,7 @@ from laporgub.config import Config
 from laporgub.leases import LeaseKeeper, instance_id
 from laporgub.messages import NotificationsQueued, OutboundQueued, Tick
 from laporgub.outbox import claim_rows
+from laporgub.render import wording
 from laporgub.responses import (
     OFFSET_KEY,
     OFFSET_MAX_AGE_SECONDS,
@@ -296,7 +297,7 @@ class Responder(LaporgubActor):
                 save_offset(incoming.update_id + 1, now)
                 if incoming.chat_id and incoming.text:
                     db.ChatReply.create(chat_id=incoming.chat_id, reply_to_message_id=incoming.message_id,
-                                        text="Maaf, pesan ini gagal diproses. Silakan coba lagi sebentar lagi.",
+                                        text=wording("chat.failed"),
                                         created_at=now)
         except Exception as exc:
             logger.error("event=offset_store_failed update_id=%s error=%s", incoming.update_id, exc)

@@ -28,6 +28,7 @@ from laporgub import db
 from laporgub.intake import Intake
 from laporgub.masking import mask_msisdn
 from laporgub.privacy import ERASED_HASH
+from laporgub.render import wording
 from laporgub.types import TicketId
 
 logger = logging.getLogger(__name__)
@@ -61,9 +62,9 @@ class WebComplaintData:
         in Telegram and the keyword filter routes by (a regency in the location reaches kabkota)."""
         extra = []
         if self.location:
-            extra.append(f"Lokasi: {self.location}")
+            extra.append(wording("api.location", location=self.location))
         if self.category_hint:
-            extra.append(f"Kategori: {self.category_hint}")
+            extra.append(wording("api.category", category=self.category_hint))
         return self.text if not extra else self.text + "\n" + "\n".join(extra)
 
 

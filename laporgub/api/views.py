@@ -21,6 +21,7 @@ import peewee
 from laporgub import db
 from laporgub.config import Config
 from laporgub.masking import mask_msisdn, mask_text
+from laporgub.render import wording
 
 #: Ticket kinds Open311 lists (suspected spam is not a service request).
 OPEN311_KINDS = ("complaint",)
@@ -216,7 +217,8 @@ def services(config: Config) -> list[dict[str, Any]]:
         result.append({
             "service_code": key,
             "service_name": group.name,
-            "description": f"Pengaduan untuk {group.name}" + (f" (mis. {keywords})" if keywords else ""),
+            "description": wording("api.service", group=group.name,
+                                   examples=wording("api.service_examples", keywords=keywords) if keywords else ""),
             "metadata": False,
             "type": "realtime",
             "keywords": ",".join(group.keywords[:20]),
@@ -274,8 +276,7 @@ def open311_requests(config: Config, rows: Sequence[db.Ticket]) -> list[dict[str
 
 def open311_incident_notice(incident: dict[str, Any]) -> str:
     """The ``service_notice`` every request of one incident shows: ``"Kejadian K12: 20 laporan ..."``."""
-    return (f"Kejadian {incident['id']}: {incident['reports']} laporan tentang peristiwa yang sama, "
-            "ditanggapi bersama")
+    return wording("api.incident_notice", label=incident["id"], reports=incident["reports"])
 
 
 def open311_query(*, ids: Sequence[str] | None, service_code: str | None, status: str | None,

@@ -66,6 +66,7 @@ from typing import Any
 import peewee
 
 from laporgub import db
+from laporgub.render import wording
 from laporgub.report import sql
 from laporgub.report.periods import Month
 from laporgub.routing_model import MODEL_REASON
@@ -94,9 +95,9 @@ __all__ = [
 ]
 
 #: Label of complaints that name no regency/city.
-NO_REGENCY = "(tidak disebut)"
+NO_REGENCY = wording("report.no_regency")
 #: Agency of a PIC action whose PIC has none recorded.
-NO_AGENCY = "(tanpa instansi)"
+NO_AGENCY = wording("report.no_agency")
 #: The group that receives every complaint: being in it makes no agency responsible for answering.
 CHANNEL = "channel"
 #: Ticket rows the PDF lists; the XLSX and CSV have all of them.

@@ -20,6 +20,7 @@ from typing import Any
 import peewee
 
 from laporgub import db
+from laporgub.render import wording
 from laporgub.report.aggregate import MonthlyReport, MonthSnapshot, connected
 from laporgub.report.periods import Month
 from laporgub.report.settings import FORMATS, report_config
@@ -61,17 +62,16 @@ def file_name(month: Month, fmt: str) -> str:
 def caption(report: MonthlyReport, fmt: str) -> str:
     """The Telegram caption of each file (Indonesian, plain text, well under 1024 characters)."""
     if fmt == "xlsx":
-        return f"Tabel lengkap laporan {report.month.label} (XLSX, satu lembar per tabel)."
+        return wording("report.caption_xlsx", month=report.month.label)
     if fmt == "csv":
-        return f"Data per tiket {report.month.label} (CSV, pengirim disamarkan)."
+        return wording("report.caption_csv", month=report.month.label)
     s = report.totals.stats
     target = f"{report.target_seconds / 86400:g}".replace(".", ",")
-    return (
-        f"Laporan Bulanan SMS Center LAPOR GUB! {report.month.label}\n"
-        f"Pengaduan: {fmt_int(s.received)} (bulan lalu {fmt_int(report.previous.stats.received)})\n"
-        f"Ditanggapi: {fmt_pct(s.share_responded)}, dalam {target} hari: {fmt_pct(s.share_on_target)}\n"
-        f"Median waktu tanggapan: {fmt_duration(s.median_seconds)}\n"
-        f"Belum ditanggapi: {fmt_int(report.open_count)}"
+    return wording(
+        "report.caption_pdf", month=report.month.label, received=fmt_int(s.received),
+        previous=fmt_int(report.previous.stats.received), share_responded=fmt_pct(s.share_responded), target=target,
+        share_on_target=fmt_pct(s.share_on_target), median=fmt_duration(s.median_seconds),
+        open=fmt_int(report.open_count),
     )
 
 

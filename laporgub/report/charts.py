@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.ticker import MaxNLocator
 
+from laporgub.render import wording
 from laporgub.report.aggregate import DayCount, ResponseStats, StatsRow
 
 __all__ = [
@@ -111,7 +112,8 @@ def _style(ax) -> None:  # type: ignore[no-untyped-def]
     ax.tick_params(labelsize=8)
 
 
-def _empty(ax, text: str = "Tidak ada data bulan ini") -> None:  # type: ignore[no-untyped-def]
+def _empty(ax, text: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    text = wording("report.chart_no_data") if text is None else text
     ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=10, color=_GREY, transform=ax.transAxes)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -129,17 +131,17 @@ def per_day_figure(days: Sequence[DayCount]) -> Figure:
     x = [d.date.day for d in days]
     complaints = [d.complaints for d in days]
     responded = [d.responded for d in days]
-    ax.bar(x, complaints, color=_LIGHT, label="Pengaduan diterima")
-    ax.bar(x, responded, color=_BLUE, label="... di antaranya sudah ditanggapi")
+    ax.bar(x, complaints, color=_LIGHT, label=wording("report.chart_received"))
+    ax.bar(x, responded, color=_BLUE, label=wording("report.chart_responded_part"))
     if any(d.spam for d in days):
-        ax.plot(x, [d.spam for d in days], color=_ORANGE, linewidth=1.2, marker=".", label="Spam")
-    ax.set_xlabel("Tanggal", fontsize=8)
-    ax.set_ylabel("Jumlah", fontsize=8)
+        ax.plot(x, [d.spam for d in days], color=_ORANGE, linewidth=1.2, marker=".", label=wording("report.chart_spam"))
+    ax.set_xlabel(wording("report.chart_date"), fontsize=8)
+    ax.set_ylabel(wording("report.chart_count"), fontsize=8)
     ax.set_xticks(x)
     ax.set_xlim(0.4, len(x) + 0.6)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     if not any(complaints) and not any(d.spam for d in days):
-        ax.text(0.5, 0.5, "Tidak ada pengaduan bulan ini", ha="center", va="center", fontsize=10,
+        ax.text(0.5, 0.5, wording("report.chart_no_complaints"), ha="center", va="center", fontsize=10,
                 color=_GREY, transform=ax.transAxes)
     _legend_above(ax)
     _style(ax)
@@ -157,8 +159,8 @@ def _hbars(rows: Sequence[StatsRow], title_note: str, height: float) -> Figure:
     received = [r.stats.received for r in rows][::-1]
     responded = [r.stats.responded for r in rows][::-1]
     y = range(len(rows))
-    ax.barh(y, received, color=_LIGHT, label="Diterima")
-    ax.barh(y, responded, color=_BLUE, label="Ditanggapi")
+    ax.barh(y, received, color=_LIGHT, label=wording("report.chart_bar_received"))
+    ax.barh(y, responded, color=_BLUE, label=wording("report.chart_bar_responded"))
     texts = []
     for i, (rec, resp) in enumerate(zip(received, responded)):
         share = f"{resp / rec * 100:.0f}%".replace(".", ",") if rec else ""
@@ -170,7 +172,7 @@ def _hbars(rows: Sequence[StatsRow], title_note: str, height: float) -> Figure:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlim(0, _room_for(fig, left, received, texts, 7, minimum=max(received) * 1.02 or 1))
     ax.set_ylim(-0.6, len(rows) - 0.4)
-    ax.set_xlabel(f"Jumlah pengaduan{title_note}", fontsize=8)
+    ax.set_xlabel(wording("report.chart_complaints", note=title_note), fontsize=8)
     _legend_above(ax)
     _style(ax)
     return _layout(fig, left, top=0.3)
@@ -184,7 +186,7 @@ def per_group(groups: Sequence[StatsRow]) -> bytes:
 def per_group_figure(groups: Sequence[StatsRow]) -> Figure:
     """The figure of :func:`per_group`, laid out."""
     rows = [g for g in groups if g.key != "channel"]
-    return _hbars(rows, " (channel menerima semua pengaduan, tidak ditampilkan)", 3.6)
+    return _hbars(rows, wording("report.chart_channel_left_out"), 3.6)
 
 
 def per_regency(regencies: Sequence[StatsRow], top: int = 15) -> bytes:
@@ -197,7 +199,8 @@ def per_regency_figure(regencies: Sequence[StatsRow], top: int = 15) -> Figure:
     rows = list(regencies[:top])
     rest = regencies[top:]
     if rest:
-        rows.append(StatsRow(key="lainnya", label=f"Lainnya ({len(rest)} kab/kota)", stats=ResponseStats(
+        other = wording("report.chart_other_regencies", count=len(rest))
+        rows.append(StatsRow(key="lainnya", label=other, stats=ResponseStats(
             received=sum(r.stats.received for r in rest), responded=sum(r.stats.responded for r in rest),
             on_target=0, closed=0, still_open=0, rerouted=0, median_seconds=None, p90_seconds=None)))
     return _hbars(rows, "", max(2.7, 0.28 * len(rows) + 1.1))
@@ -214,17 +217,17 @@ def response_times_figure(groups: Sequence[StatsRow], target_seconds: float) -> 
     fig = _figure(7.5, 3.6)
     ax = fig.add_subplot()
     if not rows:
-        _empty(ax, "Belum ada tanggapan bulan ini")
+        _empty(ax, wording("report.chart_no_responses"))
         _style(ax)
         return _layout(fig)
     labels = [_wrap_label(fig, r.label, 8, _LABEL_INCHES) for r in rows][::-1]
     median = [(r.stats.median_seconds or 0) / 3600 for r in rows][::-1]
     p90 = [(r.stats.p90_seconds or 0) / 3600 for r in rows][::-1]
     y = list(range(len(rows)))
-    ax.barh([v + 0.2 for v in y], p90, height=0.4, color=_LIGHT, label="Persentil ke-90")
-    ax.barh([v - 0.2 for v in y], median, height=0.4, color=_BLUE, label="Median")
+    ax.barh([v + 0.2 for v in y], p90, height=0.4, color=_LIGHT, label=wording("report.chart_p90"))
+    ax.barh([v - 0.2 for v in y], median, height=0.4, color=_BLUE, label=wording("report.chart_median"))
     target_h = target_seconds / 3600
-    target_text = f" target {target_h / 24:g} hari".replace(".", ",")
+    target_text = wording("report.chart_target", days=f"{target_h / 24:g}".replace(".", ","))
     ax.axvline(target_h, color=_ORANGE, linestyle="--", linewidth=1)
     # the target's label sits in a strip above the top bar, inside the axes (the legend is above the axes)
     ax.set_ylim(-0.6, len(rows) + 0.1)
@@ -232,7 +235,7 @@ def response_times_figure(groups: Sequence[StatsRow], target_seconds: float) -> 
     left = _left_margin(fig, labels)
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=8)
-    ax.set_xlabel("Waktu sampai tanggapan pertama (jam)", fontsize=8)
+    ax.set_xlabel(wording("report.chart_response_hours"), fontsize=8)
     ax.set_xlim(0, _room_for(fig, left, [target_h], [target_text], 7, minimum=max(max(p90), target_h) * 1.1))
     _legend_above(ax)
     _style(ax)

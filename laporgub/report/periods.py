@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
 
+from laporgub.render import wording
+
 __all__ = [
     "MONTH_NAMES",
     "Day",
@@ -28,10 +30,7 @@ __all__ = [
 ]
 
 #: Indonesian month names, January first.
-MONTH_NAMES: tuple[str, ...] = (
-    "Januari", "Februari", "Maret", "April", "Mei", "Juni",
-    "Juli", "Agustus", "September", "Oktober", "November", "Desember",
-)
+MONTH_NAMES: tuple[str, ...] = tuple(wording(f"report.month_{m}") for m in range(1, 13))
 
 _MONTH_RE = re.compile(r"(\d{4})-(\d{2})")
 

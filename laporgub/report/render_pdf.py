@@ -1,5 +1,7 @@
 """The PDF for leaders (fpdf2): title page, summary, charts and tables, in Indonesian.
 
+Its words are the ``[report]`` texts of laporgub/data/texts.toml.
+
 Text uses the DejaVu Sans font that matplotlib ships (any PIC or agency name
 prints, not only Latin-1), embedded as a subset with a ToUnicode map, so
 ``pdftotext`` and screen readers get the words back.
@@ -16,6 +18,7 @@ from typing import cast
 import matplotlib
 from fpdf import FPDF
 
+from laporgub.render import wording, wordings
 from laporgub.report import charts
 from laporgub.report.aggregate import ActionRow, MonthlyReport, ResponseStats
 from laporgub.report.periods import format_local
@@ -57,7 +60,7 @@ class _Pdf(FPDF):
         self.set_text_color(*_GREY)
         self.cell(0, 5, self.footer_text, align="L")
         self.set_x(self.l_margin)
-        self.cell(0, 5, f"Halaman {self.page_no()} dari {{nb}}", align="R")
+        self.cell(0, 5, wording("report.pdf_page", page=self.page_no(), pages="{nb}"), align="R")
         self.set_text_color(0, 0, 0)
 
     # -- helpers -------------------------------------------------------------
@@ -200,8 +203,7 @@ def _stats_cells(s: ResponseStats) -> list[str]:
 
 
 def _stats_header(target_days: str) -> list[str]:
-    return ["Diterima", "Ditang-\ngapi", "%\nDitang-\ngapi", "%\ndalam\n" + target_days, "Median\nwaktu",
-            "P90\nwaktu", "Ditutup", "Masih\nterbuka", "Dialih-\nkan"]
+    return list(wordings("report.pdf_stats_columns", target=target_days))
 
 
 _STATS_WIDTHS = [15, 14, 14, 15, 15, 15, 14, 14, 14]
@@ -209,12 +211,12 @@ _STATS_ALIGN = ["R"] * 9
 
 
 def _target_days(report: MonthlyReport) -> str:
-    return f"{report.target_seconds / 86400:g} hari".replace(".", ",")
+    return wording("report.days", value=f"{report.target_seconds / 86400:g}".replace(".", ","))
 
 
 def render_pdf(report: MonthlyReport, tz: tzinfo, path: Path, *, generated_at: float) -> None:
     """Write the leaders' PDF for ``report`` to ``path``: one function below per section, in page order."""
-    pdf = _Pdf(f"Laporan Bulanan SMS Center LAPOR GUB! - {report.month.label}")
+    pdf = _Pdf(wording("report.pdf_footer", month=report.month.label))
     _cover(pdf, report, tz, generated_at)
     _summary(pdf, report)
     _stages(pdf, report)
@@ -239,31 +241,34 @@ def _cover(pdf: _Pdf, report: MonthlyReport, tz: tzinfo, generated_at: float) ->
     pdf.set_text_color(255, 255, 255)
     pdf.set_xy(15, 16)
     pdf.set_font(_FONT, "B", 22)
-    pdf.cell(0, 11, "LAPORAN BULANAN", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 11, wording("report.pdf_title"), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(_FONT, "B", 15)
-    pdf.cell(0, 8, "SMS Center LAPOR GUB! Provinsi Jawa Tengah", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 8, wording("report.pdf_subtitle"), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(_FONT, "", 11)
-    pdf.cell(0, 7, "Tanggapan PIC atas pengaduan masyarakat dan kepatuhan SLA", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 7, wording("report.pdf_tagline"), new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(0, 0, 0)
     pdf.set_xy(15, 72)
     pdf.set_font(_FONT, "B", 18)
-    pdf.cell(0, 10, f"Periode: {report.month.label}", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 10, wording("report.pdf_period", month=report.month.label), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(_FONT, "", 9)
     pdf.set_text_color(*_GREY)
-    pdf.cell(0, 5, f"Kepada Yth. Gubernur Jawa Tengah  |  Waktu: WIB ({report.timezone})",
-             new_x="LMARGIN", new_y="NEXT")
-    pdf.cell(0, 5, f"Data per {format_local(report.as_of, tz)} WIB  |  Dibuat {format_local(generated_at, tz)} WIB",
-             new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 5, wording("report.pdf_addressee", timezone=report.timezone), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 5, wording("report.pdf_as_of", as_of=format_local(report.as_of, tz),
+                           generated=format_local(generated_at, tz)), new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(0, 0, 0)
 
     notify = next(s for s in report.stages if s.stage == "notify")
     tiles = [
-        ("Pengaduan diterima", fmt_int(t.received), f"bulan lalu {fmt_int(p.received)}"),
-        ("Sudah ditanggapi", fmt_pct(t.share_responded), f"{fmt_int(t.responded)} pengaduan"),
-        (f"Ditanggapi dalam {target}", fmt_pct(t.share_on_target), f"{fmt_int(t.on_target)} pengaduan"),
-        ("Median waktu tanggapan", fmt_duration(t.median_seconds), f"P90 {fmt_duration(t.p90_seconds)}"),
-        ("Belum ditanggapi", fmt_int(t.still_open), "lihat daftar di akhir laporan"),
-        ("Notifikasi dalam SLA", fmt_pct(notify.share_within), f"batas {notify.limit_seconds:g} detik"),
+        (wording("report.received"), fmt_int(t.received), wording("report.tile_previous", value=fmt_int(p.received))),
+        (wording("report.responded"), fmt_pct(t.share_responded),
+         wording("report.tile_complaints", value=fmt_int(t.responded))),
+        (wording("report.on_target", target=target), fmt_pct(t.share_on_target),
+         wording("report.tile_complaints", value=fmt_int(t.on_target))),
+        (wording("report.tile_median"), fmt_duration(t.median_seconds),
+         wording("report.tile_p90", value=fmt_duration(t.p90_seconds))),
+        (wording("report.tile_open"), fmt_int(t.still_open), wording("report.tile_open_note")),
+        (wording("report.tile_notify"), fmt_pct(notify.share_within),
+         wording("report.tile_notify_limit", seconds=f"{notify.limit_seconds:g}")),
     ]
     x0, y0, w, h = 15, 98, 58, 30
     for i, (label, value, sub) in enumerate(tiles):
@@ -286,17 +291,14 @@ def _cover(pdf: _Pdf, report: MonthlyReport, tz: tzinfo, generated_at: float) ->
     pdf.set_xy(15, 166)
     pdf.set_font(_FONT, "B", 11)
     pdf.set_text_color(*_NAVY)
-    pdf.cell(0, 7, "Pengaduan per hari", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 7, wording("report.pdf_per_day"), new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(0, 0, 0)
     if t.received == 0:
         pdf.set_font(_FONT, "B", 11)
-        pdf.cell(0, 8, "Tidak ada pengaduan bulan ini.", new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(0, 8, wording("report.pdf_no_complaints"), new_x="LMARGIN", new_y="NEXT")
     pdf.chart(charts.per_day(report.days), width=180)
     pdf.set_y(250)
-    pdf.note(
-        "Sesuai SOP 487.12/089.III/2017 (Diskominfo Jawa Tengah): tanggapan PIC dicatat dan dilaporkan kepada "
-        "Gubernur setiap bulan. Pengaduan dihitung pada bulan diterimanya; tanggapan dihitung sampai waktu "
-        "\"data per\" di atas. Spam tidak termasuk pengaduan. Definisi lengkap di halaman terakhir.", size=7.5)
+    pdf.note(wording("report.pdf_cover_note"), size=7.5)
 
 
 def _summary(pdf: _Pdf, report: MonthlyReport) -> None:
@@ -305,97 +307,95 @@ def _summary(pdf: _Pdf, report: MonthlyReport) -> None:
     t, p = report.totals.stats, report.previous.stats
     target = _target_days(report)
     pdf.add_page()
-    pdf.heading(f"Ringkasan {month}")
+    pdf.heading(wording("report.pdf_summary", month=month))
     prev_label = report.month.previous().label
     rows = [
-        ("Pengaduan diterima", fmt_int(t.received), fmt_int(p.received)),
-        ("   melalui SMS", fmt_int(report.totals.sms), fmt_int(report.previous.sms)),
-        ("   melalui situs web", fmt_int(report.totals.web), fmt_int(report.previous.web)),
-        ("Sudah ditanggapi", fmt_int(t.responded), fmt_int(p.responded)),
-        ("Persentase ditanggapi", fmt_pct(t.share_responded), fmt_pct(p.share_responded)),
-        (f"Ditanggapi dalam {target}", fmt_int(t.on_target), fmt_int(p.on_target)),
-        (f"Persentase ditanggapi dalam {target}", fmt_pct(t.share_on_target), fmt_pct(p.share_on_target)),
-        ("Median waktu tanggapan pertama", fmt_duration(t.median_seconds), fmt_duration(p.median_seconds)),
-        ("Persentil ke-90 waktu tanggapan", fmt_duration(t.p90_seconds), fmt_duration(p.p90_seconds)),
-        ("Ditutup (selesai)", fmt_int(t.closed), fmt_int(p.closed)),
-        ("Masih terbuka (belum ada tanggapan)", fmt_int(t.still_open), fmt_int(p.still_open)),
-        ("Dialihkan ke grup lain", fmt_int(t.rerouted), fmt_int(p.rerouted)),
-        ("SMS spam (tidak dihitung sebagai pengaduan)", fmt_int(report.totals.spam), fmt_int(report.previous.spam)),
-        ("Kejadian (beberapa pengaduan tentang satu peristiwa)", fmt_int(report.totals.incidents.incidents),
+        (wording("report.received"), fmt_int(t.received), fmt_int(p.received)),
+        (wording("report.received_sms"), fmt_int(report.totals.sms), fmt_int(report.previous.sms)),
+        (wording("report.received_web"), fmt_int(report.totals.web), fmt_int(report.previous.web)),
+        (wording("report.responded"), fmt_int(t.responded), fmt_int(p.responded)),
+        (wording("report.share_responded"), fmt_pct(t.share_responded), fmt_pct(p.share_responded)),
+        (wording("report.on_target", target=target), fmt_int(t.on_target), fmt_int(p.on_target)),
+        (wording("report.share_on_target", target=target), fmt_pct(t.share_on_target), fmt_pct(p.share_on_target)),
+        (wording("report.pdf_median"), fmt_duration(t.median_seconds), fmt_duration(p.median_seconds)),
+        (wording("report.pdf_p90"), fmt_duration(t.p90_seconds), fmt_duration(p.p90_seconds)),
+        (wording("report.closed"), fmt_int(t.closed), fmt_int(p.closed)),
+        (wording("report.still_open"), fmt_int(t.still_open), fmt_int(p.still_open)),
+        (wording("report.rerouted"), fmt_int(t.rerouted), fmt_int(p.rerouted)),
+        (wording("report.pdf_spam"), fmt_int(report.totals.spam), fmt_int(report.previous.spam)),
+        (wording("report.incidents"), fmt_int(report.totals.incidents.incidents),
          fmt_int(report.previous.incidents.incidents)),
-        ("   pengaduan yang tergabung dalam kejadian", fmt_int(report.totals.incidents.linked_reports),
+        (wording("report.linked_reports"), fmt_int(report.totals.incidents.linked_reports),
          fmt_int(report.previous.incidents.linked_reports)),
-        ("Peristiwa dilaporkan (pengaduan tunggal + kejadian)", fmt_int(report.totals.incidents.events),
+        (wording("report.events"), fmt_int(report.totals.incidents.events),
          fmt_int(report.previous.incidents.events)),
-        ("Median waktu tanggapan per kejadian (sekali)", fmt_duration(report.totals.incidents.stats.median_seconds),
+        (wording("report.pdf_incident_median"), fmt_duration(report.totals.incidents.stats.median_seconds),
          fmt_duration(report.previous.incidents.stats.median_seconds)),
     ]
-    pdf.grid(["Indikator", month, prev_label], rows, [100, 40, 40], ["L", "R", "R"], size=9)
+    pdf.grid([wording("report.pdf_indicator"), month, prev_label], rows, [100, 40, 40], ["L", "R", "R"], size=9)
 
 
 def _stages(pdf: _Pdf, report: MonthlyReport) -> None:
     """SLA compliance of each SOP stage (same page as the summary)."""
-    pdf.heading("Kepatuhan SLA per tahap (SOP)")
+    pdf.heading(wording("report.pdf_stages"))
     stage_rows = [
-        (STAGE_LABELS[s.stage], f"{s.limit_seconds:g} dtk".replace(".", ","), fmt_int(s.total),
+        (STAGE_LABELS[s.stage], wording("report.seconds", value=f"{s.limit_seconds:g}".replace(".", ",")),
+         fmt_int(s.total),
          fmt_int(s.within), fmt_pct(s.share_within, 2), fmt_int(s.total - s.completed), fmt_seconds(s.max_seconds))
         for s in report.stages
     ]
-    pdf.grid(["Tahap", "Batas", "Jumlah", "Dalam\nbatas", "% dalam\nbatas", "Belum\nselesai", "Terlama"],
-             stage_rows, [76, 14, 18, 18, 18, 16, 20], ["L", "R", "R", "R", "R", "R", "R"])
-    pdf.note("Registrasi dan penyaringan diukur per tiket (pengaduan dan spam) yang diterima bulan ini; notifikasi "
-             "dan pengiriman per pesan Telegram tiket tersebut ke tiap grup. Tahap yang belum selesai dihitung di "
-             "luar batas.")
+    pdf.grid(list(wordings("report.pdf_stage_columns")), stage_rows, [76, 14, 18, 18, 18, 16, 20],
+             ["L", "R", "R", "R", "R", "R", "R"])
+    pdf.note(wording("report.pdf_stages_note"))
 
 
 def _per_group(pdf: _Pdf, report: MonthlyReport) -> None:
     """Complaints and responses per group: table, then the chart of complaints."""
     pdf.add_page()
-    pdf.heading("Pengaduan dan tanggapan per grup")
+    pdf.heading(wording("report.pdf_per_group"))
     group_rows = [[g.label, *_stats_cells(g.stats)] for g in report.groups]
-    pdf.grid(["Grup", *_stats_header(_target_days(report))], group_rows, [50, *_STATS_WIDTHS],
+    pdf.grid([wording("report.pdf_group"), *_stats_header(_target_days(report))], group_rows, [50, *_STATS_WIDTHS],
              ["L", *_STATS_ALIGN], size=7.5)
-    pdf.note("Tiket yang dialihkan dihitung sekali di setiap grup yang dilaluinya. Tanggapan dihitung untuk grup "
-             "tempat tiket berada saat ditanggapi; waktu tanggapan grup penerima pengalihan dihitung sejak "
-             "pengalihan. Masih terbuka: tiket yang masih di grup dan belum ada tanggapan.")
+    pdf.note(wording("report.pdf_per_group_note"))
     pdf.chart(charts.per_group(report.groups), width=170)
 
 
 def _response_times(pdf: _Pdf, report: MonthlyReport) -> None:
     """The chart of response times per group, against the target."""
     pdf.add_page()
-    pdf.heading("Waktu tanggapan per grup")
+    pdf.heading(wording("report.pdf_response_times"))
     pdf.chart(charts.response_times(report.groups, report.target_seconds), width=170)
 
 
 def _per_agency(pdf: _Pdf, report: MonthlyReport) -> None:
     """Per agency with duty groups (same page as the response times), then those without any."""
-    header = ["Instansi", *_stats_header(_target_days(report))]
+    header = [wording("report.pdf_agency"), *_stats_header(_target_days(report))]
     agency_rows = [[a.label, *_stats_cells(a.stats)] for a in report.agencies]
-    pdf.heading("Per instansi", keep=pdf.table_height(header, agency_rows, [50, *_STATS_WIDTHS], 7.5))
+    pdf.heading(wording("report.pdf_per_agency"), keep=pdf.table_height(header, agency_rows, [50, *_STATS_WIDTHS], 7.5))
     if report.agencies:
         pdf.grid(header, agency_rows, [50, *_STATS_WIDTHS], ["L", *_STATS_ALIGN], size=7.5)
     elif not report.agencies_without_duty:
-        pdf.note("Belum ada PIC terdaftar atau tindakan PIC bulan ini.")
+        pdf.note(wording("report.pdf_no_pics"))
     else:
-        pdf.note("Tidak ada instansi dengan grup tugas.")
-    _without_duty(pdf, "Instansi tanpa grup tugas", "Instansi", [r.label for r in report.agencies_without_duty],
+        pdf.note(wording("report.pdf_no_duty_agencies"))
+    _without_duty(pdf, wording("report.pdf_agencies_without_duty"), wording("report.pdf_agency"),
+                  [r.label for r in report.agencies_without_duty],
                   report.agencies_without_duty)
 
 
 def _per_pic(pdf: _Pdf, report: MonthlyReport) -> None:
     """Per PIC with duty groups, those without any, and the note that explains both agency and PIC tables."""
     pdf.add_page()
-    pdf.heading("Per PIC")
+    pdf.heading(wording("report.pdf_per_pic"))
     if report.pics:
         pic_rows = [[f"{r.label}\n{r.agency}", *_stats_cells(r.stats)] for r in report.pics]
-        pdf.grid(["PIC / instansi", *_stats_header(_target_days(report))], pic_rows, [50, *_STATS_WIDTHS],
+        pdf.grid([wording("report.pdf_pic"), *_stats_header(_target_days(report))], pic_rows, [50, *_STATS_WIDTHS],
                  ["L", *_STATS_ALIGN], size=7.5)
     elif not report.pics_without_duty:
-        pdf.note("Belum ada PIC terdaftar atau tindakan PIC bulan ini.")
+        pdf.note(wording("report.pdf_no_pics"))
     else:
-        pdf.note("Tidak ada PIC dengan grup tugas.")
-    _without_duty(pdf, "PIC tanpa grup tugas", "PIC / instansi",
+        pdf.note(wording("report.pdf_no_duty_pics"))
+    _without_duty(pdf, wording("report.pdf_pics_without_duty"), wording("report.pdf_pic"),
                   [f"{r.label}\n{r.agency}" for r in report.pics_without_duty], report.pics_without_duty)
     pdf.note(AGENCY_RULE)
 
@@ -404,7 +404,7 @@ def _without_duty(pdf: _Pdf, title: str, first: str, names: Sequence[str], rows:
     """Agencies or PICs that answer for no complaint: what they did, without a rate."""
     if not rows:
         return
-    header, widths = [first, "Grup tugas", "Ditanggapi", "Ditutup", "Dialihkan"], [80, 40, 20, 20, 20]
+    header, widths = [first, *wordings("report.pdf_without_duty_columns")], [80, 40, 20, 20, 20]
     cells = [[name, no_duty_text(r.groups), fmt_int(r.responded), fmt_int(r.closed), fmt_int(r.rerouted)]
              for name, r in zip(names, rows)]
     pdf.subheading(title, keep=pdf.table_height(header, cells, widths, 7.5))
@@ -414,34 +414,34 @@ def _without_duty(pdf: _Pdf, title: str, first: str, names: Sequence[str], rows:
 def _per_regency(pdf: _Pdf, report: MonthlyReport) -> None:
     """Complaints per regency/city: chart, then table."""
     pdf.add_page()
-    pdf.heading("Pengaduan per kabupaten/kota")
+    pdf.heading(wording("report.pdf_per_regency"))
     pdf.chart(charts.per_regency(report.regencies), width=170)
     reg_rows = [[r.label, fmt_int(r.stats.received), fmt_int(r.stats.responded), fmt_pct(r.stats.share_responded),
                  fmt_pct(r.stats.share_on_target), fmt_duration(r.stats.median_seconds), fmt_int(r.stats.still_open)]
                 for r in report.regencies]
     if reg_rows:
-        pdf.grid(["Kabupaten/kota", "Diterima", "Ditanggapi", "% Ditanggapi", f"% <= {_target_days(report)}",
-                  "Median waktu", "Masih terbuka"], reg_rows, [52, 20, 20, 22, 22, 22, 22],
+        pdf.grid(list(wordings("report.pdf_regency_columns", target=_target_days(report))), reg_rows,
+                 [52, 20, 20, 22, 22, 22, 22],
                  ["L", "R", "R", "R", "R", "R", "R"], size=7.5)
 
 
 def _keywords(pdf: _Pdf, report: MonthlyReport) -> None:
     """The top keywords (same page as the regency table's end)."""
     names = {g.key: g.label for g in report.groups}
-    header, widths = ["No", "Kata kunci", "Grup", "Pengaduan"], [12, 70, 70, 28]
+    header, widths = list(wordings("report.pdf_keyword_columns")), [12, 70, 70, 28]
     kw_rows = [[str(i), k.keyword, names.get(k.group, k.group), fmt_int(k.complaints)]
                for i, k in enumerate(report.keywords, 1)]
-    pdf.heading("Kata kunci teratas", keep=pdf.table_height(header, kw_rows, widths))
+    pdf.heading(wording("report.pdf_keywords"), keep=pdf.table_height(header, kw_rows, widths))
     if report.keywords:
         pdf.grid(header, kw_rows, widths, ["R", "L", "L", "R"])
     else:
-        pdf.note("Tidak ada kata kunci yang cocok bulan ini.")
+        pdf.note(wording("report.pdf_no_keywords"))
 
 
 def _open_tickets(pdf: _Pdf, report: MonthlyReport, tz: tzinfo) -> None:
     """The oldest complaints still without a response: a compact listing, group names without "Group "."""
     pdf.add_page()
-    pdf.heading(f"Pengaduan belum ditanggapi: {fmt_int(report.open_count)}")
+    pdf.heading(wording("report.pdf_open", count=fmt_int(report.open_count)))
     if report.open_first:
         names = {g.key: _short_group(g.label) for g in report.groups}
         open_rows = [
@@ -450,14 +450,13 @@ def _open_tickets(pdf: _Pdf, report: MonthlyReport, tz: tzinfo) -> None:
             for t_ in report.open_first
         ]
         if any(_short_group(g.label) != g.label for g in report.groups):
-            pdf.note('Tertua lebih dahulu. Nama grup ditulis tanpa awalan "Group".')
-        pdf.grid(["Nomor tiket", "Grup", "Diterima (WIB)", "Umur", "Pengirim", "Kab/kota"], open_rows,
+            pdf.note(wording("report.pdf_open_note"))
+        pdf.grid(list(wordings("report.pdf_open_columns")), open_rows,
                  [23, 59, 26, 16, 21, 35], ["L", "L", "L", "R", "L", "L"], size=7.5)
         if report.open_count > len(report.open_first):
-            pdf.note(f"Ditampilkan {len(report.open_first)} tertua dari {fmt_int(report.open_count)}; daftar "
-                     "lengkap ada di lembar \"Belum Ditanggapi\" berkas XLSX.")
+            pdf.note(wording("report.pdf_open_more", shown=len(report.open_first), count=fmt_int(report.open_count)))
     else:
-        pdf.note("Semua pengaduan bulan ini sudah ditanggapi.")
+        pdf.note(wording("report.pdf_all_responded"))
 
 
 def _short_group(label: str) -> str:
@@ -470,23 +469,8 @@ def _short_group(label: str) -> str:
 
 def _definitions(pdf: _Pdf, report: MonthlyReport) -> None:
     """How the figures are counted (after the open list)."""
-    limits = ", ".join(f"{STAGE_LABELS[s.stage].split(' (')[0].lower()} {s.limit_seconds:g} dtk" for s in report.stages)
-    text = _DEFINITIONS.format(target=_target_days(report), limits=limits.replace(".", ","))
-    pdf.heading("Keterangan", keep=pdf.note_height(text, size=8))
+    limits = ", ".join(wording("report.pdf_stage_limit", stage=STAGE_LABELS[s.stage].split(" (")[0].lower(),
+                               seconds=f"{s.limit_seconds:g}") for s in report.stages)
+    text = wording("report.pdf_definitions_text", target=_target_days(report), limits=limits.replace(".", ","))
+    pdf.heading(wording("report.pdf_definitions"), keep=pdf.note_height(text, size=8))
     pdf.note(text, size=8)
-
-
-_DEFINITIONS = """\
-- Pengaduan dihitung pada bulan diterimanya (waktu WIB). Spam (promosi, penipuan) tidak dihitung sebagai \
-pengaduan, kecuali dialihkan PIC ke suatu grup.
-- Ditanggapi: ada tanggapan PIC (balasan atau penutupan tiket) sampai waktu "data per". Waktu tanggapan: dari SMS \
-diterima sampai tanggapan pertama. Median: nilai tengah; P90: 90% pengaduan ditanggapi dalam waktu ini.
-- % <= {target}: pengaduan yang ditanggapi dalam {target} dibagi semua pengaduan yang diterima.
-- Ditutup: tiket diselesaikan PIC. Masih terbuka: belum ada tanggapan sama sekali. Dialihkan: tiket dipindah \
-ke grup lain (/alihkan).
-- Per grup: tiket yang dialihkan dihitung sekali di setiap grup yang dilaluinya.
-- Per instansi/PIC: pengaduan yang masuk ke grup tugasnya (grup PIC selain channel, yang menerima semua \
-pengaduan) atau yang ditindaklanjutinya. Instansi/PIC tanpa grup tugas dicatat tindakannya saja, tanpa persentase.
-- SLA tahap (batas dari konfigurasi): {limits}.
-- Nomor pengirim disamarkan (0811****0200)."""
-

@@ -15,6 +15,7 @@ from typing import Any
 
 import xlsxwriter  # type: ignore[import-untyped]
 
+from laporgub.render import wording, wordings
 from laporgub.report.aggregate import ActionRow, MonthlyReport, OpenTicket, ResponseStats, StatsRow, Totals
 from laporgub.report.periods import LocalClock
 from laporgub.report.texts import AGENCY_RULE, STAGE_LABELS, no_duty_text
@@ -22,16 +23,11 @@ from laporgub.report.texts import AGENCY_RULE, STAGE_LABELS, no_duty_text
 __all__ = ["SHEETS", "STATS_COLUMNS", "render_xlsx"]
 
 #: Sheet names, in order.
-SHEETS: tuple[str, ...] = (
-    "Ringkasan", "SLA Tahap", "Per Grup", "Per Instansi", "Per PIC", "Per Kab-Kota", "Per Hari", "Kata Kunci",
-    "Belum Ditanggapi", "Keterangan",
-)
+SHEETS: tuple[str, ...] = wordings("report.xlsx_sheets")
+(_SUMMARY, _STAGES, _PER_GROUP, _PER_AGENCY, _PER_PIC, _PER_REGENCY, _PER_DAY, _KEYWORDS, _OPEN, _NOTES) = SHEETS
 
 #: The response-figure columns shared by the per-group/agency/PIC/regency sheets.
-STATS_COLUMNS: tuple[str, ...] = (
-    "Diterima", "Ditanggapi", "% Ditanggapi", "Ditanggapi dalam target", "% Dalam target",
-    "Median waktu tanggapan (jam)", "P90 waktu tanggapan (jam)", "Ditutup", "Masih terbuka", "Dialihkan",
-)
+STATS_COLUMNS: tuple[str, ...] = wordings("report.xlsx_stats_columns")
 
 
 def _hours(seconds: float | None) -> float | None:
@@ -104,23 +100,23 @@ def _summary_rows(t: Totals, target: str) -> list[tuple[str, str, Any, str]]:
     """(key, label, value, kind) for the summary sheet."""
     s = t.stats
     return [
-        ("received", "Pengaduan diterima", s.received, "int"),
-        ("received_sms", "   melalui SMS", t.sms, "int"),
-        ("received_web", "   melalui situs web", t.web, "int"),
-        ("responded", "Sudah ditanggapi", s.responded, "int"),
-        ("share_responded", "Persentase ditanggapi", s.share_responded, "pct"),
-        ("on_target", f"Ditanggapi dalam {target}", s.on_target, "int"),
-        ("share_on_target", f"Persentase ditanggapi dalam {target}", s.share_on_target, "pct"),
-        ("median_response_hours", "Median waktu tanggapan pertama (jam)", _hours(s.median_seconds), "dec"),
-        ("p90_response_hours", "Persentil ke-90 waktu tanggapan (jam)", _hours(s.p90_seconds), "dec"),
-        ("closed", "Ditutup (selesai)", s.closed, "int"),
-        ("still_open", "Masih terbuka (belum ada tanggapan)", s.still_open, "int"),
-        ("rerouted", "Dialihkan ke grup lain", s.rerouted, "int"),
-        ("spam", "SMS spam (bukan pengaduan)", t.spam, "int"),
-        ("incidents", "Kejadian (beberapa pengaduan tentang satu peristiwa)", t.incidents.incidents, "int"),
-        ("linked_reports", "   pengaduan yang tergabung dalam kejadian", t.incidents.linked_reports, "int"),
-        ("events", "Peristiwa dilaporkan (pengaduan tunggal + kejadian)", t.incidents.events, "int"),
-        ("incident_median_response_hours", "Median waktu tanggapan per kejadian (jam, sekali per kejadian)",
+        ("received", wording("report.received"), s.received, "int"),
+        ("received_sms", wording("report.received_sms"), t.sms, "int"),
+        ("received_web", wording("report.received_web"), t.web, "int"),
+        ("responded", wording("report.responded"), s.responded, "int"),
+        ("share_responded", wording("report.share_responded"), s.share_responded, "pct"),
+        ("on_target", wording("report.on_target", target=target), s.on_target, "int"),
+        ("share_on_target", wording("report.share_on_target", target=target), s.share_on_target, "pct"),
+        ("median_response_hours", wording("report.xlsx_median"), _hours(s.median_seconds), "dec"),
+        ("p90_response_hours", wording("report.xlsx_p90"), _hours(s.p90_seconds), "dec"),
+        ("closed", wording("report.closed"), s.closed, "int"),
+        ("still_open", wording("report.still_open"), s.still_open, "int"),
+        ("rerouted", wording("report.rerouted"), s.rerouted, "int"),
+        ("spam", wording("report.xlsx_spam"), t.spam, "int"),
+        ("incidents", wording("report.incidents"), t.incidents.incidents, "int"),
+        ("linked_reports", wording("report.linked_reports"), t.incidents.linked_reports, "int"),
+        ("events", wording("report.events"), t.incidents.events, "int"),
+        ("incident_median_response_hours", wording("report.xlsx_incident_median"),
          _hours(t.incidents.stats.median_seconds), "dec"),
     ]
 
@@ -133,12 +129,12 @@ def render_xlsx(report: MonthlyReport, tz: tzinfo, path: Path, *, generated_at: 
         open_rows: every complaint without a response, oldest first (streamed; the PDF shows only the oldest).
     """
     book = _Book(path)
-    target = f"{report.target_seconds / 86400:g} hari"
+    target = wording("report.days", value=f"{report.target_seconds / 86400:g}")
     group_names = {g.key: g.label for g in report.groups}
 
     # Ringkasan
-    ws = book.sheet("Ringkasan", ["Indikator", report.month.label, report.month.previous().label, "Kunci"],
-                    [42, 16, 16, 24])
+    ws = book.sheet(_SUMMARY, list(wordings("report.xlsx_summary_columns", month=report.month.label,
+                                            previous=report.month.previous().label)), [42, 16, 16, 24])
     kinds = {"int": book.int, "pct": book.pct, "dec": book.dec}
     for row, (this, before) in enumerate(zip(_summary_rows(report.totals, target),
                                              _summary_rows(report.previous, target)), 1):
@@ -146,9 +142,7 @@ def render_xlsx(report: MonthlyReport, tz: tzinfo, path: Path, *, generated_at: 
         book.put(ws, row, [(label, book.text), (value, kinds[kind]), (before[2], kinds[kind]), (key, book.text)])
 
     # SLA Tahap
-    ws = book.sheet("SLA Tahap", ["Tahap", "Keterangan", "Batas (detik)", "Jumlah", "Selesai", "Dalam batas",
-                                  "% Dalam batas", "Belum selesai", "Maksimum (detik)"],
-                    [10, 44, 10, 10, 10, 11, 11, 11, 12])
+    ws = book.sheet(_STAGES, list(wordings("report.xlsx_stage_columns")), [10, 44, 10, 10, 10, 11, 11, 11, 12])
     for row, s in enumerate(report.stages, 1):
         book.put(ws, row, [
             (s.stage, book.text), (STAGE_LABELS[s.stage], book.text), (s.limit_seconds, book.dec),
@@ -162,7 +156,7 @@ def render_xlsx(report: MonthlyReport, tz: tzinfo, path: Path, *, generated_at: 
                     rows: Sequence[StatsRow], lead_values: Any, without: Sequence[ActionRow] | None = None) -> None:
         """One row per group/agency/PIC/regency; agencies and PICs end with their duty groups and the rows
         of those without any (only what they did: the figures that would be a rate stay empty)."""
-        tail = [] if without is None else ["Grup tugas"]
+        tail = [] if without is None else [wording("report.xlsx_duty")]
         ws = book.sheet(name, [*lead, *STATS_COLUMNS, *tail], [*lead_widths, *stats_widths, *([26] * len(tail))])
         for row, r in enumerate(rows, 1):
             duty = [] if without is None else [(", ".join(r.groups), book.text)]
@@ -172,30 +166,31 @@ def render_xlsx(report: MonthlyReport, tz: tzinfo, path: Path, *, generated_at: 
         last = len(rows) + len(without or ())
         ws.autofilter(0, 0, max(1, last), len(lead) + len(STATS_COLUMNS) + len(tail) - 1)
 
-    stats_sheet("Per Grup", ["Kunci grup", "Grup"], [18, 30], report.groups,
+    stats_sheet(_PER_GROUP, list(wordings("report.xlsx_group_columns")), [18, 30], report.groups,
                 lambda r: [(r.key, book.text), (r.label, book.text)])
-    stats_sheet("Per Instansi", ["Instansi"], [36], report.agencies, lambda r: [(r.label, book.text)],
+    stats_sheet(_PER_AGENCY, list(wordings("report.xlsx_agency_columns")), [36], report.agencies,
+                lambda r: [(r.label, book.text)],
                 without=report.agencies_without_duty)
-    stats_sheet("Per PIC", ["Telegram ID", "Nama PIC", "Instansi"], [13, 26, 30], report.pics,
+    stats_sheet(_PER_PIC, list(wordings("report.xlsx_pic_columns")), [13, 26, 30], report.pics,
                 lambda r: [(int(r.key), book.text), (r.label, book.text), (r.agency, book.text)],
                 without=report.pics_without_duty)
-    stats_sheet("Per Kab-Kota", ["Kabupaten/Kota"], [28], report.regencies, lambda r: [(r.label, book.text)])
+    stats_sheet(_PER_REGENCY, list(wordings("report.xlsx_regency_columns")), [28], report.regencies,
+                lambda r: [(r.label, book.text)])
 
     # Per Hari
-    ws = book.sheet("Per Hari", ["Tanggal", "Pengaduan", "Ditanggapi", "Spam"], [12, 11, 11, 9])
+    ws = book.sheet(_PER_DAY, list(wordings("report.xlsx_day_columns")), [12, 11, 11, 9])
     for row, d in enumerate(report.days, 1):
         book.put(ws, row, [(datetime(d.date.year, d.date.month, d.date.day), book.date), (d.complaints, book.int),
                            (d.responded, book.int), (d.spam, book.int)])
 
     # Kata Kunci
-    ws = book.sheet("Kata Kunci", ["Peringkat", "Kata kunci", "Kunci grup", "Grup", "Pengaduan"], [9, 26, 18, 30, 11])
+    ws = book.sheet(_KEYWORDS, list(wordings("report.xlsx_keyword_columns")), [9, 26, 18, 30, 11])
     for row, k in enumerate(report.keywords, 1):
         book.put(ws, row, [(row, book.int), (k.keyword, book.text), (k.group, book.text),
                            (group_names.get(k.group, k.group), book.text), (k.complaints, book.int)])
 
     # Belum Ditanggapi: the one long sheet, written with direct calls (no per-cell type dispatch)
-    ws = book.sheet("Belum Ditanggapi", ["Nomor tiket", "Grup", "Diterima (WIB)", "Umur (hari)", "Pengirim",
-                                         "Kabupaten/Kota"], [16, 40, 18, 10, 14, 24])
+    ws = book.sheet(_OPEN, list(wordings("report.xlsx_open_columns")), [16, 40, 18, 10, 14, 24])
     row = 0
     clock = LocalClock(tz)
     write_string, write_number, write_datetime = ws.write_string, ws.write_number, ws.write_datetime
@@ -210,26 +205,22 @@ def render_xlsx(report: MonthlyReport, tz: tzinfo, path: Path, *, generated_at: 
     ws.autofilter(0, 0, max(1, row), 5)
 
     # Keterangan
-    ws = book.sheet("Keterangan", ["Keterangan", "Nilai"], [34, 90])
+    ws = book.sheet(_NOTES, list(wordings("report.xlsx_notes_columns")), [34, 90])
     meta: list[tuple[str, Any, Any]] = [
-        ("Bulan", str(report.month), book.text),
-        ("Periode", report.month.label, book.text),
-        ("Zona waktu", f"{report.timezone} (semua tanggal dan jam dalam WIB)", book.text),
-        ("Awal periode", _local(report.start, tz), book.stamp),
-        ("Akhir periode (tidak termasuk)", _local(report.end, tz), book.stamp),
-        ("Data per", _local(report.as_of, tz), book.stamp),
-        ("Dibuat", _local(generated_at, tz), book.stamp),
-        ("Target tanggapan (hari)", report.target_seconds / 86400.0, book.dec),
-        *[(f"Batas SLA {s.stage} (detik)", s.limit_seconds, book.dec) for s in report.stages],
-        ("Definisi", "Pengaduan dihitung pada bulan diterimanya; tanggapan (balasan atau penutupan) sampai 'Data "
-                     "per'. Spam tidak dihitung sebagai pengaduan kecuali dialihkan PIC ke suatu grup.", book.wrap),
-        ("Per grup", "Tiket yang dialihkan dihitung sekali di setiap grup yang dilaluinya; tanggapan dihitung untuk "
-                     "grup tempat tiket berada saat ditanggapi; waktu grup penerima pengalihan dihitung sejak "
-                     "pengalihan.", book.wrap),
-        ("Per instansi/PIC", AGENCY_RULE, book.wrap),
-        ("Masih terbuka", "Belum ada tanggapan sama sekali (status open).", book.wrap),
-        ("Durasi", "Waktu tanggapan dalam jam, tahap SLA dalam detik; persentil dengan interpolasi linear.",
-         book.wrap),
+        (wording("report.xlsx_month"), str(report.month), book.text),
+        (wording("report.xlsx_period"), report.month.label, book.text),
+        (wording("report.xlsx_timezone"), wording("report.xlsx_timezone_value", timezone=report.timezone), book.text),
+        (wording("report.xlsx_start"), _local(report.start, tz), book.stamp),
+        (wording("report.xlsx_end"), _local(report.end, tz), book.stamp),
+        (wording("report.xlsx_as_of"), _local(report.as_of, tz), book.stamp),
+        (wording("report.xlsx_generated"), _local(generated_at, tz), book.stamp),
+        (wording("report.xlsx_target"), report.target_seconds / 86400.0, book.dec),
+        *[(wording("report.xlsx_stage_limit", stage=s.stage), s.limit_seconds, book.dec) for s in report.stages],
+        (wording("report.xlsx_definition"), wording("report.xlsx_definition_text"), book.wrap),
+        (wording("report.xlsx_per_group"), wording("report.xlsx_per_group_text"), book.wrap),
+        (wording("report.xlsx_per_agency"), AGENCY_RULE, book.wrap),
+        (wording("report.xlsx_still_open"), wording("report.xlsx_still_open_text"), book.wrap),
+        (wording("report.xlsx_durations"), wording("report.xlsx_durations_text"), book.wrap),
     ]
     for row, (label, value, fmt) in enumerate(meta, 1):
         book.put(ws, row, [(label, book.text), (value, fmt)])

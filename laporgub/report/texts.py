@@ -1,8 +1,13 @@
-"""Indonesian labels and number formats shared by the PDF, XLSX and CSV renderers."""
+"""Indonesian labels and number formats shared by the PDF, XLSX and CSV renderers.
+
+Their words are the ``[report]`` texts of laporgub/data/texts.toml.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+from laporgub.render import wording
 
 __all__ = [
     "AGENCY_RULE",
@@ -15,27 +20,17 @@ __all__ = [
 ]
 
 #: What each SOP stage is called in the report.
-STAGE_LABELS: dict[str, str] = {
-    "register": "Registrasi (SMS diterima -> tiket tercatat)",
-    "filter": "Penyaringan (tiket -> kategori/grup)",
-    "notify": "Notifikasi (kategori -> permintaan ke Telegram)",
-    "deliver": "Pengiriman (permintaan -> jawaban Telegram)",
-}
+STAGE_LABELS: dict[str, str] = {stage: wording(f"report.stage_{stage}")
+                                 for stage in ("register", "filter", "notify", "deliver")}
 
 
 #: Who answers for a complaint, in the PDF's and the XLSX's words.
-AGENCY_RULE = (
-    "Grup tugas: grup PIC selain channel (channel menerima semua pengaduan, jadi tidak menjadikan siapa pun "
-    "bertanggung jawab). Instansi/PIC dengan grup tugas: pengaduan yang masuk ke grup tugasnya atau yang "
-    "ditindaklanjutinya; ditanggapi, ditutup dan dialihkan oleh instansi/PIC tersebut; masih terbuka: belum ada "
-    "tanggapan dari siapa pun. Instansi/PIC tanpa grup tugas (hanya di channel, atau tidak lagi terdaftar) "
-    "dicatat tindakannya saja, tanpa persentase."
-)
+AGENCY_RULE = wording("report.agency_rule")
 
 
 def no_duty_text(groups: Sequence[str]) -> str:
     """Why an agency/PIC whose registered groups are ``groups`` has no duty group."""
-    return "tidak ada (hanya channel)" if groups else "tidak ada (tidak terdaftar)"
+    return wording("report.no_duty_channel" if groups else "report.no_duty_unregistered")
 
 
 def fmt_int(value: int | None) -> str:
@@ -62,14 +57,14 @@ def fmt_duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
     if seconds < 3600:
-        return f"{_decimal(seconds / 60.0, 0)} mnt"
+        return wording("report.minutes", value=_decimal(seconds / 60.0, 0))
     if seconds < 48 * 3600:
-        return f"{_decimal(seconds / 3600.0, 1)} jam"
-    return f"{_decimal(seconds / 86400.0, 1)} hari"
+        return wording("report.hours", value=_decimal(seconds / 3600.0, 1))
+    return wording("report.days", value=_decimal(seconds / 86400.0, 1))
 
 
 def fmt_seconds(seconds: float | None) -> str:
     """A stage duration: ``1,23 dtk``."""
     if seconds is None:
         return "-"
-    return f"{_decimal(seconds, 2)} dtk"
+    return wording("report.seconds", value=_decimal(seconds, 2))

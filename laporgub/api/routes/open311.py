@@ -21,6 +21,7 @@ from laporgub.api.complaints import WebComplaintData
 from laporgub.api.context import Access
 from laporgub.api.errors import ApiError
 from laporgub.api.models import clean_text, parse_phone
+from laporgub.render import wording
 from laporgub.tickets import parse_ticket
 
 
@@ -159,7 +160,7 @@ def router(access: Access) -> APIRouter:
                                 category_hint=config.group_name(code), location=location)
         result = access.submit(data, who.key_id, None)
         return JSONResponse([{"service_request_id": result.ticket_number, "service_notice":
-                              f"Laporan diterima dengan nomor tiket {result.ticket_number}.", "account_id": None}],
+                              wording("api.received", ticket=result.ticket_number), "account_id": None}],
                             status_code=201)
 
     return routes
