@@ -464,7 +464,6 @@ ALLOWED_FILES: dict[str, str] = {
     "gazetteer.py": "place names and the words around them in citizens' SMS",
     "incidents.py": "the stop words left out when comparing reports",
     "demo.py": "sample SMS of citizens the demo sends in",
-    "report/sample.py": "sample data of the report's benchmark",
     "sim/": "the emulators' sample SMS",
 }
 #: Literals that read as Indonesian but are no text of ours, one by one: literal -> why.
