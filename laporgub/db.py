@@ -17,9 +17,9 @@ upgrade. ``secure_delete`` is on, so what an update or delete frees is zeroed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias, cast
 
 import peewee
 from playhouse import db_url
@@ -41,6 +41,25 @@ class BaseModel(peewee.Model):
     class Meta:
         database = database
         legacy_table_names = False
+
+
+#: One row of a ``.tuples()`` query.
+Row: TypeAlias = tuple[Any, ...]
+
+
+def tuples(query: peewee.BaseQuery) -> Iterable[Row]:
+    """``query.tuples()``, typed as the tuples it yields (peewee's stubs keep the model as the row type)."""
+    return cast("Iterable[Row]", query.tuples())
+
+
+def tuple_get(query: peewee.SelectBase) -> Row:
+    """``query.tuples().get()``: the first row as a tuple (``peewee.DoesNotExist`` when there is none)."""
+    return cast(Row, query.tuples().get())
+
+
+def dicts(query: peewee.BaseQuery) -> Iterable[dict[str, Any]]:
+    """``query.dicts()``, typed as the dicts it yields."""
+    return cast("Iterable[dict[str, Any]]", query.dicts())
 
 
 class SchemaVersion(BaseModel):
@@ -592,12 +611,12 @@ class ReconnectingPostgresqlDatabase(PooledPostgresqlDatabase):
 
     def begin(self, *args: Any, **kwargs: Any) -> None:
         try:
-            return super().begin(*args, **kwargs)  # type: ignore[no-any-return]
+            return super().begin(*args, **kwargs)
         except (peewee.OperationalError, peewee.InterfaceError):
             if self.in_transaction() or not self._connection_lost():
                 raise
         self._reopen()
-        return super().begin(*args, **kwargs)  # type: ignore[no-any-return]
+        return super().begin(*args, **kwargs)
 
     def rollback(self) -> None:
         if self._connection_lost():
