@@ -84,7 +84,7 @@ _POSTGRES = (
 
 def install_change_seq(database: peewee.Database) -> None:
     """Add ``ticket.change_seq`` and the triggers that maintain it (schema migration 2)."""
-    statements = _SQLITE if isinstance(database, peewee.SqliteDatabase) else _POSTGRES
+    statements: tuple[str, ...] = _SQLITE if isinstance(database, peewee.SqliteDatabase) else _POSTGRES
     if isinstance(database, peewee.SqliteDatabase):
         columns = {c.name for c in database.get_columns("ticket")}
         if "change_seq" in columns:
@@ -154,7 +154,7 @@ def changed_tickets(cursor: Cursor, limit: int) -> Page:
     )
     if cursor.since is not None:
         query = query.where(db.Ticket.updated_at >= cursor.since)
-    rows = list(query.tuples())
+    rows = list(db.tuples(query))
     more = len(rows) > limit
     rows = rows[:limit]
     after = rows[-1][1] if rows else cursor.after
