@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import IO
 
@@ -18,7 +19,8 @@ from laporgub.clock import SYSTEM
 from laporgub.config import Config
 
 
-def add_parsers(sub: argparse._SubParsersAction, with_config) -> None:  # type: ignore[type-arg, no-untyped-def]
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+                with_config: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]) -> None:
     """The ``api-key`` and ``webhooks`` subcommands (called from laporgub/cli.py)."""
     keys = sub.add_parser("api-key", help="website API keys: create (shown once), list, rotate, revoke")
     key_sub = keys.add_subparsers(dest="key_command", required=True, metavar="ACTION")
