@@ -68,7 +68,7 @@ class IncidentActions:
 
     # -- references --------------------------------------------------------------
 
-    def _incident_ticket(self, incident_id: int) -> db.Ticket | None:
+    def _incident_ticket(self, incident_id: int | None) -> db.Ticket | None:
         """The ticket that stands for an incident in a command (its first report, else its oldest)."""
         incident = incidents.resolve(incident_id)
         if incident is None:

@@ -121,7 +121,9 @@ class ApiServer(LaporgubActor):
                         body_timeout_seconds=api.body_timeout_seconds, max_connections=api.max_connections)
         config = uvicorn.Config(
             self.app, log_config=None, access_log=False, lifespan="off", server_header=False,
-            timeout_graceful_shutdown=1, timeout_keep_alive=api.keepalive_timeout_seconds, loop="asyncio",
+            timeout_graceful_shutdown=1, loop="asyncio",
+            # uvicorn waits any number of seconds (loop.call_later); its annotation says int.
+            timeout_keep_alive=api.keepalive_timeout_seconds,  # type: ignore[arg-type]
             http=guarded_protocol(limits, self._closed), backlog=128,
         )
         self.server = uvicorn.Server(config)

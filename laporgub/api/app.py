@@ -18,7 +18,7 @@ import logging
 import math
 import re
 import unicodedata
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -106,7 +106,8 @@ def _is_open311(request: Request) -> bool:
 
 
 def error_response(request: Request, status: int, code: str, message: str,
-                   details: list[dict[str, str]] | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+                   details: list[dict[str, str]] | None = None, headers: Mapping[str, str] | None = None,
+                   ) -> JSONResponse:
     if _is_open311(request):
         # Open311: an array of {code, description}; validation problems are 400 there.
         open311_status = 400 if status == 422 else status
@@ -568,7 +569,7 @@ def build_app(ctx: ApiContext) -> FastAPI:
                 raise ApiError(404, "not_found", f"no service request {service_request_id!r}")
             return views.open311_requests(ctx.config(), [ticket])
 
-    form_fields = {
+    form_fields: dict[str, dict[str, Any]] = {
         "api_key": {"type": "string", "maxLength": 200},
         "service_code": {"type": "string", "maxLength": 64},
         "description": {"type": "string", "maxLength": 5000},
