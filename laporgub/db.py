@@ -123,6 +123,7 @@ class Ticket(BaseModel):
     #: The incident this complaint was linked to (one at most; schema version 4).
     incident = peewee.ForeignKeyField(Incident, null=True, backref="tickets", on_delete="SET NULL", index=True)
     incident_id: peewee.ForeignKeyField[int | None]
+    categories: peewee.ModelSelect[TicketCategory]  # backref of TicketCategory.ticket
 
     class Meta:
         indexes = ((("day", "four", "seq"), True),)

@@ -222,22 +222,28 @@ class _Watcher:
             groups = [c.group for c in t.categories.order_by(db.TicketCategory.id)]
             regency = f", regency {t.regency}" if t.regency else ""
             self.say(f"     ticket {t.number} routed to {', '.join(groups)}{regency} in "
-                     f"{t.filtered_at - t.registered_at:.3f} s (SLA {sla.filter_seconds:g} s)")
+                     f"{_took(t.registered_at, t.filtered_at):.3f} s (SLA {sla.filter_seconds:g} s)")
         rows = (db.Notification.select().where((db.Notification.status == "sent")
                                                & db.Notification.id.not_in(list(self.sent) or [0]))
                 .order_by(db.Notification.id))
         for n in rows:
             self.sent.add(n.id)
-            what = n.ticket.number if n.ticket_id else n.kind
+            what = n.ticket.number if n.ticket_id and n.ticket is not None else n.kind
             where = self.names.get(n.destination, n.destination)
-            self.say(f"     {what} -> Telegram {where}: notify {n.sent_at - n.queued_at:.2f} s "
-                     f"(SLA {sla.notify_seconds:g} s), deliver {n.acked_at - n.sent_at:.3f} s "
+            self.say(f"     {what} -> Telegram {where}: notify {_took(n.queued_at, n.sent_at):.2f} s "
+                     f"(SLA {sla.notify_seconds:g} s), deliver {_took(n.sent_at, n.acked_at):.3f} s "
                      f"(SLA {sla.deliver_seconds:g} s)")
         for i in db.InboundSms.select().where(db.InboundSms.kind.in_(["status_query", "too_short"])
                                               & db.InboundSms.id.not_in(list(self.other) or [0])):
             self.other.add(i.id)
             answer = "status answer" if i.kind == "status_query" else "help text"
             self.say(f"     {i.kind}: no ticket, {answer} queued by SMS to {mask_msisdn(i.sender)}")
+
+
+def _took(start: float | None, end: float | None) -> float:
+    """Seconds from ``start`` to ``end``: the rows the demo reads them from (routed, sent) have both."""
+    assert start is not None and end is not None
+    return end - start
 
 
 def _web_complaint(say: Any, api_port: int) -> bool:
@@ -247,7 +253,7 @@ def _web_complaint(say: Any, api_port: int) -> bool:
     from laporgub.api.auth import create_key
 
     _, key = create_key("demo-website", ["submit", "read"])
-    body = {"text": "Jembatan penghubung Desa Wonoketingal Kec. Karanganyar Kab. Demak ambrol, anak sekolah "
+    body: dict[str, Any] = {"text": "Jembatan penghubung Desa Wonoketingal Kec. Karanganyar Kab. Demak ambrol, anak sekolah "
                     "terpaksa memutar 5 km", "reporter": {"name": "Siti", "phone": "+6281233334444"}}
     headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": "demo-web-1"}
     url = f"http://127.0.0.1:{api_port}/api/v1/complaints"
@@ -301,7 +307,7 @@ def _summary(say: Any, config: Config, modem: Any, botapi: Any, done: bool) -> i
     say("Summary")
     kinds: dict[str, int] = {}
     for row in db.InboundSms.select(db.InboundSms.kind).where(db.InboundSms.state == "done"):
-        kinds[row.kind] = kinds.get(row.kind, 0) + 1
+        kinds[str(row.kind)] = kinds.get(str(row.kind), 0) + 1
     tickets = db.Ticket.select().count()
     say(f"  inbound SMS rows: {db.InboundSms.select().count()} (kinds: "
         + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) + ")")
@@ -310,8 +316,10 @@ def _summary(say: Any, config: Config, modem: Any, botapi: Any, done: bool) -> i
     stage_values = {
         "register": [t.registered_at - t.received_at for t in db.Ticket.select()],
         "filter": [t.filtered_at - t.registered_at for t in db.Ticket.select() if t.filtered_at],
-        "notify": [n.sent_at - n.queued_at for n in db.Notification.select().where(db.Notification.status == "sent")],
-        "deliver": [n.acked_at - n.sent_at for n in db.Notification.select().where(db.Notification.status == "sent")],
+        "notify": [_took(n.queued_at, n.sent_at)
+                   for n in db.Notification.select().where(db.Notification.status == "sent")],
+        "deliver": [_took(n.sent_at, n.acked_at)
+                    for n in db.Notification.select().where(db.Notification.status == "sent")],
     }
     say(f"  {'stage':<9} {'count':>5} {'max s':>8} {'SLA s':>6}  within SLA")
     # The exit code says whether everything was handled; the times are this machine's (a busy
