@@ -253,8 +253,11 @@ def _web_complaint(say: Any, api_port: int) -> bool:
     from laporgub.api.auth import create_key
 
     _, key = create_key("demo-website", ["submit", "read"])
-    body: dict[str, Any] = {"text": "Jembatan penghubung Desa Wonoketingal Kec. Karanganyar Kab. Demak ambrol, anak sekolah "
-                    "terpaksa memutar 5 km", "reporter": {"name": "Siti", "phone": "+6281233334444"}}
+    body: dict[str, Any] = {
+        "text": "Jembatan penghubung Desa Wonoketingal Kec. Karanganyar Kab. Demak ambrol, anak sekolah "
+                "terpaksa memutar 5 km",
+        "reporter": {"name": "Siti", "phone": "+6281233334444"},
+    }
     headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": "demo-web-1"}
     url = f"http://127.0.0.1:{api_port}/api/v1/complaints"
     say(f"WEB  POST /api/v1/complaints  {body['text'][:70]}...")

@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import peewee
 
@@ -41,6 +41,9 @@ from laporgub import db, pdu
 from laporgub.clock import SYSTEM
 from laporgub.masking import ascii_digits, mask_msisdn, mask_text, national_digits, number_runs
 from laporgub.tickets import normalize_msisdn
+
+if TYPE_CHECKING:
+    from laporgub.config import Config
 
 logger = logging.getLogger(__name__)
 
@@ -369,7 +372,7 @@ def anonymise_closed(before: float, now: float) -> int:
     return total
 
 
-def daily_retention(config: Any, now: float) -> int | None:
+def daily_retention(config: Config, now: float) -> int | None:
     """Apply ``[privacy]`` once per service-time day; returns tickets anonymised, or None if already done today."""
     tz = config.tz
     day = datetime.fromtimestamp(now, tz).date().isoformat()

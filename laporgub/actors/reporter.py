@@ -17,6 +17,7 @@ import telegram.error
 from laporgub import db
 from laporgub.actors._base import Directory, LaporgubActor, Scheduler
 from laporgub.clock import SYSTEM, Clock
+from laporgub.config import Config
 from laporgub.messages import Tick
 from laporgub.report.build import BuiltReport, build_report, caption
 from laporgub.report.periods import Month, due_month, month_to_send, next_send_time, service_existed
@@ -75,7 +76,7 @@ class ReportGenerator(LaporgubActor):
     actor_name = "reporter"
 
     def __init__(
-        self, *, config: Any, gateway: TelegramGateway, directory: Directory, scheduler: Scheduler,
+        self, *, config: Config, gateway: TelegramGateway, directory: Directory, scheduler: Scheduler,
         clock: Clock = SYSTEM, instance: str | None = None, work_dir: str | None = None,
     ) -> None:
         super().__init__(directory=directory, scheduler=scheduler, clock=clock)
@@ -98,7 +99,7 @@ class ReportGenerator(LaporgubActor):
         if not db.database.is_closed():
             db.database.close()
 
-    def set_config(self, config: Any) -> None:
+    def set_config(self, config: Config) -> None:
         """Apply a reloaded config (schedule, recipients) from the next check on."""
         self.config = config
 
