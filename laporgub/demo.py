@@ -22,12 +22,21 @@ import tomllib
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from laporgub import db
 from laporgub.config import Config, Secret, parse_config
 from laporgub.exceptions import ConfigError, LaporgubError
 from laporgub.tickets import mask_msisdn
+
+if TYPE_CHECKING:  # for the annotations only (run_demo imports them when it runs)
+    from laporgub.app import Service
+    from laporgub.sim.botapi import BotApiServer
+    from laporgub.sim.modem import ModemEmulator
+
+#: Prints one line of the demo's narration.
+Say = Callable[[str], None]
 
 logger = logging.getLogger(__name__)
 
@@ -198,7 +207,7 @@ def run_demo(*, forever: bool = False, metrics_port: int = 9464, out: Any = None
 class _Watcher:
     """Prints each ticket and notification as it happens (reads the database)."""
 
-    def __init__(self, config: Config, say: Any) -> None:
+    def __init__(self, config: Config, say: Say) -> None:
         self.config = config
         self.say = say
         self.routed: set[int] = set()
@@ -246,7 +255,7 @@ def _took(start: float | None, end: float | None) -> float:
     return end - start
 
 
-def _web_complaint(say: Any, api_port: int) -> bool:
+def _web_complaint(say: Say, api_port: int) -> bool:
     """The LAPOR GUB! website's side: a web complaint into the same pipeline, posted twice with one Idempotency-Key."""
     import httpx
 
@@ -287,7 +296,7 @@ def _all_done() -> bool:
     return pending_n == 0 and pending_sms == 0 and unrouted == 0
 
 
-def _wait_done(watcher: _Watcher, modem: Any, should_exit: threading.Event, timeout: float) -> bool:
+def _wait_done(watcher: _Watcher, modem: ModemEmulator, should_exit: threading.Event, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not should_exit.is_set():
         watcher.poll()
@@ -305,7 +314,7 @@ def _expected_rows() -> int:
     return sum(len(encode_deliver(s, t)) for s, t, _ in DEMO_SMS)
 
 
-def _summary(say: Any, config: Config, modem: Any, botapi: Any, done: bool) -> int:
+def _summary(say: Say, config: Config, modem: ModemEmulator, botapi: BotApiServer, done: bool) -> int:
     say("")
     say("Summary")
     kinds: dict[str, int] = {}
@@ -354,27 +363,29 @@ def _summary(say: Any, config: Config, modem: Any, botapi: Any, done: bool) -> i
     return 0 if ok else 1
 
 
-def _send_report(say: Any, config: Config, service: Any, workdir: Path) -> int:
+def _send_report(say: Say, config: Config, service: Service, workdir: Path) -> int:
     """This month's report so far, built and sent to the leaders' chats as on the 1st (``--report``)."""
     from laporgub.report.build import build_report, caption
     from laporgub.report.periods import Month
     from laporgub.report.settings import report_chats, report_config
 
+    gateway = service.gateway
+    assert gateway is not None  # the demo's service is running
     now = service.clock.time()
     month = Month.of(now, config.tz)
     built = build_report(config, month, str(workdir / "report"), as_of=now)
     chats = report_chats(config, replace(report_config(config), enabled=True))
     for chat in chats:
         for file in built.files:
-            service.gateway.send_document(chat, file.path.read_bytes(), file.path.name,
-                                          caption=caption(built.report, file.format))
+            gateway.send_document(chat, file.path.read_bytes(), file.path.name,
+                                  caption=caption(built.report, file.format))
     say("")
     say(f"Report for {month.label} sent to {len(chats)} leader chat(s): "
         + ", ".join(str(f.path) for f in built.files))
     return 0
 
 
-def _interactive(say: Any, modem: Any, watcher: _Watcher, should_exit: threading.Event) -> None:
+def _interactive(say: Say, modem: ModemEmulator, watcher: _Watcher, should_exit: threading.Event) -> None:
     say("")
     say("Running until Ctrl-C. Type an SMS as '+6281234567890 text of the complaint' and press Enter.")
     while not should_exit.is_set():
