@@ -220,7 +220,7 @@ class Service:
         ]
         calls += [(f"dispatcher:{d}", "set_renderer", (self.renderer, *self._dispatcher_target(d)))
                   for d in destinations(config)]
-        futures = []
+        futures: list[pykka.Future[Any]] = []
         for name, method, args in calls:
             ref = self.directory.get(name)
             if ref is None:

@@ -49,7 +49,7 @@ class ChildSpec:
     stop_timeout: float = 5.0
     ref: pykka.ActorRef[Any] | None = None
     restarts: deque[float] = field(default_factory=deque)
-    pending: Any = None  # the outstanding ping future, if any
+    pending: pykka.Future[bool] | None = None  # the outstanding ping future, if any
     pinged_at: float = 0.0
     hung: bool = False
     next_start: float = 0.0
