@@ -771,10 +771,10 @@ def edit_targets(edit: db.Notification) -> list[tuple[int, list[db.Notification]
             ids = [r.message_id for r in own if r.status == "sent" and r.message_id]
         else:
             incident = db.Incident.get_by_id(edit.incident_id)
-            ids = [m for r in N.select(N.message_id).where(
+            ids = [r.message_id for r in N.select(N.message_id).where(
                 (N.ticket == incident.anchor) & (N.destination == edit.destination) & N.kind.in_(TICKET_KINDS)
-                & (N.status == "sent") & N.message_id.is_null(False)) if (m := r.message_id) is not None
-            ] if incident.anchor else []
+                & (N.status == "sent") & N.message_id.is_null(False)
+            ) if r.message_id is not None] if incident.anchor else []
     result = []
     for message_id in dict.fromkeys(ids):
         rows = list(N.select().where((N.destination == edit.destination) & (N.chat_id == edit.chat_id)

@@ -231,8 +231,7 @@ def _pending(row: db.Notification, renderer: Renderer) -> PendingNotification:
     messages, compact = _render(row, renderer)
     return PendingNotification(
         id=row.id, ticket=row.ticket.number if row.ticket_id and row.ticket is not None else None, kind=row.kind,
-        queued_at=row.queued_at,
-        attempts=row.attempts, messages=tuple(messages), compact=compact, incident=label,
+        queued_at=row.queued_at, attempts=row.attempts, messages=tuple(messages), compact=compact, incident=label,
     )
 
 
@@ -327,8 +326,9 @@ def plan_edit(edit: db.Notification, renderer: Renderer) -> incidents.EditPlan:
             if len(messages) != 1:
                 return incidents.EditPlan(fallback=True)
             text = messages[0]
-            ticket = rows[0].ticket if rows[0].ticket_id else None
-            if ticket is not None and rows[0].kind in incidents.TICKET_KINDS:
+            if rows[0].ticket_id and rows[0].kind in incidents.TICKET_KINDS:
+                ticket = rows[0].ticket
+                assert ticket is not None  # its ticket_id is set
                 view = ticket_view(ticket, rows[0].destination)
                 if view.incident is not None and visible_len(text, mode) > TELEGRAM_MAX:
                     return incidents.EditPlan(fallback=True)
