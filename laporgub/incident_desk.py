@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from laporgub import db, incidents, webhooks
 from laporgub.commands import COMMANDS, Command
-from laporgub.config import PicConfig
+from laporgub.config import Config, PicConfig
 from laporgub.outbox import leader_destinations
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ class IncidentActions:
     SPLIT_HANDLERS: dict[str, str] = {"linked_ticket": "_split_linked_ticket"}
 
     if TYPE_CHECKING:  # the desk's helpers
-        config: Any
+        config: Config
         chat_ids: dict[str, int]
         texts: Any
         pics: Any

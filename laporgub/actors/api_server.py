@@ -27,6 +27,7 @@ from laporgub.clock import SYSTEM, Clock
 from laporgub.config import ApiConfig, Listen
 from laporgub.exceptions import ApiServerError
 from laporgub.messages import ApiServerStopped
+from laporgub.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ class ApiServer(LaporgubActor):
 
     def __init__(self, *, app_factory: Callable[[], Any], listen: Listen, status: ApiStatus,
                  directory: Directory, scheduler: Scheduler, settings: ApiConfig | None = None,
-                 metrics: Any = None, clock: Clock = SYSTEM) -> None:
+                 metrics: Metrics | None = None, clock: Clock = SYSTEM) -> None:
         super().__init__(directory=directory, scheduler=scheduler, clock=clock)
         self.status = status
         self.settings = settings or ApiConfig()
