@@ -34,7 +34,7 @@ from laporgub.actors.registry import TicketRegistry
 from laporgub.actors.reporter import ReportGenerator
 from laporgub.actors.responder import Responder
 from laporgub.clock import SYSTEM, Clock
-from laporgub.config import Config, ConfigError, Secret, load_config
+from laporgub.config import Config, ConfigError, ModemConfig, Secret, load_config
 from laporgub.exceptions import RegistryError
 from laporgub.intake import Intake, build_classifier
 from laporgub.messages import NotificationsQueued
@@ -145,11 +145,10 @@ class Service:
             stop_timeout=STOP_BUDGET / 2))
         self._start_website()
         for modem in config.modems:
-            self.supervisor.start_child(ChildSpec(
-                actor_names.modem(modem.name),
-                lambda modem=modem: ModemReader.start(config=modem, alerts=self.alerts, guard=self.sms_guard,
-                                                      **self._common()),
-                stop_timeout=3.0))
+            def start_reader(modem: ModemConfig = modem) -> pykka.ActorRef[ModemReader]:
+                return ModemReader.start(config=modem, alerts=self.alerts, guard=self.sms_guard, **self._common())
+
+            self.supervisor.start_child(ChildSpec(actor_names.modem(modem.name), start_reader, stop_timeout=3.0))
         logger.info("event=service_started actors=%s modems=%s", len(self.supervisor.children), len(config.modems))
         self._update_ready()
 

@@ -17,9 +17,9 @@ upgrade. ``secure_delete`` is on, so what an update or delete frees is zeroed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias, cast
 
 import peewee
 from playhouse import db_url
@@ -34,9 +34,32 @@ database = peewee.DatabaseProxy()
 
 
 class BaseModel(peewee.Model):
+    """The models' base. peewee adds ``id`` (when no field is the primary key) and ``<fk>_id``
+    at run time; the models declare them as annotations, so the type checker knows them
+    (an annotation alone adds nothing at run time)."""
+
     class Meta:
         database = database
         legacy_table_names = False
+
+
+#: One row of a ``.tuples()`` query.
+Row: TypeAlias = tuple[Any, ...]
+
+
+def tuples(query: peewee.BaseQuery) -> Iterable[Row]:
+    """``query.tuples()``, typed as the tuples it yields (peewee's stubs keep the model as the row type)."""
+    return cast("Iterable[Row]", query.tuples())
+
+
+def tuple_get(query: peewee.SelectBase) -> Row:
+    """``query.tuples().get()``: the first row as a tuple (``peewee.DoesNotExist`` when there is none)."""
+    return cast(Row, query.tuples().get())
+
+
+def dicts(query: peewee.BaseQuery) -> Iterable[dict[str, Any]]:
+    """``query.dicts()``, typed as the dicts it yields."""
+    return cast("Iterable[dict[str, Any]]", query.dicts())
 
 
 class SchemaVersion(BaseModel):
@@ -56,6 +79,8 @@ class Incident(BaseModel):
     ``laporgub db copy`` from copying the tables one after the other.
     """
 
+    id: peewee.AutoField[int]
+
     anchor = peewee.IntegerField(null=True)  # ticket id of the first report
     # open: reports may join | expired: the window passed with no new report | closed: a PIC closed it
     # merged: moved into ``merged_into`` (/gabung) | dissolved: fewer than two reports left (/pisah)
@@ -73,6 +98,8 @@ class Incident(BaseModel):
 
 class Ticket(BaseModel):
     """A registered complaint (or suspected spam kept for a human to re-route)."""
+
+    id: peewee.AutoField[int]
 
     number = peewee.CharField(max_length=24, unique=True)
     day = peewee.CharField(max_length=6)
@@ -95,6 +122,8 @@ class Ticket(BaseModel):
     anonymised_at = peewee.DoubleField(null=True)
     #: The incident this complaint was linked to (one at most; schema version 4).
     incident = peewee.ForeignKeyField(Incident, null=True, backref="tickets", on_delete="SET NULL", index=True)
+    incident_id: peewee.ForeignKeyField[int | None]
+    categories: peewee.ModelSelect[TicketCategory]  # backref of TicketCategory.ticket
 
     class Meta:
         indexes = ((("day", "four", "seq"), True),)
@@ -102,6 +131,8 @@ class Ticket(BaseModel):
 
 class InboundSms(BaseModel):
     """Every SMS a modem gave us, stored before anything else happens."""
+
+    id: peewee.AutoField[int]
 
     modem = peewee.CharField(max_length=64)
     dedupe_key = peewee.CharField(max_length=64, unique=True)  # sha256 of the raw PDU
@@ -121,6 +152,7 @@ class InboundSms(BaseModel):
     kind = peewee.CharField(max_length=16, null=True)
     error = peewee.TextField(null=True)
     ticket = peewee.ForeignKeyField(Ticket, null=True, backref="inbound", on_delete="SET NULL")
+    ticket_id: peewee.ForeignKeyField[int | None]
 
 
 class TicketCategory(BaseModel):
@@ -130,7 +162,10 @@ class TicketCategory(BaseModel):
     ``removed_at`` set), so reports can count every group it passed through.
     """
 
+    id: peewee.AutoField[int]
+
     ticket = peewee.ForeignKeyField(Ticket, backref="categories", on_delete="CASCADE")
+    ticket_id: peewee.ForeignKeyField[int]
     group = peewee.CharField(max_length=32, index=True)
     keywords = peewee.TextField(default="")  # comma-separated
     source = peewee.CharField(max_length=16, default="filter")  # filter | reroute
@@ -145,8 +180,12 @@ class TicketCategory(BaseModel):
 class Notification(BaseModel):
     """The Telegram outbox: one row per (ticket or event, destination chat)."""
 
+    id: peewee.AutoField[int]
+
     ticket = peewee.ForeignKeyField(Ticket, null=True, backref="notifications", on_delete="CASCADE")
+    ticket_id: peewee.ForeignKeyField[int | None]
     inbound = peewee.ForeignKeyField(InboundSms, null=True, on_delete="SET NULL")
+    inbound_id: peewee.ForeignKeyField[int | None]
     destination = peewee.CharField(max_length=64, index=True)  # group key, leader-<n>, admin
     chat_id = peewee.BigIntegerField()
     # ticket | spam | followup | operator | undecodable | alert | note | reminder | escalation | digest
@@ -166,12 +205,16 @@ class Notification(BaseModel):
     #: Rows of an incident (schema version 4): its own message (kind ``incident``, no text), a notice
     #: when its count crosses a threshold (kind ``incident``, with text), or an edit (kind ``edit``).
     incident = peewee.ForeignKeyField(Incident, null=True, on_delete="CASCADE", index=True)
+    incident_id: peewee.ForeignKeyField[int | None]
     #: An ``edit`` row that rewrites one message only: the message of this row (else: the incident's).
     edit_of = peewee.ForeignKeyField("self", null=True, on_delete="CASCADE")
+    edit_of_id: peewee.ForeignKeyField[int | None]
 
 
 class Pic(BaseModel):
     """A person in charge, mirrored from config.toml at start-up."""
+
+    id: peewee.AutoField[int]
 
     telegram_id = peewee.BigIntegerField(unique=True)
     name = peewee.CharField(max_length=128)
@@ -186,7 +229,10 @@ class Pic(BaseModel):
 class PicResponse(BaseModel):
     """A PIC's answer to a ticket, recorded with who and when."""
 
+    id: peewee.AutoField[int]
+
     ticket = peewee.ForeignKeyField(Ticket, backref="responses", on_delete="CASCADE")
+    ticket_id: peewee.ForeignKeyField[int]
     pic_telegram_id = peewee.BigIntegerField()
     pic_name = peewee.CharField(max_length=128)
     agency = peewee.CharField(max_length=128, null=True)
@@ -200,11 +246,15 @@ class PicResponse(BaseModel):
 class OutboundSms(BaseModel):
     """The outbound SMS outbox: acknowledgements, help texts, status answers, PIC responses."""
 
+    id: peewee.AutoField[int]
+
     destination = peewee.CharField(max_length=32)  # E.164
     text = peewee.TextField()
     purpose = peewee.CharField(max_length=16)  # ack | help | status | response
     ticket = peewee.ForeignKeyField(Ticket, null=True, backref="outbound", on_delete="SET NULL")
+    ticket_id: peewee.ForeignKeyField[int | None]
     inbound = peewee.ForeignKeyField(InboundSms, null=True, on_delete="SET NULL")
+    inbound_id: peewee.ForeignKeyField[int | None]
     status = peewee.CharField(max_length=16, default="pending", index=True)  # pending | sending | sent | failed
     created_at = peewee.DoubleField()
     claimed_by = peewee.CharField(max_length=64, null=True)
@@ -219,6 +269,8 @@ class OutboundSms(BaseModel):
 
 class ReportRun(BaseModel):
     """One monthly report delivery to one chat; the unique key makes it happen once."""
+
+    id: peewee.AutoField[int]
 
     month = peewee.CharField(max_length=7)  # YYYY-MM, the month reported on
     chat_id = peewee.BigIntegerField()
@@ -248,9 +300,12 @@ class ChatReply(BaseModel):
     neither lost nor sent for an action that was rolled back.
     """
 
+    id: peewee.AutoField[int]
+
     chat_id = peewee.BigIntegerField()
     reply_to_message_id = peewee.BigIntegerField(null=True)
     ticket = peewee.ForeignKeyField(Ticket, null=True, backref="chat_replies", on_delete="SET NULL")
+    ticket_id: peewee.ForeignKeyField[int | None]
     text = peewee.TextField()
     status = peewee.CharField(max_length=16, default="pending", index=True)  # pending | sent | failed
     created_at = peewee.DoubleField()
@@ -266,7 +321,10 @@ class ChatReply(BaseModel):
 class FollowupEvent(BaseModel):
     """A follow-up step done for a ticket (``reminder``, ``escalation``); the unique key makes it happen once."""
 
+    id: peewee.AutoField[int]
+
     ticket = peewee.ForeignKeyField(Ticket, backref="followups", on_delete="CASCADE")
+    ticket_id: peewee.ForeignKeyField[int]
     step = peewee.CharField(max_length=16)
     created_at = peewee.DoubleField()
 
@@ -276,6 +334,8 @@ class FollowupEvent(BaseModel):
 
 class DigestRun(BaseModel):
     """One daily digest of one group; the unique key makes it happen once a day."""
+
+    id: peewee.AutoField[int]
 
     group = peewee.CharField(max_length=32)
     day = peewee.CharField(max_length=10)  # YYYY-MM-DD in the service's time zone
@@ -289,6 +349,8 @@ class DigestRun(BaseModel):
 class AuditLog(BaseModel):
     """Every display or removal of a citizen's number in clear (UU 27/2022): who, when, what, whose (masked)."""
 
+    id: peewee.AutoField[int]
+
     at = peewee.DoubleField(index=True)
     actor = peewee.CharField(max_length=64)  # the OS user of an admin command, or "service"
     action = peewee.CharField(max_length=32, index=True)  # export | erase | retention | read:personal
@@ -299,6 +361,8 @@ class AuditLog(BaseModel):
 class RetentionRun(BaseModel):
     """One daily run of the retention policy; the unique day makes it happen once a day."""
 
+    id: peewee.AutoField[int]
+
     day = peewee.CharField(max_length=10, unique=True)  # YYYY-MM-DD in the service's time zone
     tickets = peewee.IntegerField(default=0)
     created_at = peewee.DoubleField()
@@ -306,6 +370,8 @@ class RetentionRun(BaseModel):
 
 class ApiKey(BaseModel):
     """A website API key: only its SHA-256 is stored (the key itself is shown once, at creation)."""
+
+    id: peewee.AutoField[int]
 
     name = peewee.CharField(max_length=64, index=True)
     key_hash = peewee.CharField(max_length=64, unique=True)  # sha256 hex of the whole key
@@ -319,10 +385,14 @@ class ApiKey(BaseModel):
 class IdempotencyKey(BaseModel):
     """A web complaint's ``Idempotency-Key``, committed in the transaction that created its ticket."""
 
+    id: peewee.AutoField[int]
+
     api_key = peewee.ForeignKeyField(ApiKey, on_delete="CASCADE")
+    api_key_id: peewee.ForeignKeyField[int]
     key = peewee.CharField(max_length=128)
     request_hash = peewee.CharField(max_length=64)  # sha256 of the request body: a reuse must match
     ticket = peewee.ForeignKeyField(Ticket, on_delete="CASCADE")
+    ticket_id: peewee.ForeignKeyField[int]
     created_at = peewee.DoubleField()
 
     class Meta:
@@ -332,8 +402,12 @@ class IdempotencyKey(BaseModel):
 class WebComplaint(BaseModel):
     """What a web complaint carried beyond the ticket's text (reporter name, hint, location)."""
 
+    id: peewee.AutoField[int]
+
     ticket = peewee.ForeignKeyField(Ticket, unique=True, backref="web", on_delete="CASCADE")
+    ticket_id: peewee.ForeignKeyField[int]
     api_key = peewee.ForeignKeyField(ApiKey, null=True, on_delete="SET NULL")
+    api_key_id: peewee.ForeignKeyField[int | None]
     text = peewee.TextField()  # as submitted; the ticket's text adds location and hint for routing
     reporter_name = peewee.CharField(max_length=128, null=True)
     category_hint = peewee.CharField(max_length=128, null=True)
@@ -347,6 +421,8 @@ class WebhookDelivery(BaseModel):
     Rows of one ticket go to one endpoint in id order: a row is claimed only when every
     earlier row of its ticket for that endpoint is ``delivered`` or ``dead``.
     """
+
+    id: peewee.AutoField[int]
 
     event_id = peewee.CharField(max_length=36)  # the same for every endpoint: receivers dedupe on it
     endpoint = peewee.CharField(max_length=64)
@@ -374,7 +450,10 @@ class WebhookDelivery(BaseModel):
 class LinkProfile(BaseModel):
     """What linking compares of a complaint (laporgub/incidents.py), written when it is routed."""
 
+    id: peewee.AutoField[int]
+
     ticket = peewee.ForeignKeyField(Ticket, unique=True, backref="link_profile", on_delete="CASCADE")
+    ticket_id: peewee.ForeignKeyField[int]
     at = peewee.DoubleField(index=True)  # when it was routed (the incident window counts from here)
     regency = peewee.CharField(max_length=64, null=True, index=True)
     groups = peewee.TextField()  # topic groups matched by keyword, comma-separated
@@ -389,8 +468,12 @@ class LinkProfile(BaseModel):
 class IncidentEvent(BaseModel):
     """Everything that happened to an incident, with who and when (an audit trail of links, merges, splits)."""
 
+    id: peewee.AutoField[int]
+
     incident = peewee.ForeignKeyField(Incident, backref="events", on_delete="CASCADE")
+    incident_id: peewee.ForeignKeyField[int]
     ticket = peewee.ForeignKeyField(Ticket, null=True, on_delete="SET NULL")
+    ticket_id: peewee.ForeignKeyField[int | None]
     # open | link | merge | split | respond | close | expire | dissolve
     action = peewee.CharField(max_length=16)
     actor = peewee.CharField(max_length=64)  # "service" or "pic:<telegram id>"
@@ -529,12 +612,12 @@ class ReconnectingPostgresqlDatabase(PooledPostgresqlDatabase):
 
     def begin(self, *args: Any, **kwargs: Any) -> None:
         try:
-            return super().begin(*args, **kwargs)  # type: ignore[no-any-return]
+            return super().begin(*args, **kwargs)
         except (peewee.OperationalError, peewee.InterfaceError):
             if self.in_transaction() or not self._connection_lost():
                 raise
         self._reopen()
-        return super().begin(*args, **kwargs)  # type: ignore[no-any-return]
+        return super().begin(*args, **kwargs)
 
     def rollback(self) -> None:
         if self._connection_lost():
@@ -664,7 +747,8 @@ _CHANGE_SEQ_POSTGRES = (
 
 def install_change_seq(database: peewee.Database) -> None:
     """Add ``ticket.change_seq`` and the triggers that maintain it (schema migration 2)."""
-    statements = _CHANGE_SEQ_SQLITE if isinstance(database, peewee.SqliteDatabase) else _CHANGE_SEQ_POSTGRES
+    statements: tuple[str, ...] = (
+        _CHANGE_SEQ_SQLITE if isinstance(database, peewee.SqliteDatabase) else _CHANGE_SEQ_POSTGRES)
     if isinstance(database, peewee.SqliteDatabase):
         columns = {c.name for c in database.get_columns("ticket")}
         if "change_seq" in columns:

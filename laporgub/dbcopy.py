@@ -54,9 +54,15 @@ class TableResult:
         return self.source == self.target
 
 
+#: peewee's topological sort of models (missing from its stubs).
+_sort_models: Callable[[list[type[db.BaseModel]]], list[type[db.BaseModel]]] = (
+    peewee.sort_models  # type: ignore[attr-defined]
+)
+
+
 def models_in_order() -> list[type[db.BaseModel]]:
     """Every copied model, parents before children."""
-    return [m for m in peewee.sort_models(list(db.MODELS)) if m not in SKIPPED]
+    return [m for m in _sort_models(list(db.MODELS)) if m not in SKIPPED]
 
 
 def _schema_version(database: peewee.Database) -> int:
@@ -133,6 +139,7 @@ def copy_database(source_url: str, target_url: str, *, batch: int = BATCH,
 
 def _copy_table(model: type[db.BaseModel], source: peewee.Database, target: peewee.Database, batch: int) -> int:
     pk = model._meta.primary_key
+    assert pk is not False  # every copied table has a primary key
     fields = [f for f in model._meta.sorted_fields if f is not pk]
     written = 0
     last: Any = None
@@ -141,7 +148,7 @@ def _copy_table(model: type[db.BaseModel], source: peewee.Database, target: peew
             query = model.select().order_by(pk).limit(batch)
             if last is not None:
                 query = query.where(pk > last)
-            rows = list(query.dicts())
+            rows = list(db.dicts(query))
         if not rows:
             return written
         last = rows[-1][pk.name]

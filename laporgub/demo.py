@@ -19,15 +19,24 @@ import tempfile
 import threading
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from laporgub import db
 from laporgub.config import Config, Secret, parse_config
 from laporgub.exceptions import ConfigError, LaporgubError
 from laporgub.tickets import mask_msisdn
+
+if TYPE_CHECKING:  # for the annotations only (run_demo imports them when it runs)
+    from laporgub.app import Service
+    from laporgub.sim.botapi import BotApiServer
+    from laporgub.sim.modem import ModemEmulator
+
+#: Prints one line of the demo's narration.
+Say = Callable[[str], None]
 
 logger = logging.getLogger(__name__)
 
@@ -198,7 +207,7 @@ def run_demo(*, forever: bool = False, metrics_port: int = 9464, out: Any = None
 class _Watcher:
     """Prints each ticket and notification as it happens (reads the database)."""
 
-    def __init__(self, config: Config, say: Any) -> None:
+    def __init__(self, config: Config, say: Say) -> None:
         self.config = config
         self.say = say
         self.routed: set[int] = set()
@@ -222,16 +231,16 @@ class _Watcher:
             groups = [c.group for c in t.categories.order_by(db.TicketCategory.id)]
             regency = f", regency {t.regency}" if t.regency else ""
             self.say(f"     ticket {t.number} routed to {', '.join(groups)}{regency} in "
-                     f"{t.filtered_at - t.registered_at:.3f} s (SLA {sla.filter_seconds:g} s)")
+                     f"{_took(t.registered_at, t.filtered_at):.3f} s (SLA {sla.filter_seconds:g} s)")
         rows = (db.Notification.select().where((db.Notification.status == "sent")
                                                & db.Notification.id.not_in(list(self.sent) or [0]))
                 .order_by(db.Notification.id))
         for n in rows:
             self.sent.add(n.id)
-            what = n.ticket.number if n.ticket_id else n.kind
+            what = n.ticket.number if n.ticket_id and n.ticket is not None else n.kind
             where = self.names.get(n.destination, n.destination)
-            self.say(f"     {what} -> Telegram {where}: notify {n.sent_at - n.queued_at:.2f} s "
-                     f"(SLA {sla.notify_seconds:g} s), deliver {n.acked_at - n.sent_at:.3f} s "
+            self.say(f"     {what} -> Telegram {where}: notify {_took(n.queued_at, n.sent_at):.2f} s "
+                     f"(SLA {sla.notify_seconds:g} s), deliver {_took(n.sent_at, n.acked_at):.3f} s "
                      f"(SLA {sla.deliver_seconds:g} s)")
         for i in db.InboundSms.select().where(db.InboundSms.kind.in_(["status_query", "too_short"])
                                               & db.InboundSms.id.not_in(list(self.other) or [0])):
@@ -240,15 +249,24 @@ class _Watcher:
             self.say(f"     {i.kind}: no ticket, {answer} queued by SMS to {mask_msisdn(i.sender)}")
 
 
-def _web_complaint(say: Any, api_port: int) -> bool:
+def _took(start: float | None, end: float | None) -> float:
+    """Seconds from ``start`` to ``end``: the rows the demo reads them from (routed, sent) have both."""
+    assert start is not None and end is not None
+    return end - start
+
+
+def _web_complaint(say: Say, api_port: int) -> bool:
     """The LAPOR GUB! website's side: a web complaint into the same pipeline, posted twice with one Idempotency-Key."""
     import httpx
 
     from laporgub.api.auth import create_key
 
     _, key = create_key("demo-website", ["submit", "read"])
-    body = {"text": "Jembatan penghubung Desa Wonoketingal Kec. Karanganyar Kab. Demak ambrol, anak sekolah "
-                    "terpaksa memutar 5 km", "reporter": {"name": "Siti", "phone": "+6281233334444"}}
+    body: dict[str, Any] = {
+        "text": "Jembatan penghubung Desa Wonoketingal Kec. Karanganyar Kab. Demak ambrol, anak sekolah "
+                "terpaksa memutar 5 km",
+        "reporter": {"name": "Siti", "phone": "+6281233334444"},
+    }
     headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": "demo-web-1"}
     url = f"http://127.0.0.1:{api_port}/api/v1/complaints"
     say(f"WEB  POST /api/v1/complaints  {body['text'][:70]}...")
@@ -278,7 +296,7 @@ def _all_done() -> bool:
     return pending_n == 0 and pending_sms == 0 and unrouted == 0
 
 
-def _wait_done(watcher: _Watcher, modem: Any, should_exit: threading.Event, timeout: float) -> bool:
+def _wait_done(watcher: _Watcher, modem: ModemEmulator, should_exit: threading.Event, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not should_exit.is_set():
         watcher.poll()
@@ -296,12 +314,12 @@ def _expected_rows() -> int:
     return sum(len(encode_deliver(s, t)) for s, t, _ in DEMO_SMS)
 
 
-def _summary(say: Any, config: Config, modem: Any, botapi: Any, done: bool) -> int:
+def _summary(say: Say, config: Config, modem: ModemEmulator, botapi: BotApiServer, done: bool) -> int:
     say("")
     say("Summary")
     kinds: dict[str, int] = {}
     for row in db.InboundSms.select(db.InboundSms.kind).where(db.InboundSms.state == "done"):
-        kinds[row.kind] = kinds.get(row.kind, 0) + 1
+        kinds[str(row.kind)] = kinds.get(str(row.kind), 0) + 1
     tickets = db.Ticket.select().count()
     say(f"  inbound SMS rows: {db.InboundSms.select().count()} (kinds: "
         + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) + ")")
@@ -310,8 +328,10 @@ def _summary(say: Any, config: Config, modem: Any, botapi: Any, done: bool) -> i
     stage_values = {
         "register": [t.registered_at - t.received_at for t in db.Ticket.select()],
         "filter": [t.filtered_at - t.registered_at for t in db.Ticket.select() if t.filtered_at],
-        "notify": [n.sent_at - n.queued_at for n in db.Notification.select().where(db.Notification.status == "sent")],
-        "deliver": [n.acked_at - n.sent_at for n in db.Notification.select().where(db.Notification.status == "sent")],
+        "notify": [_took(n.queued_at, n.sent_at)
+                   for n in db.Notification.select().where(db.Notification.status == "sent")],
+        "deliver": [_took(n.sent_at, n.acked_at)
+                    for n in db.Notification.select().where(db.Notification.status == "sent")],
     }
     say(f"  {'stage':<9} {'count':>5} {'max s':>8} {'SLA s':>6}  within SLA")
     # The exit code says whether everything was handled; the times are this machine's (a busy
@@ -343,27 +363,29 @@ def _summary(say: Any, config: Config, modem: Any, botapi: Any, done: bool) -> i
     return 0 if ok else 1
 
 
-def _send_report(say: Any, config: Config, service: Any, workdir: Path) -> int:
+def _send_report(say: Say, config: Config, service: Service, workdir: Path) -> int:
     """This month's report so far, built and sent to the leaders' chats as on the 1st (``--report``)."""
     from laporgub.report.build import build_report, caption
     from laporgub.report.periods import Month
     from laporgub.report.settings import report_chats, report_config
 
+    gateway = service.gateway
+    assert gateway is not None  # the demo's service is running
     now = service.clock.time()
     month = Month.of(now, config.tz)
     built = build_report(config, month, str(workdir / "report"), as_of=now)
     chats = report_chats(config, replace(report_config(config), enabled=True))
     for chat in chats:
         for file in built.files:
-            service.gateway.send_document(chat, file.path.read_bytes(), file.path.name,
-                                          caption=caption(built.report, file.format))
+            gateway.send_document(chat, file.path.read_bytes(), file.path.name,
+                                  caption=caption(built.report, file.format))
     say("")
     say(f"Report for {month.label} sent to {len(chats)} leader chat(s): "
         + ", ".join(str(f.path) for f in built.files))
     return 0
 
 
-def _interactive(say: Any, modem: Any, watcher: _Watcher, should_exit: threading.Event) -> None:
+def _interactive(say: Say, modem: ModemEmulator, watcher: _Watcher, should_exit: threading.Event) -> None:
     say("")
     say("Running until Ctrl-C. Type an SMS as '+6281234567890 text of the complaint' and press Enter.")
     while not should_exit.is_set():

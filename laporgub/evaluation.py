@@ -646,7 +646,9 @@ def _micro_f1(rows: Sequence[CorpusLine], predictions: Sequence[Classification])
 def _with_keyword(rules: RoutingRules, group: str, keyword: str, negative: bool) -> RoutingRules:
     lists = dict(rules.negative_keywords if negative else rules.keywords)
     lists[group] = (*lists.get(group, ()), keyword)
-    return dataclasses.replace(rules, **{"negative_keywords" if negative else "keywords": lists})
+    if negative:
+        return dataclasses.replace(rules, negative_keywords=lists)
+    return dataclasses.replace(rules, keywords=lists)
 
 
 def _candidate_phrases(norm: str, skip: frozenset[str]) -> list[str]:

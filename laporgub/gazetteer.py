@@ -415,11 +415,11 @@ def find_places(text: str, ordinary: Callable[[str], bool] | None = None) -> tup
             continue
         if ordinary is None:
             continue
-        regencies = kecamatan.get(word)
-        if (regencies is not None and len(regencies) == 1 and len(word) >= _BARE_MIN_LETTERS
+        bare = kecamatan.get(word)
+        if (bare is not None and len(bare) == 1 and len(word) >= _BARE_MIN_LETTERS
                 and i > 0 and words[i - 1][0] in _AT_WORDS
                 and word not in ALIASES and word not in _SHARED and not ordinary(word)):
-            found.append(PlaceMatch(word, start, regencies))
+            found.append(PlaceMatch(word, start, bare))
     return tuple(found)
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from laporgub import db, incidents, webhooks
 from laporgub.commands import COMMANDS, Command
-from laporgub.config import PicConfig
+from laporgub.config import Config, PicConfig
 from laporgub.outbox import leader_destinations
 from laporgub.render import wording
 
@@ -56,7 +56,7 @@ class IncidentActions:
     SPLIT_HANDLERS: dict[str, str] = {"linked_ticket": "_split_linked_ticket"}
 
     if TYPE_CHECKING:  # the desk's helpers
-        config: Any
+        config: Config
         chat_ids: dict[str, int]
         texts: Any
         pics: Any
@@ -69,7 +69,7 @@ class IncidentActions:
 
     # -- references --------------------------------------------------------------
 
-    def _incident_ticket(self, incident_id: int) -> db.Ticket | None:
+    def _incident_ticket(self, incident_id: int | None) -> db.Ticket | None:
         """The ticket that stands for an incident in a command (its first report, else its oldest)."""
         incident = incidents.resolve(incident_id)
         if incident is None:

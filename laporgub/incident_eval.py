@@ -122,7 +122,7 @@ def evaluate(config: Config, lines: Sequence[BurstLine], *, similarity: float | 
                     registered = intake.register_web(line.text, line.sender, now)
                 route_ticket(config, classifier, registered.ticket_id, now=now)
                 ticket_of.append(registered.ticket_id)
-            incident_of = dict(db.Ticket.select(db.Ticket.id, db.Ticket.incident).tuples())
+            incident_of: dict[int, int | None] = dict(db.tuples(db.Ticket.select(db.Ticket.id, db.Ticket.incident)))
     finally:
         db.database.initialize(previous)
     ordered = sorted(lines, key=lambda line: line.minute)

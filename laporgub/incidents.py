@@ -173,7 +173,7 @@ class Profile:
 @lru_cache(maxsize=1)
 def _dictionary() -> tuple[frozenset[str], Callable[[str], str]]:
     """PySastrawi's root words with the shipped lexicon, and its stemmer (loaded once)."""
-    from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
+    from Sastrawi.Stemmer.StemmerFactory import StemmerFactory  # type: ignore[import-untyped]  # no type information
 
     factory = StemmerFactory()
     lexicon = resources.files("laporgub").joinpath("data/lexicon.txt").read_text(encoding="utf-8")
@@ -537,7 +537,7 @@ def link_report(config: Config, classifier: Classifier, ticket: db.Ticket, resul
         _event(incident.id, anchor.id, "open", "service", f"first={anchor.number}", now)
     else:
         incident = db.Incident.get_by_id(match.incident_id)
-    ticket.incident = incident.id
+    ticket.incident_id = incident.id
     db.Ticket.update(incident=incident.id).where(db.Ticket.id == ticket.id).execute()  # counted below
     _event(incident.id, ticket.id, "link", "service", f"score={match.score:.2f} nearest={match.number}", now)
     groups = set(filter(None, incident.groups.split(","))) | prof.groups
@@ -771,7 +771,8 @@ def edit_targets(edit: db.Notification) -> list[tuple[int, list[db.Notification]
             incident = db.Incident.get_by_id(edit.incident_id)
             ids = [r.message_id for r in N.select(N.message_id).where(
                 (N.ticket == incident.anchor) & (N.destination == edit.destination) & N.kind.in_(TICKET_KINDS)
-                & (N.status == "sent") & N.message_id.is_null(False))] if incident.anchor else []
+                & (N.status == "sent") & N.message_id.is_null(False)
+            ) if r.message_id is not None] if incident.anchor else []
     result = []
     for message_id in dict.fromkeys(ids):
         rows = list(N.select().where((N.destination == edit.destination) & (N.chat_id == edit.chat_id)
@@ -802,8 +803,8 @@ def members(incident_id: int) -> list[db.Ticket]:
                 .order_by(db.Ticket.received_at, db.Ticket.id))
 
 
-def resolve(incident_id: int) -> db.Incident | None:
-    """The incident, or the one it was merged into (followed to the end)."""
+def resolve(incident_id: int | None) -> db.Incident | None:
+    """The incident, or the one it was merged into (followed to the end); None for a ticket linked to none."""
     seen = set()
     incident = db.Incident.get_or_none(db.Incident.id == incident_id)
     while incident is not None and incident.status == "merged" and incident.merged_into and incident.id not in seen:

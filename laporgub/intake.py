@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 import peewee
@@ -198,20 +198,20 @@ class Intake:
             concat_seq=sms.concat.sequence if sms.concat else None,
             reported_at=reported_at, stored_at=now, state="part" if sms.concat and sms.concat.total > 1 else "done",
         )
-        if row.state == "part":
-            parts = self._parts(sms.sender, sms.concat.reference, sms.concat.total)  # type: ignore[union-attr]
+        if row.state == "part" and sms.concat is not None:
+            parts = self._parts(sms.sender, sms.concat.reference, sms.concat.total)
             sequences = {p.concat_seq for p in parts}
-            if len(sequences) < sms.concat.total:  # type: ignore[union-attr]
+            if len(sequences) < sms.concat.total:
                 logger.info(
                     "event=sms_part_stored modem=%s inbound=%s part=%s/%s",
-                    modem, row.id, sms.concat.sequence, sms.concat.total,  # type: ignore[union-attr]
+                    modem, row.id, sms.concat.sequence, sms.concat.total,
                 )
                 return StoreResult(inbound_id=InboundId(row.id))
             result = self._complete(parts, now, incomplete=False)
-            return StoreResult(**{**_asdict(result), "inbound_id": InboundId(row.id)})
+            return replace(result, inbound_id=InboundId(row.id))
         return self._handle(sender, sms.text, [row], reported_at, now, missing=())
 
-    def _parts(self, sender_raw: str, ref: int, total: int) -> list[db.InboundSms]:
+    def _parts(self, sender_raw: str | None, ref: int | None, total: int | None) -> list[db.InboundSms]:
         rows = list(
             db.InboundSms.select()
             .where(
@@ -223,18 +223,19 @@ class Intake:
             .order_by(db.InboundSms.concat_seq, db.InboundSms.id)
         )
         # The same part twice (a resend by the network) counts once.
-        unique: dict[int, db.InboundSms] = {}
+        unique: dict[int | None, db.InboundSms] = {}
         for r in rows:
             unique.setdefault(r.concat_seq, r)
         return list(unique.values())
 
     def _complete(self, parts: Sequence[db.InboundSms], now: float, *, incomplete: bool) -> StoreResult:
-        total = parts[0].concat_total
-        present = {p.concat_seq for p in parts}
+        total = _part_header(parts[0])[1]
+        present = {_part_header(p)[0] for p in parts}
         missing = tuple(i for i in range(1, total + 1) if i not in present)
-        text = join_with_gaps([(p.concat_seq, pdu.decode_deliver(p.pdu)) for p in parts], total)
+        text = join_with_gaps([(_part_header(p)[0], pdu.decode_deliver(p.pdu)) for p in parts], total)
         # The register stage starts when the last part arrived.
         reported_at = max(p.reported_at for p in parts)
+        assert parts[0].sender_raw is not None  # a part was decoded, so it has a sender
         sender = classify_sender(parts[0].sender_raw,
                                  alphanumeric=pdu.decode_deliver(parts[0].pdu).sender_is_alphanumeric)
         if incomplete:
@@ -256,7 +257,7 @@ class Intake:
             kind = result.kind
         ids = [r.id for r in rows]
         db.InboundSms.update(state="done", kind=kind).where(db.InboundSms.id.in_(ids)).execute()
-        base = {"inbound_id": InboundId(first.id), "kind": kind, "modem": first.modem}
+        base = StoreResult(inbound_id=InboundId(first.id), kind=kind, modem=first.modem)
 
         if kind == "operator":
             db.Notification.create(
@@ -264,24 +265,24 @@ class Intake:
                 kind="operator", queued_at=now,
             )
             logger.info("event=sms_operator modem=%s inbound=%s sender=%s", first.modem, first.id, sender.raw)
-            return StoreResult(**base, admin_queued=True)
+            return replace(base, admin_queued=True)
 
         assert sender.msisdn is not None
         if kind == "too_short":
             self._queue_sms(sender.msisdn, self.renderer.help_sms(), "help", inbound=first, now=now)
             logger.info("event=sms_too_short modem=%s inbound=%s sender=%s", first.modem, first.id,
                         mask_msisdn(sender.msisdn))
-            return StoreResult(**base, outbound_queued=True)
+            return replace(base, outbound_queued=True)
 
         if kind == "status_query":
             self._answer_status(sender.msisdn, result, first, now)
-            return StoreResult(**base, outbound_queued=True)
+            return replace(base, outbound_queued=True)
 
         latest = self._flooding(sender.msisdn, ids, now)
         if latest is not None:
             self._attach_followup(latest, sender.msisdn, text, rows, reported_at, now)
-            return StoreResult(**{**base, "kind": "followup"}, ticket_number=latest.number, admin_queued=False,
-                               followup_destinations=self._followup_destinations(latest))
+            return replace(base, kind="followup", ticket_number=latest.number, admin_queued=False,
+                           followup_destinations=self._followup_destinations(latest))
 
         ticket = self._create_ticket(sender, text, kind, first.modem, reported_at, now, missing)
         db.InboundSms.update(ticket=ticket).where(db.InboundSms.id.in_(ids)).execute()
@@ -291,8 +292,8 @@ class Intake:
             self._queue_sms(sender.msisdn, self.renderer.ack_sms(ticket.number), "ack", inbound=first, now=now,
                             ticket=ticket)
             queued = True
-        return StoreResult(
-            **base, ticket_id=TicketId(ticket.id), ticket_number=ticket.number, received_at=reported_at,
+        return replace(
+            base, ticket_id=TicketId(ticket.id), ticket_number=ticket.number, received_at=reported_at,
             registered_at=now, outbound_queued=queued, sender=mask_msisdn(sender.msisdn),
         )
 
@@ -315,12 +316,13 @@ class Intake:
         )
         if recent < intake.flood_count:
             return None
-        return (
+        latest: db.Ticket | None = (
             db.Ticket.select()
             .where((db.Ticket.sender == msisdn) & (db.Ticket.status != "closed"))
             .order_by(db.Ticket.registered_at.desc())
             .first()
         )
+        return latest
 
     def _followup_destinations(self, ticket: db.Ticket) -> tuple[str, ...]:
         rows = (
@@ -497,5 +499,7 @@ def join_with_gaps(parts: Sequence[tuple[int, pdu.SmsDeliver]], total: int) -> s
     return "".join(pieces).strip()
 
 
-def _asdict(result: StoreResult) -> dict[str, object]:
-    return {f: getattr(result, f) for f in StoreResult.__dataclass_fields__}
+def _part_header(row: db.InboundSms) -> tuple[int, int]:
+    """(sequence, total) of a stored part: a row in state ``part`` always has its concatenation header."""
+    assert row.concat_seq is not None and row.concat_total is not None
+    return row.concat_seq, row.concat_total

@@ -258,7 +258,11 @@ def recover_local(me: str | None = None) -> dict[str, int]:
 # Outbox rows.
 
 
-def claim_rows(model: type[db.BaseModel], due: peewee.Expression, holder: str, now: float, limit: int,
+#: The outboxes (tables of rows claimed by a sender).
+Outbox = type[db.Notification] | type[db.OutboundSms] | type[db.WebhookDelivery] | type[db.ChatReply]
+
+
+def claim_rows(model: Outbox, due: peewee.Expression, holder: str, now: float, limit: int,
                set_status: str | None = None) -> list[int]:
     """Claim up to ``limit`` due rows of an outbox for ``holder``, oldest first; their ids.
 
@@ -268,13 +272,13 @@ def claim_rows(model: type[db.BaseModel], due: peewee.Expression, holder: str, n
     moment get disjoint rows without waiting on each other; on SQLite the ``BEGIN IMMEDIATE``
     transaction already serialises writers, and the ``UPDATE`` repeats the condition.
     """
-    claimed_by = model.claimed_by  # type: ignore[attr-defined]
-    claimed_at = model.claimed_at  # type: ignore[attr-defined]
+    claimed_by = model.claimed_by
+    claimed_at = model.claimed_at
     free = claimed_by.is_null() | (claimed_by == holder) | (claimed_at < now - claim_seconds())
     fields: dict[str, object] = {"claimed_by": holder, "claimed_at": now}
     if set_status is not None:
         fields["status"] = set_status
-    pk = model._meta.primary_key
+    pk = model.id
     if db.is_sqlite() and not model.select(pk).where(due & free).limit(1).exists():
         return []  # an idle look takes no write lock (SQLite has one for the whole file)
     with db.database.atomic():

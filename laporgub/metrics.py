@@ -350,30 +350,29 @@ def read_state(now: float, groups: Sequence[str], destinations: Sequence[str]) -
     """Backlog and open tickets at ``now``; call with a connection open in this thread."""
     N, S, T, C = db.Notification, db.OutboundSms, db.Ticket, db.TicketCategory
     fn = peewee.fn
-    n_count, n_oldest = N.select(fn.COUNT(N.id), fn.MIN(N.queued_at)).where(N.status == "pending").tuples().get()
-    s_count, s_oldest = (
-        S.select(fn.COUNT(S.id), fn.MIN(S.created_at)).where(S.status.in_(["pending", "sending"])).tuples().get()
+    n_count, n_oldest = db.tuple_get(N.select(fn.COUNT(N.id), fn.MIN(N.queued_at)).where(N.status == "pending"))
+    s_count, s_oldest = db.tuple_get(
+        S.select(fn.COUNT(S.id), fn.MIN(S.created_at)).where(S.status.in_(["pending", "sending"]))
     )
     per_dest = {d: 0 for d in destinations}
-    for dest, count in N.select(N.destination, fn.COUNT(N.id)).where(N.status == "pending").group_by(
-            N.destination).tuples():
+    for dest, count in db.tuples(N.select(N.destination, fn.COUNT(N.id)).where(N.status == "pending").group_by(
+            N.destination)):
         if dest in per_dest:
             per_dest[dest] = int(count)
     W = db.WebhookDelivery
-    w_count, w_oldest = (
-        W.select(fn.COUNT(W.id), fn.MIN(W.queued_at)).where(W.status.in_(["pending", "sending"])).tuples().get()
+    w_count, w_oldest = db.tuple_get(
+        W.select(fn.COUNT(W.id), fn.MIN(W.queued_at)).where(W.status.in_(["pending", "sending"]))
     )
     unrouted = T.select(fn.MIN(T.registered_at)).where(T.filtered_at.is_null()).scalar()
     unsent = N.select(fn.MIN(N.queued_at)).where(
         (N.status == "pending") & N.kind.in_(SLA_NOTIFICATION_KINDS)).scalar()
     open_count = {g: 0 for g in groups}
     open_oldest = {g: 0.0 for g in groups}
-    rows = (
+    rows = db.tuples(
         T.select(C.group, fn.COUNT(T.id), fn.MIN(T.received_at))
         .join(C, on=(C.ticket == T.id))
         .where((T.status == "open") & (T.kind == "complaint") & (C.active == True))  # noqa: E712
         .group_by(C.group)
-        .tuples()
     )
     for group, count, oldest in rows:
         if group in open_count:
@@ -417,7 +416,7 @@ def _id_range(column: peewee.Field, after: int, upto: int | None) -> peewee.Expr
     return cond if upto is None else cond & (column <= upto)
 
 
-def _settled_upto(model: type[db.BaseModel], unsettled: peewee.Expression) -> int:
+def _settled_upto(model: type[db.Ticket] | type[db.Notification], unsettled: peewee.Expression) -> int:
     """The highest id such that every row up to it is settled."""
     first_open = model.select(peewee.fn.MIN(model.id)).where(unsettled).scalar()
     if first_open is not None:
@@ -441,8 +440,8 @@ def _tally(keys: Iterable[str | None]) -> dict[str, int]:
 def _regency_counts(after: int, upto: int | None) -> dict[str, int]:
     """Routed complaints per regency (``none`` when no known one is named)."""
     T = db.Ticket
-    rows = T.select(T.regency).where(_id_range(T.id, after, upto) & (T.kind == "complaint")
-                                     & T.filtered_at.is_null(False)).tuples()
+    rows = db.tuples(T.select(T.regency).where(_id_range(T.id, after, upto) & (T.kind == "complaint")
+                                               & T.filtered_at.is_null(False)))
     return _tally(name if name in _REGENCY_SET else NO_REGENCY for (name,) in rows)
 
 
@@ -452,8 +451,8 @@ def _coalesced_counts(after: int, upto: int | None) -> dict[str, int]:
     shared = earlier.select(earlier.id).where(
         (earlier.destination == N.destination) & (earlier.message_id == N.message_id) & (earlier.id < N.id)
         & (earlier.status == "sent"))
-    rows = N.select(N.destination).where(_id_range(N.id, after, upto) & (N.status == "sent") & (N.message_id > 0)
-                                         & peewee.fn.EXISTS(shared)).tuples()
+    rows = db.tuples(N.select(N.destination).where(_id_range(N.id, after, upto) & (N.status == "sent")
+                                                   & (N.message_id > 0) & peewee.fn.EXISTS(shared)))
     return _tally(dest for (dest,) in rows)
 
 
@@ -461,8 +460,8 @@ def _retried_counts(after: int, upto: int | None) -> dict[str, int]:
     """Every attempt but the one that settled a row (sent or given up) was a retry; attempts only grow."""
     N = db.Notification
     counts: dict[str, int] = {}
-    for dest, attempts, status in (N.select(N.destination, N.attempts, N.status)
-                                   .where(_id_range(N.id, after, upto) & (N.attempts > 0)).tuples()):
+    for dest, attempts, status in db.tuples(N.select(N.destination, N.attempts, N.status)
+                                            .where(_id_range(N.id, after, upto) & (N.attempts > 0))):
         retries = int(attempts) - (1 if status in ("sent", "failed") else 0)
         if retries > 0:
             counts[dest] = counts.get(dest, 0) + retries
@@ -472,8 +471,8 @@ def _retried_counts(after: int, upto: int | None) -> dict[str, int]:
 def _response_counts(after: int, upto: int | None) -> dict[str, int]:
     """PIC answers per group the ticket was in when the PIC acted (fixed once the response exists)."""
     C, R = db.TicketCategory, db.PicResponse
-    rows = (R.select(C.group).join(C, on=(C.ticket == R.ticket))
-            .where(_id_range(R.id, after, upto) & R.action.in_(ANSWER_ACTIONS) & _in_group()).tuples())
+    rows = db.tuples(R.select(C.group).join(C, on=(C.ticket == R.ticket))
+                     .where(_id_range(R.id, after, upto) & R.action.in_(ANSWER_ACTIONS) & _in_group()))
     return _tally(group for (group,) in rows)
 
 
@@ -546,7 +545,7 @@ def _first_responses(now: float, groups: Sequence[str]) -> dict[str, tuple[float
     since = now - FIRST_RESPONSE_WINDOW
     recent = R.alias()
     first_at = peewee.fn.MIN(R.created_at)
-    rows = (
+    rows = db.tuples(
         R.select(C.group, C.source, C.created_at, T.received_at, first_at)
         .join(C, on=(C.ticket == R.ticket))
         .join(T, on=(T.id == C.ticket))
@@ -554,7 +553,6 @@ def _first_responses(now: float, groups: Sequence[str]) -> dict[str, tuple[float
                & C.ticket.in_(recent.select(recent.ticket).where(recent.created_at >= since)))
         .group_by(C.id, C.group, C.source, C.created_at, T.received_at)
         .having(first_at >= since)
-        .tuples()
     )
     waits: dict[str, list[float]] = {g: [] for g in groups}
     for group, source, entered_at, received_at, first in rows:

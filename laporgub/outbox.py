@@ -230,8 +230,8 @@ def _pending(row: db.Notification, renderer: Renderer) -> PendingNotification:
                                    attempts=row.attempts, messages=(), edit=plan_edit(row, renderer), incident=label)
     messages, compact = _render(row, renderer)
     return PendingNotification(
-        id=row.id, ticket=row.ticket.number if row.ticket_id else None, kind=row.kind, queued_at=row.queued_at,
-        attempts=row.attempts, messages=tuple(messages), compact=compact, incident=label,
+        id=row.id, ticket=row.ticket.number if row.ticket_id and row.ticket is not None else None, kind=row.kind,
+        queued_at=row.queued_at, attempts=row.attempts, messages=tuple(messages), compact=compact, incident=label,
     )
 
 
@@ -273,10 +273,11 @@ def _render(row: db.Notification, renderer: Renderer) -> tuple[list[str], str | 
             threshold = db.Incident.get_by_id(row.incident_id).threshold
             return [renderer.threshold_notice(view, threshold)], None
         return [renderer.incident_message(view)], renderer.incident_block(view, TELEGRAM_MAX // 2, compact=True)
-    if row.ticket_id:
-        view = ticket_view(row.ticket, row.destination)
-        return renderer.ticket_messages(view), renderer.batch_entry(view, TELEGRAM_MAX) or renderer.batch_item(view)
+    if row.ticket_id and row.ticket is not None:
+        tview = ticket_view(row.ticket, row.destination)
+        return renderer.ticket_messages(tview), renderer.batch_entry(tview, TELEGRAM_MAX) or renderer.batch_item(tview)
     inbound = row.inbound
+    assert inbound is not None  # a row with no text, incident or ticket is about an inbound SMS
     if row.kind == "undecodable":
         # Never the PDU itself: its address field is the sender's number in semi-octets.
         text = wording("telegram.undecodable", modem=inbound.modem, id=inbound.id, hex_chars=len(inbound.pdu or ""))
@@ -325,7 +326,9 @@ def plan_edit(edit: db.Notification, renderer: Renderer) -> incidents.EditPlan:
                 return incidents.EditPlan(fallback=True)
             text = messages[0]
             if rows[0].ticket_id and rows[0].kind in incidents.TICKET_KINDS:
-                view = ticket_view(rows[0].ticket, rows[0].destination)
+                ticket = rows[0].ticket
+                assert ticket is not None  # its ticket_id is set
+                view = ticket_view(ticket, rows[0].destination)
                 if view.incident is not None and visible_len(text, mode) > TELEGRAM_MAX:
                     return incidents.EditPlan(fallback=True)
                 if view.incident is not None and text == renderer.ticket_notification(view):
@@ -439,7 +442,8 @@ def claim_outbound(modem: str, now: float, limit: int = 5) -> list[ClaimedSms]:
     )
     return [
         ClaimedSms(id=row.id, destination=row.destination, text=row.text, purpose=row.purpose,
-                   ticket=row.ticket.number if row.ticket_id else None, attempts=row.attempts)
+                   ticket=row.ticket.number if row.ticket_id and row.ticket is not None else None,
+                   attempts=row.attempts)
         for row in rows
     ]
 

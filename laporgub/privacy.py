@@ -32,13 +32,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import peewee
 
 from laporgub import db, pdu
 from laporgub.clock import SYSTEM
 from laporgub.masking import ascii_digits, mask_msisdn, mask_text, national_digits, number_runs
+
+if TYPE_CHECKING:
+    from laporgub.config import Config
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +95,14 @@ def pdu_holds(pdu_hex: str | None, forms: list[str]) -> bool:
         return False
     text = "".join(pdu_hex.split()).upper()
     return any(form in text for form in forms)
+
+
+@overload
+def redact(text: str, msisdn: str) -> tuple[str, bool]: ...
+
+
+@overload
+def redact(text: str | None, msisdn: str) -> tuple[str | None, bool]: ...
 
 
 def redact(text: str | None, msisdn: str) -> tuple[str | None, bool]:
@@ -273,9 +284,9 @@ def _scrub_ticket(ticket: db.Ticket, now: float) -> tuple[int, int]:
     for row in db.InboundSms.select().where(db.InboundSms.ticket == ticket.id):
         if row.pdu != ERASED or row.sender or row.sender_raw:
             inbound += _scrub_inbound(row, msisdn or row.sender)
-    for row in db.OutboundSms.select().where(db.OutboundSms.ticket == ticket.id):
-        if row.destination != ERASED:
-            outbound += _scrub_outbound(row, msisdn or row.destination)
+    for out in db.OutboundSms.select().where(db.OutboundSms.ticket == ticket.id):
+        if out.destination != ERASED:
+            outbound += _scrub_outbound(out, msisdn or out.destination)
     if msisdn:
         ticket.text, _ = redact(ticket.text, msisdn)
         for response in db.PicResponse.select().where(db.PicResponse.ticket == ticket.id):
@@ -341,15 +352,15 @@ def anonymise_closed(before: float, now: float) -> int:
             & (db.InboundSms.pdu != ERASED) & (db.InboundSms.state != "part")
         ):
             _scrub_inbound(row, row.sender)
-        for row in db.OutboundSms.select().where(
+        for out in db.OutboundSms.select().where(
             db.OutboundSms.ticket.is_null() & (db.OutboundSms.created_at < before)
             & (db.OutboundSms.destination != ERASED) & db.OutboundSms.status.in_(("sent", "failed"))
         ):
-            _scrub_outbound(row, row.destination)
+            _scrub_outbound(out, out.destination)
     return total
 
 
-def daily_retention(config: Any, now: float) -> int | None:
+def daily_retention(config: Config, now: float) -> int | None:
     """Apply ``[privacy]`` once per service-time day; returns tickets anonymised, or None if already done today."""
     tz = config.tz
     day = datetime.fromtimestamp(now, tz).date().isoformat()
@@ -414,7 +425,7 @@ def swept_columns() -> list[tuple[type[db.BaseModel], peewee.Field]]:
 
     Derived from the models, so a column added later is swept without anyone remembering to list it.
     """
-    columns = []
+    columns: list[tuple[type[db.BaseModel], peewee.Field]] = []
     for model in db.MODELS:
         for field in model._meta.sorted_fields:
             if not isinstance(field, (peewee.CharField, peewee.TextField)) or field.primary_key:
@@ -464,7 +475,7 @@ def _sweep(msisdn: str) -> dict[tuple[type[db.BaseModel], str], list[int]]:
             query = model.select(pk, field).where(field.is_null(False)).order_by(pk).limit(SWEEP_BATCH)
             if after is not None:
                 query = query.where(pk > after)
-            rows = list(query.tuples())
+            rows = list(db.tuples(query))
             for key, value in rows:
                 if field is db.InboundSms.pdu:
                     hit = pdu_holds(value, forms)
@@ -502,8 +513,8 @@ def erase(msisdn: str, *, actor: str | None = None, reason: str = "", now: float
             tickets, inbound, outbound = tickets + 1, inbound + i, outbound + o
         for row in db.InboundSms.select().where(db.InboundSms.sender.in_(forms) | db.InboundSms.sender_raw.in_(forms)):
             inbound += _scrub_inbound(row, msisdn)
-        for row in db.OutboundSms.select().where(db.OutboundSms.destination.in_(forms)):
-            outbound += _scrub_outbound(row, msisdn)
+        for out in db.OutboundSms.select().where(db.OutboundSms.destination.in_(forms)):
+            outbound += _scrub_outbound(out, msisdn)
     found = _sweep(msisdn)
     texts = pdus = hashes = 0
     with db.database.atomic():
@@ -513,16 +524,16 @@ def erase(msisdn: str, *, actor: str | None = None, reason: str = "", now: float
             field = getattr(model, name)
             pk = model._meta.primary_key
             for key in ids:
-                row = model.get_or_none(pk == key)
-                if row is None:
+                found_row = model.get_or_none(pk == key)
+                if found_row is None:
                     continue
                 if model is db.InboundSms:
                     inbound_rows.add(key)
                     if name == "pdu":
                         continue
-                if model is db.WebComplaint:
-                    web_tickets.add(row.ticket_id)
-                value = getattr(row, name)
+                if isinstance(found_row, db.WebComplaint):
+                    web_tickets.add(found_row.ticket_id)
+                value = getattr(found_row, name)
                 if model is db.WebhookDelivery and name == "payload":
                     new, changed = _redact_json(value, msisdn)
                 else:
@@ -636,7 +647,7 @@ def export(msisdn: str, *, tz: tzinfo = timezone.utc, actor: str | None = None, 
             db.InboundSms.sender.in_(forms) | db.InboundSms.sender_raw.in_(forms)).order_by(db.InboundSms.stored_at))
         outbound = list(db.OutboundSms.select().where(
             db.OutboundSms.destination.in_(forms)).order_by(db.OutboundSms.created_at))
-        numbers = {t.id: t.number for t in tickets}
+        numbers: dict[int | None, str] = {t.id: t.number for t in tickets}
         extra = {r.ticket_id for r in inbound + outbound if r.ticket_id and r.ticket_id not in numbers}
         if extra:
             numbers.update({t.id: t.number for t in db.Ticket.select(db.Ticket.id, db.Ticket.number)

@@ -360,10 +360,11 @@ class ResponseDesk(IncidentActions):
                 return "rejected", None
             ticket = found[0]
         else:
-            ticket = db.Ticket.get_or_none(db.Ticket.number == cmd.ticket)
-            if ticket is None:
+            by_number = db.Ticket.get_or_none(db.Ticket.number == cmd.ticket)
+            if by_number is None:
                 self._say(msg, now, fx, wording("chat.ticket_not_found", ticket=cmd.ticket))
                 return "rejected", cmd.ticket
+            ticket = by_number
         groups = self._active_groups(ticket)
         if not may_act(pic, groups):
             return self._refuse_group(pic, ticket, groups, msg, now, fx, cmd.name)
@@ -602,7 +603,7 @@ class ResponseDesk(IncidentActions):
                 & model.ticket.is_null(False)
             ).order_by(model.id)
             for row in rows:
-                if row.ticket_id not in ids:
+                if row.ticket_id is not None and row.ticket_id not in ids:
                     ids.append(row.ticket_id)
         # An incident's own message or threshold notice stands for the incident (its first report).
         N = db.Notification

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
-from typing import Any
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING
 
 import peewee
 
@@ -35,6 +35,11 @@ from laporgub.clock import SYSTEM, Clock
 from laporgub.masking import mask_msisdn
 from laporgub.render import wording
 from laporgub.tickets import is_indonesian_mobile
+
+if TYPE_CHECKING:  # for the annotations only: the app hands these in, nothing to import at run time
+    from laporgub.config import SmsConfig
+    from laporgub.metrics import Metrics
+    from laporgub.outbox import Alerts
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +66,8 @@ class SmsGuard:
         clock: wall time for the 24-hour windows.
     """
 
-    def __init__(self, sms_config: Callable[[], Any], alerts: Any = None, metrics: Any = None,
-                 clock: Clock = SYSTEM, tz: Any = None) -> None:
+    def __init__(self, sms_config: Callable[[], SmsConfig], alerts: Alerts | None = None,
+                 metrics: Metrics | None = None, clock: Clock = SYSTEM, tz: tzinfo | None = None) -> None:
         self.sms_config = sms_config
         self.alerts = alerts
         self.metrics = metrics

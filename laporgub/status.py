@@ -85,15 +85,15 @@ def stage_figures(now: float, limits: dict[str, float], window: float = WINDOW) 
     since = now - window
     T, N = db.Ticket, db.Notification
     pairs: dict[str, list[tuple[float, float | None]]] = {s: [] for s in STAGES}
-    for received, registered, filtered in T.select(T.received_at, T.registered_at, T.filtered_at).where(
-            T.received_at >= since).tuples():
+    for received, registered, filtered in db.tuples(T.select(T.received_at, T.registered_at, T.filtered_at).where(
+            T.received_at >= since)):
         pairs["register"].append((received, registered))
         pairs["filter"].append((registered, filtered))
-    for queued, sent in N.select(N.queued_at, N.sent_at).where(
-            (N.queued_at >= since) & N.kind.in_(SLA_NOTIFICATION_KINDS) & (N.status != "failed")).tuples():
+    for queued, sent in db.tuples(N.select(N.queued_at, N.sent_at).where(
+            (N.queued_at >= since) & N.kind.in_(SLA_NOTIFICATION_KINDS) & (N.status != "failed"))):
         pairs["notify"].append((queued, sent))
-    for sent, acked in N.select(N.sent_at, N.acked_at).where(
-            (N.sent_at >= since) & N.kind.in_(SLA_NOTIFICATION_KINDS) & N.acked_at.is_null(False)).tuples():
+    for sent, acked in db.tuples(N.select(N.sent_at, N.acked_at).where(
+            (N.sent_at >= since) & N.kind.in_(SLA_NOTIFICATION_KINDS) & N.acked_at.is_null(False))):
         pairs["deliver"].append((sent, acked))
     result = []
     for stage in STAGES:
@@ -108,8 +108,8 @@ def sms_received(now: float, window: float = WINDOW) -> dict[str, int]:
     """Inbound SMS of the window per kind (``part`` = multipart pieces still waiting for the rest)."""
     S = db.InboundSms
     counts: dict[str, int] = {}
-    for kind, state, n in S.select(S.kind, S.state, peewee.fn.COUNT(S.id)).where(
-            S.reported_at >= now - window).group_by(S.kind, S.state).tuples():
+    for kind, state, n in db.tuples(S.select(S.kind, S.state, peewee.fn.COUNT(S.id)).where(
+            S.reported_at >= now - window).group_by(S.kind, S.state)):
         key = kind or ("undecodable" if state == "undecodable" else "part" if state == "part" else "other")
         counts[key] = counts.get(key, 0) + int(n)
     return counts

@@ -76,7 +76,7 @@ class Child:
     spec: ChildSpec
     ref: pykka.ActorRef[Any] | None = None
     restarts: deque[float] = field(default_factory=deque)
-    pending: pykka.Future[Any] | None = None
+    pending: pykka.Future[bool] | None = None
     pinged_at: float = 0.0
     hung: bool = False
     next_attempt: float = 0.0

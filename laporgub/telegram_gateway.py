@@ -20,10 +20,10 @@ import concurrent.futures
 import logging
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import telegram
 from telegram.request import HTTPXRequest
@@ -33,6 +33,8 @@ from laporgub.ratelimit import RateLimiter
 from laporgub.render import public_text
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class Throttled(Exception):
@@ -137,7 +139,7 @@ class TelegramGateway:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
 
-    def call(self, coro: Any, timeout: float) -> Any:
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
         """Run a coroutine on the gateway loop from any other thread and wait for it."""
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         try:
@@ -233,7 +235,7 @@ class TelegramGateway:
         if not self.limiter.acquire(chat_id, timeout=wait):
             raise Throttled(chat_id, self.limiter.delay(chat_id))
 
-    def _request(self, chat_id: int, coro: Any, timeout: float | None = None) -> Any:
+    def _request(self, chat_id: int, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         try:
             return self.call(coro, timeout=timeout or self.config.request_timeout_seconds + 2)
         except telegram.error.RetryAfter as exc:

@@ -190,7 +190,7 @@ class Delivery:
     queued_at: float
 
 
-def _blocked_by_earlier() -> peewee.Expression:
+def _blocked_by_earlier() -> peewee.Function:
     """An earlier row of the same ticket and endpoint is still unsettled."""
     W, earlier = db.WebhookDelivery, db.WebhookDelivery.alias("earlier")
     unsettled = earlier.select(earlier.id).where(
@@ -274,4 +274,4 @@ def replay(since: float, endpoint: str | None = None, now: float | None = None) 
 def counts() -> dict[str, int]:
     """Rows per status, for ``laporgub webhooks status`` and the outbox gauge."""
     W = db.WebhookDelivery
-    return {s: int(n) for s, n in W.select(W.status, peewee.fn.COUNT(W.id)).group_by(W.status).tuples()}
+    return {s: int(n) for s, n in db.tuples(W.select(W.status, peewee.fn.COUNT(W.id)).group_by(W.status))}

@@ -113,6 +113,13 @@ def db_url(db_backend: str, request: pytest.FixtureRequest) -> str | None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "both_backends: run the test on SQLite and on PostgreSQL")
+    config.addinivalue_line("markers", "runs_first: a long test (the type check) starts first, beside the others")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A long test collected last would run alone at the end; started first, its worker takes it
+    # while the others share out the rest.
+    items.sort(key=lambda item: item.get_closest_marker("runs_first") is None)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -28,6 +28,7 @@ from laporgub.clock import SYSTEM, Clock
 from laporgub.config import ApiConfig, Listen
 from laporgub.exceptions import ApiServerError
 from laporgub.messages import ApiServerStopped
+from laporgub.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ class ApiServer(LaporgubActor):
 
     def __init__(self, *, app_factory: Callable[[], Any], listen: Listen, status: ApiStatus,
                  directory: Directory, scheduler: Scheduler, settings: ApiConfig | None = None,
-                 metrics: Any = None, clock: Clock = SYSTEM) -> None:
+                 metrics: Metrics | None = None, clock: Clock = SYSTEM) -> None:
         super().__init__(directory=directory, scheduler=scheduler, clock=clock)
         self.status = status
         self.settings = settings or ApiConfig()
@@ -122,7 +123,9 @@ class ApiServer(LaporgubActor):
                         body_timeout_seconds=api.body_timeout_seconds, max_connections=api.max_connections)
         config = uvicorn.Config(
             self.app, log_config=None, access_log=False, lifespan="off", server_header=False,
-            timeout_graceful_shutdown=1, timeout_keep_alive=api.keepalive_timeout_seconds, loop="asyncio",
+            timeout_graceful_shutdown=1, loop="asyncio",
+            # uvicorn waits any number of seconds (loop.call_later); its annotation says int.
+            timeout_keep_alive=api.keepalive_timeout_seconds,  # type: ignore[arg-type]
             http=guarded_protocol(limits, self._closed), backlog=128,
         )
         self.server = uvicorn.Server(config)

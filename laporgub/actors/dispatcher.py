@@ -337,6 +337,7 @@ class GroupDispatcher(LaporgubActor):
         try:
             with db.database.atomic():
                 incident_id = db.Notification.get_by_id(row.id).incident_id
+                assert incident_id is not None  # an edit row belongs to its incident
                 queued = incidents.own_message(incident_id, self.destination, self.chat_id, now)
                 mark_sent([row.id], now, now, 0)
         except Exception:

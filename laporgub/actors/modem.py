@@ -30,7 +30,7 @@ from laporgub.exceptions import ModemError, PduError
 from laporgub.masking import mask_msisdn
 from laporgub.messages import ModemIndication, OutboundQueued, PortLost, SmsNotStored, SmsReceived, SmsStored, Tick
 from laporgub.metrics import Metrics
-from laporgub.outbox import Alerts, claim_outbound, outbound_retry, outbound_sent, release_claims
+from laporgub.outbox import Alerts, ClaimedSms, claim_outbound, outbound_retry, outbound_sent, release_claims
 from laporgub.render import wording
 from laporgub.smsguard import SmsGuard
 
@@ -438,7 +438,7 @@ class ModemReader(LaporgubActor):
         if len(claimed) == 3 and self.up:
             self.actor_ref.tell(OutboundQueued())  # more may wait; let other messages in between
 
-    def _send_one(self, sms: Any) -> None:
+    def _send_one(self, sms: ClaimedSms) -> None:
         name = self.config.name
         text = sms.text
         if self.guard is not None:

@@ -8,7 +8,7 @@ from typing import Any
 from laporgub import actor_names
 from laporgub.actors._base import Directory, LaporgubActor, Scheduler, handles
 from laporgub.clock import SYSTEM, Clock
-from laporgub.intake import Intake
+from laporgub.intake import Intake, StoreResult
 from laporgub.messages import (
     NotificationsQueued,
     OutboundQueued,
@@ -75,12 +75,15 @@ class TicketRegistry(LaporgubActor):
             return
         self._after_commit(message.modem, result)
 
-    def _after_commit(self, modem: str, result: Any) -> None:
+    def _after_commit(self, modem: str, result: StoreResult) -> None:
         if result.kind is not None:
             # A follow-up (flood control) is a complaint that joined an open ticket.
             kind = "complaint" if result.kind == "followup" else result.kind
             self.metrics.sms_received.labels(modem=result.modem or modem, kind=kind).inc()
         if result.ticket_id is not None:
+            # A new ticket: intake sets its number and both times with its id.
+            assert result.ticket_number is not None
+            assert result.registered_at is not None and result.received_at is not None
             self.metrics.observe_stage("register", result.registered_at - result.received_at)
             self.directory.tell(actor_names.FILTER, TicketRegistered(result.ticket_id, result.ticket_number))
         if result.outbound_queued:

@@ -17,6 +17,7 @@ import telegram.error
 from laporgub import actor_names, db
 from laporgub.actors._base import Directory, LaporgubActor, Scheduler, handles
 from laporgub.clock import SYSTEM, Clock
+from laporgub.config import Config
 from laporgub.messages import Tick
 from laporgub.report.build import BuiltReport, build_report, caption
 from laporgub.report.periods import Month, due_month, month_to_send, next_send_time, service_existed
@@ -76,7 +77,7 @@ class ReportGenerator(LaporgubActor):
     uses_database = True
 
     def __init__(
-        self, *, config: Any, gateway: TelegramGateway, directory: Directory, scheduler: Scheduler,
+        self, *, config: Config, gateway: TelegramGateway, directory: Directory, scheduler: Scheduler,
         clock: Clock = SYSTEM, instance: str | None = None, work_dir: str | None = None,
     ) -> None:
         super().__init__(directory=directory, scheduler=scheduler, clock=clock)
@@ -95,7 +96,7 @@ class ReportGenerator(LaporgubActor):
         super().on_start()
         self.actor_ref.tell(Tick("start"))  # a report missed while the service was down goes out now
 
-    def set_config(self, config: Any) -> None:
+    def set_config(self, config: Config) -> None:
         """Apply a reloaded config (schedule, recipients) from the next check on."""
         self.config = config
 

@@ -17,9 +17,8 @@ from laporgub.actors._base import Directory, LaporgubActor, Scheduler, handles
 from laporgub.clock import SYSTEM, Clock
 from laporgub.commands import COMMANDS
 from laporgub.config import Config
-from laporgub.leases import LeaseKeeper, instance_id
+from laporgub.leases import LeaseKeeper, claim_rows, instance_id
 from laporgub.messages import NotificationsQueued, OutboundQueued, Tick
-from laporgub.outbox import claim_rows
 from laporgub.render import wording
 from laporgub.responses import (
     OFFSET_KEY,

@@ -7,6 +7,7 @@ validation errors and Starlette's own HTTP errors into those bodies.
 """
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -43,7 +44,8 @@ def _is_open311(request: Request) -> bool:
 
 
 def error_response(request: Request, status: int, code: str, message: str,
-                   details: list[dict[str, str]] | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+                   details: list[dict[str, str]] | None = None, headers: Mapping[str, str] | None = None,
+                   ) -> JSONResponse:
     if _is_open311(request):
         # Open311: an array of {code, description}; validation problems are 400 there.
         open311_status = 400 if status == 422 else status

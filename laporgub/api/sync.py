@@ -96,7 +96,7 @@ def changed_tickets(cursor: Cursor, limit: int) -> Page:
     )
     if cursor.since is not None:
         query = query.where(db.Ticket.updated_at >= cursor.since)
-    rows = list(query.tuples())
+    rows = list(db.tuples(query))
     more = len(rows) > limit
     rows = rows[:limit]
     after = rows[-1][1] if rows else cursor.after

@@ -63,8 +63,8 @@ class TicketViews:
     def _groups(self, ids: Sequence[int]) -> dict[int, list[str]]:
         result: dict[int, list[str]] = {i: [] for i in ids}
         C = db.TicketCategory
-        for tid, group in (C.select(C.ticket, C.group).where(C.ticket.in_(list(ids) or [0]) & C.active)
-                           .order_by(C.id).tuples()):
+        for tid, group in db.tuples(C.select(C.ticket, C.group).where(C.ticket.in_(list(ids) or [0]) & C.active)
+                                    .order_by(C.id)):
             result[tid].append(group)
         return result
 
@@ -81,11 +81,11 @@ class TicketViews:
         if not ids:
             return {}
         T, Inc = db.Ticket, db.Incident
-        reports = dict(T.select(T.incident, peewee.fn.COUNT(T.id)).where(T.incident.in_(ids))
-                       .group_by(T.incident).tuples())
+        reports: dict[int, int] = dict(db.tuples(T.select(T.incident, peewee.fn.COUNT(T.id))
+                                                 .where(T.incident.in_(ids)).group_by(T.incident)))
         found = {i.id: i for i in Inc.select().where(Inc.id.in_(ids))}
-        anchors = dict(T.select(T.id, T.number).where(T.id.in_([i.anchor for i in found.values() if i.anchor]
-                                                                   or [0])).tuples())
+        anchors: dict[int | None, str] = dict(db.tuples(
+            T.select(T.id, T.number).where(T.id.in_([i.anchor for i in found.values() if i.anchor] or [0]))))
         return {i: {"id": f"K{i}", "status": found[i].status, "reports": int(reports.get(i, 0)),
                     "first_ticket": anchors.get(found[i].anchor)} for i in ids if i in found}
 
@@ -99,7 +99,8 @@ class TicketViews:
 
         ids = [t.id for t in rows]
         groups, responses, web = self._groups(ids), self._responses(ids), self._web(ids)
-        versions = dict(db.Ticket.select(db.Ticket.id, CHANGE_SEQ).where(db.Ticket.id.in_(ids or [0])).tuples())
+        versions: dict[int, int] = dict(
+            db.tuples(db.Ticket.select(db.Ticket.id, CHANGE_SEQ).where(db.Ticket.id.in_(ids or [0]))))
         linked = self._incidents(rows)
         answers = []
         for t in rows:
@@ -115,7 +116,7 @@ class TicketViews:
         if t.sender:
             phone = t.sender if self.personal else mask_msisdn(t.sender)
         name = web.reporter_name if web is not None and self.personal else None
-        free = [t.text, *(r.text for r in responses)]
+        free: list[str | None] = [t.text, *(r.text for r in responses)]
         if web is not None:
             free += [web.category_hint, web.location]
         shown = (lambda text: text) if self.personal else public
@@ -184,8 +185,8 @@ def stats(config: Config) -> dict[str, Any]:
     by_channel: dict[str, int] = {"sms": 0, "web": 0}
     by_kind: dict[str, int] = {"complaint": 0, "spam": 0}
     total = 0
-    for status, channel, kind, n in (T.select(T.status, T.channel, T.kind, fn.COUNT(T.id))
-                                     .group_by(T.status, T.channel, T.kind).tuples()):
+    for status, channel, kind, n in db.tuples(T.select(T.status, T.channel, T.kind, fn.COUNT(T.id))
+                                              .group_by(T.status, T.channel, T.kind)):
         total += n
         by_status[status] = by_status.get(status, 0) + n
         by_channel[channel] = by_channel.get(channel, 0) + n
@@ -193,8 +194,8 @@ def stats(config: Config) -> dict[str, Any]:
     by_group: dict[str, dict[str, int]] = {
         key: {"open": 0, "responded": 0, "closed": 0, "total": 0} for key in config.groups
     }
-    for group, status, n in (C.select(C.group, T.status, fn.COUNT(T.id)).join(T, on=(C.ticket == T.id))
-                             .where(C.active).group_by(C.group, T.status).tuples()):
+    for group, status, n in db.tuples(C.select(C.group, T.status, fn.COUNT(T.id)).join(T, on=(C.ticket == T.id))
+                                      .where(C.active).group_by(C.group, T.status)):
         counts = by_group.setdefault(group, {"open": 0, "responded": 0, "closed": 0, "total": 0})
         counts[status] = counts.get(status, 0) + n
         counts["total"] += n

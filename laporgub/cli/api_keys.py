@@ -8,7 +8,9 @@ each request, and replayed events are picked up by the running WebhookSender's n
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from typing import IO
 
 from laporgub import db, webhooks
@@ -17,7 +19,8 @@ from laporgub.clock import SYSTEM, parse_since
 from laporgub.config import Config
 
 
-def add_parsers(sub: argparse._SubParsersAction, with_config) -> None:  # type: ignore[type-arg, no-untyped-def]
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+                with_config: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]) -> None:
     """The ``api-key`` and ``webhooks`` subcommands (called by laporgub/cli/__init__.py's parser)."""
     keys = sub.add_parser("api-key", help="website API keys: create (shown once), list, rotate, revoke")
     key_sub = keys.add_subparsers(dest="key_command", required=True, metavar="ACTION")

@@ -51,8 +51,9 @@ def _inches(fig: Figure, text: str, size: float) -> float:
     """
     renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
     prop = FontProperties(size=size)
-    return max(renderer.get_text_width_height_descent(line, prop, ismath=False)[0]
-               for line in text.split("\n")) / fig.dpi
+    widest: float = max(renderer.get_text_width_height_descent(line, prop, ismath=False)[0]
+                        for line in text.split("\n"))
+    return widest / fig.dpi
 
 
 def _wrap_label(fig: Figure, text: str, size: float, max_inches: float) -> str:

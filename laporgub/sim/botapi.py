@@ -229,7 +229,7 @@ def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
         tag = text[name_start:i].lower()
         if tag not in _ALLOWED_TAGS:
             raise HtmlParseError(f'Unsupported start tag "{tag}" at byte offset {byte_off(begin)}')
-        attrs: dict[str, str] = {}
+        attrs = {}
         while True:
             while i < n and text[i] in _SPACES:
                 i += 1
@@ -495,7 +495,7 @@ def _parse_multipart(body: bytes, content_type: str) -> tuple[dict[str, str], di
         if fn or fn_star:
             if fn_star:
                 filename = unquote(fn_star.group(2), encoding=fn_star.group(1) or "utf-8")
-            else:
+            elif fn:
                 filename = unquote(fn.group(1).replace('\\"', '"').replace("\\\\", "\\"))
             files[name] = _Upload(filename, content, headers.get("content-type", "application/octet-stream"))
         else:
@@ -900,7 +900,7 @@ class BotApiServer:
 
     @staticmethod
     def _detect_entities(text: str) -> list[dict[str, Any]]:
-        out = []
+        out: list[dict[str, Any]] = []
         for m in re.finditer(r"(?<![\w/])/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?(?![\w/])", text):
             out.append({"type": "bot_command", "offset": utf16_len(text[: m.start()]),
                         "length": utf16_len(m.group(0))})
@@ -1600,7 +1600,10 @@ def main(argv: list[str] | None = None) -> int:
     seen = 0
     try:
         while True:
-            server.wait_for(lambda msgs, seen=seen: len(msgs) > seen, timeout=1.0)
+            def grown(msgs: list[SentMessage], seen: int = seen) -> bool:
+                return len(msgs) > seen
+
+            server.wait_for(grown, timeout=1.0)
             msgs = server.messages
             for msg in msgs[seen:]:
                 shown = msg.plain_text if msg.plain_text is not None else (msg.text or "")

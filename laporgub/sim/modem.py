@@ -1097,6 +1097,7 @@ class ModemEmulator:
             raise _syntax()
         name = match.group(1)
         rest = segment[match.end():]
+        args: list[tuple[str, bool]]
         if rest == "":
             mode, args = "exec", []
         elif rest == "?":
@@ -1484,7 +1485,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     def report_sent() -> None:
         seen = 0
         while not done.is_set():
-            emulator.wait_for(lambda m, seen=seen: len(m.sent) > seen or done.is_set(), timeout=0.5)
+            def more(m: ModemEmulator, seen: int = seen) -> bool:
+                return len(m.sent) > seen or done.is_set()
+
+            emulator.wait_for(more, timeout=0.5)
             for sms in emulator.sent[seen:]:
                 part = f" [{sms.concat.sequence}/{sms.concat.total}]" if sms.concat else ""
                 print(f"SMS to {sms.destination}{part}: {sms.text}", flush=True)

@@ -71,7 +71,7 @@ def router(access: Access) -> APIRouter:
                 raise ApiError(404, "not_found", f"no service request {service_request_id!r}")
             return views.open311_requests(ctx.config(), [ticket])
 
-    form_fields = {
+    form_fields: dict[str, dict[str, Any]] = {
         "api_key": {"type": "string", "maxLength": 200},
         "service_code": {"type": "string", "maxLength": 64},
         "description": {"type": "string", "maxLength": 5000},
