@@ -50,7 +50,7 @@ from prometheus_client.registry import Collector
 from laporgub import __version__, db
 from laporgub.clock import SYSTEM, Clock
 from laporgub.gazetteer import REGENCIES
-from laporgub.types import API_CLOSE_REASONS, GROUP_KEYS, SMS_KINDS, STAGES
+from laporgub.types import API_CLOSE_REASONS, GROUP_KEYS, SMS_KINDS, SMS_REFUSE_REASONS, STAGES
 
 logger = logging.getLogger(__name__)
 
@@ -215,9 +215,7 @@ class Metrics:
         for stage in STAGES:
             self.stage_duration.labels(stage=stage)
             self.sla_seconds.labels(stage=stage).set(sla[stage])
-        from laporgub.smsguard import REASONS
-
-        for reason in REASONS:
+        for reason in SMS_REFUSE_REASONS:
             self.outbound_sms_refused.labels(reason=reason)
         for reason in API_CLOSE_REASONS:
             self.api_connections_closed.labels(reason=reason)

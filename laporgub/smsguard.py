@@ -35,6 +35,7 @@ from laporgub.clock import SYSTEM, Clock
 from laporgub.masking import mask_msisdn
 from laporgub.render import wording
 from laporgub.tickets import is_indonesian_mobile
+from laporgub.types import SMS_REFUSE_REASONS
 
 if TYPE_CHECKING:  # for the annotations only: the app hands these in, nothing to import at run time
     from laporgub.config import SmsConfig
@@ -44,7 +45,7 @@ if TYPE_CHECKING:  # for the annotations only: the app hands these in, nothing t
 logger = logging.getLogger(__name__)
 
 #: Why an SMS was refused (the metric's label values).
-REASONS = ("not_mobile", "number_cap", "daily_cap")
+REASONS = SMS_REFUSE_REASONS
 DAY = 86400.0
 
 

@@ -43,3 +43,7 @@ STAGES: tuple[str, ...] = ("register", "filter", "notify", "deliver")
 #: Why the API server closed a connection itself (laporgub/api/limits.py; the label values of
 #: ``laporgub_api_connections_closed``). Here, not beside uvicorn's protocol, so the metrics need no web server.
 API_CLOSE_REASONS: tuple[str, ...] = ("header_timeout", "body_timeout", "connection_limit")
+
+#: Why the SMS guard refused an outbound SMS (laporgub/smsguard.py; the label values of
+#: ``laporgub_outbound_sms_refused_total``). Here, so the metrics import nothing of the guard.
+SMS_REFUSE_REASONS: tuple[str, ...] = ("not_mobile", "number_cap", "daily_cap")
