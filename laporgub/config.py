@@ -331,6 +331,19 @@ class IncidentsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ConversationsConfig:
+    """``[conversations]``: a citizen's SMS answering a PIC joins that ticket (laporgub/conversations.py)."""
+
+    #: Thread answers at all (false: every SMS is judged on its own, as before).
+    enabled: bool = True
+    #: An SMS joins the open ticket a PIC wrote to within this many hours (0: never).
+    window_hours: float = 72.0
+    #: A citizen asked a question (``/tanya``, a reply ending in "?") is reminded once by SMS after this
+    #: many hours without an answer (0: no reminder).
+    remind_citizen_hours: float = 24.0
+
+
+@dataclass(frozen=True, slots=True)
 class PrivacyConfig:
     """``[privacy]``: personal data (UU 27/2022): how long citizens' numbers are kept."""
 
@@ -380,6 +393,20 @@ TEXT_VARIABLES: dict[str, frozenset[str]] = {
     "telegram_digest_item": frozenset({"ticket", "hashtag", "status", "received", "days", "text"}),
 }
 
+#: Texts of conversations (issue 19), with defaults: a config.toml written before them stays valid.
+CONVERSATION_TEXTS: dict[str, tuple[frozenset[str], str]] = {
+    "answer_ack_sms": (frozenset({"ticket", "centre_number"}),
+                       "Terima kasih, jawaban Anda diteruskan ke petugas (tiket $ticket)."),
+    "question_sms": (frozenset({"ticket", "agency", "response", "centre_number"}),
+                     "LAPOR GUB! Pertanyaan $agency atas tiket $ticket: $response (balas SMS ini untuk menjawab)"),
+    "citizen_reminder_sms": (frozenset({"ticket", "agency", "response", "centre_number"}),
+                             "LAPOR GUB! Petugas $agency masih menunggu jawaban Anda atas tiket $ticket: $response "
+                             "(balas SMS ini untuk menjawab)"),
+    "telegram_answer": (frozenset({"ticket", "hashtag", "sender", "received", "text", "note"}),
+                        "💬 <b>Jawaban pelapor</b> untuk tiket <b>$ticket</b> $hashtag dari $sender "
+                        "($received WIB):\n$text$note"),
+}
+
 
 @dataclass(frozen=True, slots=True)
 class TextsConfig:
@@ -401,6 +428,10 @@ class TextsConfig:
     telegram_escalation: str
     telegram_digest: str
     telegram_digest_item: str
+    answer_ack_sms: str = CONVERSATION_TEXTS["answer_ack_sms"][1]
+    question_sms: str = CONVERSATION_TEXTS["question_sms"][1]
+    citizen_reminder_sms: str = CONVERSATION_TEXTS["citizen_reminder_sms"][1]
+    telegram_answer: str = CONVERSATION_TEXTS["telegram_answer"][1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,6 +456,7 @@ class Config:
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     sms: SmsConfig = field(default_factory=SmsConfig)
     incidents: IncidentsConfig = field(default_factory=IncidentsConfig)
+    conversations: ConversationsConfig = field(default_factory=ConversationsConfig)
     path: str | None = field(default=None, compare=False)
 
     @property
@@ -1004,10 +1036,20 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
     )
     t.finish()
 
+    t = root.table("conversations", required=False)
+    conversations = ConversationsConfig(
+        enabled=t.bool("enabled", True),
+        window_hours=t.float("window_hours", 72.0, min=0.0, max=24.0 * 30),
+        remind_citizen_hours=t.float("remind_citizen_hours", 24.0, min=0.0, max=24.0 * 30),
+    )
+    t.finish()
+
     t = root.table("texts")
     texts = TextsConfig(
         centre_number=t.str("centre_number"),
         **{key: t.str(key, check=_check_template(key, allowed)) for key, allowed in TEXT_VARIABLES.items()},
+        **{key: t.str(key, default, check=_check_template(key, allowed))
+           for key, (allowed, default) in CONVERSATION_TEXTS.items()},
     )
     t.finish()
 
@@ -1018,7 +1060,7 @@ def parse_config(data: Mapping[str, Any], *, path: str | None = None) -> Config:
         service=service, metrics=metrics, api=api, telegram=telegram, sla=sla, intake=intake,
         modems=tuple(modems), groups=groups, pics=tuple(pics), leaders=tuple(leaders),
         spam=spam, texts=texts, routing=routing, report=report, followup=followup, privacy=privacy,
-        sms=sms, incidents=incidents, path=path,
+        sms=sms, incidents=incidents, conversations=conversations, path=path,
     )
 
 

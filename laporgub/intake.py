@@ -15,7 +15,13 @@ spam       yes      none                    channel, marked
 operator   no       none                    admin chat
 status     no       status of the ticket    none
 too_short  no       help text               none
+answer     joins    short acknowledgement   the ticket's groups
 ========== ======== ======================= ====================
+
+``answer`` (laporgub/conversations.py): a complaint (or a too-short text) from a
+number whose open ticket a PIC wrote to within ``[conversations] window_hours``
+joins that ticket as the citizen's answer, unless it clearly reports another
+problem; an SMS from any other number is judged exactly as before.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from datetime import datetime, timezone
 
 import peewee
 
-from laporgub import db, pdu, webhooks
+from laporgub import conversations, db, pdu, webhooks
 from laporgub.clock import SYSTEM, Clock
 from laporgub.config import Config
 from laporgub.exceptions import PduError
@@ -88,6 +94,8 @@ class StoreResult:
     followup_destinations: tuple[str, ...] = ()
     #: The sender, masked (0811****0200), for the log line written once the row is committed.
     sender: str | None = None
+    #: For an ``answer``: seconds from the PIC's last message on its ticket to this answer.
+    answer_seconds: float | None = None
 
     def log_committed(self) -> None:
         """``event=ticket_registered``, written only after the commit (a rolled-back store logs nothing)."""
@@ -267,7 +275,10 @@ class Intake:
             return StoreResult(**base, admin_queued=True)
 
         assert sender.msisdn is not None
-        if kind == "too_short":
+        thread = None
+        if kind in ("complaint", "too_short"):
+            thread = conversations.find_thread(self.config, self.classifier, sender.msisdn, text, result, now)
+        if kind == "too_short" and thread is None:
             self._queue_sms(sender.msisdn, self.renderer.help_sms(), "help", inbound=first, now=now)
             logger.info("event=sms_too_short modem=%s inbound=%s sender=%s", first.modem, first.id,
                         mask_msisdn(sender.msisdn))
@@ -279,9 +290,17 @@ class Intake:
 
         latest = self._flooding(sender.msisdn, ids, now)
         if latest is not None:
+            if thread is not None:
+                latest = thread.ticket  # a flood of answers: batched into the ticket they answer
             self._attach_followup(latest, sender.msisdn, text, rows, reported_at, now)
             return StoreResult(**{**base, "kind": "followup"}, ticket_number=latest.number, admin_queued=False,
                                followup_destinations=self._followup_destinations(latest))
+
+        if thread is not None:
+            dests = self._join_answer(thread, sender.msisdn, text, rows, reported_at, now)
+            return StoreResult(**{**base, "kind": conversations.ANSWER}, ticket_number=thread.ticket.number,
+                               outbound_queued=True, followup_destinations=dests,
+                               answer_seconds=max(0.0, reported_at - thread.pic_at))
 
         ticket = self._create_ticket(sender, text, kind, first.modem, reported_at, now, missing)
         db.InboundSms.update(ticket=ticket).where(db.InboundSms.id.in_(ids)).execute()
@@ -296,6 +315,30 @@ class Intake:
             registered_at=now, outbound_queued=queued, sender=mask_msisdn(sender.msisdn),
         )
 
+    # -- conversations (laporgub/conversations.py) ------------------------------
+
+    def _join_answer(self, thread: conversations.Thread, msisdn: str, text: str, rows: list[db.InboundSms],
+                     reported_at: float, now: float) -> tuple[str, ...]:
+        """The SMS is ``thread.ticket``'s answer: posted in its groups as a reply, the citizen thanked."""
+        ticket = thread.ticket
+        db.InboundSms.update(kind=conversations.ANSWER, ticket=ticket).where(
+            db.InboundSms.id.in_([r.id for r in rows])).execute()
+        message = self.renderer.citizen_answer(ticket.number, msisdn, text, reported_at, thread.other_groups,
+                                               thread.ambiguous)
+        chat_ids = destinations(self.config)
+        dests = conversations.answer_destinations(ticket, chat_ids)
+        for dest in dests:
+            db.Notification.create(ticket=ticket, inbound=rows[0], destination=dest, chat_id=chat_ids[dest],
+                                   kind=conversations.ANSWER, text=message, queued_at=now)
+        db.Ticket.update(waiting_since=None, updated_at=now).where(db.Ticket.id == ticket.id).execute()
+        self._queue_sms(msisdn, self.renderer.answer_ack_sms(ticket.number), "answer_ack", inbound=rows[0], now=now,
+                        ticket=ticket)
+        logger.info("event=citizen_answer ticket=%s sender=%s reason=%s ambiguous=%s other_groups=%s "
+                    "answer_seconds=%.0f groups=%s", ticket.number, mask_msisdn(msisdn), thread.reason,
+                    thread.ambiguous, ",".join(thread.other_groups) or "-", reported_at - thread.pic_at,
+                    ",".join(dests))
+        return tuple(dests)
+
     # -- flood control (DESIGN.md) --------------------------------------------
 
     def _flooding(self, msisdn: str, current: list[int], now: float) -> db.Ticket | None:
@@ -307,7 +350,7 @@ class Intake:
             .where(
                 (db.InboundSms.sender == msisdn)
                 & (db.InboundSms.stored_at >= since)
-                & db.InboundSms.kind.in_(["complaint", "spam", "followup"])
+                & db.InboundSms.kind.in_(["complaint", "spam", "followup", conversations.ANSWER])
                 & (db.InboundSms.concat_seq.is_null() | (db.InboundSms.concat_seq == 1))
                 & db.InboundSms.id.not_in(current)
             )
@@ -371,31 +414,7 @@ class Intake:
         self, sender: Sender, text: str, kind: str, modem: str | None, reported_at: float, now: float,
         missing: tuple[int, ...], channel: str = "sms",
     ) -> db.Ticket:
-        day = ticket_day(datetime.fromtimestamp(reported_at, timezone.utc), self.config.tz)
-        four = last_four(sender.msisdn)
-        if not db.is_sqlite():
-            # PostgreSQL: instances allocate concurrently (SQLite's BEGIN IMMEDIATE serialises writers).
-            # Queue allocators of one (day, four) until the holder commits, so MAX(seq) + 1 is free;
-            # the unique key and the retry below stay as the last line of defence.
-            db.database.execute_sql("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"ticket:{day}:{four}",))
-        for _attempt in range(20):
-            seq = (
-                db.Ticket.select(peewee.fn.MAX(db.Ticket.seq))
-                .where((db.Ticket.day == day) & (db.Ticket.four == four))
-                .scalar()
-                or 0
-            ) + 1
-            try:
-                with db.database.atomic():  # a savepoint: a clash retries, the outer transaction lives
-                    return db.Ticket.create(
-                        number=format_ticket(day, four, seq), day=day, four=four, seq=seq, sender=sender.msisdn,
-                        channel=channel, modem=modem, kind=kind, text=text,
-                        missing_parts=",".join(map(str, missing)) or None,
-                        received_at=reported_at, registered_at=now, updated_at=now,
-                    )
-            except peewee.IntegrityError:
-                continue  # another instance took this number; take the next
-        raise peewee.IntegrityError(f"could not allocate a ticket number for {day}-{four}")
+        return create_ticket(self.config, sender, text, kind, modem, reported_at, now, missing, channel)
 
     # -- web complaints (laporgub/api) ---------------------------------------------
 
@@ -477,6 +496,38 @@ class Intake:
         self._queue_sms(msisdn, text, "status", inbound=inbound, now=now, ticket=ticket)
         logger.info("event=status_query ticket=%s sender=%s found=%s",
                     ticket.number if ticket else result.ticket_ref or "-", mask_msisdn(msisdn), ticket is not None)
+
+
+def create_ticket(
+    config: Config, sender: Sender, text: str, kind: str, modem: str | None, reported_at: float, now: float,
+    missing: tuple[int, ...], channel: str = "sms",
+) -> db.Ticket:
+    """Allocate the next number of (day, four digits) and create the ticket (inside the caller's transaction)."""
+    day = ticket_day(datetime.fromtimestamp(reported_at, timezone.utc), config.tz)
+    four = last_four(sender.msisdn)
+    if not db.is_sqlite():
+        # PostgreSQL: instances allocate concurrently (SQLite's BEGIN IMMEDIATE serialises writers).
+        # Queue allocators of one (day, four) until the holder commits, so MAX(seq) + 1 is free;
+        # the unique key and the retry below stay as the last line of defence.
+        db.database.execute_sql("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"ticket:{day}:{four}",))
+    for _attempt in range(20):
+        seq = (
+            db.Ticket.select(peewee.fn.MAX(db.Ticket.seq))
+            .where((db.Ticket.day == day) & (db.Ticket.four == four))
+            .scalar()
+            or 0
+        ) + 1
+        try:
+            with db.database.atomic():  # a savepoint: a clash retries, the outer transaction lives
+                return db.Ticket.create(
+                    number=format_ticket(day, four, seq), day=day, four=four, seq=seq, sender=sender.msisdn,
+                    channel=channel, modem=modem, kind=kind, text=text,
+                    missing_parts=",".join(map(str, missing)) or None,
+                    received_at=reported_at, registered_at=now, updated_at=now,
+                )
+        except peewee.IntegrityError:
+            continue  # another instance took this number; take the next
+    raise peewee.IntegrityError(f"could not allocate a ticket number for {day}-{four}")
 
 
 def join_with_gaps(parts: Sequence[tuple[int, pdu.SmsDeliver]], total: int) -> str:

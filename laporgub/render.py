@@ -122,6 +122,8 @@ class Renderer:
         self._batch_item = string.Template(batch_item)
         followup = texts.telegram_followup if self.html else strip_tags(texts.telegram_followup)
         self._followup = string.Template(followup)
+        answer = texts.telegram_answer if self.html else strip_tags(texts.telegram_answer)
+        self._answer = string.Template(answer)
 
     @property
     def parse_mode(self) -> str | None:
@@ -324,6 +326,30 @@ class Renderer:
         return self._followup.safe_substitute(
             ticket=ticket, hashtag=hashtag(ticket), sender=mask_msisdn(sender), received=self.local_time(received),
             text=self.escape(text),
+        )
+
+    def citizen_answer(self, ticket: str, sender: str | None, text: str, received: float,
+                       other_groups: tuple[str, ...] = (), ambiguous: bool = False) -> str:
+        """A citizen's SMS joined to a ticket as the answer to a PIC (laporgub/conversations.py), for its groups.
+
+        An ambiguous one (it also names other topics) says so, and how to make it a ticket of its own.
+        """
+        note = ""
+        if ambiguous:
+            names = ", ".join(self.config.group_name(g) for g in other_groups) or "topik lain"
+            note = self.escape(f"\n\nCatatan: SMS ini mungkin laporan lain ({names}). Bila ya, balas pesan ini "
+                               f"dengan /pisah agar menjadi tiket tersendiri.")
+            if self.html:
+                note = f"<i>{note}</i>"
+        return self._answer.safe_substitute(
+            ticket=ticket, hashtag=hashtag(ticket), sender=mask_msisdn(sender), received=self.local_time(received),
+            text=self.escape(text), note=note,
+        )
+
+    def answer_ack_sms(self, ticket: str) -> str:
+        """The short acknowledgement of an answer joined to a ticket (no new number)."""
+        return string.Template(self.config.texts.answer_ack_sms).safe_substitute(
+            ticket=ticket, centre_number=self.config.texts.centre_number
         )
 
     def operator_message(self, sender: str, modem: str, received: float, text: str) -> str:
