@@ -1,6 +1,8 @@
 """The PICs' Telegram commands: pure parsing, no I/O.
 
-``/tanggapi <tiket> <teks>`` records a response, ``/selesai <tiket> [teks]``
+``/tanggapi <tiket> <teks>`` records a response, ``/tanya <tiket> <pertanyaan>``
+asks the citizen something (the ticket waits for the answer, laporgub/conversations.py),
+``/selesai <tiket> [teks]``
 closes a ticket, ``/alihkan <tiket> <grup>`` re-routes it, ``/status <tiket>``
 shows it, ``/gabung <tiket> <tiket>`` links two reports (or incidents) into one
 incident, ``/pisah <tiket>`` takes a report out of its incident, ``/bantuan``
@@ -22,11 +24,12 @@ from laporgub.types import GROUP_KEYS
 #: The commands, in the order /bantuan and setMyCommands list them, with their Indonesian descriptions.
 COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("tanggapi", "/tanggapi <tiket> <teks>", "Catat tanggapan atas tiket; dikirim ke pelapor lewat SMS"),
+    ("tanya", "/tanya <tiket> <pertanyaan>", "Tanyakan sesuatu ke pelapor lewat SMS; jawabannya masuk ke tiket ini"),
     ("selesai", "/selesai <tiket> [teks]", "Tutup tiket sebagai selesai; pelapor diberi tahu lewat SMS"),
     ("alihkan", "/alihkan <tiket> <grup>", "Alihkan tiket ke grup lain yang berwenang"),
     ("status", "/status <tiket>", "Lihat status dan tanggapan terakhir sebuah tiket"),
     ("gabung", "/gabung <tiket> <tiket>", "Gabungkan laporan kedua ke kejadian laporan pertama (satu tanggapan)"),
-    ("pisah", "/pisah <tiket>", "Keluarkan laporan dari kejadiannya; grupnya menerimanya sendiri"),
+    ("pisah", "/pisah <tiket>", "Keluarkan laporan dari kejadiannya, atau jadikan jawaban pelapor tiket tersendiri"),
     ("bantuan", "/bantuan", "Daftar perintah LAPOR GUB!"),
 )
 
@@ -36,6 +39,8 @@ ALIASES: dict[str, str] = {
     "jawab": "tanggapi",
     "respon": "tanggapi",
     "respond": "tanggapi",
+    "tanyakan": "tanya",
+    "ask": "tanya",
     "tutup": "selesai",
     "close": "selesai",
     "alih": "alihkan",
@@ -187,7 +192,8 @@ def help_text(bot_username: str | None = None) -> str:
     lines += [
         "",
         "Nomor tiket boleh ditulis dengan atau tanpa tanda hubung (261128-0200-1 atau 26112802001).",
-        "Membalas (reply) pesan notifikasi tiket sama dengan /tanggapi untuk tiket itu.",
+        "Membalas (reply) pesan notifikasi tiket sama dengan /tanggapi untuk tiket itu; balasan yang diakhiri "
+        "tanda tanya sama dengan /tanya. Jawaban pelapor lewat SMS muncul sebagai balasan atas pesan Anda.",
         "Kejadian (banyak laporan tentang satu peristiwa) ditulis K12: balasan atau /tanggapi K12 <teks> "
         "dikirim ke semua pelapornya; /selesai K12 menutup semuanya.",
     ]

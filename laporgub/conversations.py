@@ -8,7 +8,7 @@ did a PIC write to this number's open ticket within ``[conversations]
 window_hours``? If so the SMS is that ticket's answer, unless it clearly reports
 something else:
 
-* it names another ticket number (then it is judged as today);
+* it names another (existing) ticket number (then it is judged as today);
 * the classifier finds, by keyword, topic groups none of which the ticket is in,
   and nothing links it to the ticket (no place both name, fewer than two content
   words in common), while the ticket itself was routed by keyword; or it is an
@@ -36,15 +36,20 @@ from dataclasses import dataclass
 
 import peewee
 
-from laporgub import db, incidents
+from laporgub import db, incidents, webhooks
 from laporgub.commands import tickets_in_text
 from laporgub.config import Config
+from laporgub.render import Renderer
 from laporgub.routing import Classification, Classifier
 
 logger = logging.getLogger(__name__)
 
 #: ``InboundSms.kind`` of a citizen's answer joined to a ticket, and ``Notification.kind`` of its post.
 ANSWER = "answer"
+#: Kinds of SMS that may be an answer: a complaint, a text too short to be one ("RT 3 pak"), and what the
+#: spam rules flag: an answer to "Nomor HP/KK bapak berapa?" carries a number, which reads as a promotion's
+#: contact number; a number a PIC is talking to is not a spammer's.
+JOINABLE = ("complaint", "too_short", "spam")
 #: Groups that say nothing about the topic (every ticket is in the channel; kabkota follows the regency).
 NOT_TOPICS = frozenset({"channel", "kabkota"})
 #: PIC actions that count as writing to the citizen (a close ends the conversation with the ticket).
@@ -112,7 +117,10 @@ def find_thread(config: Config, classifier: Classifier, msisdn: str, text: str, 
     if found is None or not text.strip():
         return None
     ticket, pic_at = found
-    named = [*tickets_in_text(text), *([result.ticket_ref] if result.ticket_ref else [])]
+    written = {*tickets_in_text(text), *([result.ticket_ref] if result.ticket_ref else [])}
+    # Only numbers of real tickets count: a phone or KK number in an answer can look like one.
+    named = [t.number for t in db.Ticket.select(db.Ticket.number).where(db.Ticket.number.in_(list(written)))] \
+        if written else []
     if named:
         if ticket.number in named:
             return Thread(ticket, pic_at, False, "names_ticket")
@@ -242,49 +250,64 @@ def last_question(ticket: db.Ticket) -> db.PicResponse | None:
 
 
 # --------------------------------------------------------------------------
-# The whole thread, in order (API ``messages``).
+# The answer's stored SMS.
 
 
-@dataclass(frozen=True, slots=True)
-class ThreadMessage:
-    """One message of a ticket's conversation."""
-
-    at: float
-    author: str  # citizen | pic
-    kind: str  # report | answer | followup | response | question | close | reroute
-    text: str
-    pic: str | None = None
-    agency: str | None = None
-
-
-def thread_messages(ticket: db.Ticket) -> list[ThreadMessage]:
-    """The report, the citizen's answers and further SMS, and every PIC action, oldest first."""
-    items: list[tuple[float, int, ThreadMessage]] = [
-        (ticket.received_at, 0, ThreadMessage(ticket.received_at, "citizen", "report", ticket.text))]
-    inbound = (db.InboundSms.select(db.InboundSms.id, db.InboundSms.kind, db.InboundSms.text, db.InboundSms.reported_at,
-                                    db.InboundSms.concat_seq)
-               .where((db.InboundSms.ticket == ticket) & db.InboundSms.kind.in_([ANSWER, "followup"])
-                      & (db.InboundSms.concat_seq.is_null() | (db.InboundSms.concat_seq == 1))))
-    for row in inbound:
-        items.append((row.reported_at, 1, ThreadMessage(row.reported_at, "citizen", row.kind, _answer_text(row))))
-    for r in db.PicResponse.select().where(db.PicResponse.ticket == ticket):
-        kind = "question" if r.question else r.action
-        items.append((r.created_at, 2, ThreadMessage(r.created_at, "pic", kind, r.text, r.pic_name, r.agency)))
-    items.sort(key=lambda item: (item[0], item[1]))
-    return [m for _at, _order, m in items]
-
-
-def _answer_text(row: db.InboundSms) -> str:
-    """A multipart answer's whole text (its parts share the ticket; the first stands for them)."""
+def answer_rows(row: db.InboundSms) -> list[db.InboundSms]:
+    """The stored SMS of one answer: the row, or every part of a multipart SMS (they share its ticket)."""
     if row.concat_seq is None:
-        return row.text or ""
-    first = db.InboundSms.get_by_id(row.id)
-    parts = (db.InboundSms.select(db.InboundSms.text, db.InboundSms.concat_seq).where(
-        (db.InboundSms.ticket == first.ticket_id) & (db.InboundSms.sender_raw == first.sender_raw)
-        & (db.InboundSms.concat_ref == first.concat_ref) & (db.InboundSms.concat_total == first.concat_total))
-        .order_by(db.InboundSms.concat_seq))
-    seen: dict[int, str] = {}
+        return [row]
+    I = db.InboundSms
+    parts = I.select().where((I.ticket == row.ticket_id) & (I.sender_raw == row.sender_raw)
+                             & (I.concat_ref == row.concat_ref) & (I.concat_total == row.concat_total)
+                             & (I.kind == row.kind)).order_by(I.concat_seq, I.id)
+    seen: dict[int, db.InboundSms] = {}
     for p in parts:
-        seen.setdefault(p.concat_seq, p.text or "")
-    return "".join(seen.values())
+        seen.setdefault(p.concat_seq, p)
+    return list(seen.values()) or [row]
+
+
+def answer_text(row: db.InboundSms) -> str:
+    """An answer's whole text (a multipart SMS's parts joined)."""
+    return "".join(p.text or "" for p in answer_rows(db.InboundSms.get_by_id(row.id)))
+
+
+# --------------------------------------------------------------------------
+# /pisah: an answer that was another problem after all.
+
+
+def latest_answer(ticket: db.Ticket) -> db.InboundSms | None:
+    """The latest answer joined to ``ticket`` (what ``/pisah <tiket>`` splits), or None."""
+    I = db.InboundSms
+    return (I.select().where((I.ticket == ticket) & (I.kind == ANSWER)
+                             & (I.concat_seq.is_null() | (I.concat_seq == 1)))
+            .order_by(I.reported_at.desc(), I.id.desc()).first())
+
+
+def answer_of_message(chat_id: int, message_id: int) -> db.Notification | None:
+    """The answer post a Telegram message is (a reply to it with /pisah names it), or None."""
+    N = db.Notification
+    return N.select().where((N.chat_id == chat_id) & (N.message_id == message_id) & (N.kind == ANSWER)
+                            & N.inbound.is_null(False)).first()
+
+
+def split_answer(config: Config, renderer: Renderer, answer: db.InboundSms, now: float) -> db.Ticket | None:
+    """Make a joined answer a ticket of its own (a complaint, as if it had come alone); None if it cannot
+    (the number was erased). The filter routes it (its sweep finds the unrouted ticket); the citizen gets
+    the acknowledgement with the new number. Call inside the caller's transaction."""
+    from laporgub.intake import create_ticket
+    from laporgub.tickets import Sender, is_indonesian_mobile
+
+    if answer.sender is None:
+        return None
+    rows = answer_rows(answer)
+    text = "".join(r.text or "" for r in rows)
+    sender = Sender(raw=answer.sender_raw or answer.sender, msisdn=answer.sender, is_subscriber=True)
+    ticket = create_ticket(config, sender, text, "complaint", answer.modem, answer.reported_at, now, ())
+    db.InboundSms.update(kind="complaint", ticket=ticket).where(db.InboundSms.id.in_([r.id for r in rows])).execute()
+    if is_indonesian_mobile(answer.sender):
+        db.OutboundSms.create(destination=answer.sender, text=renderer.ack_sms(ticket.number), purpose="ack",
+                              ticket=ticket, inbound=answer, created_at=now)
+    webhooks.ticket_event(config, ticket, "ticket.created", now=now)
+    return ticket
 

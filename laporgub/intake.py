@@ -276,7 +276,7 @@ class Intake:
 
         assert sender.msisdn is not None
         thread = None
-        if kind in ("complaint", "too_short"):
+        if kind in conversations.JOINABLE:
             thread = conversations.find_thread(self.config, self.classifier, sender.msisdn, text, result, now)
         if kind == "too_short" and thread is None:
             self._queue_sms(sender.msisdn, self.renderer.help_sms(), "help", inbound=first, now=now)

@@ -26,7 +26,7 @@ from typing import IO
 
 import peewee
 
-from laporgub import db, incidents, webhooks
+from laporgub import conversations, db, incidents, webhooks
 from laporgub.commands import (
     COMMANDS,
     REF_COMMANDS,
@@ -373,6 +373,11 @@ class ResponseDesk(IncidentActions):
                 self._say(msg, now, fx, f"Teks tanggapan kosong. Cara pakai: {usage}", ticket)
                 return "rejected", ticket.number
             return self._respond(pic, ticket, cmd.text, msg, now, fx)
+        if cmd.name == "tanya":
+            if not cmd.text:
+                self._say(msg, now, fx, f"Pertanyaannya kosong. Cara pakai: {usage}", ticket)
+                return "rejected", ticket.number
+            return self._respond(pic, ticket, cmd.text, msg, now, fx, question=True)
         if cmd.name == "selesai":
             return self._close(pic, ticket, cmd.text, msg, now, fx)
         if cmd.name == "alihkan":
@@ -425,22 +430,32 @@ class ResponseDesk(IncidentActions):
     # -- actions -------------------------------------------------------------
 
     def _respond(self, pic: PicConfig, ticket: db.Ticket, text: str, msg: IncomingMessage, now: float,
-                 fx: _Effects) -> tuple[str, str | None]:
+                 fx: _Effects, *, question: bool | None = None) -> tuple[str, str | None]:
+        """A response to the citizen; a question (``/tanya``, or text ending in "?") makes the ticket wait for
+        the citizen's answer (laporgub/conversations.py)."""
+        asking = conversations.is_question(text) if question is None else question
         if ticket.incident_id:
-            return self._respond_incident(pic, ticket, text, msg, now, fx)
-        self._mark_responded(pic, ticket, text, msg, now)
-        sent = self._sms(ticket, "response_sms", pic, text, now, fx)
+            return self._respond_incident(pic, ticket, text, msg, now, fx, question=asking)
+        self._mark_responded(pic, ticket, text, msg, now, question=asking)
+        sent = self._sms(ticket, "question_sms" if asking else "response_sms", pic, text, now, fx)
+        what = "Pertanyaan" if asking else "Tanggapan"
         tail = "dan dikirim ke pelapor lewat SMS." if sent else \
             "(tidak dikirim lewat SMS: tiket ini ditandai spam atau tanpa nomor pelapor)."
-        self._say(msg, now, fx, f"✅ Tanggapan untuk tiket {ticket.number} tercatat atas nama {pic.name} "
+        if asking and sent:
+            tail += " Jawaban pelapor akan muncul di grup ini sebagai balasan."
+        self._say(msg, now, fx, f"✅ {what} untuk tiket {ticket.number} tercatat atas nama {pic.name} "
                                 f"({pic.agency}) {tail}", ticket)
-        logger.info("event=pic_response ticket=%s pic=%s action=response sms=%s", ticket.number, pic.telegram_id, sent)
+        logger.info("event=pic_response ticket=%s pic=%s action=response question=%s sms=%s", ticket.number,
+                    pic.telegram_id, asking, sent)
         return "response", ticket.number
 
     def _mark_responded(self, pic: PicConfig, ticket: db.Ticket, text: str, msg: IncomingMessage, now: float,
-                        **event: str) -> None:
-        """Record a response on ``ticket`` (its status, its webhook event); the SMS is the caller's."""
-        self._record(pic, ticket, text, "response", msg, now)
+                        *, question: bool | None = None, **event: str) -> None:
+        """Record a response on ``ticket`` (its status, its wait for the citizen, its webhook event); the SMS is
+        the caller's."""
+        asking = conversations.is_question(text) if question is None else question
+        self._record(pic, ticket, text, "response", msg, now, question=asking)
+        conversations.mark_waiting(ticket, asking, now)
         if ticket.status == "open":
             ticket.status = "responded"
         ticket.updated_at = now
@@ -457,6 +472,7 @@ class ResponseDesk(IncidentActions):
             return "rejected", ticket.number
         self._record(pic, ticket, text or DEFAULT_CLOSING, "close", msg, now)
         ticket.status = "closed"
+        ticket.waiting_since = None
         ticket.updated_at = now
         ticket.save()
         webhooks.ticket_event(self.config, ticket, "ticket.closed",
@@ -619,10 +635,10 @@ class ResponseDesk(IncidentActions):
         return [by_id[i] for i in ids if i in by_id]
 
     def _record(self, pic: PicConfig, ticket: db.Ticket, text: str, action: str, msg: IncomingMessage,
-                now: float) -> None:
+                now: float, *, question: bool = False) -> None:
         db.PicResponse.create(
             ticket=ticket, pic_telegram_id=pic.telegram_id, pic_name=pic.name, agency=pic.agency, text=text,
-            action=action, chat_id=msg.chat_id, message_id=msg.message_id, created_at=now,
+            action=action, chat_id=msg.chat_id, message_id=msg.message_id, created_at=now, question=question,
         )
 
     def _sms(self, ticket: db.Ticket, key: str, pic: PicConfig, text: str, now: float, fx: _Effects) -> bool:
