@@ -543,3 +543,24 @@ def _answer_rows(url: str, status: str | None = None) -> int:
         if status is not None:
             query = query.where(db.Notification.status == status)
         return int(query.count())
+
+
+def test_monthly_report_counts_questions_answers_and_waits(env: Env) -> None:
+    from laporgub.report.aggregate import aggregate
+    from laporgub.report.periods import Month
+
+    ticket, _ = asked(env)  # a question a minute after the report
+    env.clock.advance(600)
+    assert env.sms(ADDRESS).kind == "answer"
+    other = env.ticket(FERTILISER, sender="+6285712345678")
+    assert env.handle(msg(f"/tanya {other.number} Di kios mana?", user=ADMIN, chat=CHANNEL)).action == "response"
+    report = aggregate(db.database.obj, Month.of(T0, env.config.tz), tz=env.config.tz,
+                       timezone_name=env.config.service.timezone, as_of=env.clock.time() + 1,
+                       target_seconds=3 * 86400, sla_limits=env.config.sla.as_dict(),
+                       group_names={k: g.name for k, g in env.config.groups.items()})
+    c = report.totals.conversations
+    assert (c.questions, c.answers, c.waiting) == (2, 1, 1)
+    assert c.median_answer_seconds == pytest.approx(600, abs=1)
+    # Response times keep their meaning: a question is the first response, the answer is no complaint.
+    assert report.totals.stats.received == 2 and report.totals.stats.responded == 2
+    assert report.totals.stats.median_seconds is not None

@@ -329,6 +329,14 @@ def _summary(pdf: _Pdf, report: MonthlyReport) -> None:
          fmt_int(report.previous.incidents.events)),
         ("Median waktu tanggapan per kejadian (sekali)", fmt_duration(report.totals.incidents.stats.median_seconds),
          fmt_duration(report.previous.incidents.stats.median_seconds)),
+        ("Pertanyaan PIC kepada pelapor", fmt_int(report.totals.conversations.questions),
+         fmt_int(report.previous.conversations.questions)),
+        ("   jawaban pelapor lewat SMS (masuk ke tiketnya)", fmt_int(report.totals.conversations.answers),
+         fmt_int(report.previous.conversations.answers)),
+        ("   median waktu sampai pelapor menjawab", fmt_duration(report.totals.conversations.median_answer_seconds),
+         fmt_duration(report.previous.conversations.median_answer_seconds)),
+        ("   masih menunggu jawaban pelapor", fmt_int(report.totals.conversations.waiting),
+         fmt_int(report.previous.conversations.waiting)),
     ]
     pdf.grid(["Indikator", month, prev_label], rows, [100, 40, 40], ["L", "R", "R"], size=9)
 

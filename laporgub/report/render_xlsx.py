@@ -122,6 +122,11 @@ def _summary_rows(t: Totals, target: str) -> list[tuple[str, str, Any, str]]:
         ("events", "Peristiwa dilaporkan (pengaduan tunggal + kejadian)", t.incidents.events, "int"),
         ("incident_median_response_hours", "Median waktu tanggapan per kejadian (jam, sekali per kejadian)",
          _hours(t.incidents.stats.median_seconds), "dec"),
+        ("questions", "Pertanyaan PIC kepada pelapor", t.conversations.questions, "int"),
+        ("citizen_answers", "   jawaban pelapor lewat SMS (masuk ke tiketnya)", t.conversations.answers, "int"),
+        ("median_citizen_answer_hours", "   median waktu sampai pelapor menjawab (jam)",
+         _hours(t.conversations.median_answer_seconds), "dec"),
+        ("waiting_for_citizen", "   masih menunggu jawaban pelapor", t.conversations.waiting, "int"),
     ]
 
 
