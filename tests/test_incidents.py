@@ -380,7 +380,7 @@ def test_pisah_targets_are_resolved_then_handled_by_kind(env: Env) -> None:
         __import__("laporgub.commands", fromlist=["parse_command"]).parse_command(f"/pisah {tickets[2].number}"),
         msg("x"), T0, __import__("laporgub.responses", fromlist=["_Effects"])._Effects())
     assert target is not None and target.kind == "linked_ticket" and target.ticket.id == tickets[2].id
-    assert set(env.desk.SPLIT_HANDLERS) == {"linked_ticket"}
+    assert set(env.desk.SPLIT_HANDLERS) == {"linked_ticket", "answer"}  # answer: a citizen's joined SMS (#19)
 
 
 # --------------------------------------------------------------------------
