@@ -257,10 +257,10 @@ def answer_rows(row: db.InboundSms) -> list[db.InboundSms]:
     """The stored SMS of one answer: the row, or every part of a multipart SMS (they share its ticket)."""
     if row.concat_seq is None:
         return [row]
-    I = db.InboundSms
-    parts = I.select().where((I.ticket == row.ticket_id) & (I.sender_raw == row.sender_raw)
-                             & (I.concat_ref == row.concat_ref) & (I.concat_total == row.concat_total)
-                             & (I.kind == row.kind)).order_by(I.concat_seq, I.id)
+    Inb = db.InboundSms
+    parts = Inb.select().where((Inb.ticket == row.ticket_id) & (Inb.sender_raw == row.sender_raw)
+                             & (Inb.concat_ref == row.concat_ref) & (Inb.concat_total == row.concat_total)
+                             & (Inb.kind == row.kind)).order_by(Inb.concat_seq, Inb.id)
     seen: dict[int, db.InboundSms] = {}
     for p in parts:
         seen.setdefault(p.concat_seq, p)
@@ -278,10 +278,10 @@ def answer_text(row: db.InboundSms) -> str:
 
 def latest_answer(ticket: db.Ticket) -> db.InboundSms | None:
     """The latest answer joined to ``ticket`` (what ``/pisah <tiket>`` splits), or None."""
-    I = db.InboundSms
-    return (I.select().where((I.ticket == ticket) & (I.kind == ANSWER)
-                             & (I.concat_seq.is_null() | (I.concat_seq == 1)))
-            .order_by(I.reported_at.desc(), I.id.desc()).first())
+    Inb = db.InboundSms
+    return (Inb.select().where((Inb.ticket == ticket) & (Inb.kind == ANSWER)
+                             & (Inb.concat_seq.is_null() | (Inb.concat_seq == 1)))
+            .order_by(Inb.reported_at.desc(), Inb.id.desc()).first())
 
 
 def answer_of_message(chat_id: int, message_id: int) -> db.Notification | None:

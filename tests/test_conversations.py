@@ -488,9 +488,8 @@ def test_flood_report_in_a_conversation_is_a_new_ticket_end_to_end(modem: Any, b
 
 
 def test_sigkill_between_answer_and_post_posts_it_once(tmp_path: Path, modem: Any, botapi: Any) -> None:
-    from tests.test_process import Proc, ready
     from tests.conftest import write_config
-    from tests.test_process import free_port
+    from tests.test_process import Proc, free_port, ready
 
     port = free_port()
     data = make_config_data(tmp_path, [modem.port], botapi.base_url, group_interval=0.2, sweep=1.0)

@@ -80,9 +80,10 @@ class TicketViews:
         from laporgub.conversations import ANSWER, answer_rows
 
         result: dict[int, list[tuple[float, str, str]]] = {i: [] for i in ids}
-        I = db.InboundSms
-        for row in I.select().where(I.ticket.in_(list(ids) or [0]) & I.kind.in_([ANSWER, "followup"])
-                                    & (I.concat_seq.is_null() | (I.concat_seq == 1))).order_by(I.reported_at, I.id):
+        Inb = db.InboundSms
+        rows = Inb.select().where(Inb.ticket.in_(list(ids) or [0]) & Inb.kind.in_([ANSWER, "followup"])
+                                  & (Inb.concat_seq.is_null() | (Inb.concat_seq == 1)))
+        for row in rows.order_by(Inb.reported_at, Inb.id):
             text = row.text or "" if row.concat_seq is None else "".join(p.text or "" for p in answer_rows(row))
             result[row.ticket_id].append((row.reported_at, row.kind, text))
         return result
