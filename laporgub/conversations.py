@@ -91,13 +91,16 @@ def latest_conversation(config: Config, msisdn: str, now: float) -> tuple[db.Tic
     if not settings.enabled or settings.window_hours <= 0:
         return None
     R, T = db.PicResponse, db.Ticket
+    # Most numbers have no open ticket: one indexed look-up, and nothing more, for them.
+    open_ids = [row[0] for row in T.select(T.id).where(
+        (T.sender == msisdn) & (T.status != "closed") & (T.kind == "complaint")).tuples()]
+    if not open_ids:
+        return None
     latest = peewee.fn.MAX(R.created_at)
     row = (
         R.select(R.ticket, latest.alias("at"))
-        .join(T, on=(R.ticket == T.id))
-        .where((T.sender == msisdn) & (T.status != "closed") & (T.kind == "complaint")
-               & R.action.in_(PIC_MESSAGES) & (R.created_at >= now - settings.window_hours * 3600)
-               & (R.created_at <= now))
+        .where(R.ticket.in_(open_ids) & R.action.in_(PIC_MESSAGES)
+               & (R.created_at >= now - settings.window_hours * 3600) & (R.created_at <= now))
         .group_by(R.ticket)
         .order_by(latest.desc(), R.ticket.desc())
         .limit(1)
