@@ -393,6 +393,13 @@ class ResponseDesk(IncidentActions):
             self._say(msg, now, fx, NOT_REGISTERED)
             return "refused", None
         assert msg.text is not None
+        post = (conversations.answer_of_message(msg.chat_id, msg.reply_to_message_id)
+                if msg.reply_to_message_id is not None else None)
+        if post is not None:
+            # A reply to a citizen's answer is for that citizen, even when the ticket is linked to an incident.
+            ticket = post.ticket
+            return self._reply_respond(pic, ticket, strip_leading_ticket(msg.text, ticket.number), msg, now, fx,
+                                       alone=True)
         found = self._tickets_of_replied(msg)
         if not found:
             self._say(msg, now, fx, "Pesan yang Anda balas tidak memuat tiket. "
@@ -418,23 +425,24 @@ class ResponseDesk(IncidentActions):
         return self._reply_respond(pic, ticket, strip_leading_ticket(msg.text, ticket.number), msg, now, fx)
 
     def _reply_respond(self, pic: PicConfig, ticket: db.Ticket, text: str, msg: IncomingMessage, now: float,
-                       fx: _Effects) -> tuple[str, str | None]:
+                       fx: _Effects, *, alone: bool = False) -> tuple[str, str | None]:
         if not text:
             self._say(msg, now, fx, "Balasan kosong: tulis tanggapan Anda untuk pelapor.", ticket)
             return "rejected", ticket.number
         groups = self._active_groups(ticket)
         if not may_act(pic, groups):
             return self._refuse_group(pic, ticket, groups, msg, now, fx, "reply")
-        return self._respond(pic, ticket, text, msg, now, fx)
+        return self._respond(pic, ticket, text, msg, now, fx, alone=alone)
 
     # -- actions -------------------------------------------------------------
 
     def _respond(self, pic: PicConfig, ticket: db.Ticket, text: str, msg: IncomingMessage, now: float,
-                 fx: _Effects, *, question: bool | None = None) -> tuple[str, str | None]:
+                 fx: _Effects, *, question: bool | None = None, alone: bool = False) -> tuple[str, str | None]:
         """A response to the citizen; a question (``/tanya``, or text ending in "?") makes the ticket wait for
-        the citizen's answer (laporgub/conversations.py)."""
+        the citizen's answer (laporgub/conversations.py). ``alone``: only this ticket's citizen, even when it is
+        linked to an incident (a reply to that citizen's answer)."""
         asking = conversations.is_question(text) if question is None else question
-        if ticket.incident_id:
+        if ticket.incident_id and not alone:
             return self._respond_incident(pic, ticket, text, msg, now, fx, question=asking)
         self._mark_responded(pic, ticket, text, msg, now, question=asking)
         sent = self._sms(ticket, "question_sms" if asking else "response_sms", pic, text, now, fx)

@@ -563,3 +563,30 @@ def test_monthly_report_counts_questions_answers_and_waits(env: Env) -> None:
     # Response times keep their meaning: a question is the first response, the answer is no complaint.
     assert report.totals.stats.received == 2 and report.totals.stats.responded == 2
     assert report.totals.stats.median_seconds is not None
+
+
+def test_a_reply_to_an_answer_in_an_incident_goes_to_that_citizen_only(env: Env) -> None:
+    DARURAT = -1001000000005
+    first = env.ticket("Banjir rob setinggi lutut di Desa Bedono Kec. Sayung Demak, air masuk rumah warga",
+                       sender="+6281100000001")
+    env.clock.advance(60)
+    second = env.ticket("Mohon bantuan, Desa Bedono Sayung Demak terendam banjir sejak subuh, warga butuh perahu",
+                        sender="+6281100000002")
+    second = db.Ticket.get_by_id(second.id)
+    assert second.incident_id is not None and second.incident_id == db.Ticket.get_by_id(first.id).incident_id
+    sent_as(first, "darurat", 500)
+    # A question to the incident reaches both reporters; the second answers.
+    assert env.handle(msg("Berapa KK yang terdampak?", user=ADMIN, chat=DARURAT, reply_to=500)).action == "response"
+    assert db.Ticket.select().where(db.Ticket.waiting_since.is_null(False)).count() == 2
+    env.clock.advance(300)
+    answer = env.sms("Sekitar 40 KK pak, di RT 2 dan RT 3", sender="+6281100000002")
+    assert answer.kind == "answer" and answer.ticket_number == second.number
+    post = db.Notification.get((db.Notification.kind == "answer") & (db.Notification.destination == "darurat"))
+    assert [r.reply_to for r in claim_notifications("darurat", Renderer(env.config), env.clock.time())
+            if r.kind == "answer"] == [db.PicResponse.select().order_by(db.PicResponse.id).first().message_id]
+    db.Notification.update(status="sent", message_id=600).where(db.Notification.id == post.id).execute()
+    before = len(sms_to("+6281100000001"))
+    assert env.handle(msg("Baik, perahu dikirim ke RT 2.", user=ADMIN, chat=DARURAT, reply_to=600)).action \
+        == "response"
+    assert len(sms_to("+6281100000001")) == before  # the other reporter is not told
+    assert "perahu dikirim" in sms_to("+6281100000002")[-1].text
