@@ -590,3 +590,32 @@ def test_a_reply_to_an_answer_in_an_incident_goes_to_that_citizen_only(env: Env)
         == "response"
     assert len(sms_to("+6281100000001")) == before  # the other reporter is not told
     assert "perahu dikirim" in sms_to("+6281100000002")[-1].text
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    (ADDRESS, "plain"),  # the model's guess (infrastruktur) is no topic: a plain answer
+    ("Sejak bulan Agustus pak", "plain"),  # the learned model says darurat; no keyword does
+    ("Sudah 3 bulan, lampu penerangan jalan di sana juga mati", "same_topic"),
+    ("Jalannya rusak sampai depan puskesmas, dokter juga susah lewat", "also_other_topic"),
+    (CLINIC, "linked"),  # another topic, the same village
+    (FERTILISER, None),  # another topic, nothing in common
+    (FLOOD, None),  # an emergency
+])
+def test_threading_rule_decides_by_topic_and_link(env: Env, text: str, reason: str | None) -> None:
+    asked(env)
+    result = env.classifier.classify(text, CITIZEN)
+    thread = conversations.find_thread(env.config, env.classifier, CITIZEN, text, result, env.clock.time() + 60)
+    assert (thread.reason if thread else None) == reason, (result.matched, thread)
+    if thread is not None:
+        assert thread.ambiguous == (reason in ("also_other_topic", "linked", "ticket_without_topic"))
+
+
+def test_threading_rule_joins_anything_to_a_ticket_routed_without_a_keyword(env: Env) -> None:
+    ticket = env.ticket("Mohon bantuan bapak untuk warga kami secepatnya")
+    assert env.handle(msg(f"/tanya {ticket.number} Masalahnya apa, pak?", user=ADMIN, chat=CHANNEL)).action \
+        == "response"
+    result = env.classifier.classify(FERTILISER, CITIZEN)
+    thread = conversations.find_thread(env.config, env.classifier, CITIZEN, FERTILISER, result, env.clock.time())
+    assert thread is not None and thread.reason == "ticket_without_topic" and thread.ambiguous
+    assert conversations.find_thread(env.config, env.classifier, "+6289999999999", FERTILISER, result,
+                                     env.clock.time()) is None  # another number: no conversation
