@@ -347,6 +347,9 @@ def test_the_waiting_citizen_is_reminded_once_and_the_pic_not_at_all(env: Env) -
     env.clock.advance(25 * 3600)
     assert followup.run(env.clock.time()).citizen_reminders == 1
     assert conversations.waiting_count() == 1
+    from laporgub.metrics import read_state
+
+    assert read_state(env.clock.time(), ["infrastruktur"], ["infrastruktur"]).waiting_for_citizen == 1
     env.clock.advance(60)
     assert env.intake.store_sms("modem-1", _pdu(CITIZEN, "Di depan masjid pak"), env.clock.time()).kind in (
         "complaint", "answer")  # out of the window (the PIC wrote days ago): judged on its own
@@ -430,7 +433,7 @@ def in_chat(botapi: Any, chat: int, needle: str) -> list[Any]:
 @pytest.mark.both_backends
 def test_question_answer_and_the_next_reply_end_to_end(modem: Any, botapi: Any, make_service: Any) -> None:
     clock = ShiftedClock(T0)
-    make_service([modem], botapi, tweak=add_pics, clock=clock)
+    service = make_service([modem], botapi, tweak=add_pics, clock=clock)
     modem.receive_sms(CITIZEN, ROAD)
     assert wait_until(lambda: len(tickets()) == 1 and outboxes_settled(), timeout=30)
     ticket = tickets()[0]
@@ -449,6 +452,9 @@ def test_question_answer_and_the_next_reply_end_to_end(modem: Any, botapi: Any, 
     assert modem.wait_for(lambda m: len([d for d, _ in m.sent_messages if d == CITIZEN]) == 3, timeout=20)
     ack = to_citizen(modem)[-1]
     assert ack == f"Terima kasih, jawaban Anda diteruskan ke petugas (tiket {ticket.number})."
+    assert service.metrics.value("laporgub_citizen_answers_total") == 1
+    assert service.metrics.value("laporgub_citizen_answer_seconds_count") == 1
+    assert service.metrics.value("laporgub_citizen_answer_seconds_bucket", le="900.0") == 1  # ten minutes
     posted = in_chat(botapi, INFRA, ADDRESS)
     assert len(posted) == 1 and posted[0].reply_to_message_id == pic_message_id
     assert "0812****0200" in (posted[0].plain_text or "")
