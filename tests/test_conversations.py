@@ -508,10 +508,13 @@ def test_sigkill_between_answer_and_post_posts_it_once(tmp_path: Path, modem: An
         procs.append(Proc(config, tmp_path / "service.log"))
         assert wait_until(lambda: ready(port), timeout=30), procs[0].log.read_text()
         modem.receive_sms(CITIZEN, ROAD)
-        assert wait_until(lambda: in_chat(botapi, INFRA, "Jl. Kenanga"), timeout=30)
+        # Posted, and its message id committed (a reply to it must find the ticket).
+        assert wait_until(lambda: in_chat(botapi, INFRA, "Jl. Kenanga") and _notified(url), timeout=30)
         notification = in_chat(botapi, INFRA, "Jl. Kenanga")[-1]
         botapi.push_message(chat_id=INFRA, user_id=PIC_PU, text=QUESTION, reply_to_message_id=notification.message_id)
-        assert modem.wait_for(lambda m: len([d for d, _ in m.sent_messages if d == CITIZEN]) == 2, timeout=30)
+        assert modem.wait_for(lambda m: len([d for d, _ in m.sent_messages if d == CITIZEN]) == 2, timeout=90), \
+            [line[:300] for line in procs[0].log.read_text().splitlines()
+             if any(k in line for k in ("telegram_update", "pic_", "sms_sent", "update_", "poll", "WARNING", "ERROR"))]
         db.database.initialize(db.make_database(url))
         pic_message_id = pic_message_ids()[-1]
 
@@ -625,3 +628,10 @@ def test_threading_rule_joins_anything_to_a_ticket_routed_without_a_keyword(env:
     assert thread is not None and thread.reason == "ticket_without_topic" and thread.ambiguous
     assert conversations.find_thread(env.config, env.classifier, "+6289999999999", FERTILISER, result,
                                      env.clock.time()) is None  # another number: no conversation
+
+
+def _notified(url: str) -> bool:
+    db.database.initialize(db.make_database(url))
+    with db.database.connection_context():
+        return db.Notification.select().where((db.Notification.destination == "infrastruktur")
+                                              & db.Notification.message_id.is_null(False)).exists()
