@@ -1,6 +1,8 @@
 """The PICs' Telegram commands: pure parsing, no I/O.
 
-``/tanggapi <tiket> <teks>`` records a response, ``/selesai <tiket> [teks]``
+``/tanggapi <tiket> <teks>`` records a response, ``/tanya <tiket> <pertanyaan>``
+asks the citizen something (the ticket waits for the answer, laporgub/conversations.py),
+``/selesai <tiket> [teks]``
 closes a ticket, ``/alihkan <tiket> <grup>`` re-routes it, ``/status <tiket>``
 shows it, ``/gabung <tiket> <tiket>`` links two reports (or incidents) into one
 incident, ``/pisah <tiket>`` takes a report out of its incident, ``/bantuan``
@@ -24,7 +26,7 @@ from laporgub.types import GROUP_KEYS
 #: their wording from laporgub/data/texts.toml ``[commands]``.
 COMMANDS: tuple[tuple[str, str, str], ...] = tuple(
     (name, wording(f"commands.{name}_usage"), wording(f"commands.{name}"))
-    for name in ("tanggapi", "selesai", "alihkan", "status", "gabung", "pisah", "bantuan")
+    for name in ("tanggapi", "tanya", "selesai", "alihkan", "status", "gabung", "pisah", "bantuan")
 )
 
 #: Other spellings people type, mapped to the command they mean.
@@ -33,6 +35,8 @@ ALIASES: dict[str, str] = {
     "jawab": "tanggapi",
     "respon": "tanggapi",
     "respond": "tanggapi",
+    "tanyakan": "tanya",
+    "ask": "tanya",
     "tutup": "selesai",
     "close": "selesai",
     "alih": "alihkan",

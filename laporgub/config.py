@@ -39,6 +39,7 @@ from typing import Any, TypeVar, cast
 from laporgub.exceptions import ConfigError
 from laporgub.report.settings import ReportConfig
 from laporgub.types import GROUP_KEYS
+from laporgub.wording import fixed_texts
 
 __all__ = [
     "Config",
@@ -576,6 +577,18 @@ class IncidentsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ConversationsConfig:
+    """``[conversations]``: a citizen's SMS answering a PIC joins that ticket (laporgub/conversations.py)."""
+
+    enabled: bool = option(True, doc="Thread answers at all (false: every SMS is judged on its own, as before).")
+    window_hours: float = option(72.0, doc="An SMS joins the open ticket a PIC wrote to within this many hours "
+                                           "(0: never).", min=0.0, max=24.0 * 30)
+    remind_citizen_hours: float = option(24.0, doc="A citizen asked a question (/tanya, a reply ending in \"?\") "
+                                                   "is reminded once by SMS after this many hours without an "
+                                                   "answer (0: no reminder).", min=0.0, max=24.0 * 30)
+
+
+@dataclass(frozen=True, slots=True)
 class PrivacyConfig:
     """``[privacy]``: personal data (UU 27/2022): how long citizens' numbers are kept."""
 
@@ -617,6 +630,19 @@ TEXT_VARIABLES: dict[str, frozenset[str]] = {
     ),
     "telegram_digest": frozenset({"group", "date", "count", "items", "more"}),
     "telegram_digest_item": frozenset({"ticket", "hashtag", "status", "received", "days", "text"}),
+    "answer_ack_sms": frozenset({"ticket", "centre_number"}),
+    "question_sms": frozenset({"ticket", "agency", "response", "centre_number"}),
+    "citizen_reminder_sms": frozenset({"ticket", "agency", "response", "centre_number"}),
+    "telegram_answer": frozenset({"ticket", "hashtag", "sender", "received", "text", "note"}),
+}
+
+#: The ``[texts]`` keys of conversations (docs/conversations.md) have defaults, in the package's texts
+#: (``[conversations]`` of laporgub/data/texts.toml): a config.toml written before them stays valid.
+CONVERSATION_TEXTS: dict[str, str] = {
+    "answer_ack_sms": str(fixed_texts()["conversations.answer_ack_sms"]),
+    "question_sms": str(fixed_texts()["conversations.question_sms"]),
+    "citizen_reminder_sms": str(fixed_texts()["conversations.citizen_reminder_sms"]),
+    "telegram_answer": str(fixed_texts()["conversations.telegram_answer"]),
 }
 
 
@@ -640,6 +666,10 @@ class TextsConfig:
     telegram_escalation: str
     telegram_digest: str
     telegram_digest_item: str
+    answer_ack_sms: str = CONVERSATION_TEXTS["answer_ack_sms"]
+    question_sms: str = CONVERSATION_TEXTS["question_sms"]
+    citizen_reminder_sms: str = CONVERSATION_TEXTS["citizen_reminder_sms"]
+    telegram_answer: str = CONVERSATION_TEXTS["telegram_answer"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -664,6 +694,7 @@ class Config:
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     sms: SmsConfig = field(default_factory=SmsConfig)
     incidents: IncidentsConfig = field(default_factory=IncidentsConfig)
+    conversations: ConversationsConfig = field(default_factory=ConversationsConfig)
     path: str | None = field(default=None, compare=False)
 
     @property
@@ -1120,7 +1151,8 @@ def _read_texts(t: _Table, loaded: Mapping[str, Any], problems: _Problems) -> Te
     """``[texts]``: every template required, each checked against the variables it may use."""
     return TextsConfig(
         centre_number=t.read_str("centre_number"),
-        **{key: t.read_str(key, check=_check_template(key, allowed)) for key, allowed in TEXT_VARIABLES.items()},
+        **{key: t.read_str(key, CONVERSATION_TEXTS.get(key, _MISSING), check=_check_template(key, allowed))
+           for key, allowed in TEXT_VARIABLES.items()},
     )
 
 
@@ -1158,6 +1190,8 @@ SECTIONS: tuple[Section, ...] = (
             secrets={"hash_key": _secret_refused("hash_key_env", "hash_key_file")}, check=_check_privacy),
     Section("sms", SmsConfig, "What the centre may send by SMS.", check=_check_sms),
     Section("incidents", IncidentsConfig, "Complaints about one event linked into one incident (docs/incidents.md)."),
+    Section("conversations", ConversationsConfig, "A citizen's SMS answering a PIC joins that ticket "
+            "(docs/conversations.md)."),
     Section("texts", TextsConfig, "What the service says, as string.Template texts ($ticket).", required=True,
             read=_read_texts),
 )

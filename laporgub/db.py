@@ -122,6 +122,9 @@ class Ticket(BaseModel):
     anonymised_at = peewee.DoubleField(null=True)
     #: The incident this complaint was linked to (one at most; schema version 4).
     incident = peewee.ForeignKeyField(Incident, null=True, backref="tickets", on_delete="SET NULL", index=True)
+    #: Since when a PIC's question waits for the citizen's answer (``/tanya``, a reply ending in "?");
+    #: None: not waiting (schema version 6, laporgub/conversations.py).
+    waiting_since = peewee.DoubleField(null=True, index=True)
     incident_id: peewee.ForeignKeyField[int | None]
     categories: peewee.ModelSelect[TicketCategory]  # backref of TicketCategory.ticket
 
@@ -241,6 +244,8 @@ class PicResponse(BaseModel):
     chat_id = peewee.BigIntegerField(null=True)
     message_id = peewee.BigIntegerField(null=True)
     created_at = peewee.DoubleField()
+    #: A response that asks the citizen something (schema version 6): the ticket then waits for the answer.
+    question = peewee.BooleanField(default=False)
 
 
 class OutboundSms(BaseModel):
@@ -809,8 +814,30 @@ def _v5(db: peewee.Database) -> None:
     db.create_tables([LinkProfile, IncidentEvent], safe=True)
 
 
+def _v6(db: peewee.Database) -> None:
+    """Conversations: ``ticket.waiting_since`` (a PIC's question waits for the citizen) and
+    ``pic_response.question``. A citizen's answer is an inbound SMS of kind ``answer`` on its ticket,
+    posted as a notification of kind ``answer``: no new table.
+
+    Idempotent, like version 3: a database created by version 1 of this release has them.
+    """
+    from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
+    from playhouse.migrate import migrate as apply
+
+    migrator = SqliteMigrator(db) if isinstance(db, peewee.SqliteDatabase) else PostgresqlMigrator(db)
+    steps = []
+    for model, column, field in ((Ticket, "waiting_since", Ticket.waiting_since),
+                                 (PicResponse, "question", PicResponse.question)):
+        if column not in {c.name for c in db.get_columns(model._meta.table_name)}:
+            steps.append(migrator.add_column(model._meta.table_name, column, field))
+    apply(*steps)
+    indexes = {i.name for i in db.get_indexes(Ticket._meta.table_name)}
+    if "ticket_waiting_since" not in indexes:
+        apply(migrator.add_index(Ticket._meta.table_name, ("waiting_since",), False))
+
+
 MIGRATIONS: tuple[tuple[int, Callable[[peewee.Database], None]], ...] = (
-    (1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5))
+    (1, _v1), (2, _v2), (3, _v3), (4, _v4), (5, _v5), (6, _v6))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

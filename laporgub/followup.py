@@ -8,7 +8,12 @@ over the database with the time passed in, so tests drive it with any clock:
 * after ``escalate_hours`` it is escalated to the leaders' chats of its groups
   and regency, and to the admin chat;
 * every day at ``digest_time`` (service time zone) each group gets a list of its
-  unfinished tickets, oldest first.
+  unfinished tickets, oldest first;
+* a ticket whose PIC asked the citizen something (laporgub/conversations.py) waits
+  for the citizen, not the PIC: no reminder or escalation goes to the PIC while it
+  waits, and the citizen is reminded once by SMS after ``[conversations]
+  remind_citizen_hours`` without an answer (``FollowupEvent`` step ``tanya:<epoch of
+  the question>``, so a later question gets its own reminder).
 
 Each step is recorded (``FollowupEvent(ticket, step)``, ``DigestRun(group, day)``,
 both unique) in the same transaction as its notification rows, so it happens
@@ -24,12 +29,12 @@ from datetime import datetime
 
 import peewee
 
-from laporgub import db
+from laporgub import conversations, db
 from laporgub.config import Config
 from laporgub.outbox import ADMIN, destinations, leader_destinations
 from laporgub.render import STATUS_WORDS, visible_len, wording
 from laporgub.responses import Texts, shorten
-from laporgub.tickets import hashtag, mask_msisdn
+from laporgub.tickets import hashtag, is_indonesian_mobile, mask_msisdn
 from laporgub.types import GROUP_KEYS
 
 logger = logging.getLogger(__name__)
@@ -53,6 +58,8 @@ class FollowupResult:
     escalations: int = 0
     digests: int = 0
     destinations: tuple[str, ...] = ()
+    #: Reminders to citizens who have not answered a PIC's question (SMS: the modems are nudged).
+    citizen_reminders: int = 0
 
 
 class Followup:
@@ -76,7 +83,35 @@ class Followup:
         reminders = self.remind(now, dests)
         escalations = self.escalate(now, dests)
         digests = self.digest(now, dests)
-        return FollowupResult(reminders, escalations, digests, tuple(dests))
+        citizens = self.remind_citizens(now)
+        return FollowupResult(reminders, escalations, digests, tuple(dests), citizens)
+
+    # -- the citizen who has not answered a question ---------------------------------
+
+    def remind_citizens(self, now: float) -> int:
+        """One SMS to each citizen whose PIC's question waited ``remind_citizen_hours`` unanswered."""
+        count = 0
+        for ticket in conversations.due_citizen_reminders(self.config, now):
+            waiting_since = ticket.waiting_since
+            if waiting_since is None:
+                continue  # answered meanwhile
+            question = conversations.last_question(ticket)
+            step = conversations.reminder_step(waiting_since)
+            text = self.texts.sms("citizen_reminder_sms", ticket=ticket.number,
+                                  agency=question.agency if question and question.agency else "LAPOR GUB!",
+                                  response=shorten(question.text, REMINDER_QUOTE) if question else "")
+            try:
+                with db.database.atomic():
+                    db.FollowupEvent.create(ticket=ticket, step=step, created_at=now)
+                    if is_indonesian_mobile(ticket.sender):
+                        db.OutboundSms.create(destination=ticket.sender, text=text, purpose="reminder",
+                                              ticket=ticket, created_at=now)
+            except peewee.IntegrityError:
+                continue  # another instance reminded them first
+            count += 1
+            logger.info("event=followup_citizen_reminder ticket=%s sender=%s waiting_hours=%.0f", ticket.number,
+                        mask_msisdn(ticket.sender), (now - waiting_since) / 3600)
+        return count
 
     # -- reminders and escalation -----------------------------------------------
 
@@ -119,6 +154,7 @@ class Followup:
                 & (db.Ticket.kind == "complaint")
                 & db.Ticket.filtered_at.is_null(False)
                 & (db.Ticket.received_at <= received_before)
+                & db.Ticket.waiting_since.is_null()  # waits for the citizen, not the PIC
                 & db.Ticket.id.not_in(done)
                 & _one_per_incident()
             )

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from laporgub import db, incidents, webhooks
+from laporgub import conversations, db, incidents, intake, webhooks
 from laporgub.commands import COMMANDS, Command
 from laporgub.config import Config, PicConfig
 from laporgub.outbox import leader_destinations
@@ -39,9 +39,10 @@ class SplitTarget:
     """What ``/pisah`` points at, resolved.
 
     ``kind`` picks the handler in ``IncidentActions.SPLIT_HANDLERS``: today only
-    ``linked_ticket`` (a report linked to an incident). A new kind of thing to take
-    out of something (a citizen's answer joined to a ticket, issue 19) adds a kind
-    here, its resolution in :meth:`IncidentActions._split_target` and its handler.
+    ``linked_ticket`` (a report linked to an incident) and ``answer`` (a citizen's SMS
+    joined to a ticket as an answer, laporgub/conversations.py; ``item`` is its inbound
+    SMS id). A new kind adds its resolution in :meth:`IncidentActions._split_target`
+    and its handler.
     """
 
     kind: str
@@ -53,7 +54,7 @@ class IncidentActions:
     """The incident side of the ResponseDesk (see the module docstring); uses the desk's helpers."""
 
     #: ``/pisah`` handlers by :class:`SplitTarget` kind (method names).
-    SPLIT_HANDLERS: dict[str, str] = {"linked_ticket": "_split_linked_ticket"}
+    SPLIT_HANDLERS: dict[str, str] = {"linked_ticket": "_split_linked_ticket", "answer": "_split_answer"}
 
     if TYPE_CHECKING:  # the desk's helpers
         config: Config
@@ -88,14 +89,18 @@ class IncidentActions:
     # -- one answer for all ----------------------------------------------------------
 
     def _respond_incident(self, pic: PicConfig, ticket: db.Ticket, text: str, msg: IncomingMessage, now: float,
-                          fx: _Effects) -> tuple[str, str | None]:
-        """Record the response on every linked ticket and send it by SMS to every reporter, each once."""
+                          fx: _Effects, *, question: bool = False) -> tuple[str, str | None]:
+        """Record the response on every linked ticket and send it by SMS to every reporter, each once.
+
+        A question makes every linked ticket wait for its reporter's answer (laporgub/conversations.py).
+        """
         incident = incidents.resolve(ticket.incident_id)
         assert incident is not None
         tickets = incidents.members(incident.id)
         for t in tickets:
-            self._mark_responded(pic, t, text, msg, now, incident=incidents.label(incident.id))
-        sent = self._sms_each(incidents.reporters(tickets), "response_sms", pic, text, now, fx)
+            self._mark_responded(pic, t, text, msg, now, question=question, incident=incidents.label(incident.id))
+        sent = self._sms_each(incidents.reporters(tickets), "question_sms" if question else "response_sms", pic,
+                              text, now, fx)
         incidents.record(incident.id, "respond", f"pic:{pic.telegram_id}", f"sms={sent} text={text[:200]}", now)
         self._edit_messages(incident.id, now, fx)
         label = incidents.label(incident.id)
@@ -223,11 +228,18 @@ class IncidentActions:
         if cmd.incident is not None:
             self._say(msg, now, fx, wording("chat.split_incident", usage=usage))
             return None
+        post = (conversations.answer_of_message(msg.chat_id, msg.reply_to_message_id)
+                if msg.reply_to_message_id is not None and msg.reply_to_bot else None)
+        if post is not None and post.ticket is not None and (cmd.ticket is None or cmd.ticket == post.ticket.number):
+            # A reply to a citizen's answer posted in the group: that answer becomes a ticket of its own.
+            return SplitTarget("answer", ticket=post.ticket, item=post.inbound_id)
         if cmd.ticket is not None:
             ticket = db.Ticket.get_or_none(db.Ticket.number == cmd.ticket)
             if ticket is None:
                 self._say(msg, now, fx, wording("chat.ticket_not_found", ticket=cmd.ticket))
                 return None
+            if not ticket.incident_id and (answer := conversations.latest_answer(ticket)) is not None:
+                return SplitTarget("answer", ticket=ticket, item=answer.id)
         else:
             found = self._tickets_of_replied(msg)
             if len(found) != 1:
@@ -271,6 +283,30 @@ class IncidentActions:
         logger.info("event=pic_response incident=%s ticket=%s pic=%s action=split dissolved=%s", label,
                     ticket.number, pic.telegram_id, result.dissolved)
         return "split", ticket.number
+
+    def _split_answer(self, target: SplitTarget, pic: PicConfig, msg: IncomingMessage, now: float,
+                      fx: _Effects) -> tuple[str, str | None]:
+        """A citizen's SMS joined to a ticket as an answer (laporgub/conversations.py) that reports another
+        problem becomes a ticket of its own: routed to its groups, the citizen told its number."""
+        ticket = target.ticket
+        assert ticket is not None
+        groups = self._active_groups(ticket)
+        if not _may_act(pic, groups):
+            return self._refuse_group(pic, ticket, groups, msg, now, fx, "pisah")
+        answer = db.InboundSms.get_or_none(db.InboundSms.id == target.item)
+        if answer is None or answer.kind != conversations.ANSWER or answer.ticket_id != ticket.id:
+            self._say(msg, now, fx, wording("chat.split_answer_gone", ticket=ticket.number),
+                      ticket)
+            return "rejected", ticket.number
+        new = intake.split_answer(self.config, self.texts.renderer, answer, now)
+        if new is None:
+            self._say(msg, now, fx, wording("chat.split_answer_erased"), ticket)
+            return "rejected", ticket.number
+        fx.outbound_sms = True
+        self._say(msg, now, fx, wording("chat.split_answer", ticket=ticket.number, pic=pic.name, new=new.number), new)
+        logger.info("event=pic_response ticket=%s pic=%s action=split_answer new_ticket=%s", ticket.number,
+                    pic.telegram_id, new.number)
+        return "split", new.number
 
     # -- helpers -------------------------------------------------------------------
 

@@ -15,7 +15,13 @@ spam       yes      none                    channel, marked
 operator   no       none                    admin chat
 status     no       status of the ticket    none
 too_short  no       help text               none
+answer     joins    short acknowledgement   the ticket's groups
 ========== ======== ======================= ====================
+
+``answer`` (laporgub/conversations.py): a complaint (or a too-short text) from a
+number whose open ticket a PIC wrote to within ``[conversations] window_hours``
+joins that ticket as the citizen's answer, unless it clearly reports another
+problem; an SMS from any other number is judged exactly as before.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from datetime import datetime, timezone
 
 import peewee
 
-from laporgub import db, pdu, webhooks
+from laporgub import conversations, db, pdu, webhooks
 from laporgub.clock import SYSTEM, Clock
 from laporgub.config import Config
 from laporgub.exceptions import PduError
@@ -44,7 +50,7 @@ from laporgub.tickets import (
     mask_msisdn,
     ticket_day,
 )
-from laporgub.types import InboundId, TicketId
+from laporgub.types import InboundId, Msisdn, TicketId
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +94,8 @@ class StoreResult:
     followup_destinations: tuple[str, ...] = ()
     #: The sender, masked (0811****0200), for the log line written once the row is committed.
     sender: str | None = None
+    #: For an ``answer``: seconds from the PIC's last message on its ticket to this answer.
+    answer_seconds: float | None = None
 
     def log_committed(self) -> None:
         """``event=ticket_registered``, written only after the commit (a rolled-back store logs nothing)."""
@@ -268,7 +276,10 @@ class Intake:
             return replace(base, admin_queued=True)
 
         assert sender.msisdn is not None
-        if kind == "too_short":
+        thread = None
+        if kind in conversations.JOINABLE:
+            thread = conversations.find_thread(self.config, self.classifier, sender.msisdn, text, result, now)
+        if kind == "too_short" and thread is None:
             self._queue_sms(sender.msisdn, self.renderer.help_sms(), "help", inbound=first, now=now)
             logger.info("event=sms_too_short modem=%s inbound=%s sender=%s", first.modem, first.id,
                         mask_msisdn(sender.msisdn))
@@ -280,9 +291,17 @@ class Intake:
 
         latest = self._flooding(sender.msisdn, ids, now)
         if latest is not None:
+            if thread is not None:
+                latest = thread.ticket  # a flood of answers: batched into the ticket they answer
             self._attach_followup(latest, sender.msisdn, text, rows, reported_at, now)
             return replace(base, kind="followup", ticket_number=latest.number, admin_queued=False,
                            followup_destinations=self._followup_destinations(latest))
+
+        if thread is not None:
+            dests = self._join_answer(thread, sender.msisdn, text, rows, reported_at, now)
+            return replace(base, kind=conversations.ANSWER, ticket_number=thread.ticket.number,
+                           outbound_queued=True, followup_destinations=dests,
+                           answer_seconds=max(0.0, reported_at - thread.pic_at))
 
         ticket = self._create_ticket(sender, text, kind, first.modem, reported_at, now, missing)
         db.InboundSms.update(ticket=ticket).where(db.InboundSms.id.in_(ids)).execute()
@@ -297,6 +316,30 @@ class Intake:
             registered_at=now, outbound_queued=queued, sender=mask_msisdn(sender.msisdn),
         )
 
+    # -- conversations (laporgub/conversations.py) ------------------------------
+
+    def _join_answer(self, thread: conversations.Thread, msisdn: str, text: str, rows: list[db.InboundSms],
+                     reported_at: float, now: float) -> tuple[str, ...]:
+        """The SMS is ``thread.ticket``'s answer: posted in its groups as a reply, the citizen thanked."""
+        ticket = thread.ticket
+        db.InboundSms.update(kind=conversations.ANSWER, ticket=ticket).where(
+            db.InboundSms.id.in_([r.id for r in rows])).execute()
+        message = self.renderer.citizen_answer(ticket.number, msisdn, text, reported_at, thread.other_groups,
+                                               thread.ambiguous)
+        chat_ids = destinations(self.config)
+        dests = conversations.answer_destinations(ticket, chat_ids)
+        for dest in dests:
+            db.Notification.create(ticket=ticket, inbound=rows[0], destination=dest, chat_id=chat_ids[dest],
+                                   kind=conversations.ANSWER, text=message, queued_at=now)
+        db.Ticket.update(waiting_since=None, updated_at=now).where(db.Ticket.id == ticket.id).execute()
+        self._queue_sms(msisdn, self.renderer.answer_ack_sms(ticket.number), "answer_ack", inbound=rows[0], now=now,
+                        ticket=ticket)
+        logger.info("event=citizen_answer ticket=%s sender=%s reason=%s ambiguous=%s other_groups=%s "
+                    "answer_seconds=%.0f groups=%s", ticket.number, mask_msisdn(msisdn), thread.reason,
+                    thread.ambiguous, ",".join(thread.other_groups) or "-", reported_at - thread.pic_at,
+                    ",".join(dests))
+        return tuple(dests)
+
     # -- flood control (docs/sop.md) --------------------------------------------
 
     def _flooding(self, msisdn: str, current: list[int], now: float) -> db.Ticket | None:
@@ -308,7 +351,7 @@ class Intake:
             .where(
                 (db.InboundSms.sender == msisdn)
                 & (db.InboundSms.stored_at >= since)
-                & db.InboundSms.kind.in_(["complaint", "spam", "followup"])
+                & db.InboundSms.kind.in_(["complaint", "spam", "followup", conversations.ANSWER])
                 & (db.InboundSms.concat_seq.is_null() | (db.InboundSms.concat_seq == 1))
                 & db.InboundSms.id.not_in(current)
             )
@@ -373,31 +416,7 @@ class Intake:
         self, sender: Sender, text: str, kind: str, modem: str | None, reported_at: float, now: float,
         missing: tuple[int, ...], channel: str = "sms",
     ) -> db.Ticket:
-        day = ticket_day(datetime.fromtimestamp(reported_at, timezone.utc), self.config.tz)
-        four = last_four(sender.msisdn)
-        if not db.is_sqlite():
-            # PostgreSQL: instances allocate concurrently (SQLite's BEGIN IMMEDIATE serialises writers).
-            # Queue allocators of one (day, four) until the holder commits, so MAX(seq) + 1 is free;
-            # the unique key and the retry below stay as the last line of defence.
-            db.database.execute_sql("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"ticket:{day}:{four}",))
-        for _attempt in range(20):
-            seq = (
-                db.Ticket.select(peewee.fn.MAX(db.Ticket.seq))
-                .where((db.Ticket.day == day) & (db.Ticket.four == four))
-                .scalar()
-                or 0
-            ) + 1
-            try:
-                with db.database.atomic():  # a savepoint: a clash retries, the outer transaction lives
-                    return db.Ticket.create(
-                        number=format_ticket(day, four, seq), day=day, four=four, seq=seq, sender=sender.msisdn,
-                        channel=channel, modem=modem, kind=kind, text=text,
-                        missing_parts=",".join(map(str, missing)) or None,
-                        received_at=reported_at, registered_at=now, updated_at=now,
-                    )
-            except peewee.IntegrityError:
-                continue  # another instance took this number; take the next
-        raise peewee.IntegrityError(f"could not allocate a ticket number for {day}-{four}")
+        return create_ticket(self.config, sender, text, kind, modem, reported_at, now, missing, channel)
 
     # -- web complaints (laporgub/api) ---------------------------------------------
 
@@ -481,6 +500,38 @@ class Intake:
                     ticket.number if ticket else result.ticket_ref or "-", mask_msisdn(msisdn), ticket is not None)
 
 
+def create_ticket(
+    config: Config, sender: Sender, text: str, kind: str, modem: str | None, reported_at: float, now: float,
+    missing: tuple[int, ...], channel: str = "sms",
+) -> db.Ticket:
+    """Allocate the next number of (day, four digits) and create the ticket (inside the caller's transaction)."""
+    day = ticket_day(datetime.fromtimestamp(reported_at, timezone.utc), config.tz)
+    four = last_four(sender.msisdn)
+    if not db.is_sqlite():
+        # PostgreSQL: instances allocate concurrently (SQLite's BEGIN IMMEDIATE serialises writers).
+        # Queue allocators of one (day, four) until the holder commits, so MAX(seq) + 1 is free;
+        # the unique key and the retry below stay as the last line of defence.
+        db.database.execute_sql("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"ticket:{day}:{four}",))
+    for _attempt in range(20):
+        seq = (
+            db.Ticket.select(peewee.fn.MAX(db.Ticket.seq))
+            .where((db.Ticket.day == day) & (db.Ticket.four == four))
+            .scalar()
+            or 0
+        ) + 1
+        try:
+            with db.database.atomic():  # a savepoint: a clash retries, the outer transaction lives
+                return db.Ticket.create(
+                    number=format_ticket(day, four, seq), day=day, four=four, seq=seq, sender=sender.msisdn,
+                    channel=channel, modem=modem, kind=kind, text=text,
+                    missing_parts=",".join(map(str, missing)) or None,
+                    received_at=reported_at, registered_at=now, updated_at=now,
+                )
+        except peewee.IntegrityError:
+            continue  # another instance took this number; take the next
+    raise peewee.IntegrityError(f"could not allocate a ticket number for {day}-{four}")
+
+
 def join_with_gaps(parts: Sequence[tuple[int, pdu.SmsDeliver]], total: int) -> str:
     """Join the parts we have in order; a missing part becomes a visible marker."""
     by_seq = dict(parts)
@@ -503,3 +554,21 @@ def _part_header(row: db.InboundSms) -> tuple[int, int]:
     """(sequence, total) of a stored part: a row in state ``part`` always has its concatenation header."""
     assert row.concat_seq is not None and row.concat_total is not None
     return row.concat_seq, row.concat_total
+
+
+def split_answer(config: Config, renderer: Renderer, answer: db.InboundSms, now: float) -> db.Ticket | None:
+    """Make a joined answer a ticket of its own (a complaint, as if it had come alone); None if it cannot
+    (the number was erased). The filter routes it (its sweep finds the unrouted ticket); the citizen gets
+    the acknowledgement with the new number. Call inside the caller's transaction."""
+    if answer.sender is None:
+        return None
+    rows = conversations.answer_rows(answer)
+    text = "".join(r.text or "" for r in rows)
+    sender = Sender(raw=answer.sender_raw or answer.sender, msisdn=Msisdn(answer.sender), is_subscriber=True)
+    ticket = create_ticket(config, sender, text, "complaint", answer.modem, answer.reported_at, now, ())
+    db.InboundSms.update(kind="complaint", ticket=ticket).where(db.InboundSms.id.in_([r.id for r in rows])).execute()
+    if is_indonesian_mobile(answer.sender):
+        db.OutboundSms.create(destination=answer.sender, text=renderer.ack_sms(ticket.number), purpose="ack",
+                              ticket=ticket, inbound=answer, created_at=now)
+    webhooks.ticket_event(config, ticket, "ticket.created", now=now)
+    return ticket

@@ -65,6 +65,9 @@ TELEGRAM_ERRORS: tuple[str, ...] = ("retry_after", "timed_out", "network", "forb
 #: Outboxes whose backlog is exported.
 OUTBOXES: tuple[str, ...] = ("notification", "sms", "webhook")
 WEBHOOK_RESULTS: tuple[str, ...] = ("delivered", "failed", "dead")
+#: Bounds of the time to a citizen's answer: minutes to the 72 hours of the default window.
+CITIZEN_ANSWER_BUCKETS: tuple[float, ...] = (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600,
+                                             48 * 3600, 72 * 3600)
 
 
 def stage_buckets(sla: dict[str, float]) -> tuple[float, ...]:
@@ -193,6 +196,16 @@ class Metrics:
             "laporgub_incident_edits",
             "editMessageText requests rewriting an incident's message, per destination (paced, at most one "
             "per incident per [incidents] edit_interval_seconds).", ["group"], registry=r,
+        )
+        self.citizen_answers = Counter(
+            "laporgub_citizen_answers",
+            "Citizens' SMS joined to an open ticket as the answer to a PIC's message (no new ticket; "
+            "docs/conversations.md).", registry=r,
+        )
+        self.citizen_answer_seconds = Histogram(
+            "laporgub_citizen_answer_seconds",
+            "Time from a PIC's last message on a ticket to the citizen's answer by SMS.",
+            buckets=CITIZEN_ANSWER_BUCKETS, registry=r,
         )
         self.webhook_deliveries = Counter(
             "laporgub_webhook_deliveries",
@@ -327,6 +340,7 @@ class DatabaseState:
     open_oldest_age: Mapping[str, float]
     last_sms_at: float | None
     incidents_open: int = 0
+    waiting_for_citizen: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,8 +395,10 @@ def read_state(now: float, groups: Sequence[str], destinations: Sequence[str]) -
         # No SMS yet: count the silence from the day the database was created.
         last = db.SchemaVersion.select(fn.MIN(db.SchemaVersion.applied_at)).scalar()
     incidents_open = db.Incident.select(fn.COUNT(db.Incident.id)).where(db.Incident.status == "open").scalar()
+    waiting = T.select(fn.COUNT(T.id)).where(T.waiting_since.is_null(False) & (T.status != "closed")).scalar()
     return DatabaseState(
         incidents_open=int(incidents_open or 0),
+        waiting_for_citizen=int(waiting or 0),
         now=now,
         outbox_pending={"notification": int(n_count or 0), "sms": int(s_count or 0), "webhook": int(w_count or 0)},
         outbox_oldest_age={"notification": _age(now, n_oldest), "sms": _age(now, s_oldest),
@@ -693,6 +709,9 @@ class DatabaseCollector(Collector):
         incidents_open = GaugeMetricFamily("laporgub_incidents_open",
                                            "Incidents that still take reports (several complaints about one event, "
                                            "linked; docs/incidents.md).")
+        waiting = GaugeMetricFamily("laporgub_tickets_waiting_for_citizen",
+                                    "Open tickets whose PIC asked the citizen something (/tanya, a reply ending "
+                                    "in '?') and that wait for the answer by SMS.")
         last_sms = GaugeMetricFamily("laporgub_last_sms_received_timestamp_seconds",
                                      "When the last inbound SMS was reported by a modem (UNIX time); before the "
                                      "first SMS, when the database was created.")
@@ -730,6 +749,7 @@ class DatabaseCollector(Collector):
             if s.last_sms_at is not None:
                 last_sms.add_metric([], s.last_sms_at)
             incidents_open.add_metric([], s.incidents_open)
+            waiting.add_metric([], s.waiting_for_citizen)
         if t is not None:
             for name, count in t.regency_tickets.items():
                 regency.add_metric([name], count)
@@ -742,7 +762,7 @@ class DatabaseCollector(Collector):
                 first_count.add_metric([group], len(waits))
                 for q in FIRST_RESPONSE_QUANTILES:
                     first.add_metric([group, str(q)], quantile(waits, q))
-        yield from (oldest, per_dest, stage_age, open_tickets, open_age, last_sms, incidents_open, regency,
+        yield from (oldest, per_dest, stage_age, open_tickets, open_age, last_sms, incidents_open, waiting, regency,
                     coalesced, retried, responses, first, first_count)
 
 

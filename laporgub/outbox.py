@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import peewee
 
-from laporgub import db, incidents, leases, webhooks
+from laporgub import conversations, db, incidents, leases, webhooks
 from laporgub.clock import SYSTEM, Clock
 from laporgub.config import Config
 from laporgub.leases import claim_rows
@@ -176,6 +176,8 @@ class PendingNotification:
     #: For an ``edit`` row: what it rewrites (laporgub/incidents.py).
     edit: incidents.EditPlan | None = None
     incident: str | None = None  # the incident's label, for logs
+    #: Sent alone, as a Telegram reply to this message (a citizen's answer replies to the PIC's question).
+    reply_to: int | None = None
 
 
 def pending_notifications(
@@ -229,9 +231,12 @@ def _pending(row: db.Notification, renderer: Renderer) -> PendingNotification:
         return PendingNotification(id=row.id, ticket=None, kind=row.kind, queued_at=row.queued_at,
                                    attempts=row.attempts, messages=(), edit=plan_edit(row, renderer), incident=label)
     messages, compact = _render(row, renderer)
+    reply_to = None
+    if row.kind == conversations.ANSWER and row.ticket_id:
+        reply_to = conversations.reply_target(row.ticket_id, row.chat_id, row.queued_at)
     return PendingNotification(
         id=row.id, ticket=row.ticket.number if row.ticket_id and row.ticket is not None else None, kind=row.kind,
-        queued_at=row.queued_at, attempts=row.attempts, messages=tuple(messages), compact=compact, incident=label,
+        queued_at=row.queued_at, attempts=row.attempts, messages=tuple(messages), compact=compact, incident=label, reply_to=reply_to,
     )
 
 

@@ -15,18 +15,20 @@ counted that way.
 
 from __future__ import annotations
 
-import functools
 import html
 import re
 import string
-import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
-from importlib import resources
 from typing import TYPE_CHECKING
 
 from laporgub.masking import mask_msisdn, mask_text
+from laporgub.wording import TEXTS_FILE as TEXTS_FILE
+from laporgub.wording import fixed_texts as fixed_texts
+from laporgub.wording import placeholders as placeholders
+from laporgub.wording import wording as wording
+from laporgub.wording import wordings as wordings
 from laporgub.tickets import hashtag
 
 if TYPE_CHECKING:  # config.py imports the report's settings, whose package reads texts from here
@@ -36,52 +38,6 @@ if TYPE_CHECKING:  # config.py imports the report's settings, whose package read
 TELEGRAM_MAX = 4096
 #: Between coalesced tickets in one message.
 SEPARATOR = "\n\n――――――――――\n\n"
-
-#: The fixed texts' file in the package's data (``[section] key = "template"``).
-TEXTS_FILE = "texts.toml"
-
-
-@functools.cache
-def fixed_texts() -> Mapping[str, str | tuple[str, ...]]:
-    """Every fixed text by its key (``chat.not_registered``), from ``laporgub/data/texts.toml``.
-
-    A text is a string, or a list of strings (a table's column headings).
-    """
-    data = tomllib.loads(resources.files("laporgub").joinpath(f"data/{TEXTS_FILE}").read_text(encoding="utf-8"))
-    flat: dict[str, str | tuple[str, ...]] = {}
-    for section, table in data.items():
-        for key, value in table.items():
-            flat[f"{section}.{key}"] = value if isinstance(value, str) else tuple(value)
-    return flat
-
-
-def wording(key: str, **values: object) -> str:
-    """The fixed text ``key`` with its ``$placeholders`` filled in (every one must be given).
-
-    Values are put in as they are: escape citizen or PIC text first (:meth:`Renderer.escape`)
-    when the text goes out in Telegram's HTML mode.
-    """
-    template = fixed_texts()[key]
-    assert isinstance(template, str), f"{key} is a list: use wordings()"
-    return _fill(template, values)
-
-
-def wordings(key: str, **values: object) -> tuple[str, ...]:
-    """The fixed list of texts ``key`` (column headings), each with its ``$placeholders`` filled in."""
-    templates = fixed_texts()[key]
-    assert not isinstance(templates, str), f"{key} is one text: use wording()"
-    return tuple(_fill(t, values) for t in templates)
-
-
-def _fill(template: str, values: Mapping[str, object]) -> str:
-    t = string.Template(template)
-    return t.substitute({k: str(values[k]) for k in t.get_identifiers() if k in values})
-
-
-def placeholders(template: str) -> frozenset[str]:
-    """The ``$names`` a template uses."""
-    return frozenset(string.Template(template).get_identifiers())
-
 
 STATUS_WORDS = {status: wording(f"status.{status}") for status in ("open", "responded", "closed")}
 
@@ -178,6 +134,8 @@ class Renderer:
         self._batch_item = string.Template(batch_item)
         followup = texts.telegram_followup if self.html else strip_tags(texts.telegram_followup)
         self._followup = string.Template(followup)
+        answer = texts.telegram_answer if self.html else strip_tags(texts.telegram_answer)
+        self._answer = string.Template(answer)
 
     @property
     def parse_mode(self) -> str | None:
@@ -384,6 +342,29 @@ class Renderer:
         return self._followup.safe_substitute(
             ticket=ticket, hashtag=hashtag(ticket), sender=mask_msisdn(sender), received=self.local_time(received),
             text=self.escape(text),
+        )
+
+    def citizen_answer(self, ticket: str, sender: str | None, text: str, received: float,
+                       other_groups: tuple[str, ...] = (), ambiguous: bool = False) -> str:
+        """A citizen's SMS joined to a ticket as the answer to a PIC (laporgub/conversations.py), for its groups.
+
+        An ambiguous one (it also names other topics) says so, and how to make it a ticket of its own.
+        """
+        note = ""
+        if ambiguous:
+            names = ", ".join(self.config.group_name(g) for g in other_groups) or wording("conversations.other_topics")
+            note = self.escape(wording("conversations.ambiguous_note", groups=names))
+            if self.html:
+                note = f"<i>{note}</i>"
+        return self._answer.safe_substitute(
+            ticket=ticket, hashtag=hashtag(ticket), sender=mask_msisdn(sender), received=self.local_time(received),
+            text=self.escape(text), note=note,
+        )
+
+    def answer_ack_sms(self, ticket: str) -> str:
+        """The short acknowledgement of an answer joined to a ticket (no new number)."""
+        return string.Template(self.config.texts.answer_ack_sms).safe_substitute(
+            ticket=ticket, centre_number=self.config.texts.centre_number
         )
 
     def operator_message(self, sender: str, modem: str, received: float, text: str) -> str:

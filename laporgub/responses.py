@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import peewee
 
-from laporgub import db, incidents, webhooks
+from laporgub import conversations, db, incidents, webhooks
 from laporgub.commands import (
     COMMANDS,
     REF_COMMANDS,
@@ -373,6 +373,11 @@ class ResponseDesk(IncidentActions):
                 self._say(msg, now, fx, wording("chat.empty_response", usage=usage), ticket)
                 return "rejected", ticket.number
             return self._respond(pic, ticket, cmd.text, msg, now, fx)
+        if cmd.name == "tanya":
+            if not cmd.text:
+                self._say(msg, now, fx, wording("chat.empty_question", usage=usage), ticket)
+                return "rejected", ticket.number
+            return self._respond(pic, ticket, cmd.text, msg, now, fx, question=True)
         if cmd.name == "selesai":
             return self._close(pic, ticket, cmd.text, msg, now, fx)
         if cmd.name == "alihkan":
@@ -388,6 +393,13 @@ class ResponseDesk(IncidentActions):
             self._say(msg, now, fx, NOT_REGISTERED)
             return "refused", None
         assert msg.text is not None
+        post = (conversations.answer_of_message(msg.chat_id, msg.reply_to_message_id)
+                if msg.reply_to_message_id is not None else None)
+        if post is not None and post.ticket is not None:
+            # A reply to a citizen's answer is for that citizen, even when the ticket is linked to an incident.
+            ticket = post.ticket
+            return self._reply_respond(pic, ticket, strip_leading_ticket(msg.text, ticket.number), msg, now, fx,
+                                       alone=True)
         found = self._tickets_of_replied(msg)
         if not found:
             self._say(msg, now, fx, wording("chat.reply_no_ticket"))
@@ -410,33 +422,43 @@ class ResponseDesk(IncidentActions):
         return self._reply_respond(pic, ticket, strip_leading_ticket(msg.text, ticket.number), msg, now, fx)
 
     def _reply_respond(self, pic: PicConfig, ticket: db.Ticket, text: str, msg: IncomingMessage, now: float,
-                       fx: _Effects) -> tuple[str, str | None]:
+                       fx: _Effects, *, alone: bool = False) -> tuple[str, str | None]:
         if not text:
             self._say(msg, now, fx, wording("chat.reply_empty"), ticket)
             return "rejected", ticket.number
         groups = self._active_groups(ticket)
         if not may_act(pic, groups):
             return self._refuse_group(pic, ticket, groups, msg, now, fx, "reply")
-        return self._respond(pic, ticket, text, msg, now, fx)
+        return self._respond(pic, ticket, text, msg, now, fx, alone=alone)
 
     # -- actions -------------------------------------------------------------
 
     def _respond(self, pic: PicConfig, ticket: db.Ticket, text: str, msg: IncomingMessage, now: float,
-                 fx: _Effects) -> tuple[str, str | None]:
-        if ticket.incident_id:
-            return self._respond_incident(pic, ticket, text, msg, now, fx)
-        self._mark_responded(pic, ticket, text, msg, now)
-        sent = self._sms(ticket, "response_sms", pic, text, now, fx)
+                 fx: _Effects, *, question: bool | None = None, alone: bool = False) -> tuple[str, str | None]:
+        """A response to the citizen; a question (``/tanya``, or text ending in "?") makes the ticket wait for
+        the citizen's answer (laporgub/conversations.py). ``alone``: only this ticket's citizen, even when it is
+        linked to an incident (a reply to that citizen's answer)."""
+        asking = conversations.is_question(text) if question is None else question
+        if ticket.incident_id and not alone:
+            return self._respond_incident(pic, ticket, text, msg, now, fx, question=asking)
+        self._mark_responded(pic, ticket, text, msg, now, question=asking)
+        sent = self._sms(ticket, "question_sms" if asking else "response_sms", pic, text, now, fx)
         tail = wording("chat.responded_sms" if sent else "chat.responded_no_sms")
-        self._say(msg, now, fx, wording("chat.responded", ticket=ticket.number, pic=pic.name, agency=pic.agency,
-                                        tail=tail), ticket)
-        logger.info("event=pic_response ticket=%s pic=%s action=response sms=%s", ticket.number, pic.telegram_id, sent)
+        if asking and sent:
+            tail += wording("chat.asked_answer_hint")
+        self._say(msg, now, fx, wording("chat.asked" if asking else "chat.responded", ticket=ticket.number,
+                                        pic=pic.name, agency=pic.agency, tail=tail), ticket)
+        logger.info("event=pic_response ticket=%s pic=%s action=response question=%s sms=%s", ticket.number,
+                    pic.telegram_id, asking, sent)
         return "response", ticket.number
 
     def _mark_responded(self, pic: PicConfig, ticket: db.Ticket, text: str, msg: IncomingMessage, now: float,
-                        **event: str) -> None:
-        """Record a response on ``ticket`` (its status, its webhook event); the SMS is the caller's."""
-        self._record(pic, ticket, text, "response", msg, now)
+                        *, question: bool | None = None, **event: str) -> None:
+        """Record a response on ``ticket`` (its status, its wait for the citizen, its webhook event); the SMS is
+        the caller's."""
+        asking = conversations.is_question(text) if question is None else question
+        self._record(pic, ticket, text, "response", msg, now, question=asking)
+        conversations.mark_waiting(ticket, asking, now)
         if ticket.status == "open":
             ticket.status = "responded"
         ticket.updated_at = now
@@ -453,6 +475,7 @@ class ResponseDesk(IncidentActions):
             return "rejected", ticket.number
         self._record(pic, ticket, text or DEFAULT_CLOSING, "close", msg, now)
         ticket.status = "closed"
+        ticket.waiting_since = None
         ticket.updated_at = now
         ticket.save()
         webhooks.ticket_event(self.config, ticket, "ticket.closed",
@@ -617,10 +640,10 @@ class ResponseDesk(IncidentActions):
         return [by_id[i] for i in ids if i in by_id]
 
     def _record(self, pic: PicConfig, ticket: db.Ticket, text: str, action: str, msg: IncomingMessage,
-                now: float) -> None:
+                now: float, *, question: bool = False) -> None:
         db.PicResponse.create(
             ticket=ticket, pic_telegram_id=pic.telegram_id, pic_name=pic.name, agency=pic.agency, text=text,
-            action=action, chat_id=msg.chat_id, message_id=msg.message_id, created_at=now,
+            action=action, chat_id=msg.chat_id, message_id=msg.message_id, created_at=now, question=question,
         )
 
     def _sms(self, ticket: db.Ticket, key: str, pic: PicConfig, text: str, now: float, fx: _Effects) -> bool:

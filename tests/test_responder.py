@@ -340,8 +340,8 @@ def test_pic_reply_reaches_the_citizen(modem: Any, botapi: BotApiServer, make_se
     status = [t for d, t in modem.sent_messages if d == "+6281234560300"][-1]
     assert ticket.number in status and "Obat sudah dikirim" in status and "Dinas Kesehatan" in status
     # setMyCommands at start, with Indonesian descriptions.
-    assert {c["command"] for c in botapi.commands} == {"tanggapi", "selesai", "alihkan", "status", "gabung", "pisah",
-                                                      "bantuan"}
+    assert {c["command"] for c in botapi.commands} == {"tanggapi", "tanya", "selesai", "alihkan", "status", "gabung",
+                                                      "pisah", "bantuan"}
     assert any("Tutup tiket" in c["description"] for c in botapi.commands)
 
 

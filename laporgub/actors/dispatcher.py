@@ -186,11 +186,11 @@ class GroupDispatcher(LaporgubActor):
     def _take(self, rows: list[PendingNotification]) -> tuple[list[PendingNotification], list[str]]:
         """The rows the next request carries, and its text(s)."""
         first = rows[0]
-        if len(first.messages) > 1 or self._singles:
+        if len(first.messages) > 1 or self._singles or first.reply_to is not None:
             return [first], list(first.messages)
         run: list[PendingNotification] = []
         for r in rows:  # consecutive single-message rows only, to keep the order
-            if len(r.messages) != 1:
+            if len(r.messages) != 1 or r.reply_to is not None:  # a reply (a citizen's answer) goes alone
                 break
             run.append(r)
         if len(run) == 1:
@@ -215,6 +215,7 @@ class GroupDispatcher(LaporgubActor):
                 self.metrics.telegram_requests.labels(group=self.destination).inc()
                 # The parts of one split SMS go together: wait for their slots rather than resend part 1.
                 sent = self.gateway.send_message(self.chat_id, text, self.renderer.parse_mode,
+                                                 reply_to_message_id=batch[0].reply_to if i == 0 else None,
                                                  wait=0.0 if i == 0 else self.interval + 65.0)
             acked_at = self.clock.time()
         except Throttled as exc:

@@ -1,4 +1,5 @@
-"""Monitor: follow-up of unanswered tickets (reminders, escalation, daily digest)."""
+"""Monitor: follow-up of unanswered tickets (reminders, escalation, daily digest) and of unanswered questions
+to citizens (one reminder SMS)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from laporgub.actors._base import Directory, LaporgubActor, Scheduler, handles
 from laporgub.clock import SYSTEM, Clock
 from laporgub.config import Config
 from laporgub.followup import Followup
-from laporgub.messages import NotificationsQueued, Tick
+from laporgub.messages import NotificationsQueued, OutboundQueued, Tick
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,9 @@ class Monitor(LaporgubActor):
             return
         for dest in result.destinations:
             self.directory.tell(actor_names.dispatcher(dest), NotificationsQueued(dest))
+        if result.citizen_reminders:
+            for name in self.directory.names(actor_names.MODEM_PREFIX):
+                self.directory.tell(name, OutboundQueued())
         self._retention(now)
 
     def _retention(self, now: float) -> None:

@@ -78,8 +78,13 @@ class TicketRegistry(LaporgubActor):
     def _after_commit(self, modem: str, result: StoreResult) -> None:
         if result.kind is not None:
             # A follow-up (flood control) is a complaint that joined an open ticket.
-            kind = "complaint" if result.kind == "followup" else result.kind
+            # So is a citizen's answer to a PIC (laporgub/conversations.py), counted on its own as well.
+            kind = "complaint" if result.kind in ("followup", "answer") else result.kind
             self.metrics.sms_received.labels(modem=result.modem or modem, kind=kind).inc()
+        if result.kind == "answer":
+            self.metrics.citizen_answers.inc()
+            if result.answer_seconds is not None:
+                self.metrics.citizen_answer_seconds.observe(result.answer_seconds)
         if result.ticket_id is not None:
             # A new ticket: intake sets its number and both times with its id.
             assert result.ticket_number is not None

@@ -75,6 +75,21 @@ class TicketViews:
             result[row.ticket_id].append(row)
         return result
 
+    def _citizen(self, ids: Sequence[int]) -> dict[int, list[tuple[float, str, str]]]:
+        """The citizen's SMS joined to each ticket after its report: answers to PICs and flood follow-ups
+        (``(at, kind, text)``, a multipart SMS once, whole)."""
+        from laporgub.conversations import ANSWER, answer_rows
+
+        result: dict[int, list[tuple[float, str, str]]] = {i: [] for i in ids}
+        Inb = db.InboundSms
+        rows = Inb.select().where(Inb.ticket.in_(list(ids) or [0]) & Inb.kind.in_([ANSWER, "followup"])
+                                  & (Inb.concat_seq.is_null() | (Inb.concat_seq == 1)))
+        for row in rows.order_by(Inb.reported_at, Inb.id):
+            text = row.text or "" if row.concat_seq is None else "".join(p.text or "" for p in answer_rows(row))
+            if row.ticket_id is not None:
+                result[row.ticket_id].append((row.reported_at, row.kind or ANSWER, text))
+        return result
+
     def _incidents(self, rows: Sequence[db.Ticket]) -> dict[int, dict[str, Any]]:
         """The incident of each linked ticket (laporgub/incidents.py): label, status, reports, first report."""
         ids = sorted({t.incident_id for t in rows if t.incident_id})
@@ -99,24 +114,25 @@ class TicketViews:
 
         ids = [t.id for t in rows]
         groups, responses, web = self._groups(ids), self._responses(ids), self._web(ids)
+        citizen = self._citizen(ids)
         versions: dict[int, int] = dict(
             db.tuples(db.Ticket.select(db.Ticket.id, CHANGE_SEQ).where(db.Ticket.id.in_(ids or [0]))))
         linked = self._incidents(rows)
         answers = []
         for t in rows:
-            answer = self._ticket(t, groups[t.id], responses[t.id], web.get(t.id))
+            answer = self._ticket(t, groups[t.id], responses[t.id], web.get(t.id), citizen[t.id])
             answer["incident"] = linked.get(t.incident_id) if t.incident_id else None
             answer["version"] = versions.get(t.id)
             answers.append(answer)
         return answers
 
     def _ticket(self, t: db.Ticket, groups: list[str], responses: list[db.PicResponse],
-                web: db.WebComplaint | None) -> dict[str, Any]:
+                web: db.WebComplaint | None, citizen: Sequence[tuple[float, str, str]] = ()) -> dict[str, Any]:
         phone = None
         if t.sender:
             phone = t.sender if self.personal else mask_msisdn(t.sender)
         name = web.reporter_name if web is not None and self.personal else None
-        free: list[str | None] = [t.text, *(r.text for r in responses)]
+        free: list[str | None] = [t.text, *(r.text for r in responses), *(text for _at, _kind, text in citizen)]
         if web is not None:
             free += [web.category_hint, web.location]
         shown = (lambda text: text) if self.personal else public
@@ -154,7 +170,27 @@ class TicketViews:
                  "text": shown(r.text)}
                 for r in responses
             ],
+            "waiting_for_citizen": t.waiting_since is not None and t.status != "closed",
+            "messages": self._messages(t, responses, citizen, shown),
         }
+
+    def _messages(self, t: db.Ticket, responses: Sequence[db.PicResponse],
+                  citizen: Sequence[tuple[float, str, str]], shown: Any) -> list[dict[str, Any]]:
+        """The whole conversation in order (laporgub/conversations.py): the report, the citizen's answers
+        and further SMS, the PICs' responses, questions, closes and re-routings."""
+        local = self.tz
+        items: list[tuple[float, int, dict[str, Any]]] = [
+            (t.received_at, 0, {"at": iso_local(t.received_at, local), "from": "citizen", "kind": "report",
+                                "pic": None, "agency": None, "text": shown(t.text)})]
+        for at, kind, text in citizen:
+            items.append((at, 1, {"at": iso_local(at, local), "from": "citizen", "kind": kind, "pic": None,
+                                  "agency": None, "text": shown(text)}))
+        for r in responses:
+            items.append((r.created_at, 2, {"at": iso_local(r.created_at, local), "from": "pic",
+                                            "kind": "question" if r.question else r.action, "pic": r.pic_name,
+                                            "agency": r.agency, "text": shown(r.text)}))
+        items.sort(key=lambda item: (item[0], item[1]))
+        return [m for _at, _order, m in items]
 
     def audit(self, actor: str, what: str) -> None:
         """Write the audit entries for every number this request showed in clear (call in a transaction)."""

@@ -49,6 +49,11 @@ Definitions (``docs/report.md`` explains them to readers):
   its first report received in it, with **one response time**: from that first
   report to the first response on any of its reports. **Events** = complaints
   not linked + incidents.
+* **Conversations** (laporgub/conversations.py): over the month's complaints, the PICs'
+  questions to citizens, the citizens' answers by SMS joined to their tickets (not
+  complaints of their own), the median time from the PIC's last message before an
+  answer to the answer, and the complaints still waiting for the citizen at the
+  cut-off. A question is a response as ever: response times keep their meaning.
 * Percentiles (median, 90th) interpolate linearly between ranks, as
   PostgreSQL's ``percentile_cont`` and numpy's default do.
 """
@@ -58,6 +63,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import statistics
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, tzinfo
@@ -77,6 +83,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "ActionRow",
+    "ConversationStats",
     "DayCount",
     "IncidentStats",
     "KeywordCount",
@@ -108,6 +115,7 @@ _C = db.TicketCategory._meta.table_name
 _N = db.Notification._meta.table_name
 _P = db.Pic._meta.table_name
 _R = db.PicResponse._meta.table_name
+_I = db.InboundSms._meta.table_name
 
 #: Actions that answer the citizen.
 _ANSWER = "('response', 'close')"
@@ -161,6 +169,26 @@ class IncidentStats:
 
 
 EMPTY_INCIDENTS = IncidentStats()
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationStats:
+    """Conversations of a month's complaints (laporgub/conversations.py), up to the cut-off.
+
+    Attributes:
+        questions: PIC messages that asked the citizen something (``/tanya``, a reply ending in "?").
+        answers: citizens' SMS joined to their ticket as an answer (not counted as complaints).
+        median_answer_seconds: from the PIC's last message before an answer to the answer, median.
+        waiting: complaints whose question still waits for the citizen (not closed).
+    """
+
+    questions: int = 0
+    answers: int = 0
+    median_answer_seconds: float | None = None
+    waiting: int = 0
+
+
+EMPTY_CONVERSATIONS = ConversationStats()
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +322,7 @@ class Totals:
     sms: int
     web: int
     incidents: IncidentStats = EMPTY_INCIDENTS
+    conversations: ConversationStats = EMPTY_CONVERSATIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -504,7 +533,34 @@ SELECT SUM(CASE WHEN is_c = 0 THEN 1 ELSE 0 END),
   SUM(CASE WHEN is_c = 1 AND channel = 'web' THEN 1 ELSE 0 END)
 FROM {table}""")[0]
         return Totals(stats=stats, spam=int(spam or 0), sms=int(sms_count or 0), web=int(web or 0),
-                      incidents=self.incident_stats(table, stats.received))
+                      incidents=self.incident_stats(table, stats.received),
+                      conversations=self.conversation_stats(table))
+
+    def conversation_stats(self, table: str) -> ConversationStats:
+        """Questions to citizens, their answers by SMS and the time to them, over the month's complaints."""
+        questions = self._query(f"""
+SELECT COUNT(*) FROM {_R} r JOIN {table} mt ON mt.id = r.ticket_id AND mt.is_c = 1
+WHERE r.question = :yes AND r.created_at <= :as_of""", {"yes": True})[0][0]
+        answers = self._query(f"""
+SELECT i.ticket_id, i.reported_at FROM {_I} i JOIN {table} mt ON mt.id = i.ticket_id AND mt.is_c = 1
+WHERE i.kind = 'answer' AND (i.concat_seq IS NULL OR i.concat_seq = 1) AND i.reported_at <= :as_of""")
+        pic = self._query(f"""
+SELECT r.ticket_id, r.created_at FROM {_R} r JOIN {table} mt ON mt.id = r.ticket_id AND mt.is_c = 1
+WHERE r.action = 'response' AND r.created_at <= :as_of""")
+        asked: dict[int, list[float]] = {}
+        for ticket_id, at in pic:
+            asked.setdefault(int(ticket_id), []).append(float(at))
+        waits = []
+        for ticket_id, at in answers:
+            before = [a for a in asked.get(int(ticket_id), ()) if a <= float(at)]
+            if before:
+                waits.append(float(at) - max(before))
+        waiting = self._query(f"""
+SELECT COUNT(*) FROM {_T} t JOIN {table} mt ON mt.id = t.id AND mt.is_c = 1
+WHERE t.waiting_since IS NOT NULL AND t.waiting_since <= :as_of AND t.status <> 'closed'""")[0][0]
+        return ConversationStats(questions=int(questions or 0), answers=len(answers),
+                                 median_answer_seconds=statistics.median(waits) if waits else None,
+                                 waiting=int(waiting or 0))
 
     def incident_stats(self, table: str, complaints: int) -> IncidentStats:
         """The month's incidents, each once: its first report of the month to its first response on any."""

@@ -331,6 +331,14 @@ def _summary(pdf: _Pdf, report: MonthlyReport) -> None:
          fmt_int(report.previous.incidents.events)),
         (wording("report.pdf_incident_median"), fmt_duration(report.totals.incidents.stats.median_seconds),
          fmt_duration(report.previous.incidents.stats.median_seconds)),
+        (wording("report.questions"), fmt_int(report.totals.conversations.questions),
+         fmt_int(report.previous.conversations.questions)),
+        (wording("report.citizen_answers"), fmt_int(report.totals.conversations.answers),
+         fmt_int(report.previous.conversations.answers)),
+        (wording("report.pdf_answer_median"), fmt_duration(report.totals.conversations.median_answer_seconds),
+         fmt_duration(report.previous.conversations.median_answer_seconds)),
+        (wording("report.waiting_for_citizen"), fmt_int(report.totals.conversations.waiting),
+         fmt_int(report.previous.conversations.waiting)),
     ]
     pdf.grid([wording("report.pdf_indicator"), month, prev_label], rows, [100, 40, 40], ["L", "R", "R"], size=9)
 

@@ -118,6 +118,11 @@ def _summary_rows(t: Totals, target: str) -> list[tuple[str, str, Any, str]]:
         ("events", wording("report.events"), t.incidents.events, "int"),
         ("incident_median_response_hours", wording("report.xlsx_incident_median"),
          _hours(t.incidents.stats.median_seconds), "dec"),
+        ("questions", wording("report.questions"), t.conversations.questions, "int"),
+        ("citizen_answers", wording("report.citizen_answers"), t.conversations.answers, "int"),
+        ("median_citizen_answer_hours", wording("report.xlsx_answer_median"),
+         _hours(t.conversations.median_answer_seconds), "dec"),
+        ("waiting_for_citizen", wording("report.waiting_for_citizen"), t.conversations.waiting, "int"),
     ]
 
 
