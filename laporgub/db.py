@@ -47,6 +47,15 @@ class BaseModel(peewee.Model):
 Row: TypeAlias = tuple[Any, ...]
 
 
+def save_changes(row: peewee.Model) -> None:
+    """Write only the fields set since ``row`` was read. A whole-row ``save()`` would write back every
+    column as it was read, undoing what another transaction committed meanwhile: an erasure's
+    anonymised sender and redacted text, put back by an actor that had read the ticket before it."""
+    changed = row.dirty_fields
+    if changed:
+        row.save(only=changed)
+
+
 def tuples(query: peewee.BaseQuery) -> Iterable[Row]:
     """``query.tuples()``, typed as the tuples it yields (peewee's stubs keep the model as the row type)."""
     return cast("Iterable[Row]", query.tuples())

@@ -125,7 +125,7 @@ class IncidentActions:
             self._record(pic, t, text or DEFAULT_CLOSING, "close", msg, now)
             t.status = "closed"
             t.updated_at = now
-            t.save()
+            db.save_changes(t)
             webhooks.ticket_event(self.config, t, "ticket.closed",
                                   {"text": text or DEFAULT_CLOSING, "pic": pic.name, "agency": pic.agency,
                                    "incident": label}, now)

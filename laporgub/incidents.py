@@ -582,7 +582,7 @@ def link_report(config: Config, classifier: Classifier, ticket: db.Ticket, resul
                 db.Notification.create(incident=incident.id, destination=dest, chat_id=chat_ids[dest], kind=NOTICE,
                                        queued_at=now)
                 wake.append(dest)
-    incident.save()
+    db.save_changes(incident)
     late = _answer_late_reporter(config, incident.id, ticket, now)
     logger.info("event=incident_linked incident=%s ticket=%s opened=%s reports=%s score=%.2f nearest=%s saved=%s%s",
                 label(incident.id), ticket.number, opened, reports, match.score, match.number, saved,

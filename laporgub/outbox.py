@@ -139,7 +139,7 @@ def route_ticket(config: Config, classifier: Classifier, ticket_id: int, now: fl
         ticket.regency = regency
         ticket.filtered_at = now
         ticket.updated_at = now
-        ticket.save()
+        db.save_changes(ticket)
         webhooks.ticket_event(config, ticket, "ticket.routed", {"groups": list(targets), "regency": regency}, now)
     logger.info(
         "event=ticket_routed ticket=%s groups=%s regency=%s filter_seconds=%.3f",

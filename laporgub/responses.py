@@ -462,7 +462,7 @@ class ResponseDesk(IncidentActions):
         if ticket.status == "open":
             ticket.status = "responded"
         ticket.updated_at = now
-        ticket.save()
+        db.save_changes(ticket)
         webhooks.ticket_event(self.config, ticket, "ticket.responded",
                               {"text": text, "pic": pic.name, "agency": pic.agency, **event}, now)
 
@@ -477,7 +477,7 @@ class ResponseDesk(IncidentActions):
         ticket.status = "closed"
         ticket.waiting_since = None
         ticket.updated_at = now
-        ticket.save()
+        db.save_changes(ticket)
         webhooks.ticket_event(self.config, ticket, "ticket.closed",
                               {"text": text or DEFAULT_CLOSING, "pic": pic.name, "agency": pic.agency}, now)
         sent = self._sms(ticket, "closed_sms", pic, text, now, fx)
@@ -515,7 +515,7 @@ class ResponseDesk(IncidentActions):
             # A PIC judged it a real complaint: it is followed up as one, and the citizen gets the number.
             ticket.kind = "complaint"
         ticket.updated_at = now
-        ticket.save()
+        db.save_changes(ticket)
         self._notify(ticket, new, "ticket", None, now, fx)
         active = [g for g in groups if g not in old] + [new]
         for dest in leader_destinations(self.config, active, ticket.regency):
