@@ -26,7 +26,7 @@ from laporgub.outbox import leader_destinations
 from laporgub.render import wording
 
 if TYPE_CHECKING:
-    from laporgub.responses import IncomingMessage, _Effects
+    from laporgub.desk import IncomingMessage, _Effects
 
 logger = logging.getLogger(__name__)
 
@@ -347,7 +347,7 @@ def _usage(name: str) -> str:
 
 
 def _may_act(pic: PicConfig, groups: list[str]) -> bool:
-    from laporgub.responses import may_act
+    from laporgub.desk import may_act
 
     return may_act(pic, groups)
 

@@ -649,7 +649,7 @@ def _answer_late_reporter(config: Config, incident_id: int, ticket: db.Ticket, n
     db.Ticket.update(status="responded").where((T.id == ticket.id) & (T.status == "open")).execute()
     ticket.status = "responded" if ticket.status == "open" else ticket.status
     if ticket.kind == "complaint" and ticket.sender:
-        from laporgub.responses import Texts
+        from laporgub.desk import Texts
 
         body = Texts(config).sms("response_sms", ticket=ticket.number, agency=last.agency or "", response=last.text)
         db.OutboundSms.create(destination=ticket.sender, text=body, purpose="response", ticket=ticket.id,

@@ -236,7 +236,8 @@ def _pending(row: db.Notification, renderer: Renderer) -> PendingNotification:
         reply_to = conversations.reply_target(row.ticket_id, row.chat_id, row.queued_at)
     return PendingNotification(
         id=row.id, ticket=row.ticket.number if row.ticket_id and row.ticket is not None else None, kind=row.kind,
-        queued_at=row.queued_at, attempts=row.attempts, messages=tuple(messages), compact=compact, incident=label, reply_to=reply_to,
+        queued_at=row.queued_at, attempts=row.attempts, messages=tuple(messages), compact=compact, incident=label,
+        reply_to=reply_to,
     )
 
 

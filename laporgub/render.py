@@ -24,12 +24,12 @@ from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from laporgub.masking import mask_msisdn, mask_text
+from laporgub.tickets import hashtag
 from laporgub.wording import TEXTS_FILE as TEXTS_FILE
 from laporgub.wording import fixed_texts as fixed_texts
 from laporgub.wording import placeholders as placeholders
 from laporgub.wording import wording as wording
 from laporgub.wording import wordings as wordings
-from laporgub.tickets import hashtag
 
 if TYPE_CHECKING:  # config.py imports the report's settings, whose package reads texts from here
     from laporgub.config import Config

@@ -129,7 +129,8 @@ CATEGORY_GROUPS: tuple[str, ...] = (
 )
 
 #: Every group a classification may return, in the order groups are returned (the order of
-#: docs/sop.md's group table; ``channel`` is added by the caller). Groups of the rules not listed here follow, in rules order.
+#: docs/sop.md's group table; ``channel`` is added by the caller). Groups of the rules not listed
+#: here follow, in rules order.
 ROUTING_ORDER: tuple[str, ...] = (*CATEGORY_GROUPS, "kabkota", "pelayanan_publik")
 
 _FALLBACK_GROUP = "pelayanan_publik"

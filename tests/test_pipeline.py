@@ -401,7 +401,7 @@ def test_burst_into_one_group_is_combined_within_flood_limits(modem: Any, make_s
             # A SIM holds 30 SMS: when it is full the network keeps the SMS and delivers it again
             # once there is room (SMSC retry), as here; a loaded machine's reader drains it slower.
             sender, text = f"+62813770{i:05d}", f"Jalan rusak berlubang di Dusun Krajan RT {i}, mohon diperbaiki"
-            assert wait_until(lambda: modem.receive_sms(sender, text), timeout=120, interval=0.2), i
+            assert wait_until(lambda s=sender, t=text: modem.receive_sms(s, t), timeout=120, interval=0.2), i
             time.sleep(0.02)
         # About 25 s on an idle machine (eight paced messages per chat, 3 s apart); a loaded one
         # takes longer, and only the deadline of a condition, never a sleep, bounds it.

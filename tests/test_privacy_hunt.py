@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import io
 import json
-import pprint
 import logging
+import pprint
 import shutil
 import subprocess
 import sys

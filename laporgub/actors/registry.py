@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from laporgub import actor_names
 from laporgub.actors._base import Directory, LaporgubActor, Scheduler, handles

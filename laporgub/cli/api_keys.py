@@ -8,9 +8,8 @@ each request, and replayed events are picked up by the running WebhookSender's n
 from __future__ import annotations
 
 import argparse
-import re
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import IO
 
 from laporgub import db, webhooks
