@@ -116,10 +116,33 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "runs_first: a long test (the type check) starts first, beside the others")
 
 
+#: Files of long tests (processes killed and restarted, faults that last seconds): 20 to 55 s each.
+LONG_FILES = ("tests/chaos/", "tests/test_incidents_process.py", "tests/test_modem_faults.py",
+              "tests/test_sdnotify.py", "tests/test_incidents_pipeline.py", "tests/test_scale.py",
+              "tests/test_process.py", "tests/test_demo.py")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # A long test collected last would run alone at the end; started first, its worker takes it
-    # while the others share out the rest.
-    items.sort(key=lambda item: item.get_closest_marker("runs_first") is None)
+    # A long test collected last would run alone at the end. The long ones go first, dealt out to
+    # the heads of the workers' shares (pytest-xdist gives each worker a consecutive share of this
+    # order and lets an idle one steal from the others' tails), so every worker starts on one.
+    def is_long(item: pytest.Item) -> bool:
+        return item.get_closest_marker("runs_first") is not None or item.nodeid.startswith(LONG_FILES)
+
+    long = [item for item in items if is_long(item)]
+    long.sort(key=lambda item: item.get_closest_marker("runs_first") is None)
+    rest = [item for item in items if not is_long(item)]
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    share = -(-len(items) // workers)
+    dealt: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    for i, item in enumerate(long):
+        dealt[i % workers].append(item)
+    ordered: list[pytest.Item] = []
+    for head in dealt:
+        take = max(0, share - len(head))
+        ordered += head + rest[:take]
+        rest = rest[take:]
+    items[:] = ordered + rest
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

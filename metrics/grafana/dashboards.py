@@ -463,6 +463,22 @@ def pic_dashboard() -> dict[str, Any]:
     p.append(bargauge("Complaints received (range)",
                       [target(f"sum by (group) (increase(laporgub_tickets_routed_total{g}[$__range]))", "{{group}}",
                               instant=True)], "short", w=8, description="The groups' workload in the same range."))
+    p.append(row("Conversations"))
+    p.append(stat("Waiting for the citizen's answer",
+                  [target("max(laporgub_tickets_waiting_for_citizen)", "waiting", instant=True)], "short", w=6,
+                  decimals=0, description="Open tickets whose PIC asked the citizen something (/tanya, a reply "
+                                          "ending in ?) and got no answer yet: no reminder goes to the PIC while "
+                                          "they wait (docs/conversations.md)."))
+    p.append(stat("Citizens' answers (range)",
+                  [target("round(sum(increase(laporgub_citizen_answers_total[$__range])))", "answers",
+                          instant=True)], "short", w=6, decimals=0,
+                  description="SMS joined to an open ticket as the answer to a PIC (no new ticket)."))
+    p.append(stat("Time to the citizen's answer, median (range)",
+                  [target("histogram_quantile(0.5, sum by (le) "
+                          "(increase(laporgub_citizen_answer_seconds_bucket[$__range])))", "median", instant=True)],
+                  "s", w=6, no_value="no answers"))
+    p.append(timeseries("Citizens' answers per hour",
+                        [target("sum(increase(laporgub_citizen_answers_total[1h]))", "answers")], "short", w=6))
     p.append(row("Over time"))
     p.append(timeseries("Complaints without a response", [target(f"sum by (group) (laporgub_open_tickets{g})",
                                                                   "{{group}}")], "short", w=12))
