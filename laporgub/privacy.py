@@ -598,13 +598,16 @@ def purge_freed(tables: list[str], attempts: int = 50) -> str:
         logger.warning("event=privacy_checkpoint_busy tables=%s", ",".join(tables))
         return "checkpoint incomplete (a reader held the WAL; the next checkpoint completes it)"
     # VACUUM FULL keeps the row versions a transaction still open elsewhere may see ("recently
-    # dead"): wait (about 5 s at most) until every transaction of this database that began before
-    # the erase committed has ended, as the SQLite branch waits for a reader to leave the WAL.
+    # dead"): wait until every transaction of this database that began before the erase committed
+    # has ended, as the SQLite branch waits for a reader to leave the WAL. Such a transaction holds
+    # the horizon back by its snapshot (backend_xmin) or, between two statements of a writing
+    # transaction, by its own transaction id alone (backend_xid, its backend_xmin then empty).
     waited_in_vain = True
     for _ in range(attempts * 6):  # about 30 s: a loaded machine's slowest transaction
         older = database.execute_sql(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL AND xact_start < now()").fetchone()[0]
+            "AND pid <> pg_backend_pid() AND (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL) "
+            "AND xact_start < now()").fetchone()[0]
         if not older:
             waited_in_vain = False
             break

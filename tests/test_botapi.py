@@ -502,8 +502,11 @@ def test_stop_wakes_long_poll_and_is_idempotent():
 
 def test_cli_prints_accepted_messages():
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    # Ctrl-C (SIGINT) is how the stand-in is stopped; a test run started in the background by a shell
+    # without job control inherits SIGINT ignored, and so would the stand-in: give it the default back.
     proc = subprocess.Popen([sys.executable, "-u", "-m", "laporgub.sim.botapi", "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         first = proc.stdout.readline()
         base = first.split(" on ", 1)[1].split("<token>", 1)[0]

@@ -20,3 +20,36 @@ def test_save_changes_writes_only_what_was_set(tmp_path: Path) -> None:
         assert (now.status, now.updated_at) == ("responded", 3.0)
         assert now.sender is None and "081234560200" not in now.text and now.anonymised_at == 2.0
         db.save_changes(now)  # nothing set: nothing written, no error
+
+
+def test_erasure_vacuum_waits_for_a_writing_transaction_between_statements(pg_url: str) -> None:
+    """A transaction that wrote and sits between two statements has no snapshot (backend_xmin is
+    empty) but its transaction id still keeps the erased row versions alive: the purge must see it,
+    say the vacuum was incomplete while it stays open, and clean up once it ended."""
+    import psycopg2
+
+    from laporgub import privacy
+
+    db.open_database(pg_url)
+    with db.database.connection_context():
+        db.database.execute_sql("CREATE EXTENSION IF NOT EXISTS pageinspect")
+        db.Ticket.create(number="261128-0200-1", day="261128", four="0200", seq=1, sender="+6281234560200",
+                         text="Jalan rusak", received_at=1.0, registered_at=1.0, updated_at=1.0)
+        other = psycopg2.connect(pg_url)
+        try:
+            other.cursor().execute("INSERT INTO schema_version (version, applied_at) VALUES (999, 0)")
+            db.Ticket.update(sender=None).execute()  # the erasure, committed while `other` is open
+
+            def sender_in_pages() -> bool:
+                blocks = db.database.execute_sql(
+                    "SELECT pg_relation_size('ticket') / current_setting('block_size')::int").fetchone()[0]
+                return any(b"+6281234560200" in bytes(db.database.execute_sql(
+                    "SELECT get_raw_page('ticket', %s)", (block,)).fetchone()[0]) for block in range(blocks))
+
+            assert privacy.purge_freed(["ticket"], attempts=1).startswith("vacuum incomplete")
+            assert sender_in_pages()  # what the waiting is for
+        finally:
+            other.rollback()
+            other.close()
+        assert privacy.purge_freed(["ticket"], attempts=1) == "vacuumed"
+        assert not sender_in_pages()
