@@ -597,17 +597,22 @@ def purge_freed(tables: list[str], attempts: int = 50) -> str:
             time.sleep(0.1)
         logger.warning("event=privacy_checkpoint_busy tables=%s", ",".join(tables))
         return "checkpoint incomplete (a reader held the WAL; the next checkpoint completes it)"
-    # VACUUM FULL keeps the row versions a transaction still open elsewhere may see ("recently
-    # dead"): wait until every transaction of this database that began before the erase committed
-    # has ended, as the SQLite branch waits for a reader to leave the WAL. Such a transaction holds
-    # the horizon back by its snapshot (backend_xmin) or, between two statements of a writing
-    # transaction, by its own transaction id alone (backend_xid, its backend_xmin then empty).
+    # VACUUM FULL keeps the row versions a transaction may still see ("recently dead"): wait until
+    # no transaction older than the erase runs, as the SQLite branch waits for a reader to leave the
+    # WAL. Older means a transaction id or a snapshot's xmin before this mark, taken after the erase
+    # committed. Every database counts: a snapshot's xmin is the oldest transaction running on the
+    # whole server, so a long transaction in another database gives new snapshots here (the
+    # vacuum's own among them) an xmin from before the erase. A transaction holds the horizon by
+    # its snapshot (backend_xmin) or, between two statements of one that wrote, by its own id
+    # alone (backend_xid). A role that may not see other roles' sessions sees only its own.
+    mark = database.execute_sql("SELECT txid_current()").fetchone()[0]
     waited_in_vain = True
     for _ in range(attempts * 6):  # about 30 s: a loaded machine's slowest transaction
         older = database.execute_sql(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid() AND (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL) "
-            "AND xact_start < now()").fetchone()[0]
+            "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+            "AND ((backend_xid IS NOT NULL AND age(backend_xid) > age((%s::bigint %% 4294967296)::text::xid)) "
+            "OR (backend_xmin IS NOT NULL AND age(backend_xmin) > age((%s::bigint %% 4294967296)::text::xid)))",
+            (mark, mark)).fetchone()[0]
         if not older:
             waited_in_vain = False
             break
