@@ -149,6 +149,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if metafunc.definition.get_closest_marker("both_backends") and "db_backend" in metafunc.fixturenames:
         metafunc.parametrize("db_backend", BACKENDS, indirect=True)
 
+#: A PIC of the infrastruktur group whom config.toml does not have (tests add them with add_pics).
+PIC_PU = 333333333
+
+
+def add_pics(data: dict[str, Any]) -> None:
+    """Add :data:`PIC_PU` (Dinas PU Bina Marga, infrastruktur) to a config's ``[[pics]]``."""
+    data["pics"].append({"telegram_id": PIC_PU, "name": "Ir. Budi Santoso", "agency": "Dinas PU Bina Marga",
+                         "surat_tugas": "600/77/2026", "groups": ["infrastruktur"], "admin": False})
+
+
 def default_data() -> dict[str, Any]:
     return tomllib.loads((ROOT / "config.toml").read_text(encoding="utf-8"))
 

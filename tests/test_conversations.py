@@ -29,7 +29,7 @@ from laporgub.pdu import encode_deliver
 from laporgub.render import Renderer
 from laporgub.responses import IncomingMessage, Outcome, ResponseDesk
 from laporgub.routing import Classifier
-from tests.conftest import default_data, make_config_data, outboxes_settled, wait_until
+from tests.conftest import PIC_PU, add_pics, default_data, make_config_data, outboxes_settled, wait_until
 
 BOT = "laporgub_bot"
 CHANNEL = -1001000000001
@@ -37,7 +37,6 @@ KESEHATAN = -1001000000003
 INFRA = -1001000000008
 PIC_KES = 111111111  # config.toml: kesehatan
 ADMIN = 222222222  # config.toml: channel, admin
-PIC_PU = 333333333  # added: infrastruktur
 STRANGER = 999999999
 T0 = 1_796_000_000.0  # 2026-11-30 (WIB), any moment will do
 
@@ -48,11 +47,6 @@ ADDRESS = "Jl. Kenanga RT 3 RW 2 dekat masjid"
 FLOOD = "Banjir setinggi lutut merendam rumah warga di Perumahan Griya Asri sejak subuh tadi"
 FERTILISER = "Pupuk subsidi langka di kios tani dekat rumah saya"
 CLINIC = "Puskesmas di Desa Sidomulyo tutup, tidak ada dokter jaga"
-
-
-def add_pics(data: dict[str, Any]) -> None:
-    data["pics"].append({"telegram_id": PIC_PU, "name": "Ir. Budi Santoso", "agency": "Dinas PU Bina Marga",
-                         "surat_tugas": "600/77/2026", "groups": ["infrastruktur"], "admin": False})
 
 
 # --------------------------------------------------------------------------

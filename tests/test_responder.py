@@ -26,7 +26,7 @@ from laporgub.render import Renderer
 from laporgub.responses import IncomingMessage, Outcome, ResponseDesk, load_offset, save_offset
 from laporgub.routing import Classifier
 from laporgub.sim.botapi import BotApiServer
-from tests.conftest import TOKEN, db_count, make_config_data, outboxes_settled, wait_until
+from tests.conftest import PIC_PU, TOKEN, add_pics, db_count, make_config_data, outboxes_settled, wait_until
 
 BOT = "laporgub_bot"
 CHANNEL = -1001000000001
@@ -36,17 +36,11 @@ INFRA = -1001000000008
 ADMIN_CHAT = -1001000000000
 PIC_KES = 111111111  # config.toml: kesehatan, Dinas Kesehatan Provinsi Jawa Tengah
 ADMIN = 222222222  # config.toml: channel, admin = true
-PIC_PU = 333333333  # added below: infrastruktur
 STRANGER = 999999999
 
 PUSKESMAS = "Puskesmas menolak pasien BPJS, obat juga kosong di apotek puskesmas kami"
 JEMBATAN = "Jembatan gantung di desa kami putus, anak sekolah tidak bisa lewat"
 SPAM = "Selamat! Nomor Anda mendapatkan hadiah cek tunai Rp 175jt dari PT Undian. Info klik bit.ly/hadiah"
-
-
-def add_pics(data: dict[str, Any]) -> None:
-    data["pics"].append({"telegram_id": PIC_PU, "name": "Ir. Budi Santoso", "agency": "Dinas PU Bina Marga",
-                         "surat_tugas": "600/77/2026", "groups": ["infrastruktur"], "admin": False})
 
 
 # --------------------------------------------------------------------------
